@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// enumValue is a string flag limited to a set of choices.
+type enumValue struct {
+	value   *string
+	choices []string
+}
+
+func newEnum(p *string, def string, choices ...string) *enumValue {
+	*p = def
+	return &enumValue{value: p, choices: choices}
+}
+
+func (e *enumValue) String() string { return *e.value }
+func (e *enumValue) Type() string   { return strings.Join(e.choices, "|") }
+func (e *enumValue) Set(s string) error {
+	if !slices.Contains(e.choices, s) {
+		return fmt.Errorf("must be one of %s", strings.Join(e.choices, ", "))
+	}
+	*e.value = s
+	return nil
+}
+
+// byteSize is an int64 flag that takes sizes like 64MiB, 10MB or 1048576.
+type byteSize struct{ value *int64 }
+
+func newByteSize(p *int64, def int64) *byteSize {
+	*p = def
+	return &byteSize{p}
+}
+
+func (b *byteSize) Type() string { return "size" }
+func (b *byteSize) String() string {
+	v := *b.value
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.n && v%u.n == 0 {
+			return strconv.FormatInt(v/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a size like 64MiB, 10MB or 1048576")
+	}
+	*b.value = n * mult
+	return nil
+}

@@ -1,0 +1,34 @@
+// Command flipbench measures what running a CPU-heavy HTTP server as a
+// cluster of worker processes buys over a single worker.
+//
+// It is the Go version of a well-known Node.js experiment: a server whose
+// POST /flip copies a ~6.7 MB photo into a temporary directory, flips it
+// vertically, saves it, deletes it and answers, run once as one process and
+// once as one worker per CPU.
+//
+// Usage:
+//
+//	$ flipbench standard                     # one worker on 127.0.0.1:3000
+//	$ flipbench cluster --workers 4          # four workers on one socket
+//	$ curl -X POST http://127.0.0.1:3000/flip
+//	$ flipbench flip photo.jpg flipped.jpg   # the job once, with timings
+//	$ flipbench version
+//
+// Every flag can also be set as FLIPBENCH_<FLAG> (FLIPBENCH_THREADS=2); a
+// flag on the command line wins. Results go to stdout, logs to stderr.
+// Exit codes: 0 ok, 1 failure, 2 bad usage or unusable input, 3 interrupted.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, stop, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

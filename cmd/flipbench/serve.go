@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flipbench/flipbench/server"
+)
+
+const (
+	modeStandard = "standard"
+	modeCluster  = "cluster"
+	defaultAddr  = "127.0.0.1:3000"
+)
+
+// serveOptions are the flags of `standard` and `cluster`.
+type serveOptions struct {
+	mode      string
+	addr      string
+	workers   int
+	image     string
+	threads   int
+	quality   int
+	tmpDir    string
+	maxBody   int64
+	maxPixels int
+	grace     time.Duration
+	logFormat string
+}
+
+func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Writer, io.Writer) error) *cobra.Command {
+	opts := &serveOptions{mode: mode}
+	cmd := &cobra.Command{
+		Use:  mode,
+		Args: rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			return runServe(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	if mode == modeStandard {
+		cmd.Short = "Run the flip server as one supervised worker"
+		cmd.Long = `Run the flip server as one worker process, restarted if it dies: the article's
+standard.js kept alive by forever.
+
+Endpoints: GET / (the worker's PID), GET /healthz (JSON), POST /flip (flips the
+request body, or --image, or the embedded ~6.7 MB photo). Every response has
+X-Response-Time and X-Worker-Pid headers. Once bound it prints
+"listening on http://HOST:PORT" on stdout; logs go to stderr.`
+		cmd.Example = `  $ flipbench standard
+  $ flipbench standard --addr 127.0.0.1:0 --image photo.jpg
+  $ curl -X POST http://127.0.0.1:3000/flip`
+	} else {
+		cmd.Short = "Run the flip server as a cluster of supervised workers"
+		cmd.Long = `Run the flip server as --workers worker processes (default: one per CPU) on one
+listening socket, restarting any that dies: the article's cluster.js.
+
+A worker takes a connection only when it has a free job slot, so the first free
+worker takes the next request. SIGTERM or Ctrl-C stops the workers gracefully
+(in-flight jobs get --grace to finish); a second Ctrl-C exits at once.`
+		cmd.Example = `  $ flipbench cluster
+  $ flipbench cluster --workers 4 --addr 127.0.0.1:0
+  $ FLIPBENCH_LOG_FORMAT=json flipbench cluster`
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.addr, "addr", defaultAddr, "address to listen on (port 0 picks a free port)")
+	if mode == modeCluster {
+		f.IntVar(&opts.workers, "workers", runtime.NumCPU(), "number of worker processes")
+	} else {
+		opts.workers = 1
+	}
+	f.StringVar(&opts.image, "image", "", "image to flip when a request has no body (default: the embedded 20 MP photo)")
+	f.IntVar(&opts.threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.IntVar(&opts.quality, "quality", server.DefaultQuality, "JPEG quality of the flipped image (1-100)")
+	f.StringVar(&opts.tmpDir, "tmp-dir", "", "directory for job files (default: the OS temp dir)")
+	f.Var(newByteSize(&opts.maxBody, server.DefaultMaxBody), "max-body", "largest request body accepted")
+	f.IntVar(&opts.maxPixels, "max-pixels", server.DefaultMaxPixels, "largest image accepted, in pixels")
+	f.DurationVar(&opts.grace, "grace", server.DefaultGrace, "time in-flight jobs get to finish after SIGTERM")
+	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
+	return cmd
+}
+
+func (o *serveOptions) validate() error {
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return usageErrorf("--addr: %w", err)
+	}
+	if o.workers < 1 {
+		return usageErrorf("--workers must be >= 1, got %d", o.workers)
+	}
+	if o.grace <= 0 {
+		return usageErrorf("--grace must be > 0, got %s", o.grace)
+	}
+	if o.image != "" {
+		abs, err := filepath.Abs(o.image)
+		if err != nil {
+			return usageErrorf("--image: %w", err)
+		}
+		o.image = abs // workers must find it whatever their directory
+		if _, err := os.Stat(o.image); err != nil {
+			return usageErrorf("--image: %w", err)
+		}
+	}
+	if err := o.config().Validate(); err != nil {
+		return &usageError{err}
+	}
+	return nil
+}
+
+func (o *serveOptions) config() server.Config {
+	return server.Config{
+		Image:     o.image,
+		Threads:   o.threads,
+		Quality:   o.quality,
+		TmpDir:    o.tmpDir,
+		MaxBody:   o.maxBody,
+		MaxPixels: o.maxPixels,
+		LogFormat: o.logFormat,
+	}
+}
+
+func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
+	log := server.NewLogger(stderr, opts.logFormat)
+	ln, err := net.Listen("tcp", opts.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.addr, err)
+	}
+	defer ln.Close()
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	log.Info("supervisor started", "mode", opts.mode, "pid", os.Getpid(), "workers", opts.workers,
+		"threads", opts.threads, "addr", ln.Addr().String())
+	c := &server.Cluster{
+		Workers: opts.workers,
+		Config:  opts.config(),
+		Grace:   opts.grace,
+		Logger:  log,
+		Stderr:  stderr,
+	}
+	err = c.Run(ctx, ln)
+	if errors.Is(err, server.ErrUnsupported) && opts.mode == modeStandard {
+		// Without fork-and-share, one worker can still serve in this
+		// process; only its supervision is lost.
+		log.Warn("no worker supervision on this system, serving in-process", "os", runtime.GOOS)
+		return serveInProcess(ctx, opts, ln, log)
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("supervisor stopped", "mode", opts.mode, "pid", os.Getpid())
+	return nil
+}

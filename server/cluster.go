@@ -1,0 +1,91 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Defaults for [Cluster].
+const (
+	// DefaultBackoff is the first delay before a crashed worker is
+	// restarted; it doubles up to DefaultMaxBackoff.
+	DefaultBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+	// DefaultStableAfter is how long a worker must stay up for its restart
+	// delay to go back to DefaultBackoff.
+	DefaultStableAfter = 10 * time.Second
+	// DefaultMaxStartFailures is how many times in a row a worker may exit
+	// before becoming ready before the supervisor gives up.
+	DefaultMaxStartFailures = 5
+	// DefaultReadyTimeout is how long a new worker has to become ready.
+	DefaultReadyTimeout = 30 * time.Second
+)
+
+// ErrUnsupported is returned by [Cluster.Run] on systems where workers
+// cannot share a listening socket (anything but Linux and macOS).
+var ErrUnsupported = errors.New("cluster mode needs Linux or macOS")
+
+// ErrGaveUp is wrapped by the error [Cluster.Run] returns when a worker
+// keeps exiting before it becomes ready.
+var ErrGaveUp = errors.New("worker keeps failing to start")
+
+// Cluster is the supervisor: it runs Workers copies of the worker process
+// on one listening socket, restarts those that exit, and stops them all
+// gracefully. `flipbench standard` is a Cluster of one.
+type Cluster struct {
+	// Workers is the number of worker processes. Zero means one per CPU.
+	Workers int
+	// Config is every worker's configuration; Worker is set per process.
+	Config Config
+	// Exe is the program to start as a worker. Empty means this program
+	// (os.Executable).
+	Exe string
+	// Args are the arguments that make Exe run [RunWorker]. Nil means
+	// []string{"worker"}.
+	Args []string
+	// Grace is how long workers may finish in-flight jobs after a stop
+	// before they are killed. Zero means [DefaultGrace].
+	Grace time.Duration
+	// Backoff is the first restart delay, doubled after each quick exit up
+	// to MaxBackoff. Zero means [DefaultBackoff] and [DefaultMaxBackoff].
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// StableAfter is the uptime after which a worker's exit counts as a new
+	// crash rather than one more in a series. Zero means [DefaultStableAfter].
+	StableAfter time.Duration
+	// MaxStartFailures is how many consecutive exits before readiness make
+	// Run give up. Zero means [DefaultMaxStartFailures].
+	MaxStartFailures int
+	// ReadyTimeout is how long a new worker has to become ready before it
+	// is killed and counted as a failed start. Zero means [DefaultReadyTimeout].
+	ReadyTimeout time.Duration
+	// Logger receives the supervisor's events. Nil means no logging.
+	Logger *slog.Logger
+	// Stderr receives the workers' stderr (their logs). Nil means os.Stderr.
+	Stderr io.Writer
+}
+
+func (c *Cluster) grace() time.Duration      { return orDur(c.Grace, DefaultGrace) }
+func (c *Cluster) backoff() time.Duration    { return orDur(c.Backoff, DefaultBackoff) }
+func (c *Cluster) maxBackoff() time.Duration { return orDur(c.MaxBackoff, DefaultMaxBackoff) }
+func (c *Cluster) stableAfter() time.Duration {
+	return orDur(c.StableAfter, DefaultStableAfter)
+}
+func (c *Cluster) readyTimeout() time.Duration {
+	return orDur(c.ReadyTimeout, DefaultReadyTimeout)
+}
+func (c *Cluster) maxStartFailures() int {
+	if c.MaxStartFailures == 0 {
+		return DefaultMaxStartFailures
+	}
+	return c.MaxStartFailures
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,286 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Server is one flip server process: the HTTP front over a [Runner].
+type Server struct {
+	cfg    Config
+	runner Runner
+	source func() (io.ReadCloser, error)
+	dir    string
+	log    *slog.Logger
+	pid    int
+	start  time.Time
+
+	inflight atomic.Int64
+	served   atomic.Int64
+}
+
+// New validates cfg and makes the server's own temporary directory under
+// cfg.TmpDir. Call Close to remove it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := cfg.source()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(cfg.TmpDir, fmt.Sprintf("flipbench-w%d-", cfg.Worker))
+	if err != nil {
+		return nil, fmt.Errorf("make temp dir: %w", err)
+	}
+	return &Server{
+		cfg:    cfg,
+		runner: &Flipper{Dir: dir, Quality: cfg.Quality, MaxPixels: cfg.MaxPixels},
+		source: src,
+		dir:    dir,
+		log:    cfg.logger(),
+		pid:    os.Getpid(),
+		start:  time.Now(),
+	}, nil
+}
+
+// Dir is the server's temporary directory, where job files live while a
+// job runs.
+func (s *Server) Dir() string { return s.dir }
+
+// Close removes the server's temporary directory.
+func (s *Server) Close() error { return os.RemoveAll(s.dir) }
+
+// Slots is the number of connections the server takes at once: Threads, or
+// one per CPU when Threads is zero.
+func (s *Server) Slots() int {
+	if s.cfg.Threads == 0 {
+		return runtime.NumCPU()
+	}
+	return s.cfg.Threads
+}
+
+// Handler returns the HTTP routes: GET /, GET /healthz and POST /flip.
+// Every response carries X-Response-Time and X-Worker-Pid.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("POST /flip", s.handleFlip)
+	return s.timed(mux)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: it
+// stops accepting and waits for in-flight requests for up to grace (zero
+// means as long as they take) before closing their connections. It takes a
+// job slot before each Accept (see the package comment), and returns nil
+// after a shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	srv.SetKeepAlivesEnabled(false)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(newGatedListener(ln, s.Slots())) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx := context.Background()
+	if grace > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, grace)
+		defer cancel()
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	PID        int     `json:"pid"`
+	Worker     int     `json:"worker"`
+	GOMAXPROCS int     `json:"gomaxprocs"`
+	Inflight   int64   `json:"inflight"`
+	Served     int64   `json:"served"`
+	UptimeS    float64 `json:"uptime_s"`
+}
+
+// FlipResponse is the JSON body of a successful POST /flip.
+type FlipResponse struct {
+	PID    int `json:"pid"`
+	Worker int `json:"worker"`
+	Result
+}
+
+// errorResponse is the JSON body of every error.
+type errorResponse struct {
+	Error string `json:"error"`
+	PID   int    `json:"pid"`
+}
+
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "Hello from flipbench worker %d, pid %d\n", s.cfg.Worker, s.pid)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{
+		PID:        s.pid,
+		Worker:     s.cfg.Worker,
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Inflight:   s.inflight.Load(),
+		Served:     s.served.Load(),
+		UptimeS:    time.Since(s.start).Round(time.Millisecond).Seconds(),
+	})
+}
+
+func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
+	received := receivedAt(r)
+	wantImage, err := wantsImage(r)
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+
+	// The body is the source when one is sent; otherwise the configured
+	// image. A chunked body of unknown length is peeked at to find out.
+	body := http.MaxBytesReader(w, r.Body, s.cfg.maxBody())
+	src, from, err := s.pickSource(body, r.ContentLength)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	defer src.Close()
+
+	job := Job{Source: src, Received: received}
+	var out bytes.Buffer
+	if wantImage {
+		job.Output = &out
+	}
+	s.log.Info("job start", "worker", s.cfg.Worker, "pid", s.pid, "source", from, "remote", r.RemoteAddr)
+	res, err := s.runner.Run(r.Context(), job)
+	if err != nil {
+		code := statusFor(err)
+		s.log.Warn("job failed", "worker", s.cfg.Worker, "pid", s.pid, "status", code, "err", err)
+		s.fail(w, r, code, err)
+		return
+	}
+	s.served.Add(1)
+	s.log.Info("job end", "worker", s.cfg.Worker, "pid", s.pid, "ms", res.TotalMs,
+		"decode_ms", res.DecodeMs, "flip_ms", res.FlipMs, "encode_ms", res.EncodeMs,
+		"bytes", res.InputBytes, "size", fmt.Sprintf("%dx%d", res.Width, res.Height))
+	if wantImage {
+		w.Header().Set("Content-Type", "image/"+res.Format)
+		w.Header().Set("Content-Length", fmt.Sprint(out.Len()))
+		w.WriteHeader(http.StatusOK)
+		out.WriteTo(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, FlipResponse{PID: s.pid, Worker: s.cfg.Worker, Result: res})
+}
+
+// pickSource returns the request body if it has any bytes, else the
+// configured image.
+func (s *Server) pickSource(body io.ReadCloser, length int64) (io.ReadCloser, string, error) {
+	if length > 0 {
+		return body, "body", nil
+	}
+	if length < 0 { // unknown length: look at the first byte
+		var one [1]byte
+		n, err := io.ReadFull(body, one[:])
+		if n == 1 {
+			return readCloser{io.MultiReader(strings.NewReader(string(one[:])), body), body}, "body", nil
+		}
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return readCloser{errReader{err}, body}, "body", nil
+		}
+	}
+	body.Close()
+	r, err := s.source()
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s: %w", s.cfg.imageName(), err)
+	}
+	return r, "image", nil
+}
+
+// statusFor maps a job error to an HTTP status.
+func statusFor(err error) int {
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxBytes), errors.Is(err, ErrTooManyPixels):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrUnsupportedFormat):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, ErrCorruptImage), errors.Is(err, ErrEmptySource):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return 499 // the client went away; nobody reads this status
+	}
+	return http.StatusInternalServerError
+}
+
+// wantsImage reports whether the client asked for the flipped image rather
+// than the JSON report: ?return=image, or an Accept header naming an image
+// type. The image is always in the source's own format.
+func wantsImage(r *http.Request) (bool, error) {
+	switch ret := r.URL.Query().Get("return"); ret {
+	case "image":
+		return true, nil
+	case "json":
+		return false, nil
+	case "":
+	default:
+		return false, fmt.Errorf("return must be image or json, got %q", ret)
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && strings.HasPrefix(mt, "image/") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
+	writeJSON(w, code, errorResponse{Error: err.Error(), PID: s.pid})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"time"
+)
+
+// WorkerEnv is the environment variable that marks a worker process. The
+// supervisor sets it to the worker's spec (JSON) and passes three files:
+// the listening socket as fd 3, the read end of a lifeline pipe as fd 4
+// (EOF means the supervisor is gone) and the write end of a ready pipe as
+// fd 5 (the worker writes "ready" once it serves).
+const WorkerEnv = "FLIPBENCH_WORKER_SPEC"
+
+// ErrNotWorker is returned by [RunWorker] in a process that the supervisor
+// did not start.
+var ErrNotWorker = errors.New("not a worker process: workers are started by flipbench standard or flipbench cluster")
+
+// errSupervisorGone is returned by RunWorker when the lifeline breaks.
+var errSupervisorGone = errors.New("supervisor is gone")
+
+// workerSpec is what the supervisor tells a worker.
+type workerSpec struct {
+	Config Config        `json:"config"`
+	Grace  time.Duration `json:"grace"`
+}
+
+// The file descriptors a worker inherits (0-2 are stdio).
+const (
+	fdListener = 3
+	fdLifeline = 4
+	fdReady    = 5
+)
+
+// RunWorker is the body of a worker process: it reads its spec from
+// [WorkerEnv], sets GOMAXPROCS to its Threads, serves on the inherited
+// socket and returns nil after a graceful shutdown once ctx is done (the
+// supervisor sends SIGTERM). It returns an error at once if the supervisor
+// dies, so that no worker outlives it, and logs to stderr.
+func RunWorker(ctx context.Context, stderr io.Writer) error {
+	raw, ok := os.LookupEnv(WorkerEnv)
+	if !ok {
+		return ErrNotWorker
+	}
+	var spec workerSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		return fmt.Errorf("worker spec: %w", err)
+	}
+	cfg := spec.Config
+	threads := cfg.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	runtime.GOMAXPROCS(threads)
+	cfg.Logger = NewLogger(stderr, cfg.LogFormat)
+
+	lifeline := os.NewFile(fdLifeline, "lifeline")
+	ready := os.NewFile(fdReady, "ready")
+	lnFile := os.NewFile(fdListener, "listener")
+	if lifeline == nil || ready == nil || lnFile == nil {
+		return errors.New("worker: inherited files are missing")
+	}
+	ln, err := net.FileListener(lnFile)
+	lnFile.Close()
+	if err != nil {
+		return fmt.Errorf("worker: inherited listener: %w", err)
+	}
+	defer ln.Close()
+
+	// The lifeline: the supervisor holds the write end and never writes,
+	// so a read returns only when every copy of it is closed, which the
+	// kernel does when the supervisor dies, even by SIGKILL.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	gone := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, lifeline)
+		close(gone)
+		cancel(errSupervisorGone)
+	}()
+
+	s, err := New(cfg)
+	if err != nil {
+		return fmt.Errorf("worker %d: %w", cfg.Worker, err)
+	}
+	defer s.Close()
+
+	// Announce readiness only now: the server is built and its image
+	// checked. Connections that arrived meanwhile wait in the backlog.
+	if _, err := io.WriteString(ready, "ready\n"); err != nil {
+		return fmt.Errorf("worker %d: tell supervisor ready: %w", cfg.Worker, err)
+	}
+	ready.Close()
+	cfg.Logger.Info("worker online", "worker", cfg.Worker, "pid", os.Getpid(),
+		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", s.Slots(), "image", cfg.imageName())
+
+	grace := spec.Grace
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ctx, ln, grace) }()
+	select {
+	case err = <-errc:
+	case <-gone:
+		// Nobody is left to send SIGTERM or to wait for us: stop now,
+		// dropping any job in flight, and let the deferred Close remove
+		// the job files.
+		cfg.Logger.Warn("supervisor gone, exiting", "worker", cfg.Worker, "pid", os.Getpid())
+		return errSupervisorGone
+	}
+	if context.Cause(ctx) == errSupervisorGone {
+		return errSupervisorGone
+	}
+	if err != nil {
+		return fmt.Errorf("worker %d: %w", cfg.Worker, err)
+	}
+	cfg.Logger.Info("worker stopped", "worker", cfg.Worker, "pid", os.Getpid(), "served", s.served.Load())
+	return nil
+}
+
+// NewLogger returns the timestamped logger that flipbench servers use:
+// one event a line, as logfmt-like text or as JSON.
+func NewLogger(w io.Writer, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			a.Value = slog.StringValue(a.Value.Time().Format("2006-01-02T15:04:05.000Z07:00"))
+		}
+		return a
+	}}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

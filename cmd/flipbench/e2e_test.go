@@ -1,0 +1,564 @@
+//go:build linux
+
+// End-to-end tests: they build the flipbench binary once, start real
+// supervisors and workers on port 0, send real requests and real signals,
+// and read /proc to see which processes are left. Linux only, for /proc.
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flipbench/flipbench/fixtures"
+)
+
+var bin string // the flipbench binary under test
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "flipbench-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "flipbench")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building flipbench:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serverProc is a running `flipbench standard|cluster`.
+type serverProc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *lineBuffer
+	done   chan struct{} // closed once the process has been reaped
+	err    error         // Wait's result, valid after done
+}
+
+// startServer starts flipbench with args, reads the announced address and
+// polls /healthz until a worker answers. Cleanup stops it with SIGTERM and
+// checks that it exits 0 and leaves no worker behind.
+func startServer(t *testing.T, env []string, args ...string) *serverProc {
+	t.Helper()
+	p := &serverProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stderr = p.stderr
+	// Workers inherit the stderr pipe: if a test leaves one running, Wait
+	// must still return once the supervisor is gone.
+	p.cmd.WaitDelay = 5 * time.Second
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+
+	select {
+	case line := <-lines:
+		u, ok := strings.CutPrefix(line, "listening on ")
+		if !ok {
+			t.Fatalf("first stdout line %q, want 'listening on URL'", line)
+		}
+		p.url = u
+	case <-p.done:
+		t.Fatalf("server exited early (%v): %s", p.err, p.stderr)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no 'listening on' line in 20s: %s", p.stderr)
+	}
+	waitFor(t, 20*time.Second, "a worker answers /healthz", func() bool {
+		_, err := healthz(p.url)
+		return err == nil
+	})
+	return p
+}
+
+// stop sends SIGTERM, and checks exit 0 and that no worker is left.
+func (p *serverProc) stop(t *testing.T) {
+	t.Helper()
+	if p.cmd.Process == nil {
+		return
+	}
+	workers := children(p.cmd.Process.Pid)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("supervisor did not exit within 40s of SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("supervisor exit: %v, want 0\nstderr:\n%s", p.err, p.stderr)
+	}
+	waitForOrKill(t, 5*time.Second, workers)
+}
+
+// waitForOrKill waits for workers to exit and, if some are still there at
+// the deadline, fails the test and kills them so they do not outlive it.
+func waitForOrKill(t *testing.T, timeout time.Duration, workers []int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for len(alive(workers)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := alive(workers); len(left) > 0 {
+		t.Errorf("workers %v still running %s after their supervisor stopped", left, timeout)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (p *serverProc) pid() int { return p.cmd.Process.Pid }
+
+// lineBuffer is a goroutine-safe io.Writer that remembers what it got.
+type lineBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func newLineBuffer() *lineBuffer { return &lineBuffer{} }
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lineBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond every 20 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type health struct {
+	PID        int     `json:"pid"`
+	Worker     int     `json:"worker"`
+	GOMAXPROCS int     `json:"gomaxprocs"`
+	Inflight   int     `json:"inflight"`
+	Served     int     `json:"served"`
+	UptimeS    float64 `json:"uptime_s"`
+}
+
+var client = &http.Client{Timeout: 60 * time.Second}
+
+func healthz(url string) (health, error) {
+	var h health
+	resp, err := client.Get(url + "/healthz")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return h, fmt.Errorf("healthz: %s", resp.Status)
+	}
+	return h, json.NewDecoder(resp.Body).Decode(&h)
+}
+
+// flipResult is one POST /flip as the client saw it.
+type flipResult struct {
+	status       int
+	pid          int
+	responseTime string
+	err          error
+}
+
+func postFlip(url string, body []byte) flipResult {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	resp, err := client.Post(url+"/flip", "application/octet-stream", r)
+	if err != nil {
+		return flipResult{err: err}
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	pid, _ := strconv.Atoi(resp.Header.Get("X-Worker-Pid"))
+	return flipResult{status: resp.StatusCode, pid: pid, responseTime: resp.Header.Get("X-Response-Time")}
+}
+
+// postConcurrently sends n POST /flip at once and returns the results.
+func postConcurrently(url string, n int, body []byte) []flipResult {
+	results := make([]flipResult, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = postFlip(url, body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+// children lists the live child processes of pid, from /proc.
+func children(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, ppid, ok := procStat(child)
+		if ok && ppid == pid && state != "Z" {
+			out = append(out, child)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// alive returns the pids that still run (zombies count as gone: in a
+// container nobody may reap an orphan, but it no longer runs).
+func alive(pids []int) []int {
+	var out []int
+	for _, pid := range pids {
+		if state, _, ok := procStat(pid); ok && state != "Z" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func procStat(pid int) (state string, ppid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, false
+	}
+	// The command name may hold spaces and parentheses: fields start
+	// after the last ')'.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return "", 0, false
+	}
+	ppid, _ = strconv.Atoi(fields[1])
+	return fields[0], ppid, true
+}
+
+func mustFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := fixtures.Bytes(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustFixtureFile(t *testing.T, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, mustFixture(t, name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runCLI runs flipbench to completion and returns its output and exit code.
+func runCLI(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestClusterServesFromBothWorkers(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	workers := children(p.pid())
+	if len(workers) != 2 {
+		t.Fatalf("supervisor has children %v, want 2 workers", workers)
+	}
+	body := mustFixture(t, fixtures.SmallPNG)
+	pids := map[int]int{}
+	// Concurrent bursts until both workers have answered: with two workers
+	// and 8 clients at once, one worker cannot take them all, but the first
+	// burst may still land before the second worker's first Accept.
+	for round := 0; round < 5 && len(pids) < 2; round++ {
+		for _, r := range postConcurrently(p.url, 8, body) {
+			if r.err != nil || r.status != 200 {
+				t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
+			}
+			if !strings.HasSuffix(r.responseTime, "ms") {
+				t.Errorf("X-Response-Time = %q", r.responseTime)
+			}
+			pids[r.pid]++
+		}
+	}
+	for pid := range pids {
+		if !slices.Contains(workers, pid) {
+			t.Errorf("X-Worker-Pid %d is not one of the workers %v", pid, workers)
+		}
+	}
+	if len(pids) != 2 {
+		t.Errorf("requests per worker pid: %v, want both workers", pids)
+	}
+}
+
+func TestClusterRestartsKilledWorker(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	before := children(p.pid())
+	if len(before) != 2 {
+		t.Fatalf("children %v, want 2 workers", before)
+	}
+	victim := before[0]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	var replacement int
+	waitFor(t, 5*time.Second, "a new worker serves", func() bool {
+		now := children(p.pid())
+		if len(now) != 2 || slices.Contains(now, victim) {
+			return false
+		}
+		h, err := healthz(p.url)
+		if err == nil && !slices.Contains(before, h.PID) {
+			replacement = h.PID
+			return true
+		}
+		return false
+	})
+	t.Logf("worker %d killed; worker %d served after %s", victim, replacement, time.Since(killed).Round(time.Millisecond))
+	if !strings.Contains(p.stderr.String(), "worker exited") || !strings.Contains(p.stderr.String(), "signal: killed") {
+		t.Errorf("no 'worker exited ... signal: killed' log line:\n%s", p.stderr)
+	}
+}
+
+func TestGracefulStopLetsInFlightJobFinish(t *testing.T) {
+	// The embedded 20 MP photo takes a worker about a second or more: long
+	// enough to signal the supervisor while the job runs.
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
+	workers := children(p.pid())
+	result := make(chan flipResult, 1)
+	go func() { result <- postFlip(p.url, nil) }()
+	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	r := <-result
+	if r.err != nil || r.status != 200 {
+		t.Fatalf("in-flight job: status %d, err %v; want 200\n%s", r.status, r.err, p.stderr)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("supervisor did not exit after SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("supervisor exit: %v, want 0", p.err)
+	}
+	waitForOrKill(t, 5*time.Second, workers)
+	if !strings.Contains(p.stderr.String(), "job end") {
+		t.Errorf("no 'job end' in the logs:\n%s", p.stderr)
+	}
+}
+
+func TestWorkersDieWithKilledSupervisor(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	workers := children(p.pid())
+	if len(workers) != 2 {
+		t.Fatalf("children %v, want 2 workers", workers)
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	waitForOrKill(t, 2*time.Second, workers)
+	p.err = nil // killed on purpose: the cleanup's exit check does not apply
+}
+
+func TestBusyWorkerDoesNotAccept(t *testing.T) {
+	// One worker with one job slot, flipping the embedded 20 MP photo.
+	// While the job runs the worker must not accept: a health check waits
+	// in the kernel's queue and is answered after the job, not during it
+	// (a plain net/http server would answer it at once with inflight 1).
+	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0")
+	result := make(chan flipResult, 1)
+	go func() { result <- postFlip(p.url, nil) }()
+	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
+	h, err := healthz(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Inflight != 0 || h.Served != 1 {
+		t.Errorf("health check answered with inflight %d, served %d; want 0 and 1 (after the job)", h.Inflight, h.Served)
+	}
+	if r := <-result; r.err != nil || r.status != 200 {
+		t.Errorf("job: status %d, err %v; want 200", r.status, r.err)
+	}
+}
+
+func TestStandardServesFromOnePID(t *testing.T) {
+	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	workers := children(p.pid())
+	if len(workers) != 1 {
+		t.Fatalf("children %v, want 1 worker", workers)
+	}
+	for _, r := range postConcurrently(p.url, 6, nil) {
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
+		}
+		if r.pid != workers[0] {
+			t.Errorf("answered by pid %d, want the one worker %d", r.pid, workers[0])
+		}
+	}
+	h, err := healthz(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.GOMAXPROCS != 1 || h.PID != workers[0] || h.Served != 6 {
+		t.Errorf("healthz %+v, want gomaxprocs 1, pid %d, served 6", h, workers[0])
+	}
+}
+
+func TestThreadsFromEnvironment(t *testing.T) {
+	p := startServer(t, []string{"FLIPBENCH_THREADS=2"}, "standard", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	h, err := healthz(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.GOMAXPROCS != 2 {
+		t.Errorf("gomaxprocs %d with FLIPBENCH_THREADS=2, want 2", h.GOMAXPROCS)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown flag", nil, []string{"cluster", "--no-such-flag"}, "flipbench: unknown flag: --no-such-flag"},
+		{"missing image", nil, []string{"standard", "--image", "/no/such/photo.jpg"}, "flipbench: --image: stat /no/such/photo.jpg: no such file or directory"},
+		{"bad env", []string{"FLIPBENCH_WORKERS=many"}, []string{"cluster"}, "flipbench: FLIPBENCH_WORKERS=\"many\""},
+		{"zero workers", nil, []string{"cluster", "--workers", "0"}, "flipbench: --workers must be >= 1, got 0"},
+		{"bad addr", nil, []string{"standard", "--addr", "nope"}, "flipbench: --addr:"},
+		{"worker by hand", nil, []string{"worker"}, "flipbench: not a worker process"},
+		{"flip without file", nil, []string{"flip"}, "flipbench: flip takes 1 to 2 arguments, got 0"},
+		{"unknown command", nil, []string{"flop"}, "flipbench: unknown command \"flop\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := runCLI(t, tt.env, tt.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, tt.want) {
+				t.Errorf("stderr %q, want one line starting %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlipCommand(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "flipped.png")
+	stdout, stderr, code := runCLI(t, nil, "flip", "fixture:"+fixtures.SmallPNG, out, "--repeat", "3", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var steps []struct {
+		Step     string  `json:"step"`
+		Runs     int     `json:"runs"`
+		MedianMs float64 `json:"median_ms"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &steps); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.Step)
+		if s.Runs != 3 {
+			t.Errorf("step %s: %d runs, want 3", s.Step, s.Runs)
+		}
+	}
+	if want := []string{"copy", "decode", "flip", "encode+save", "total"}; !slices.Equal(names, want) {
+		t.Errorf("steps %v, want %v", names, want)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+		t.Errorf("flipped image not written: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		stdout, _, code := runCLI(t, nil, args...)
+		if code != 0 || !strings.HasPrefix(stdout, "flipbench ") || !strings.Contains(stdout, "go1.") {
+			t.Errorf("%v: exit %d, %q; want 'flipbench VERSION (commit ..., goX, os/arch)'", args, code, stdout)
+		}
+	}
+}

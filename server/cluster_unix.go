@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
@@ -92,9 +93,11 @@ func (s *slot) run(ctx context.Context) error {
 		}
 		readyAt, stopped := p.wait(ctx, s.c.readyTimeout(), s.c.grace(), s.log)
 		if stopped {
+			s.removeTempDir(p.pid)
 			return nil
 		}
 		up := time.Since(p.started).Round(time.Millisecond)
+		s.removeTempDir(p.pid)
 		s.log.Warn("worker exited", "worker", s.index, "pid", p.pid, "status", p.status(), "uptime", up.String())
 		switch {
 		case readyAt.IsZero():
@@ -116,6 +119,22 @@ func (s *slot) run(ctx context.Context) error {
 			return nil
 		}
 		backoff = min(2*backoff, s.c.maxBackoff())
+	}
+}
+
+// removeTempDir removes what a dead worker left in its temporary
+// directory: a worker killed by SIGKILL (or the OOM killer) in the middle
+// of a job cannot delete its own files.
+func (s *slot) removeTempDir(pid int) {
+	parent := s.c.Config.TmpDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(parent, tempDirPrefix(s.index, pid)+"*"))
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			s.log.Warn("removing a dead worker's temp dir", "dir", d, "err", err)
+		}
 	}
 }
 

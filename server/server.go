@@ -42,7 +42,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(cfg.TmpDir, fmt.Sprintf("flipbench-w%d-", cfg.Worker))
+	dir, err := os.MkdirTemp(cfg.TmpDir, tempDirPrefix(cfg.Worker, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
@@ -55,6 +55,13 @@ func New(cfg Config) (*Server, error) {
 		pid:    os.Getpid(),
 		start:  time.Now(),
 	}, nil
+}
+
+// tempDirPrefix names a server's temporary directory after its worker
+// index and PID, so that a supervisor can find and remove the directory of
+// a worker that was killed before it could clean up.
+func tempDirPrefix(worker, pid int) string {
+	return fmt.Sprintf("flipbench-w%d-p%d-", worker, pid)
 }
 
 // Dir is the server's temporary directory, where job files live while a

@@ -56,6 +56,7 @@ type serverProc struct {
 	cmd    *exec.Cmd
 	url    string
 	stderr *lineBuffer
+	tmpDir string        // the --tmp-dir given, if any
 	done   chan struct{} // closed once the process has been reaped
 	err    error         // Wait's result, valid after done
 }
@@ -66,6 +67,9 @@ type serverProc struct {
 func startServer(t *testing.T, env []string, args ...string) *serverProc {
 	t.Helper()
 	p := &serverProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
+	if i := slices.Index(args, "--tmp-dir"); i >= 0 {
+		p.tmpDir = args[i+1]
+	}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	// Workers inherit the stderr pipe: if a test leaves one running, Wait
@@ -132,6 +136,11 @@ func (p *serverProc) stop(t *testing.T) {
 		t.Errorf("supervisor exit: %v, want 0\nstderr:\n%s", p.err, p.stderr)
 	}
 	waitForOrKill(t, 5*time.Second, workers)
+	if p.tmpDir != "" {
+		if left, _ := filepath.Glob(filepath.Join(p.tmpDir, "*")); len(left) > 0 {
+			t.Errorf("left in --tmp-dir after a clean stop: %v", left)
+		}
+	}
 }
 
 // waitForOrKill waits for workers to exit and, if some are still there at
@@ -365,7 +374,8 @@ func TestClusterServesFromBothWorkers(t *testing.T) {
 }
 
 func TestClusterRestartsKilledWorker(t *testing.T) {
-	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	tmp := t.TempDir()
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--tmp-dir", tmp, "--image", mustFixtureFile(t, fixtures.SmallJPEG))
 	before := children(p.pid())
 	if len(before) != 2 {
 		t.Fatalf("children %v, want 2 workers", before)
@@ -389,6 +399,11 @@ func TestClusterRestartsKilledWorker(t *testing.T) {
 		return false
 	})
 	t.Logf("worker %d killed; worker %d served after %s", victim, replacement, time.Since(killed).Round(time.Millisecond))
+	// The killed worker could not remove its temp dir; the supervisor did.
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "flipbench-*"))
+	if len(dirs) != 2 || slices.ContainsFunc(dirs, func(d string) bool { return strings.Contains(d, fmt.Sprintf("-p%d-", victim)) }) {
+		t.Errorf("temp dirs %v, want the two live workers' only", dirs)
+	}
 	if !strings.Contains(p.stderr.String(), "worker exited") || !strings.Contains(p.stderr.String(), "signal: killed") {
 		t.Errorf("no 'worker exited ... signal: killed' log line:\n%s", p.stderr)
 	}
@@ -397,7 +412,8 @@ func TestClusterRestartsKilledWorker(t *testing.T) {
 func TestGracefulStopLetsInFlightJobFinish(t *testing.T) {
 	// The embedded 20 MP photo takes a worker about a second or more: long
 	// enough to signal the supervisor while the job runs.
-	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
+	tmp := t.TempDir()
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--tmp-dir", tmp)
 	workers := children(p.pid())
 	result := make(chan flipResult, 1)
 	go func() { result <- postFlip(p.url, nil) }()
@@ -420,10 +436,13 @@ func TestGracefulStopLetsInFlightJobFinish(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "job end") {
 		t.Errorf("no 'job end' in the logs:\n%s", p.stderr)
 	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+		t.Errorf("left in --tmp-dir: %v", left)
+	}
 }
 
 func TestWorkersDieWithKilledSupervisor(t *testing.T) {
-	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--tmp-dir", t.TempDir(), "--image", mustFixtureFile(t, fixtures.SmallJPEG))
 	workers := children(p.pid())
 	if len(workers) != 2 {
 		t.Fatalf("children %v, want 2 workers", workers)

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/flipbench/flipbench/fixtures"
@@ -34,10 +38,15 @@ const (
 	DefaultGrace = 30 * time.Second
 )
 
+// FixturePrefix marks an embedded image in [Config.Image]:
+// "fixture:small.jpg".
+const FixturePrefix = "fixture:"
+
 // Config configures one server process.
 type Config struct {
-	// Image is the file flipped for a POST /flip without a body. Empty
-	// means the embedded default photo, [fixtures.Default].
+	// Image is the file flipped for a POST /flip without a body, or
+	// "fixture:NAME" for an embedded image. Empty means the embedded
+	// default photo, [fixtures.Default].
 	Image string `json:"image,omitempty"`
 	// Threads is the number of job slots, and GOMAXPROCS in a worker
 	// process. Zero means one per CPU. The CLI default is [DefaultThreads].
@@ -118,7 +127,7 @@ func (c Config) logger() *slog.Logger {
 
 func (c Config) imageName() string {
 	if c.Image == "" {
-		return "(embedded " + fixtures.Default + ")"
+		return FixturePrefix + fixtures.Default
 	}
 	return c.Image
 }
@@ -127,17 +136,15 @@ func (c Config) imageName() string {
 // the Image file, opened anew for every job as the article's server copies
 // it from disk each time, or the embedded default.
 func (c Config) source() (func() (io.ReadCloser, error), error) {
+	name, embedded := strings.CutPrefix(c.Image, FixturePrefix)
 	if c.Image == "" {
-		if _, err := fixtures.Bytes(fixtures.Default); err != nil {
-			return nil, err
+		name, embedded = fixtures.Default, true
+	}
+	if embedded {
+		if _, err := fixtures.Bytes(name); err != nil {
+			return nil, fmt.Errorf("image: %w (embedded: %s)", err, strings.Join(fixtures.Names(), ", "))
 		}
-		return func() (io.ReadCloser, error) {
-			f, err := fixtures.Open(fixtures.Default)
-			if err != nil {
-				return nil, err
-			}
-			return f, nil
-		}, nil
+		return func() (io.ReadCloser, error) { return fixtures.Open(name) }, nil
 	}
 	st, err := os.Stat(c.Image)
 	if err != nil {
@@ -178,4 +185,40 @@ func orDefault[T int | int64](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// ImageInfo describes the image a server flips when a request has no body.
+type ImageInfo struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+	Format string `json:"format"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Pixels int    `json:"pixels"`
+}
+
+// ImageInfo reads the configured image (or the embedded default) and
+// describes it, so that a benchmark run records exactly what was flipped.
+func (c Config) ImageInfo() (ImageInfo, error) {
+	open, err := c.source()
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	r, err := open()
+	if err != nil {
+		return ImageInfo{}, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("image %s: %w", c.imageName(), err)
+	}
+	format, w, h, err := checkHeader(bytes.NewReader(b), c.maxPixels())
+	if err != nil {
+		return ImageInfo{}, fmt.Errorf("image %s: %w", c.imageName(), err)
+	}
+	sum := sha256.Sum256(b)
+	return ImageInfo{Name: c.imageName(), SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b)),
+		Format: format, Width: w, Height: h, Pixels: w * h}, nil
 }

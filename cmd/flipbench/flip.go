@@ -16,9 +16,6 @@ import (
 	"github.com/flipbench/flipbench/server"
 )
 
-// fixturePrefix names an embedded image instead of a file: fixture:photo.jpg.
-const fixturePrefix = "fixture:"
-
 type flipOptions struct {
 	in      string
 	out     string
@@ -87,7 +84,7 @@ func (o *flipOptions) validate() error {
 
 // open opens IN, a file or an embedded fixture.
 func (o *flipOptions) open() (io.ReadCloser, error) {
-	if name, ok := strings.CutPrefix(o.in, fixturePrefix); ok {
+	if name, ok := strings.CutPrefix(o.in, server.FixturePrefix); ok {
 		return fixtures.Open(name)
 	}
 	return os.Open(o.in)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -93,6 +94,8 @@ or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
 		newServeCmd(modeCluster, nil),
 		newWorkerCmd(),
 		newFlipCmd(nil),
+		newLoadCmd(nil),
+		newBenchCmd(nil),
 		newVersionCmd(),
 	)
 	return root
@@ -140,4 +143,13 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

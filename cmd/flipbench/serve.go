@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,7 +84,7 @@ worker takes the next request. SIGTERM or Ctrl-C stops the workers gracefully
 	} else {
 		opts.workers = 1
 	}
-	f.StringVar(&opts.image, "image", "", "image to flip when a request has no body (default: the embedded 20 MP photo)")
+	f.StringVar(&opts.image, "image", "", "image to flip when a request has no body, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.IntVar(&opts.threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
 	f.IntVar(&opts.quality, "quality", server.DefaultQuality, "JPEG quality of the flipped image (1-100)")
 	f.StringVar(&opts.tmpDir, "tmp-dir", "", "directory for job files (default: the OS temp dir)")
@@ -104,7 +105,7 @@ func (o *serveOptions) validate() error {
 	if o.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", o.grace)
 	}
-	if o.image != "" {
+	if o.image != "" && !strings.HasPrefix(o.image, server.FixturePrefix) {
 		abs, err := filepath.Abs(o.image)
 		if err != nil {
 			return usageErrorf("--image: %w", err)

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/server"
+)
+
+// defaultRunFile is where bench writes its run file.
+const defaultRunFile = "flipbench-run.json"
+
+type benchOptions struct {
+	cfg     loadgen.BenchConfig
+	image   string
+	quick   bool
+	format  string
+	out     string
+	logFile string
+}
+
+func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
+	opts := &benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run the article's experiment: standard vs cluster, side by side",
+		Long: `Start flipbench standard (one worker) and flipbench cluster (--workers, default
+one per CPU) on free loopback ports, warm each up, fire --rounds bursts of -n
+concurrent POST /flip at each (interleaved standard, cluster, cluster, standard...
+so that a machine getting faster or slower weighs on both alike), stop both, and
+print one table: first and last response, p50, p99, throughput, and the speedup
+of the cluster over the single worker (standard's last response over the
+cluster's, paired by round) with its efficiency (speedup per worker).
+
+It writes every measurement to a run file (--out, JSON, schema flipbench/run/v1)
+with the machine, the configuration and every request. With no flags it flips the
+embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
+--quick flips a small image for a smoke run of a few seconds.
+
+Exit codes: 0 ok, 1 if any request failed, 2 bad usage, 3 interrupted (the rounds
+done so far are still printed and written).`,
+		Example: `  $ flipbench bench
+  $ flipbench bench --quick
+  $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
+  $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"`,
+		Args: rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			return runBench(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&opts.cfg.Requests, "requests", "n", loadgen.DefaultRequests, "concurrent requests in each burst")
+	f.IntVar(&opts.cfg.Rounds, "rounds", loadgen.DefaultRounds, "measured bursts per mode")
+	f.IntVar(&opts.cfg.Workers, "workers", runtime.NumCPU(), "the cluster's worker processes")
+	f.IntVar(&opts.cfg.Server.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
+	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
+	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
+	f.Var(newEnum(&opts.format, report.FormatTable, report.BenchFormats...), "format", "output format on stdout")
+	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
+	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
+	return cmd
+}
+
+func (o *benchOptions) validate() error {
+	switch {
+	case o.cfg.Requests < 1:
+		return usageErrorf("-n must be >= 1, got %d", o.cfg.Requests)
+	case o.cfg.Rounds < 1:
+		return usageErrorf("--rounds must be >= 1, got %d", o.cfg.Rounds)
+	case o.cfg.Workers < 1:
+		return usageErrorf("--workers must be >= 1, got %d", o.cfg.Workers)
+	case o.cfg.Server.Threads < 0:
+		return usageErrorf("--threads must be >= 0, got %d", o.cfg.Server.Threads)
+	case o.cfg.Timeout <= 0:
+		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
+	case o.quick && o.image != "":
+		return usageErrorf("--quick and --image both choose the image: give one")
+	}
+	img := o.image
+	if o.quick {
+		img = server.FixturePrefix + fixtures.SmallJPEG
+	}
+	if img != "" && !strings.HasPrefix(img, server.FixturePrefix) {
+		abs, err := filepath.Abs(img)
+		if err != nil {
+			return usageErrorf("--image: %w", err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return usageErrorf("--image: %w", err)
+		}
+		img = abs
+	}
+	o.cfg.Server.Image = img
+	if err := o.cfg.Server.Validate(); err != nil {
+		return &usageError{err}
+	}
+	return nil
+}
+
+func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer) error {
+	cfg := opts.cfg
+	v := currentVersion()
+	cfg.Version, cfg.Commit = v.Version, v.Commit
+	if opts.logFile != "" {
+		f, err := os.Create(opts.logFile)
+		if err != nil {
+			return usageErrorf("--logs: %w", err)
+		}
+		defer f.Close()
+		cfg.Logs = f
+	}
+	prog := newProgress(stderr)
+	cfg.Progress = prog.update
+	fmt.Fprintf(stderr, "bench: standard (1 worker) vs cluster (%d workers), %d rounds of %d requests\n",
+		cfg.Workers, cfg.Rounds, cfg.Requests)
+	start := time.Now()
+	run, err := loadgen.Bench(ctx, cfg)
+	prog.finish()
+	if err != nil && run == nil {
+		return err
+	}
+	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
+		return werr
+	}
+	if opts.out != "" {
+		if werr := writeJSONFile(opts.out, run); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+	}
+	switch {
+	case run.Interrupted:
+		return errInterrupted
+	case err != nil:
+		return err
+	}
+	if err := run.Check(); err != nil {
+		if errors.Is(err, loadgen.ErrFailedRequests) {
+			return fmt.Errorf("%w; see the run file for each request's error", err)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/flipbench/flipbench/server"
+)
+
+// RunSchema names the JSON layout of a [BenchRun].
+const RunSchema = "flipbench/run/v1"
+
+// The modes a bench compares.
+const (
+	ModeStandard = "standard"
+	ModeCluster  = "cluster"
+)
+
+// DefaultRounds is how many measured rounds a bench runs per mode.
+const DefaultRounds = 5
+
+// BenchConfig describes a bench: the same bursts at `flipbench standard`
+// and at `flipbench cluster`, both started for the occasion.
+type BenchConfig struct {
+	// Exe is the flipbench binary that serves. Empty means this program.
+	Exe string
+	// Server is both servers' configuration (Image, Threads, Quality...).
+	Server server.Config
+	// Workers is the cluster's size. Zero means one per CPU.
+	Workers int
+	// Requests is the burst size. Zero means [DefaultRequests].
+	Requests int
+	// Rounds is the number of measured rounds per mode. Zero means
+	// [DefaultRounds].
+	Rounds int
+	// Timeout bounds each request. Zero means [DefaultTimeout].
+	Timeout time.Duration
+	// Version and Commit identify the program in the run's environment.
+	Version, Commit string
+	// Logs receives the servers' logs (JSON lines). Nil discards them.
+	Logs io.Writer
+	// Progress, if set, is called as requests complete; label is
+	// "standard", "cluster" or "warm-up".
+	Progress func(label string, p Progress)
+}
+
+// BenchRun is the result of [Bench], and the run file's content.
+type BenchRun struct {
+	Schema string   `json:"schema"`
+	Env    Env      `json:"env"`
+	Config RunSetup `json:"config"`
+	// Started is when the bench began (RFC 3339), WallMs how long it took.
+	Started string  `json:"started"`
+	WallMs  float64 `json:"wall_ms"`
+	// Order is the sequence in which the measured bursts ran.
+	Order []string `json:"order"`
+	// Modes holds standard, then cluster.
+	Modes   []ModeRun `json:"modes"`
+	Speedup Speedup   `json:"speedup"`
+	// Interrupted is set when the bench was stopped early: the rounds
+	// that finished are all here, and the speedup is over those.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// RunSetup is what was measured.
+type RunSetup struct {
+	N       int              `json:"n"`
+	Rounds  int              `json:"rounds"`
+	Workers int              `json:"workers"` // the cluster's
+	Threads int              `json:"threads"`
+	Image   server.ImageInfo `json:"image"`
+}
+
+// ModeRun is one server's measurements.
+type ModeRun struct {
+	Mode    string `json:"mode"`
+	Workers int    `json:"workers"`
+	// Stats is over the measured rounds (first and last: their medians).
+	Stats
+	Rounds []ModeRound `json:"rounds"`
+}
+
+// ModeRound is one measured burst at one server.
+type ModeRound struct {
+	Round int `json:"round"`
+	Stats
+	Results []Record `json:"results"`
+}
+
+// Speedup is standard's last response over cluster's, paired by round:
+// how much sooner the cluster finished the same burst.
+type Speedup struct {
+	Median   float64   `json:"median"`
+	Min      float64   `json:"min"`
+	Max      float64   `json:"max"`
+	PerRound []float64 `json:"per_round"`
+	// Efficiency is the median speedup per cluster worker: 1.0 would be
+	// perfect scaling.
+	Efficiency float64 `json:"efficiency"`
+}
+
+// Bench launches `flipbench standard` and `flipbench cluster`, warms each
+// up with a discarded burst (one request per worker), runs Rounds
+// measured bursts at each in ABBA order (standard, cluster, cluster,
+// standard, ...), so that a drift in the machine's speed weighs on both
+// modes alike, and stops both servers. When ctx is cancelled it stops
+// early and returns the rounds that finished, with Interrupted set.
+func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
+	rounds := cfg.Rounds
+	if rounds == 0 {
+		rounds = DefaultRounds
+	}
+	n := cfg.Requests
+	if n == 0 {
+		n = DefaultRequests
+	}
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	if rounds < 1 || n < 1 || workers < 1 {
+		return nil, fmt.Errorf("bench: rounds, requests and workers must be >= 1")
+	}
+	img, err := cfg.Server.ImageInfo()
+	if err != nil {
+		return nil, err
+	}
+	run := &BenchRun{
+		Schema:  RunSchema,
+		Env:     CurrentEnv(cfg.Version, cfg.Commit),
+		Config:  RunSetup{N: n, Rounds: rounds, Workers: workers, Threads: cfg.Server.Threads, Image: img},
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Modes: []ModeRun{
+			{Mode: ModeStandard, Workers: 1},
+			{Mode: ModeCluster, Workers: workers},
+		},
+	}
+	start := time.Now()
+
+	servers := make([]*server.Instance, 2)
+	defer func() {
+		for _, s := range servers {
+			if s != nil {
+				stopCtx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
+				s.Stop(stopCtx)
+				cancel()
+			}
+		}
+	}()
+	for i, m := range run.Modes {
+		s, err := server.Launch(ctx, server.LaunchConfig{
+			Exe: cfg.Exe, Mode: m.Mode, Workers: m.Workers, Config: cfg.Server, Stderr: cfg.Logs,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				run.Interrupted = true
+				return run, nil
+			}
+			return nil, err
+		}
+		servers[i] = s
+	}
+
+	burst := func(i, size int, label string) (*Summary, error) {
+		c := Config{URL: servers[i].URL + "/flip", Requests: size, Timeout: cfg.Timeout}
+		if cfg.Progress != nil {
+			c.Progress = func(p Progress) { cfg.Progress(label, p) }
+		}
+		return Run(ctx, c)
+	}
+	for i, m := range run.Modes {
+		if _, err := burst(i, min(n, m.Workers), "warm-up "+m.Mode); err != nil {
+			return nil, err
+		}
+	}
+	for r := 1; r <= rounds && ctx.Err() == nil; r++ {
+		order := []int{0, 1}
+		if r%2 == 0 {
+			order = []int{1, 0}
+		}
+		var got [2]*ModeRound
+		for _, i := range order {
+			sum, err := burst(i, n, fmt.Sprintf("%s %d/%d", run.Modes[i].Mode, r, rounds))
+			if err != nil {
+				return nil, err
+			}
+			if sum.Interrupted {
+				break
+			}
+			for j := range sum.Results {
+				sum.Results[j].Round = r
+			}
+			got[i] = &ModeRound{Round: r, Stats: sum.Stats, Results: sum.Results}
+			run.Order = append(run.Order, run.Modes[i].Mode)
+		}
+		if got[0] == nil || got[1] == nil {
+			break // a round counts only with both halves
+		}
+		for i := range run.Modes {
+			run.Modes[i].Rounds = append(run.Modes[i].Rounds, *got[i])
+		}
+	}
+	run.Interrupted = ctx.Err() != nil
+	for i := range run.Modes {
+		run.Modes[i].Stats = combineModeRounds(run.Modes[i].Rounds)
+	}
+	run.Speedup = speedup(run.Modes[0].Rounds, run.Modes[1].Rounds, workers)
+	run.WallMs = msOf(time.Since(start))
+
+	for i, s := range servers {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
+		err := s.Stop(stopCtx)
+		cancel()
+		servers[i] = nil
+		if err != nil && !run.Interrupted {
+			return run, fmt.Errorf("stop %s: %w", run.Modes[i].Mode, err)
+		}
+	}
+	return run, nil
+}
+
+// ErrFailedRequests is returned by [BenchRun.Check] when requests failed.
+var ErrFailedRequests = errors.New("requests failed")
+
+// Check returns an error wrapping ErrFailedRequests if any measured
+// request failed: a speedup computed over errors means nothing.
+func (r *BenchRun) Check() error {
+	for _, m := range r.Modes {
+		if m.Errors > 0 {
+			return fmt.Errorf("%s: %d of %d %w", m.Mode, m.Errors, m.Requests, ErrFailedRequests)
+		}
+	}
+	return nil
+}
+
+func combineModeRounds(rounds []ModeRound) Stats {
+	rs := make([]RoundSummary, len(rounds))
+	var all []Record
+	for i, r := range rounds {
+		rs[i] = RoundSummary{Round: r.Round, Stats: r.Stats}
+		all = append(all, r.Results...)
+	}
+	return combine(rs, all)
+}
+
+func speedup(standard, cluster []ModeRound, workers int) Speedup {
+	var s Speedup
+	for i := range min(len(standard), len(cluster)) {
+		if cluster[i].LastMs > 0 && standard[i].LastMs > 0 {
+			s.PerRound = append(s.PerRound, round3(standard[i].LastMs/cluster[i].LastMs))
+		}
+	}
+	if len(s.PerRound) == 0 {
+		return s
+	}
+	sorted := slices.Sorted(slices.Values(s.PerRound))
+	s.Median = round3(Percentile(sorted, 50))
+	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
+	s.Efficiency = round3(s.Median / float64(workers))
+	return s
+}

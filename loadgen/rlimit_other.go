@@ -1,0 +1,5 @@
+//go:build !unix
+
+package loadgen
+
+func ensureOpenFiles(int) error { return nil }

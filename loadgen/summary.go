@@ -1,0 +1,211 @@
+package loadgen
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// LoadSchema names the JSON layout of a [Summary].
+const LoadSchema = "flipbench/load/v1"
+
+// Record is one request as the client saw it. Offsets are milliseconds from
+// the start of its round.
+type Record struct {
+	Round     int     `json:"round"`
+	Seq       uint64  `json:"seq"`
+	SentMs    float64 `json:"sent_ms"`
+	LatencyMs float64 `json:"latency_ms"`
+	EndMs     float64 `json:"end_ms"`
+	Status    int     `json:"status"`
+	PID       int     `json:"pid,omitempty"` // from X-Worker-Pid
+	Bytes     int64   `json:"bytes"`
+	Error     string  `json:"error,omitempty"`
+	Kind      string  `json:"kind,omitempty"` // the error's kind, see ErrorKind
+}
+
+// OK reports whether the request got a 2xx response.
+func (r Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
+
+// Latency is a latency distribution in milliseconds.
+type Latency struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+// Stats summarizes a set of records.
+type Stats struct {
+	// Requests is how many were sent; OK got a 2xx, Errors did not.
+	Requests int `json:"requests"`
+	OK       int `json:"ok"`
+	Errors   int `json:"errors"`
+	// FirstMs and LastMs are when the first and the last response arrived,
+	// from the round's start: the article's two numbers. Only requests
+	// that got a response (of any status) count. Over several rounds they
+	// are the medians of the rounds' values.
+	FirstMs float64 `json:"first_ms"`
+	LastMs  float64 `json:"last_ms"`
+	// SendSpreadMs is the time between the first and the last request
+	// being sent: near zero for a burst (the largest over several rounds).
+	SendSpreadMs float64 `json:"send_spread_ms"`
+	// LatencyMs is over the requests that got a response.
+	LatencyMs Latency `json:"latency_ms"`
+	// ThroughputRPS is successful responses per second of the round's
+	// wall time (first send to last response), summed time over rounds.
+	ThroughputRPS float64 `json:"throughput_rps"`
+	// StatusCodes counts responses by HTTP status.
+	StatusCodes map[string]int `json:"status_codes"`
+	// ErrorsByKind counts failures by kind: refused, reset, timeout,
+	// eof, canceled, http_NNN, other.
+	ErrorsByKind map[string]int `json:"errors_by_kind"`
+	// Workers counts responses by the X-Worker-Pid that sent them.
+	Workers map[string]int `json:"workers"`
+
+	wallMs float64 // the round's wall time, for throughput over rounds
+}
+
+// RoundSummary is one round's stats.
+type RoundSummary struct {
+	Round int `json:"round"`
+	Stats
+}
+
+// Summary is the result of [Run].
+type Summary struct {
+	Schema   string  `json:"schema"`
+	URL      string  `json:"url"`
+	Method   string  `json:"method"`
+	Mode     string  `json:"mode"`           // burst or rate
+	N        int     `json:"n"`              // requests a round
+	Rate     string  `json:"rate,omitempty"` // rate mode only
+	Duration string  `json:"duration,omitempty"`
+	BodyB    int     `json:"body_bytes"`
+	Started  string  `json:"started"` // RFC 3339
+	Rounds   int     `json:"rounds_planned"`
+	WallMs   float64 `json:"wall_ms"`
+	// Interrupted is set when the context was cancelled before the end:
+	// the summary holds what completed.
+	Interrupted bool `json:"interrupted,omitempty"`
+	Stats
+	RoundStats []RoundSummary `json:"rounds"`
+	Results    []Record       `json:"results"`
+}
+
+// summarize computes stats over one round's records.
+func summarize(recs []Record) Stats {
+	s := Stats{
+		Requests:     len(recs),
+		StatusCodes:  map[string]int{},
+		ErrorsByKind: map[string]int{},
+		Workers:      map[string]int{},
+	}
+	var lat []float64
+	first, last := math.Inf(1), 0.0
+	minSent, maxSent := math.Inf(1), math.Inf(-1)
+	for _, r := range recs {
+		minSent, maxSent = math.Min(minSent, r.SentMs), math.Max(maxSent, r.SentMs)
+		if r.OK() {
+			s.OK++
+		} else {
+			s.Errors++
+			s.ErrorsByKind[r.Kind]++
+		}
+		if r.Status == 0 {
+			continue // no response at all
+		}
+		s.StatusCodes[strconv.Itoa(r.Status)]++
+		if r.PID != 0 {
+			s.Workers[strconv.Itoa(r.PID)]++
+		}
+		lat = append(lat, r.LatencyMs)
+		first, last = math.Min(first, r.EndMs), math.Max(last, r.EndMs)
+	}
+	if len(recs) > 0 {
+		s.SendSpreadMs = round3(maxSent - minSent)
+	}
+	if len(lat) > 0 {
+		s.FirstMs, s.LastMs = round3(first), round3(last)
+		s.LatencyMs = latency(lat)
+	}
+	for _, r := range recs {
+		s.wallMs = math.Max(s.wallMs, r.EndMs-minSent)
+	}
+	if s.wallMs > 0 {
+		s.ThroughputRPS = round3(float64(s.OK) / (s.wallMs / 1000))
+	}
+	return s
+}
+
+// combine merges the rounds' stats: counts add up, latency percentiles
+// are over every record, first and last are the rounds' medians.
+func combine(rounds []RoundSummary, all []Record) Stats {
+	s := summarize(all)
+	if len(rounds) <= 1 {
+		if len(rounds) == 1 {
+			return rounds[0].Stats
+		}
+		return s
+	}
+	var firsts, lasts []float64
+	var wall float64
+	s.SendSpreadMs = 0
+	for _, r := range rounds {
+		if r.Requests-r.Errors > 0 || r.LastMs > 0 {
+			firsts, lasts = append(firsts, r.FirstMs), append(lasts, r.LastMs)
+		}
+		s.SendSpreadMs = math.Max(s.SendSpreadMs, r.SendSpreadMs)
+		wall += r.wallMs
+	}
+	s.FirstMs, s.LastMs = round3(median(firsts)), round3(median(lasts))
+	s.ThroughputRPS = 0
+	if wall > 0 {
+		s.ThroughputRPS = round3(float64(s.OK) / (wall / 1000))
+	}
+	s.wallMs = wall
+	return s
+}
+
+func latency(v []float64) Latency {
+	sorted := slices.Sorted(slices.Values(v))
+	var sum float64
+	for _, x := range sorted {
+		sum += x
+	}
+	return Latency{
+		Min:  round3(sorted[0]),
+		Mean: round3(sum / float64(len(sorted))),
+		P50:  round3(Percentile(sorted, 50)),
+		P90:  round3(Percentile(sorted, 90)),
+		P99:  round3(Percentile(sorted, 99)),
+		Max:  round3(sorted[len(sorted)-1]),
+	}
+}
+
+// Percentile returns the p-th percentile (0-100) of sorted values, with
+// linear interpolation between the two nearest ranks (the method numpy
+// and most spreadsheets use by default). It returns 0 for no values.
+func Percentile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := p / 100 * float64(n-1)
+	lo := int(math.Floor(rank))
+	hi := min(lo+1, n-1)
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
+}
+
+func median(v []float64) float64 {
+	return Percentile(slices.Sorted(slices.Values(v)), 50)
+}
+
+// round3 rounds to microseconds (three decimals of a millisecond) so that
+// JSON and tables stay readable and stable.
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func msOf(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }

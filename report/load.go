@@ -1,0 +1,160 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/flipbench/flipbench/loadgen"
+)
+
+// Formats that WriteLoad understands.
+const (
+	FormatTable    = "table"
+	FormatJSON     = "json"
+	FormatCSV      = "csv"
+	FormatMarkdown = "markdown"
+)
+
+// LoadFormats lists the output formats of a load summary.
+var LoadFormats = []string{FormatTable, FormatJSON, FormatCSV, FormatMarkdown}
+
+// WriteLoad writes a load summary in format: table and markdown show the
+// summary and the requests per worker, json is the whole Summary, csv one
+// line per request.
+func WriteLoad(w io.Writer, s *loadgen.Summary, format string) error {
+	switch format {
+	case FormatTable:
+		return writeLoadTables(w, s, false)
+	case FormatMarkdown:
+		return writeLoadTables(w, s, true)
+	case FormatJSON:
+		return WriteJSON(w, s)
+	case FormatCSV:
+		return WriteLoadCSV(w, s)
+	}
+	return fmt.Errorf("unknown format %q (want one of %v)", format, LoadFormats)
+}
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeLoadTables(w io.Writer, s *loadgen.Summary, markdown bool) error {
+	l := s.LatencyMs
+	// With no response at all, times are unknown, not zero.
+	dur := Duration
+	if responded(s.StatusCodes) == 0 {
+		dur = func(float64) string { return "-" }
+	}
+	rows := []row{
+		{"requests", strconv.Itoa(s.Requests)},
+		{"ok", strconv.Itoa(s.OK)},
+		{"errors", strconv.Itoa(s.Errors)},
+		{"first response", dur(s.FirstMs)},
+		{"last response", dur(s.LastMs)},
+		{"send spread", Duration(s.SendSpreadMs)},
+		{"latency min", dur(l.Min)},
+		{"latency mean", dur(l.Mean)},
+		{"latency p50", dur(l.P50)},
+		{"latency p90", dur(l.P90)},
+		{"latency p99", dur(l.P99)},
+		{"latency max", dur(l.Max)},
+		{"throughput", fmt.Sprintf("%.2f req/s", s.ThroughputRPS)},
+	}
+	title := fmt.Sprintf("%s %s, %s of %d", s.Method, s.URL, s.Mode, s.N)
+	if s.Mode == "rate" {
+		title = fmt.Sprintf("%s %s, %s for %s", s.Method, s.URL, s.Rate, s.Duration)
+	}
+	if len(s.RoundStats) > 1 {
+		title += fmt.Sprintf(", %d rounds (first and last response: median of the rounds)", len(s.RoundStats))
+	}
+	if s.Interrupted {
+		title += ", INTERRUPTED: partial results"
+	}
+	if markdown {
+		fmt.Fprintf(w, "**%s**\n\n", title)
+	} else {
+		fmt.Fprintln(w, title)
+	}
+	if err := render(w, markdown, row{"metric", "value"}, rows); err != nil {
+		return err
+	}
+	if len(s.Workers) > 0 {
+		fmt.Fprintln(w)
+		if err := render(w, markdown, row{"worker pid", "requests", "share"}, workerRows(s.Workers)); err != nil {
+			return err
+		}
+	}
+	if len(s.ErrorsByKind) > 0 {
+		fmt.Fprintln(w)
+		var errRows []row
+		for _, k := range slices.Sorted(maps.Keys(s.ErrorsByKind)) {
+			errRows = append(errRows, row{k, strconv.Itoa(s.ErrorsByKind[k])})
+		}
+		if err := render(w, markdown, row{"error", "count"}, errRows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func responded(codes map[string]int) int {
+	n := 0
+	for _, c := range codes {
+		n += c
+	}
+	return n
+}
+
+// workerRows lists workers by PID with their share of the responses.
+func workerRows(workers map[string]int) []row {
+	total := 0
+	for _, n := range workers {
+		total += n
+	}
+	pids := slices.SortedFunc(maps.Keys(workers), func(a, b string) int {
+		ai, _ := strconv.Atoi(a)
+		bi, _ := strconv.Atoi(b)
+		return ai - bi
+	})
+	var rows []row
+	for _, pid := range pids {
+		rows = append(rows, row{pid, strconv.Itoa(workers[pid]), fmt.Sprintf("%.1f%%", 100*float64(workers[pid])/float64(total))})
+	}
+	return rows
+}
+
+// WriteLoadCSV writes one line per request, with a header line.
+func WriteLoadCSV(w io.Writer, s *loadgen.Summary) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"round", "seq", "sent_ms", "latency_ms", "end_ms", "status", "pid", "bytes", "kind", "error"})
+	for _, r := range s.Results {
+		cw.Write([]string{
+			strconv.Itoa(r.Round), strconv.FormatUint(r.Seq, 10),
+			ff(r.SentMs), ff(r.LatencyMs), ff(r.EndMs),
+			strconv.Itoa(r.Status), strconv.Itoa(r.PID), strconv.FormatInt(r.Bytes, 10),
+			r.Kind, r.Error,
+		})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Duration formats milliseconds for people: "850.2 ms" under a second,
+// "9.41 s" above.
+func Duration(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
+}
+
+func ff(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }

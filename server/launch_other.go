@@ -1,0 +1,27 @@
+//go:build !linux && !darwin
+
+package server
+
+import (
+	"context"
+)
+
+// Instance is a flipbench server started by [Launch].
+type Instance struct {
+	URL     string
+	PID     int
+	Workers int
+}
+
+// Launch returns [ErrUnsupported] on this system.
+func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) { return nil, ErrUnsupported }
+
+// Stop does nothing on this system.
+func (i *Instance) Stop(ctx context.Context) error { return nil }
+
+// Done returns a closed channel on this system.
+func (i *Instance) Done() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}

@@ -1,0 +1,218 @@
+//go:build linux || darwin
+
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Instance is a flipbench server started by [Launch].
+type Instance struct {
+	// URL is the server's base URL, as it announced it.
+	URL string
+	// PID is the supervisor's process ID.
+	PID int
+	// Workers is how many workers became ready.
+	Workers int
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Launch starts `flipbench standard|cluster` on a free loopback port,
+// reads the address it announces, waits until every worker has logged
+// that it is online and /healthz answers, and returns. It never sleeps
+// for a fixed time. If ctx ends or the timeout passes first, it kills the
+// server and returns an error with the server's last log line.
+func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
+	if cfg.Mode != "standard" && cfg.Mode != "cluster" {
+		return nil, fmt.Errorf("launch: mode must be standard or cluster, got %q", cfg.Mode)
+	}
+	exe := cfg.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("launch: %w", err)
+		}
+	}
+	want := 1
+	args := []string{cfg.Mode, "--addr", "127.0.0.1:0", "--log-format", "json", "--threads", strconv.Itoa(cfg.Config.Threads)}
+	if cfg.Mode == "cluster" {
+		want = cfg.Workers
+		if want == 0 {
+			want = runtime.NumCPU()
+		}
+		args = append(args, "--workers", strconv.Itoa(want))
+	}
+	c := cfg.Config
+	for _, f := range []struct{ name, value string }{
+		{"--image", c.Image}, {"--tmp-dir", c.TmpDir},
+		{"--quality", itoaOrEmpty(c.Quality)}, {"--max-pixels", itoaOrEmpty(c.MaxPixels)},
+		{"--max-body", itoaOrEmpty(int(c.MaxBody))},
+	} {
+		if f.value != "" {
+			args = append(args, f.name, f.value)
+		}
+	}
+
+	cmd := exec.Command(exe, args...)
+	// Its own process group: a Ctrl-C meant for us reaches it only
+	// through Stop. The parent-death signal stops it if we die hard.
+	cmd.SysProcAttr = launchAttr()
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("launch %s: %w", cfg.Mode, err)
+	}
+	inst := &Instance{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				select {
+				case urlc <- u:
+				default:
+				}
+			}
+		}
+	}()
+	online := make(chan struct{}, want)
+	var lastMu sync.Mutex
+	var last string
+	logs := cfg.Stderr
+	if logs == nil {
+		logs = io.Discard
+	}
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		seen := map[float64]bool{}
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logs, line)
+			var ev struct {
+				Msg    string  `json:"msg"`
+				Worker float64 `json:"worker"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "worker online" && !seen[ev.Worker] {
+				seen[ev.Worker] = true
+				online <- struct{}{}
+			}
+			lastMu.Lock()
+			last = line
+			lastMu.Unlock()
+		}
+	})
+	go func() {
+		readers.Wait() // Wait must not close the pipes while we read them
+		inst.err = cmd.Wait()
+		close(inst.done)
+	}()
+
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultLaunchTimeout
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	fail := func(why string) (*Instance, error) {
+		inst.kill()
+		lastMu.Lock()
+		defer lastMu.Unlock()
+		if last != "" {
+			return nil, fmt.Errorf("launch %s: %s; last log line: %s", cfg.Mode, why, last)
+		}
+		return nil, fmt.Errorf("launch %s: %s", cfg.Mode, why)
+	}
+	for inst.URL == "" || inst.Workers < want {
+		select {
+		case inst.URL = <-urlc:
+		case <-online:
+			inst.Workers++
+		case <-inst.done:
+			return fail(fmt.Sprintf("server exited before it was ready (%v)", inst.err))
+		case <-deadline.C:
+			return fail(fmt.Sprintf("%d of %d workers ready after %s", inst.Workers, want, timeout))
+		case <-ctx.Done():
+			return fail(ctx.Err().Error())
+		}
+	}
+	// The workers say they are online; one answer proves the socket.
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := client.Get(inst.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return inst, nil
+			}
+		}
+		select {
+		case <-deadline.C:
+			return fail(fmt.Sprintf("/healthz did not answer within %s (%v)", timeout, err))
+		case <-ctx.Done():
+			return fail(ctx.Err().Error())
+		case <-inst.done:
+			return fail(fmt.Sprintf("server exited before it was ready (%v)", inst.err))
+		case <-time.After(20 * time.Millisecond): // poll interval
+		}
+	}
+}
+
+// Stop stops the server as a user would: SIGTERM, then SIGKILL if it has
+// not exited when ctx is done. It returns an error if the server did not
+// exit cleanly.
+func (i *Instance) Stop(ctx context.Context) error {
+	i.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-ctx.Done():
+		i.kill()
+		return fmt.Errorf("server pid %d did not stop in time; killed it", i.PID)
+	}
+	var exit *exec.ExitError
+	if errors.As(i.err, &exit) {
+		return fmt.Errorf("server pid %d: %w", i.PID, i.err)
+	}
+	return i.err
+}
+
+// Done is closed when the server has exited.
+func (i *Instance) Done() <-chan struct{} { return i.done }
+
+func (i *Instance) kill() {
+	i.cmd.Process.Kill()
+	<-i.done
+}
+
+func itoaOrEmpty(v int) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.Itoa(v)
+}

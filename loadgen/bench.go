@@ -78,8 +78,10 @@ type RunSetup struct {
 
 // ModeRun is one server's measurements.
 type ModeRun struct {
-	Mode    string `json:"mode"`
-	Workers int    `json:"workers"`
+	Mode string `json:"mode"`
+	// Workers is the number of worker processes. (Stats.Workers, in JSON
+	// "workers", counts the requests each worker PID answered.)
+	Workers int `json:"worker_processes"`
 	// Stats is over the measured rounds (first and last: their medians).
 	Stats
 	Rounds []ModeRound `json:"rounds"`

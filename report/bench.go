@@ -61,7 +61,7 @@ func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
-	note := fmt.Sprintf("speedup: standard's last response / cluster's, paired by round (median, min-max over %d rounds: %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
+	note := fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / cluster's, paired by round (median, min-max over %d rounds: %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
 		len(r.Speedup.PerRound), joinFloats(r.Speedup.PerRound))
 	if markdown {
 		fmt.Fprintf(w, "\n_%s_\n", note)

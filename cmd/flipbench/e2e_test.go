@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -580,4 +582,192 @@ func TestVersion(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want 'flipbench VERSION (commit ..., goX, os/arch)'", args, code, stdout)
 		}
 	}
+}
+
+func TestLoadAgainstCluster(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallPNG))
+	workers := children(p.pid())
+	out := filepath.Join(t.TempDir(), "load.json")
+	stdout, stderr, code := runCLI(t, nil, "load", "-n", "8", "--rounds", "2", "--url", p.url+"/flip", "--format", "json", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum struct {
+		Schema   string         `json:"schema"`
+		Requests int            `json:"requests"`
+		OK       int            `json:"ok"`
+		LastMs   float64        `json:"last_ms"`
+		Workers  map[string]int `json:"workers"`
+		Rounds   []any          `json:"rounds"`
+		Results  []struct {
+			PID    int `json:"pid"`
+			Status int `json:"status"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if sum.Schema != "flipbench/load/v1" || sum.Requests != 16 || sum.OK != 16 || len(sum.Rounds) != 2 || len(sum.Results) != 16 || sum.LastMs <= 0 {
+		t.Errorf("summary: schema %q requests %d ok %d rounds %d results %d last %.1f; want flipbench/load/v1, 16, 16, 2, 16, > 0",
+			sum.Schema, sum.Requests, sum.OK, len(sum.Rounds), len(sum.Results), sum.LastMs)
+	}
+	for _, r := range sum.Results {
+		if !slices.Contains(workers, r.PID) || r.Status != 200 {
+			t.Errorf("result from pid %d status %d; want 200 from one of %v", r.PID, r.Status, workers)
+		}
+	}
+	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, []byte(stdout)) {
+		t.Errorf("--out file differs from the JSON on stdout (%v)", err)
+	}
+}
+
+func TestLoadWhereNothingListens(t *testing.T) {
+	t.Parallel()
+	url := "http://" + freeAddr(t) + "/flip"
+	stdout, stderr, code := runCLI(t, nil, "load", "-n", "5", "--url", url)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"| requests       |          5 |", "| errors         |          5 |", "| refused |     5 |"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "flipbench: 5 of 5 requests failed (refused: 5)") || strings.Contains(stderr, "panic") {
+		t.Errorf("stderr %q, want the failure count and no panic", stderr)
+	}
+	if _, _, code := runCLI(t, nil, "load", "-n", "2", "--url", url, "--allow-errors"); code != 0 {
+		t.Errorf("--allow-errors: exit %d, want 0", code)
+	}
+}
+
+// freeAddr returns a loopback address where nothing listens (it was
+// bound, then closed).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestBenchQuick(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run.json")
+	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "2", "--workers", "2", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"| standard |", "| cluster  |", "speedup"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		Schema string `json:"schema"`
+		Env    struct {
+			Go     string `json:"go"`
+			NumCPU int    `json:"num_cpu"`
+			CPU    string `json:"cpu_model"`
+		} `json:"env"`
+		Config struct {
+			N       int `json:"n"`
+			Rounds  int `json:"rounds"`
+			Workers int `json:"workers"`
+			Threads int `json:"threads"`
+			Image   struct {
+				SHA256 string `json:"sha256"`
+				Bytes  int    `json:"bytes"`
+				Pixels int    `json:"pixels"`
+			} `json:"image"`
+		} `json:"config"`
+		Order []string `json:"order"`
+		Modes []struct {
+			Mode    string         `json:"mode"`
+			Workers int            `json:"worker_processes"`
+			PerPID  map[string]int `json:"workers"`
+			Rounds  []struct {
+				Round   int   `json:"round"`
+				OK      int   `json:"ok"`
+				Results []any `json:"results"`
+			} `json:"rounds"`
+		} `json:"modes"`
+		Speedup struct {
+			Median     float64   `json:"median"`
+			Min        float64   `json:"min"`
+			Max        float64   `json:"max"`
+			PerRound   []float64 `json:"per_round"`
+			Efficiency float64   `json:"efficiency"`
+		} `json:"speedup"`
+	}
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	if run.Schema != "flipbench/run/v1" || run.Env.Go == "" || run.Env.NumCPU < 1 || run.Env.CPU == "" {
+		t.Errorf("schema %q env %+v", run.Schema, run.Env)
+	}
+	c := run.Config
+	if c.N != 10 || c.Rounds != 2 || c.Workers != 2 || c.Threads != 1 || len(c.Image.SHA256) != 64 || c.Image.Bytes == 0 || c.Image.Pixels != 384*256 {
+		t.Errorf("config %+v", c)
+	}
+	if want := []string{"standard", "cluster", "cluster", "standard"}; !slices.Equal(run.Order, want) {
+		t.Errorf("order %v, want ABBA %v", run.Order, want)
+	}
+	if len(run.Modes) != 2 || run.Modes[0].Mode != "standard" || run.Modes[1].Mode != "cluster" || run.Modes[1].Workers != 2 {
+		t.Fatalf("modes %+v, want standard then cluster with 2 workers", run.Modes)
+	}
+	for _, m := range run.Modes {
+		// Which worker takes which connection is the kernel's choice:
+		// every answer must come from one of the mode's workers.
+		if total := sumValues(m.PerPID); len(m.PerPID) < 1 || len(m.PerPID) > m.Workers || total != 20 {
+			t.Errorf("%s: requests per worker pid %v, want at most %d pids answering 20 in all", m.Mode, m.PerPID, m.Workers)
+		}
+		if len(m.Rounds) != 2 {
+			t.Errorf("%s: %d rounds, want 2", m.Mode, len(m.Rounds))
+		}
+		for i, r := range m.Rounds {
+			if r.Round != i+1 || r.OK != 10 || len(r.Results) != 10 {
+				t.Errorf("%s round %d: round %d ok %d results %d; want %d, 10, 10", m.Mode, i+1, r.Round, r.OK, len(r.Results), i+1)
+			}
+		}
+	}
+	s := run.Speedup
+	if len(s.PerRound) != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
+		t.Errorf("speedup %+v", s)
+	}
+	// Both servers and their workers are gone.
+	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
+}
+
+// processesOf lists running processes of the executable exe.
+func processesOf(exe string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && target == exe {
+			if state, _, ok := procStat(pid); ok && state != "Z" {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

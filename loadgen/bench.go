@@ -137,9 +137,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 		Env:     CurrentEnv(cfg.Version, cfg.Commit),
 		Config:  RunSetup{N: n, Rounds: rounds, Workers: workers, Threads: cfg.Server.Threads, Image: img},
 		Started: time.Now().UTC().Format(time.RFC3339),
+		Order:   []string{},
 		Modes: []ModeRun{
-			{Mode: ModeStandard, Workers: 1},
-			{Mode: ModeCluster, Workers: workers},
+			{Mode: ModeStandard, Workers: 1, Rounds: []ModeRound{}},
+			{Mode: ModeCluster, Workers: workers, Rounds: []ModeRound{}},
 		},
 	}
 	start := time.Now()
@@ -251,7 +252,7 @@ func combineModeRounds(rounds []ModeRound) Stats {
 }
 
 func speedup(standard, cluster []ModeRound, workers int) Speedup {
-	var s Speedup
+	s := Speedup{PerRound: []float64{}}
 	for i := range min(len(standard), len(cluster)) {
 		if cluster[i].LastMs > 0 && standard[i].LastMs > 0 {
 			s.PerRound = append(s.PerRound, round3(standard[i].LastMs/cluster[i].LastMs))

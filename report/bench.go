@@ -46,10 +46,18 @@ func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
 	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
 	var rows []row
 	for _, m := range r.Modes {
+		if len(m.Rounds) == 0 {
+			// Interrupted before a round finished: nothing was measured.
+			rows = append(rows, row{m.Mode, strconv.Itoa(m.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
+			continue
+		}
 		speed, eff := "1.00x (baseline)", "-"
 		if m.Mode == loadgen.ModeCluster {
-			speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", r.Speedup.Median, r.Speedup.Min, r.Speedup.Max)
-			eff = fmt.Sprintf("%.2f", r.Speedup.Efficiency)
+			speed, eff = "-", "-"
+			if len(r.Speedup.PerRound) > 0 {
+				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", r.Speedup.Median, r.Speedup.Min, r.Speedup.Max)
+				eff = fmt.Sprintf("%.2f", r.Speedup.Efficiency)
+			}
 		}
 		rows = append(rows, row{
 			m.Mode, strconv.Itoa(m.Workers),

@@ -771,3 +771,52 @@ func sumValues(m map[string]int) int {
 	}
 	return n
 }
+
+func TestLoadInterruptedPrintsPartialSummary(t *testing.T) {
+	// One worker flipping the 20 MP photo: ten requests take several
+	// seconds, so a Ctrl-C after the first answer lands in the middle.
+	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0")
+	out := filepath.Join(t.TempDir(), "partial.json")
+	cmd := exec.Command(bin, "load", "-n", "10", "-v", "--url", p.url+"/flip", "--out", out)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var rest bytes.Buffer
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "#") { // the first response is in
+			cmd.Process.Signal(os.Interrupt)
+			break
+		}
+	}
+	io.Copy(&rest, stderr)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("exit: %v, want code 3\n%s", err, rest.String())
+	}
+	if !strings.Contains(stdout.String(), "INTERRUPTED: partial results") || !strings.Contains(stdout.String(), "| requests       |         10 |") {
+		t.Errorf("no partial summary on stdout:\n%s", stdout.String())
+	}
+	var sum struct {
+		Interrupted  bool           `json:"interrupted"`
+		OK           int            `json:"ok"`
+		ErrorsByKind map[string]int `json:"errors_by_kind"`
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("partial results not written: %v", err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || sum.OK < 1 || sum.OK+sum.ErrorsByKind["canceled"] != 10 {
+		t.Errorf("partial summary: interrupted %v, ok %d, errors %v; want true, >= 1, the rest canceled", sum.Interrupted, sum.OK, sum.ErrorsByKind)
+	}
+}

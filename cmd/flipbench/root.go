@@ -96,6 +96,7 @@ or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
 		newFlipCmd(nil),
 		newLoadCmd(nil),
 		newBenchCmd(nil),
+		newCompareCmd(nil),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,207 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+)
+
+// CompareFormats lists the output formats of a comparison.
+var CompareFormats = []string{"text", FormatMarkdown, FormatJSON, "junit"}
+
+// WriteCompare writes a comparison as a text table, Markdown (for a PR
+// comment or a job summary), JSON, or JUnit XML (for CI test reports).
+func WriteCompare(w io.Writer, c *Comparison, format string) error {
+	switch format {
+	case "text":
+		return writeCompareTable(w, c, false)
+	case FormatMarkdown:
+		return writeCompareTable(w, c, true)
+	case FormatJSON:
+		return WriteJSON(w, c)
+	case "junit":
+		return writeJUnit(w, c)
+	}
+	return fmt.Errorf("unknown format %q (want one of %v)", format, CompareFormats)
+}
+
+func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
+	verdict := "PASS"
+	if !c.Passed() {
+		verdict = "FAIL"
+	}
+	lines := []string{
+		"base: " + describeRun(c.Base),
+		"head: " + describeRun(c.Head),
+	}
+	if markdown {
+		fmt.Fprintf(w, "### flipbench compare: %s\n\n", verdict)
+		for _, l := range lines {
+			fmt.Fprintf(w, "- %s\n", l)
+		}
+		fmt.Fprintln(w)
+	} else {
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w)
+	}
+	header := row{"metric", "base", "head", "change", "head/base (90% CI)", "p", "verdict"}
+	var rows []row
+	for _, d := range c.Deltas {
+		change := formatPct(d.ChangePct)
+		if d.Verdict == VerdictNoChange {
+			change = "~"
+		}
+		v := d.Verdict
+		if d.Gated {
+			v += " (gate)"
+		}
+		rows = append(rows, row{
+			metricLabel(d), formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), change,
+			fmt.Sprintf("%s-%s", formatRatio(d.RatioLo), formatRatio(d.RatioHi)), fmt.Sprintf("%.3f", d.P), v,
+		})
+	}
+	if err := render(w, markdown, header, rows); err != nil {
+		return err
+	}
+	var notes []string
+	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; p: one-sided Mann-Whitney U; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
+		c.Alpha, 100*c.MaxRegression))
+	notes = append(notes, c.Notes...)
+	for _, d := range c.Deltas {
+		if d.Verdict == VerdictSmall {
+			notes = append(notes, fmt.Sprintf("%s changed %s: significant, but not surely beyond %.0f%%", d.Metric, formatPct(d.ChangePct), 100*c.MaxRegression))
+		}
+		for _, warn := range d.Warnings {
+			notes = appendUnique(notes, "warning: "+warn)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, n := range notes {
+		if markdown {
+			fmt.Fprintf(w, "- %s\n", n)
+		} else {
+			fmt.Fprintln(w, n)
+		}
+	}
+	fmt.Fprintln(w)
+	if c.Passed() {
+		fmt.Fprintln(w, "PASS: no gated regression")
+		return nil
+	}
+	for _, f := range c.Failed {
+		if markdown {
+			fmt.Fprintf(w, "**FAIL**: %s  \n", f)
+		} else {
+			fmt.Fprintf(w, "FAIL: %s\n", f)
+		}
+	}
+	return nil
+}
+
+func describeRun(r RunInfo) string {
+	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %d workers, %d rounds, %s)",
+		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, r.Workers, r.Rounds, r.Started)
+}
+
+// metricLabel names a metric with its unit where the values do not show
+// it themselves.
+func metricLabel(d Delta) string {
+	if d.Unit == "req/s" {
+		return d.Metric + " (req/s)"
+	}
+	return d.Metric
+}
+
+// formatStat is "median ±x%", the half-width of the CI relative to the
+// median, as benchstat prints it; ±∞ when there are too few rounds for a
+// 95% interval.
+func formatStat(s Stat, unit string) string {
+	var v string
+	switch unit {
+	case "ms":
+		v = Duration(s.Median)
+	case "%":
+		v = fmt.Sprintf("%.1f%%", s.Median)
+	case "x":
+		v = fmt.Sprintf("%.2fx", s.Median)
+	default:
+		v = fmt.Sprintf("%.2f", s.Median)
+	}
+	switch {
+	case math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0):
+		return v + " ±∞"
+	case s.Median == 0:
+		return v
+	}
+	return fmt.Sprintf("%s ±%.0f%%", v, 100*math.Max(s.Hi/s.Median-1, 1-s.Lo/s.Median))
+}
+
+func formatRatio(r float64) string {
+	if math.IsInf(r, 0) || math.IsNaN(r) {
+		return "∞"
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+// JUnit XML, as CI systems read it: one test case per metric; gated
+// regressions and failed requests are failures.
+type junitSuite struct {
+	XMLName  xml.Name    `xml:"testsuite"`
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+func writeJUnit(w io.Writer, c *Comparison) error {
+	s := junitSuite{Name: "flipbench compare " + c.Base.Name + " " + c.Head.Name}
+	for _, d := range c.Deltas {
+		tc := junitCase{
+			Name:      d.Metric,
+			Classname: "flipbench.compare",
+			SystemOut: fmt.Sprintf("base %s, head %s, change %s, head/base %s-%s, p=%.3f, %s",
+				formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), formatPct(d.ChangePct),
+				formatRatio(d.RatioLo), formatRatio(d.RatioHi), d.P, d.Verdict),
+		}
+		if d.Regressed() {
+			tc.Failure = &junitFailure{Message: fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)), Text: tc.SystemOut}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	req := junitCase{Name: "failed requests", Classname: "flipbench.compare"}
+	if c.Head.Errors > 0 {
+		req.Failure = &junitFailure{Message: fmt.Sprintf("head had %d failed requests", c.Head.Errors)}
+	}
+	s.Cases = append(s.Cases, req)
+	s.Tests = len(s.Cases)
+	for _, tc := range s.Cases {
+		if tc.Failure != nil {
+			s.Failures++
+		}
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

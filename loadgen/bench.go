@@ -189,6 +189,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 			order = []int{1, 0}
 		}
 		var got [2]*ModeRound
+		var ran []string
 		for _, i := range order {
 			sum, err := burst(i, n, fmt.Sprintf("%s %d/%d", run.Modes[i].Mode, r, rounds))
 			if err != nil {
@@ -201,11 +202,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 				sum.Results[j].Round = r
 			}
 			got[i] = &ModeRound{Round: r, Stats: sum.Stats, Results: sum.Results}
-			run.Order = append(run.Order, run.Modes[i].Mode)
+			ran = append(ran, run.Modes[i].Mode)
 		}
 		if got[0] == nil || got[1] == nil {
 			break // a round counts only with both halves
 		}
+		run.Order = append(run.Order, ran...)
 		for i := range run.Modes {
 			run.Modes[i].Rounds = append(run.Modes[i].Rounds, *got[i])
 		}

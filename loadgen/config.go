@@ -39,6 +39,7 @@ func (r Rate) PerSecond() float64 {
 	return float64(r.Freq) / r.Per.Seconds()
 }
 
+// String formats the rate as ParseRate reads it: "20/s".
 func (r Rate) String() string {
 	if r.IsZero() {
 		return ""
@@ -70,6 +71,9 @@ func ParseRate(s string) (Rate, error) {
 	case "h":
 		r.Per = time.Hour
 	default:
+		if per == "" {
+			return Rate{}, fmt.Errorf("rate %q: want a unit like /s, /m or /500ms", s)
+		}
 		if !strings.ContainsAny(per[:1], "0123456789") {
 			per = "1" + per
 		}

@@ -16,6 +16,10 @@ func ErrorKind(status int, errText string) string {
 	switch {
 	case errText == "" && status >= 200 && status < 300:
 		return ""
+	case status != 0 && (status < 200 || status >= 300):
+		// An answer, even "504 Gateway Timeout", is the server's verdict,
+		// not a transport failure.
+		return "http_" + strconv.Itoa(status)
 	case strings.Contains(e, "connection refused"):
 		return "refused"
 	case strings.Contains(e, "connection reset"), strings.Contains(e, "broken pipe"):

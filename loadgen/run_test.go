@@ -302,11 +302,37 @@ func TestParseRate(t *testing.T) {
 		{"0/s", Rate{}, true},
 		{"x/s", Rate{}, true},
 		{"5/parsec", Rate{}, true},
+		{"20/", Rate{}, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseRate(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseRate(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		err    string
+		want   string
+	}{
+		{200, "", ""},
+		{504, "504 Gateway Timeout", "http_504"},
+		{408, "408 Request Timeout", "http_408"},
+		{503, "503 Service Unavailable", "http_503"},
+		{0, "dial tcp 127.0.0.1:1: connect: connection refused", "refused"},
+		{0, "read tcp: connection reset by peer", "reset"},
+		{0, "Post \"http://x\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)", "timeout"},
+		{0, "Post \"http://x\": EOF", "eof"},
+		{0, "load interrupted: context canceled", "canceled"},
+		{0, "something odd", "other"},
+	}
+	for _, tt := range tests {
+		if got := ErrorKind(tt.status, tt.err); got != tt.want {
+			t.Errorf("ErrorKind(%d, %q) = %q, want %q", tt.status, tt.err, got, tt.want)
 		}
 	}
 }

@@ -29,12 +29,13 @@ func WriteBench(w io.Writer, r *loadgen.BenchRun, format string) error {
 
 func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
 	img := r.Config.Image
-	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %d thread(s) a worker",
-		r.Config.N, len(r.Modes[0].Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
-		r.Env.NumCPU, r.Env.CPU, max(r.Config.Threads, 1))
+	threads := fmt.Sprintf("%d thread(s) a worker", r.Config.Threads)
 	if r.Config.Threads == 0 {
-		title = strings.Replace(title, "0 thread(s) a worker", "all CPUs a worker", 1)
+		threads = "all CPUs a worker"
 	}
+	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
+		r.Config.N, len(r.Modes[0].Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
+		r.Env.NumCPU, r.Env.CPU, threads)
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"
 	}

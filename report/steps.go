@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/flipbench/flipbench/loadgen"
 )
 
 // Step is one timed step of a job and its samples, in milliseconds.
@@ -32,7 +34,7 @@ func SummarizeSteps(steps []Step) []StepSummary {
 			continue
 		}
 		sorted := slices.Sorted(slices.Values(s.Samples))
-		out[i].MedianMs = Median(sorted)
+		out[i].MedianMs = loadgen.Percentile(sorted, 50)
 		out[i].MinMs, out[i].MaxMs = sorted[0], sorted[len(sorted)-1]
 	}
 	return out
@@ -55,19 +57,6 @@ func WriteStepsJSON(w io.Writer, steps []StepSummary) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(steps)
-}
-
-// Median returns the median of sorted samples, the mean of the middle two
-// for an even count. It returns 0 for no samples.
-func Median(sorted []float64) float64 {
-	n := len(sorted)
-	switch {
-	case n == 0:
-		return 0
-	case n%2 == 1:
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 func fmtMs(v float64) string { return fmt.Sprintf("%.1f", v) }

@@ -5,24 +5,6 @@ import (
 	"testing"
 )
 
-func TestMedian(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in   []float64
-		want float64
-	}{
-		{nil, 0},
-		{[]float64{3}, 3},
-		{[]float64{1, 2, 10}, 2},
-		{[]float64{1, 2, 3, 10}, 2.5},
-	}
-	for _, tt := range tests {
-		if got := Median(tt.in); got != tt.want {
-			t.Errorf("Median(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 var fixedSteps = []Step{
 	{"copy", []float64{3.1, 2.9, 3.0, 3.3, 2.8}},
 	{"decode", []float64{612.4, 598.0, 640.2, 601.7, 605.5}},

@@ -89,7 +89,8 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 	inst := &Instance{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
 
 	urlc := make(chan string, 1)
-	go func() {
+	var readers sync.WaitGroup
+	readers.Go(func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
@@ -99,7 +100,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 				}
 			}
 		}
-	}()
+	})
 	online := make(chan struct{}, want)
 	var lastMu sync.Mutex
 	var last string
@@ -107,7 +108,6 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 	if logs == nil {
 		logs = io.Discard
 	}
-	var readers sync.WaitGroup
 	readers.Go(func() {
 		seen := map[float64]bool{}
 		sc := bufio.NewScanner(stderr)

@@ -138,14 +138,16 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	if err != nil && run == nil {
 		return err
 	}
-	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
-		return werr
-	}
+	// The run file first: minutes of measurements must survive a closed
+	// stdout (| head) as well as a full disk on the way to the terminal.
 	if opts.out != "" {
 		if werr := writeJSONFile(opts.out, run); werr != nil {
 			return werr
 		}
 		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+	}
+	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
+		return werr
 	}
 	switch {
 	case run.Interrupted:

@@ -820,3 +820,92 @@ func TestLoadInterruptedPrintsPartialSummary(t *testing.T) {
 		t.Errorf("partial summary: interrupted %v, ok %d, errors %v; want true, >= 1, the rest canceled", sum.Interrupted, sum.OK, sum.ErrorsByKind)
 	}
 }
+
+func TestCompareEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	two, one := filepath.Join(dir, "two.json"), filepath.Join(dir, "one.json")
+	// The test needs two workers to really run in parallel, which a machine
+	// busy with other test packages may not allow for the second or two a
+	// quick bench lasts: check the base run's own speedup, and retry.
+	for attempt := 1; ; attempt++ {
+		for _, run := range []struct{ out, workers string }{{two, "2"}, {one, "1"}} {
+			if _, stderr, code := runCLI(t, nil, "bench", "--quick", "-n", "20", "--rounds", "6", "--workers", run.workers, "--out", run.out); code != 0 {
+				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
+			}
+		}
+		speedup := runSpeedup(t, two)
+		if speedup >= 1.3 {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("two workers were never faster than one (speedup %.2f in the last of 3 tries): is the machine saturated?", speedup)
+		}
+		t.Logf("attempt %d: two-worker speedup only %.2f (machine busy); retrying", attempt, speedup)
+	}
+
+	// A cluster of one worker is no faster than standard: the speedup fell.
+	stdout, stderr, code := runCLI(t, nil, "compare", two, one)
+	if code != 1 {
+		t.Errorf("compare two-worker base with one-worker head: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "FAIL: speedup regressed") || !strings.Contains(stderr, "flipbench: regression: speedup regressed") {
+		t.Errorf("output does not name speedup as the regression:\n%s\n%s", stdout, stderr)
+	}
+
+	// The same run against itself: nothing changed.
+	stdout, stderr, code = runCLI(t, nil, "compare", two, two, "--format", "markdown")
+	if code != 0 || !strings.Contains(stdout, "### flipbench compare: PASS") {
+		t.Errorf("compare with itself: exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+
+	// JUnit for CI test reports.
+	stdout, _, code = runCLI(t, nil, "compare", two, one, "--format", "junit")
+	if code != 1 || !strings.Contains(stdout, `<failure message="speedup regressed`) {
+		t.Errorf("junit: exit %d, want 1 and a speedup failure:\n%s", code, stdout)
+	}
+
+	// Bad input is exit 2, never 0.
+	short := filepath.Join(dir, "short.json")
+	if _, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "2", "--out", short); code != 0 {
+		t.Fatalf("bench --rounds 2: exit %d: %s", code, stderr)
+	}
+	notJSON := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notJSON, []byte("hello"), 0o600)
+	loadJSON := filepath.Join(dir, "load.json")
+	os.WriteFile(loadJSON, []byte(`{"schema": "flipbench/load/v1"}`), 0o600)
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{"compare", two, filepath.Join(dir, "nope.json")}, "no such file"},
+		{"not json", []string{"compare", two, notJSON}, "is not JSON"},
+		{"load file", []string{"compare", two, loadJSON}, `schema "flipbench/load/v1"`},
+		{"too few rounds", []string{"compare", two, short}, "compare needs at least 4"},
+		{"one argument", []string{"compare", two}, "compare takes two run files"},
+		{"unknown gate", []string{"compare", two, two, "--gate", "sped"}, "unknown gate"},
+		{"bad threshold", []string{"compare", two, two, "--max-regression", "150%"}, "--max-regression"},
+	} {
+		_, stderr, code := runCLI(t, nil, tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", tt.name, code, stderr, tt.want)
+		}
+	}
+}
+
+func runSpeedup(t *testing.T, path string) float64 {
+	t.Helper()
+	var run struct {
+		Speedup struct {
+			Median float64 `json:"median"`
+		} `json:"speedup"`
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	return run.Speedup.Median
+}

@@ -87,6 +87,9 @@ func (o *flipOptions) open() (io.ReadCloser, error) {
 	if name, ok := strings.CutPrefix(o.in, server.FixturePrefix); ok {
 		return fixtures.Open(name)
 	}
+	if st, err := os.Stat(o.in); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not an image", o.in)
+	}
 	return os.Open(o.in)
 }
 
@@ -96,60 +99,40 @@ func runFlip(ctx context.Context, opts *flipOptions, stdout, stderr io.Writer) e
 		// core by imaging's internal parallelism.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(opts.threads))
 	}
-	dir, err := os.MkdirTemp("", "flipbench-flip-")
-	if err != nil {
-		return err
+	results, err := server.FlipFile(ctx, server.FlipFileConfig{Open: opts.open, Out: opts.out, Runs: opts.repeat, Quality: opts.quality})
+	interrupted := ctx.Err() != nil
+	switch {
+	case server.IsBadInput(err):
+		return usageErrorf("%s: %w", opts.in, err)
+	case err != nil && !interrupted:
+		return fmt.Errorf("flip %s: %w", opts.in, err)
+	case len(results) == 0:
+		return errInterrupted
 	}
-	defer os.RemoveAll(dir)
-	flipper := &server.Flipper{Dir: dir, Quality: opts.quality}
-
-	names := []string{"copy", "decode", "flip", "encode+save", "total"}
-	steps := make([]report.Step, len(names))
-	for i, n := range names {
-		steps[i].Name = n
+	last := results[len(results)-1]
+	fmt.Fprintf(stderr, "flipped %s: %s %dx%d, %d -> %d bytes, GOMAXPROCS %d, %d run(s)\n",
+		filepath.Base(opts.in), last.Format, last.Width, last.Height, last.InputBytes, last.OutputBytes,
+		runtime.GOMAXPROCS(0), len(results))
+	if opts.out != "" && !interrupted {
+		fmt.Fprintf(stderr, "wrote %s\n", opts.out)
 	}
-	var last server.Result
-	for i := range opts.repeat {
-		in, err := opts.open()
-		if err != nil {
-			return err
-		}
-		job := server.Job{Source: in}
-		var out *os.File
-		if opts.out != "" && i == opts.repeat-1 {
-			if out, err = os.Create(opts.out); err != nil {
-				in.Close()
-				return err
-			}
-			job.Output = out
-		}
-		res, err := flipper.Run(ctx, job)
-		in.Close()
-		if out != nil {
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(opts.out)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("flip %s: %w", opts.in, err)
-		}
-		last = res
-		for j, v := range []float64{res.CopyMs, res.DecodeMs, res.FlipMs, res.EncodeMs, res.TotalMs} {
+	steps := []report.Step{{Name: "copy"}, {Name: "decode"}, {Name: "flip"}, {Name: "encode+save"}, {Name: "total"}}
+	for _, r := range results {
+		for j, v := range []float64{r.CopyMs, r.DecodeMs, r.FlipMs, r.EncodeMs, r.TotalMs} {
 			steps[j].Samples = append(steps[j].Samples, v)
 		}
 	}
-	fmt.Fprintf(stderr, "flipped %s: %s %dx%d, %d -> %d bytes, GOMAXPROCS %d, %d run(s)\n",
-		filepath.Base(opts.in), last.Format, last.Width, last.Height, last.InputBytes, last.OutputBytes,
-		runtime.GOMAXPROCS(0), opts.repeat)
-	if opts.out != "" {
-		fmt.Fprintf(stderr, "wrote %s\n", opts.out)
-	}
 	sum := report.SummarizeSteps(steps)
 	if opts.format == "json" {
-		return report.WriteStepsJSON(stdout, sum)
+		err = report.WriteStepsJSON(stdout, sum)
+	} else {
+		err = report.WriteStepsTable(stdout, sum)
 	}
-	return report.WriteStepsTable(stdout, sum)
+	if err != nil {
+		return err
+	}
+	if interrupted {
+		return errInterrupted
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -119,13 +118,13 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := report.WriteLoad(stdout, sum, opts.format); err != nil {
-		return err
-	}
-	if opts.out != "" {
+	if opts.out != "" { // first, so the results survive a closed stdout
 		if err := writeJSONFile(opts.out, sum); err != nil {
 			return err
 		}
+	}
+	if err := report.WriteLoad(stdout, sum, opts.format); err != nil {
+		return err
 	}
 	switch {
 	case sum.Interrupted:
@@ -167,7 +166,7 @@ func writeJSONFile(path string, v any) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, time.Now().UnixNano())
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("write --out: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	err = report.WriteJSON(f, v)
 	if cerr := f.Close(); err == nil {
@@ -178,7 +177,7 @@ func writeJSONFile(path string, v any) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, errors.Unwrap(err))
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

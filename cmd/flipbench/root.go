@@ -128,7 +128,7 @@ func envName(flag string) string {
 	return "FLIPBENCH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// exactArgs is cobra.RangeArgs with a usage error.
+// rangeArgs is cobra.RangeArgs with a usage error.
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {

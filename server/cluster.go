@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -65,6 +66,10 @@ type Cluster struct {
 	Logger *slog.Logger
 	// Stderr receives the workers' stderr (their logs). Nil means os.Stderr.
 	Stderr io.Writer
+	// Reload triggers a rolling restart for each value received: one
+	// worker at a time, the new one ready before the old one drains.
+	// flipbench connects SIGHUP to it. Nil means never.
+	Reload <-chan os.Signal
 }
 
 func (c *Cluster) grace() time.Duration      { return orDur(c.Grace, DefaultGrace) }

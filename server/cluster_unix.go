@@ -56,14 +56,17 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	rolls := make([]chan chan struct{}, n)
 	for i := range n {
+		rolls[i] = make(chan chan struct{})
 		sup := &slot{c: c, index: i, exe: exe, ln: lnFile, log: log}
 		wg.Go(func() {
-			if err := sup.run(runCtx); err != nil {
+			if err := sup.run(runCtx, rolls[i]); err != nil {
 				cancel(err) // one worker gave up: stop the others too
 			}
 		})
 	}
+	go c.rollOnReload(runCtx, rolls, log)
 	wg.Wait()
 	if err := context.Cause(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -80,21 +83,54 @@ type slot struct {
 	log   *slog.Logger
 }
 
+// rollOnReload restarts the workers one at a time for each value on
+// c.Reload: every slot starts a new worker, waits until it is ready, then
+// drains the old one, so the cluster never has fewer ready workers.
+func (c *Cluster) rollOnReload(ctx context.Context, rolls []chan chan struct{}, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Reload:
+		}
+		log.Info("rolling restart", "workers", len(rolls))
+		for i, roll := range rolls {
+			done := make(chan struct{})
+			select {
+			case roll <- done:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return
+			}
+			log.Debug("rolled worker", "worker", i)
+		}
+		log.Info("rolling restart done", "workers", len(rolls))
+	}
+}
+
 // run starts the worker, waits for it, and restarts it with backoff until
-// ctx is done. It returns an error only when the worker keeps failing to
-// start.
-func (s *slot) run(ctx context.Context) error {
+// ctx is done; a request on roll replaces it with a fresh one. It returns
+// an error only when the worker keeps failing to start.
+func (s *slot) run(ctx context.Context, roll <-chan chan struct{}) error {
 	backoff := s.c.backoff()
 	failures := 0
+	p, err := s.start()
 	for {
-		p, err := s.start()
 		if err != nil {
 			return fmt.Errorf("worker %d: %w", s.index, err)
 		}
-		readyAt, stopped := p.wait(ctx, s.c.readyTimeout(), s.c.grace(), s.log)
-		if stopped {
+		readyAt, outcome, next := s.supervise(ctx, p, roll)
+		switch outcome {
+		case stopped:
 			s.removeTempDir(p.pid)
 			return nil
+		case replaced:
+			p, failures, backoff = next, 0, s.c.backoff()
+			continue
 		}
 		up := time.Since(p.started).Round(time.Millisecond)
 		s.removeTempDir(p.pid)
@@ -119,7 +155,88 @@ func (s *slot) run(ctx context.Context) error {
 			return nil
 		}
 		backoff = min(2*backoff, s.c.maxBackoff())
+		p, err = s.start()
 	}
+}
+
+// How supervise ended.
+type outcome int
+
+const (
+	exited   outcome = iota // the worker exited by itself
+	stopped                 // ctx is done and the worker was stopped
+	replaced                // a rolling restart replaced it with next
+)
+
+// supervise watches p until it exits, ctx is done, or a rolling restart
+// replaces it. It returns when p became ready (zero if never). A worker
+// that is not ready within the ready timeout is killed.
+func (s *slot) supervise(ctx context.Context, p *proc, roll <-chan chan struct{}) (readyAt time.Time, _ outcome, next *proc) {
+	readyC := p.ready
+	timeout := time.NewTimer(s.c.readyTimeout())
+	defer timeout.Stop()
+	for {
+		select {
+		case <-readyC:
+			readyAt, readyC = time.Now(), nil
+			timeout.Stop()
+		case <-timeout.C:
+			s.log.Warn("worker not ready in time, killing it", "worker", s.index, "pid", p.pid, "timeout", s.c.readyTimeout().String())
+			p.cmd.Process.Kill()
+		case <-p.exited:
+			if readyAt.IsZero() && readyC != nil {
+				select { // it may have said ready just before dying
+				case <-readyC:
+					readyAt = time.Now()
+				default:
+				}
+			}
+			return readyAt, exited, nil
+		case <-ctx.Done():
+			p.stop(s.c.grace(), s.log)
+			return readyAt, stopped, nil
+		case done := <-roll:
+			next := s.replace(ctx, p)
+			close(done)
+			if next != nil {
+				return readyAt, replaced, next
+			}
+		}
+	}
+}
+
+// replace starts a new worker and, once it is ready, drains and stops old.
+// If the new worker cannot start, old keeps serving and replace returns nil.
+func (s *slot) replace(ctx context.Context, old *proc) *proc {
+	next, err := s.start()
+	if err != nil {
+		s.log.Error("rolling restart: cannot start a worker, keeping the old one", "worker", s.index, "err", err)
+		return nil
+	}
+	t := time.NewTimer(s.c.readyTimeout())
+	defer t.Stop()
+	select {
+	case <-next.ready:
+	case <-next.exited:
+		s.log.Error("rolling restart: new worker died before it was ready, keeping the old one",
+			"worker", s.index, "pid", next.pid, "status", next.status())
+		s.removeTempDir(next.pid)
+		return nil
+	case <-t.C:
+		s.log.Error("rolling restart: new worker not ready in time, keeping the old one", "worker", s.index, "pid", next.pid)
+		next.cmd.Process.Kill()
+		<-next.exited
+		s.removeTempDir(next.pid)
+		return nil
+	case <-ctx.Done():
+		next.stop(s.c.grace(), s.log)
+		s.removeTempDir(next.pid)
+		return nil
+	}
+	s.log.Info("worker replaced", "worker", s.index, "old_pid", old.pid, "pid", next.pid)
+	old.stop(s.c.grace(), s.log) // the new one is already accepting
+	s.removeTempDir(old.pid)
+	return next
 }
 
 // removeTempDir removes what a dead worker left in its temporary
@@ -208,37 +325,6 @@ func (s *slot) start() (*proc, error) {
 	}()
 	s.log.Debug("worker started", "worker", s.index, "pid", p.pid)
 	return p, nil
-}
-
-// wait blocks until the worker exits or ctx is done. It returns when the
-// worker became ready (zero if never) and whether it was stopped because
-// ctx is done. A worker that is not ready within readyTimeout is killed.
-func (p *proc) wait(ctx context.Context, readyTimeout, grace time.Duration, log *slog.Logger) (readyAt time.Time, stopped bool) {
-	readyC := p.ready
-	timeout := time.NewTimer(readyTimeout)
-	defer timeout.Stop()
-	for {
-		select {
-		case <-readyC:
-			readyAt, readyC = time.Now(), nil
-			timeout.Stop()
-		case <-timeout.C:
-			log.Warn("worker not ready in time, killing it", "worker", p.index, "pid", p.pid, "timeout", readyTimeout.String())
-			p.cmd.Process.Kill()
-		case <-p.exited:
-			if readyAt.IsZero() && readyC != nil {
-				select { // it may have said ready just before dying
-				case <-readyC:
-					readyAt = time.Now()
-				default:
-				}
-			}
-			return readyAt, false
-		case <-ctx.Done():
-			p.stop(grace, log)
-			return readyAt, true
-		}
-	}
 }
 
 // stop sends SIGTERM, waits up to grace, then SIGKILLs.

@@ -25,3 +25,8 @@ func (i *Instance) Done() <-chan struct{} {
 	close(c)
 	return c
 }
+
+// WatchParent returns a cancellable ctx: there is no Launch here.
+func WatchParent(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}

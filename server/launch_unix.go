@@ -29,9 +29,10 @@ type Instance struct {
 	// Workers is how many workers became ready.
 	Workers int
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
+	lifeline *os.File // write end, held open for the server's lifetime
 }
 
 // Launch starts `flipbench standard|cluster` on a free loopback port,
@@ -72,9 +73,25 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 
 	cmd := exec.Command(exe, args...)
 	// Its own process group: a Ctrl-C meant for us reaches it only
-	// through Stop. The parent-death signal stops it if we die hard.
-	cmd.SysProcAttr = launchAttr()
+	// through Stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
+	// Everything the server does is in its flags: FLIPBENCH_* settings
+	// meant for this command must not change the servers unrecorded.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLIPBENCH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	// A lifeline, as between supervisor and workers: if we die, even by
+	// SIGKILL, the server reads EOF and stops its workers.
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer lifeR.Close()
+	cmd.ExtraFiles = []*os.File{lifeR}
+	cmd.Env = append(cmd.Env, ParentLifelineEnv+"=3")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -84,9 +101,10 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		lifeW.Close()
 		return nil, fmt.Errorf("launch %s: %w", cfg.Mode, err)
 	}
-	inst := &Instance{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	inst := &Instance{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{}), lifeline: lifeW}
 
 	urlc := make(chan string, 1)
 	var readers sync.WaitGroup
@@ -131,6 +149,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 	go func() {
 		readers.Wait() // Wait must not close the pipes while we read them
 		inst.err = cmd.Wait()
+		lifeW.Close()
 		close(inst.done)
 	}()
 
@@ -215,4 +234,29 @@ func itoaOrEmpty(v int) string {
 		return ""
 	}
 	return strconv.Itoa(v)
+}
+
+// ParentLifelineEnv names the inherited file descriptor whose EOF tells a
+// server started by [Launch] that its parent is gone.
+const ParentLifelineEnv = "FLIPBENCH_PARENT_LIFELINE"
+
+// WatchParent returns a context that is cancelled when the process that
+// launched this one dies, if it was started by [Launch]; otherwise ctx.
+// A supervisor uses it to stop its workers gracefully instead of running
+// on, orphaned, after a benchmark was killed.
+func WatchParent(ctx context.Context) (context.Context, context.CancelFunc) {
+	fd, err := strconv.Atoi(os.Getenv(ParentLifelineEnv))
+	if err != nil || fd < 3 {
+		return context.WithCancel(ctx)
+	}
+	os.Unsetenv(ParentLifelineEnv) // not for the workers
+	syscall.CloseOnExec(fd)        // nor their file table
+	f := os.NewFile(uintptr(fd), "parent-lifeline")
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		io.Copy(io.Discard, f)
+		f.Close()
+		cancel()
+	}()
+	return ctx, cancel
 }

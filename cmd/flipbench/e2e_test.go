@@ -909,3 +909,60 @@ func runSpeedup(t *testing.T, path string) float64 {
 	}
 	return run.Speedup.Median
 }
+
+func TestRollingRestartOnSIGHUP(t *testing.T) {
+	// The 20 MP photo keeps a job in flight while the workers roll.
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
+	old := children(p.pid())
+	if len(old) != 2 {
+		t.Fatalf("children %v, want 2 workers", old)
+	}
+	result := make(chan flipResult, 1)
+	go func() { result <- postFlip(p.url, nil) }()
+	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
+
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-result; r.err != nil || r.status != 200 || !slices.Contains(old, r.pid) {
+		t.Errorf("in-flight job during the roll: status %d from pid %d, err %v; want 200 from an old worker", r.status, r.pid, r.err)
+	}
+	waitFor(t, 30*time.Second, "the rolling restart to finish", func() bool {
+		return strings.Contains(p.stderr.String(), "rolling restart done")
+	})
+	now := children(p.pid())
+	if len(now) != 2 || slices.Contains(now, old[0]) || slices.Contains(now, old[1]) {
+		t.Errorf("workers after SIGHUP %v, want 2 new ones (old: %v)", now, old)
+	}
+	if n := strings.Count(p.stderr.String(), "worker replaced"); n != 2 {
+		t.Errorf("%d 'worker replaced' lines, want 2:\n%s", n, p.stderr)
+	}
+	if h, err := healthz(p.url); err != nil || !slices.Contains(now, h.PID) {
+		t.Errorf("after the roll: healthz %+v, %v; want an answer from a new worker", h, err)
+	}
+}
+
+func TestBenchKilledTakesItsServersDown(t *testing.T) {
+	cmd := exec.Command(bin, "bench", "--quick", "--rounds", "1000", "--out", "")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "cluster 1/1000") { // both servers are up and measured
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	servers := processesOf(bin)
+	if len(servers) < 5 { // bench, 2 supervisors, 1 + 2 workers
+		t.Errorf("processes of the binary while benching: %v, want bench, 2 supervisors and 3 workers", servers)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, 10*time.Second, "the servers of a SIGKILLed bench to exit", func() bool { return len(processesOf(bin)) == 0 })
+}

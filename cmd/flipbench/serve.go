@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,7 +74,8 @@ listening socket, restarting any that dies: the article's cluster.js.
 
 A worker takes a connection only when it has a free job slot, so the first free
 worker takes the next request. SIGTERM or Ctrl-C stops the workers gracefully
-(in-flight jobs get --grace to finish); a second Ctrl-C exits at once.`
+(in-flight jobs get --grace to finish); a second Ctrl-C exits at once. SIGHUP
+restarts the workers one at a time, each new one ready before the old one drains.`
 		cmd.Example = `  $ flipbench cluster
   $ flipbench cluster --workers 4 --addr 127.0.0.1:0
   $ FLIPBENCH_LOG_FORMAT=json flipbench cluster`
@@ -134,6 +137,8 @@ func (o *serveOptions) config() server.Config {
 }
 
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
+	ctx, cancel := server.WatchParent(ctx) // stop if bench, our parent, dies
+	defer cancel()
 	log := server.NewLogger(stderr, opts.logFormat)
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
@@ -143,12 +148,16 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	log.Info("supervisor started", "mode", opts.mode, "pid", os.Getpid(), "workers", opts.workers,
 		"threads", opts.threads, "addr", ln.Addr().String())
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP) // rolling restart
+	defer signal.Stop(reload)
 	c := &server.Cluster{
 		Workers: opts.workers,
 		Config:  opts.config(),
 		Grace:   opts.grace,
 		Logger:  log,
 		Stderr:  stderr,
+		Reload:  reload,
 	}
 	err = c.Run(ctx, ln)
 	if errors.Is(err, server.ErrUnsupported) && opts.mode == modeStandard {

@@ -61,7 +61,7 @@ func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Write
 standard.js kept alive by forever.
 
 Endpoints: GET / (the worker's PID), GET /healthz (JSON), POST /flip (flips the
-request body, or --image, or the embedded ~6.7 MB photo). Every response has
+request body, or --image, or the embedded 6.6 MB photo). Every response has
 X-Response-Time and X-Worker-Pid headers. Once bound it prints
 "listening on http://HOST:PORT" on stdout; logs go to stderr.`
 		cmd.Example = `  $ flipbench standard

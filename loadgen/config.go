@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -118,6 +119,11 @@ type Config struct {
 	// Progress, if set, is called after each completed request with the
 	// counts so far, from one goroutine at a time.
 	Progress func(Progress)
+	// Results, if set, receives every request in vegeta's own binary
+	// encoding, as `vegeta attack` writes it, so that `vegeta report` and
+	// `vegeta plot` read it. Sequence numbers run from 0 across rounds,
+	// without gaps.
+	Results io.Writer
 }
 
 // Progress is how far a run has got.

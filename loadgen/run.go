@@ -48,6 +48,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if !cfg.Rate.IsZero() {
 		sum.Rate, sum.Duration = cfg.Rate.String(), cfg.Duration.String()
 	}
+	var enc *resultsEncoder
+	if cfg.Results != nil {
+		enc = &resultsEncoder{enc: vegeta.NewEncoder(cfg.Results)}
+	}
 	start := time.Now()
 	for round := 1; round <= cfg.rounds(); round++ {
 		if round > 1 && cfg.Pause > 0 {
@@ -61,7 +65,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		recs := runRound(ctx, cfg, round)
+		recs, err := runRound(ctx, cfg, round, enc)
+		if err != nil {
+			return nil, err
+		}
 		sum.Results = append(sum.Results, recs...)
 		sum.RoundStats = append(sum.RoundStats, RoundSummary{Round: round, Stats: summarize(recs)})
 	}
@@ -73,7 +80,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 // runRound runs one burst or one rate run with a fresh attacker, so that
 // sequence numbers and offsets start from zero in every round.
-func runRound(ctx context.Context, cfg Config, round int) []Record {
+func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]Record, error) {
 	n := cfg.planned()
 	pacer := countPacer{n: uint64(n)}
 	workers := uint64(n) // burst: one client per request, all waiting
@@ -101,8 +108,12 @@ func runRound(ctx context.Context, cfg Config, round int) []Record {
 	roundStart := time.Now()
 	recs := make([]Record, 0, n)
 	errs := 0
+	var encErr error
 	for res := range atk.Attack(target, pacer, 0, "round-"+strconv.Itoa(round)) {
 		rec := toRecord(res, roundStart, round)
+		if enc != nil && encErr == nil {
+			encErr = enc.encode(res)
+		}
 		recs = append(recs, rec)
 		if !rec.OK() {
 			errs++
@@ -115,7 +126,27 @@ func runRound(ctx context.Context, cfg Config, round int) []Record {
 		}
 	}
 	slices.SortFunc(recs, func(a, b Record) int { return int(a.Seq) - int(b.Seq) })
-	return recs
+	if enc != nil {
+		enc.base += uint64(len(recs)) // each round's seqs are 0..len-1
+	}
+	if encErr != nil {
+		return nil, fmt.Errorf("write vegeta results: %w", encErr)
+	}
+	return recs, nil
+}
+
+// resultsEncoder writes vegeta results with sequence numbers that run on
+// across rounds: every round has an attacker of its own, numbering from 0.
+type resultsEncoder struct {
+	enc  vegeta.Encoder
+	base uint64
+}
+
+func (e *resultsEncoder) encode(res *vegeta.Result) error {
+	r := *res
+	r.Seq += e.base
+	r.Body = nil // kept only for flipbench's error messages
+	return e.enc.Encode(&r)
 }
 
 func toRecord(res *vegeta.Result, roundStart time.Time, round int) Record {

@@ -1,15 +1,20 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // newCountingServer counts hits and answers after delay, with a fake
@@ -343,6 +348,39 @@ func TestPercentile(t *testing.T) {
 	for _, tt := range []struct{ p, want float64 }{{0, 1}, {50, 5.5}, {90, 9.1}, {100, 10}} {
 		if got := Percentile(v, tt.p); got < tt.want-1e-9 || got > tt.want+1e-9 {
 			t.Errorf("Percentile(1..10, %v) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestResultsAreVegetaEncoded(t *testing.T) {
+	t.Parallel()
+	ts, _ := newCountingServer(t, 0)
+	var buf bytes.Buffer
+	sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: 7, Rounds: 3, Results: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := vegeta.NewDecoder(&buf)
+	var seqs []uint64
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("vegeta's decoder: %v", err)
+		}
+		if r.Code != 200 || r.Method != "POST" || r.URL != ts.URL || r.Latency <= 0 || r.Timestamp.IsZero() {
+			t.Errorf("decoded result %+v", r)
+		}
+		seqs = append(seqs, r.Seq)
+	}
+	slices.Sort(seqs)
+	if len(seqs) != sum.Requests || len(seqs) != 21 {
+		t.Fatalf("decoded %d results, want 21", len(seqs))
+	}
+	for i, s := range seqs {
+		if s != uint64(i) {
+			t.Fatalf("sequence numbers %v: want 0..20 without gaps", seqs)
 		}
 	}
 }

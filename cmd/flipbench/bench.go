@@ -23,12 +23,14 @@ import (
 const defaultRunFile = "flipbench-run.json"
 
 type benchOptions struct {
-	cfg     loadgen.BenchConfig
-	image   string
-	quick   bool
-	format  string
-	out     string
-	logFile string
+	cfg        loadgen.BenchConfig
+	assertions []string
+	checks     []report.Assertion
+	image      string
+	quick      bool
+	format     string
+	out        string
+	logFile    string
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -49,12 +51,17 @@ with the machine, the configuration and every request. With no flags it flips th
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
 --quick flips a small image for a smoke run of a few seconds.
 
-Exit codes: 0 ok, 1 if any request failed, 2 bad usage, 3 interrupted (the rounds
-done so far are still printed and written).`,
+--assert 'METRIC OP VALUE' checks an absolute bound (speedup, efficiency, or
+standard|cluster . first|last|p50|p90|p99|max|throughput|errors; times take units,
+like 5s): each check is printed with PASS or FAIL.
+
+Exit codes: 0 ok, 1 if any request failed or an --assert failed, 2 bad usage, 3
+interrupted (the rounds done so far are still printed and written).`,
 		Example: `  $ flipbench bench
   $ flipbench bench --quick
   $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
-  $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"`,
+  $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
+  $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -77,6 +84,7 @@ done so far are still printed and written).`,
 	f.Var(newEnum(&opts.format, report.FormatTable, report.BenchFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
 	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
+	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
 	return cmd
 }
 
@@ -94,6 +102,13 @@ func (o *benchOptions) validate() error {
 		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
 	case o.quick && o.image != "":
 		return usageErrorf("--quick and --image both choose the image: give one")
+	}
+	for _, s := range o.assertions {
+		a, err := report.ParseAssertion(s)
+		if err != nil {
+			return usageErrorf("--assert: %w", err)
+		}
+		o.checks = append(o.checks, a)
 	}
 	img := o.image
 	if o.quick {
@@ -149,11 +164,27 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
 		return werr
 	}
+	var checkErr error
+	if len(opts.checks) > 0 && !run.Interrupted {
+		results := report.Check(run, opts.checks)
+		fmt.Fprintln(stdout)
+		if werr := report.WriteChecks(stdout, opts.checks, results); werr != nil {
+			return werr
+		}
+		for _, r := range results {
+			if !r.Pass {
+				checkErr = fmt.Errorf("assertion failed: %s", r.Assertion)
+				break
+			}
+		}
+	}
 	switch {
 	case run.Interrupted:
 		return errInterrupted
 	case err != nil:
 		return err
+	case checkErr != nil:
+		return checkErr
 	}
 	if err := run.Check(); err != nil {
 		if errors.Is(err, loadgen.ErrFailedRequests) {

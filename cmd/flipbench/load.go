@@ -20,6 +20,7 @@ type loadOptions struct {
 	bodyFile    string
 	format      string
 	out         string
+	results     string
 	verbose     bool
 	allowErrors bool
 }
@@ -41,7 +42,8 @@ Ctrl-C prints the partial summary and exits 3.`,
 		Example: `  $ flipbench load -n 10
   $ flipbench load -n 10 --rounds 5 --format json --out load.json
   $ flipbench load --url http://127.0.0.1:3000/flip --body photo.jpg -v
-  $ flipbench load --rate 20/s --duration 30s`,
+  $ flipbench load --rate 20/s --duration 30s
+  $ flipbench load -n 100 --results results.bin && vegeta report results.bin`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -65,6 +67,7 @@ Ctrl-C prints the partial summary and exits 3.`,
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.LoadFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", "", "also write the JSON summary to this file")
+	f.StringVar(&opts.results, "results", "", "also write every request in vegeta's binary format (for vegeta report and vegeta plot)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print each response as it arrives")
 	f.BoolVar(&opts.allowErrors, "allow-errors", false, "exit 0 even if requests failed")
 	return cmd
@@ -112,6 +115,14 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 		cfg.OnResult = func(r loadgen.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
 	} else {
 		cfg.Progress = func(p loadgen.Progress) { prog.update("load", p) }
+	}
+	if opts.results != "" {
+		f, err := os.Create(opts.results)
+		if err != nil {
+			return usageErrorf("--results: %w", err)
+		}
+		defer f.Close()
+		cfg.Results = f
 	}
 	sum, err := loadgen.Run(ctx, cfg)
 	prog.finish()

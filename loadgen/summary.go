@@ -23,6 +23,8 @@ type Record struct {
 	Bytes     int64   `json:"bytes"`
 	Error     string  `json:"error,omitempty"`
 	Kind      string  `json:"kind,omitempty"` // the error's kind, see ErrorKind
+	// Source names the file a merged record came from (MergeLoads).
+	Source string `json:"source,omitempty"`
 }
 
 // OK reports whether the request got a 2xx response.
@@ -66,7 +68,9 @@ type Stats struct {
 	// Workers counts responses by the X-Worker-Pid that sent them.
 	Workers map[string]int `json:"workers"`
 
-	wallMs float64 // the round's wall time, for throughput over rounds
+	// ActiveMs is the time from the first request sent to the last response
+	// (summed over rounds): the denominator of ThroughputRPS.
+	ActiveMs float64 `json:"active_ms"`
 }
 
 // RoundSummary is one round's stats.
@@ -133,10 +137,10 @@ func summarize(recs []Record) Stats {
 		s.LatencyMs = latency(lat)
 	}
 	for _, r := range recs {
-		s.wallMs = math.Max(s.wallMs, r.EndMs-minSent)
+		s.ActiveMs = round3(math.Max(s.ActiveMs, r.EndMs-minSent))
 	}
-	if s.wallMs > 0 {
-		s.ThroughputRPS = round3(float64(s.OK) / (s.wallMs / 1000))
+	if s.ActiveMs > 0 {
+		s.ThroughputRPS = round3(float64(s.OK) / (s.ActiveMs / 1000))
 	}
 	return s
 }
@@ -159,14 +163,14 @@ func combine(rounds []RoundSummary, all []Record) Stats {
 			firsts, lasts = append(firsts, r.FirstMs), append(lasts, r.LastMs)
 		}
 		s.SendSpreadMs = math.Max(s.SendSpreadMs, r.SendSpreadMs)
-		wall += r.wallMs
+		wall += r.ActiveMs
 	}
 	s.FirstMs, s.LastMs = round3(median(firsts)), round3(median(lasts))
 	s.ThroughputRPS = 0
 	if wall > 0 {
 		s.ThroughputRPS = round3(float64(s.OK) / (wall / 1000))
 	}
-	s.wallMs = wall
+	s.ActiveMs = round3(wall)
 	return s
 }
 

@@ -966,3 +966,35 @@ func TestBenchKilledTakesItsServersDown(t *testing.T) {
 	cmd.Wait()
 	waitFor(t, 10*time.Second, "the servers of a SIGKILLed bench to exit", func() bool { return len(processesOf(bin)) == 0 })
 }
+
+func TestReportMergesLoadFiles(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"a.json", "b.json"} {
+		f := filepath.Join(dir, name)
+		if _, stderr, code := runCLI(t, nil, "load", "-n", "5", "--url", p.url+"/flip", "--out", f, "--format", "json"); code != 0 {
+			t.Fatalf("load: exit %d: %s", code, stderr)
+		}
+		files = append(files, f)
+	}
+	stdout, stderr, code := runCLI(t, nil, append([]string{"report", "--format", "json"}, files...)...)
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, stderr)
+	}
+	var sum struct {
+		Requests int `json:"requests"`
+		Results  []struct {
+			Source string `json:"source"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests != 10 || len(sum.Results) != 10 || sum.Results[0].Source == "" {
+		t.Errorf("merged report: %d requests, %d results; want 10 with sources", sum.Requests, len(sum.Results))
+	}
+	if _, stderr, code := runCLI(t, nil, "report", files[0], filepath.Join(dir, "none.json")); code != 2 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("report of a missing file: exit %d %q, want 2", code, stderr)
+	}
+}

@@ -97,6 +97,7 @@ or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
 		newLoadCmd(nil),
 		newBenchCmd(nil),
 		newCompareCmd(nil),
+		newReportCmd(nil),
 		newVersionCmd(),
 	)
 	return root

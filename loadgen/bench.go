@@ -49,7 +49,17 @@ type BenchConfig struct {
 	// Progress, if set, is called as requests complete; label is
 	// "standard", "cluster" or "warm-up".
 	Progress func(label string, p Progress)
+	// StandardCmd and ClusterCmd, when set (both), are shell commands that
+	// start the servers to compare instead of flipbench's own, for any
+	// server under test. Both must serve URL, so they run one after the
+	// other: all standard rounds, then all cluster rounds. Workers should
+	// then say how many workers ClusterCmd runs.
+	StandardCmd, ClusterCmd string
+	// URL is the full URL to load when the servers are commands.
+	URL string
 }
+
+func (c BenchConfig) external() bool { return c.StandardCmd != "" || c.ClusterCmd != "" }
 
 // BenchRun is the result of [Bench], and the run file's content.
 type BenchRun struct {
@@ -71,6 +81,12 @@ type BenchRun struct {
 
 // RunSetup is what was measured.
 type RunSetup struct {
+	// StandardCmd, ClusterCmd and URL describe servers under test that
+	// are not flipbench's own (see BenchConfig).
+	StandardCmd string `json:"standard_cmd,omitempty"`
+	ClusterCmd  string `json:"cluster_cmd,omitempty"`
+	URL         string `json:"url,omitempty"`
+
 	N       int              `json:"n"`
 	Rounds  int              `json:"rounds"`
 	Workers int              `json:"workers"` // the cluster's
@@ -130,14 +146,21 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 	if rounds < 1 || n < 1 || workers < 1 {
 		return nil, fmt.Errorf("bench: rounds, requests and workers must be >= 1")
 	}
-	img, err := cfg.Server.ImageInfo()
-	if err != nil {
-		return nil, err
+	if cfg.external() && (cfg.StandardCmd == "" || cfg.ClusterCmd == "" || cfg.URL == "") {
+		return nil, errors.New("bench: servers under test need both commands and the URL")
+	}
+	var img server.ImageInfo
+	if !cfg.external() {
+		var err error
+		if img, err = cfg.Server.ImageInfo(); err != nil {
+			return nil, err
+		}
 	}
 	run := &BenchRun{
-		Schema:  RunSchema,
-		Env:     CurrentEnv(cfg.Version, cfg.Commit),
-		Config:  RunSetup{N: n, Rounds: rounds, Workers: workers, Threads: cfg.Server.Threads, Image: img},
+		Schema: RunSchema,
+		Env:    CurrentEnv(cfg.Version, cfg.Commit),
+		Config: RunSetup{N: n, Rounds: rounds, Workers: workers, Threads: cfg.Server.Threads, Image: img,
+			StandardCmd: cfg.StandardCmd, ClusterCmd: cfg.ClusterCmd, URL: cfg.URL},
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Order:   []string{},
 		Modes: []ModeRun{
@@ -148,68 +171,142 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 	start := time.Now()
 
 	servers := make([]*server.Instance, 2)
+	stop := func(i int) error {
+		if servers[i] == nil {
+			return nil
+		}
+		stopCtx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
+		defer cancel()
+		err := servers[i].Stop(stopCtx)
+		servers[i] = nil
+		if err != nil {
+			return fmt.Errorf("stop %s: %w", run.Modes[i].Mode, err)
+		}
+		return nil
+	}
 	defer func() {
-		for _, s := range servers {
-			if s != nil {
-				stopCtx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
-				s.Stop(stopCtx)
-				cancel()
-			}
+		for i := range servers {
+			stop(i)
 		}
 	}()
-	for i, m := range run.Modes {
-		s, err := server.Launch(ctx, server.LaunchConfig{
-			Exe: cfg.Exe, Mode: m.Mode, Workers: m.Workers, Config: cfg.Server, Stderr: cfg.Logs,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				run.Interrupted = true
-				return run, nil
-			}
-			return nil, err
+	launch := func(i int) error {
+		var err error
+		if cfg.external() {
+			servers[i], err = server.LaunchCommand(ctx, server.CommandConfig{
+				Command: []string{cfg.StandardCmd, cfg.ClusterCmd}[i], URL: cfg.URL, Stderr: cfg.Logs,
+			})
+		} else {
+			servers[i], err = server.Launch(ctx, server.LaunchConfig{
+				Exe: cfg.Exe, Mode: run.Modes[i].Mode, Workers: run.Modes[i].Workers, Config: cfg.Server, Stderr: cfg.Logs,
+			})
 		}
-		servers[i] = s
+		return err
 	}
-
 	burst := func(i, size int, label string) (*Summary, error) {
-		c := Config{URL: servers[i].URL + "/flip", Requests: size, Timeout: cfg.Timeout}
+		url := cfg.URL
+		if !cfg.external() {
+			url = servers[i].URL + "/flip"
+		}
+		c := Config{URL: url, Requests: size, Timeout: cfg.Timeout}
 		if cfg.Progress != nil {
 			c.Progress = func(p Progress) { cfg.Progress(label, p) }
 		}
 		return Run(ctx, c)
 	}
-	for i, m := range run.Modes {
-		if _, err := burst(i, min(n, m.Workers), "warm-up "+m.Mode); err != nil {
+	// measure runs round r at mode i; nil means it was interrupted.
+	measure := func(i, r int) (*ModeRound, error) {
+		sum, err := burst(i, n, fmt.Sprintf("%s %d/%d", run.Modes[i].Mode, r, rounds))
+		if err != nil || sum.Interrupted {
 			return nil, err
 		}
-	}
-	for r := 1; r <= rounds && ctx.Err() == nil; r++ {
-		order := []int{0, 1}
-		if r%2 == 0 {
-			order = []int{1, 0}
+		for j := range sum.Results {
+			sum.Results[j].Round = r
 		}
-		var got [2]*ModeRound
-		var ran []string
-		for _, i := range order {
-			sum, err := burst(i, n, fmt.Sprintf("%s %d/%d", run.Modes[i].Mode, r, rounds))
-			if err != nil {
+		return &ModeRound{Round: r, Stats: sum.Stats, Results: sum.Results}, nil
+	}
+	warmUp := func(i int) error {
+		_, err := burst(i, min(n, run.Modes[i].Workers), "warm-up "+run.Modes[i].Mode)
+		return err
+	}
+	interrupted := func(err error) (*BenchRun, error) {
+		if ctx.Err() != nil {
+			run.Interrupted = true
+			return run, nil
+		}
+		return nil, err
+	}
+
+	if cfg.external() {
+		// Both commands serve one URL: one server at a time, all its
+		// rounds, then the other; rounds pair by number.
+		var got [2][]ModeRound
+		for i := range run.Modes {
+			if err := launch(i); err != nil {
+				return interrupted(err)
+			}
+			if err := warmUp(i); err != nil {
 				return nil, err
 			}
-			if sum.Interrupted {
+			for r := 1; r <= rounds && ctx.Err() == nil; r++ {
+				mr, err := measure(i, r)
+				if err != nil {
+					return nil, err
+				}
+				if mr == nil {
+					break
+				}
+				got[i] = append(got[i], *mr)
+			}
+			if err := stop(i); err != nil && ctx.Err() == nil {
+				return nil, err
+			}
+			if ctx.Err() != nil {
 				break
 			}
-			for j := range sum.Results {
-				sum.Results[j].Round = r
-			}
-			got[i] = &ModeRound{Round: r, Stats: sum.Stats, Results: sum.Results}
-			ran = append(ran, run.Modes[i].Mode)
 		}
-		if got[0] == nil || got[1] == nil {
-			break // a round counts only with both halves
-		}
-		run.Order = append(run.Order, ran...)
+		k := min(len(got[0]), len(got[1]))
 		for i := range run.Modes {
-			run.Modes[i].Rounds = append(run.Modes[i].Rounds, *got[i])
+			run.Modes[i].Rounds = append(run.Modes[i].Rounds, got[i][:k]...)
+			for range k {
+				run.Order = append(run.Order, run.Modes[i].Mode)
+			}
+		}
+	} else {
+		for i := range run.Modes {
+			if err := launch(i); err != nil {
+				return interrupted(err)
+			}
+		}
+		for i := range run.Modes {
+			if err := warmUp(i); err != nil {
+				return nil, err
+			}
+		}
+		for r := 1; r <= rounds && ctx.Err() == nil; r++ {
+			order := []int{0, 1}
+			if r%2 == 0 {
+				order = []int{1, 0}
+			}
+			var got [2]*ModeRound
+			var ran []string
+			for _, i := range order {
+				mr, err := measure(i, r)
+				if err != nil {
+					return nil, err
+				}
+				if mr == nil {
+					break
+				}
+				got[i] = mr
+				ran = append(ran, run.Modes[i].Mode)
+			}
+			if got[0] == nil || got[1] == nil {
+				break // a round counts only with both halves
+			}
+			run.Order = append(run.Order, ran...)
+			for i := range run.Modes {
+				run.Modes[i].Rounds = append(run.Modes[i].Rounds, *got[i])
+			}
 		}
 	}
 	run.Interrupted = ctx.Err() != nil
@@ -219,13 +316,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchRun, error) {
 	run.Speedup = speedup(run.Modes[0].Rounds, run.Modes[1].Rounds, workers)
 	run.WallMs = msOf(time.Since(start))
 
-	for i, s := range servers {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
-		err := s.Stop(stopCtx)
-		cancel()
-		servers[i] = nil
-		if err != nil && !run.Interrupted {
-			return run, fmt.Errorf("stop %s: %w", run.Modes[i].Mode, err)
+	for i := range servers {
+		if err := stop(i); err != nil && !run.Interrupted {
+			return run, err
 		}
 	}
 	return run, nil

@@ -36,6 +36,10 @@ func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
 	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
 		r.Config.N, len(r.Modes[0].Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
 		r.Env.NumCPU, r.Env.CPU, threads)
+	if r.Config.StandardCmd != "" {
+		title = fmt.Sprintf("%d concurrent POST %s, %d rounds; standard: %s; cluster: %s; %d CPUs (%s)",
+			r.Config.N, r.Config.URL, len(r.Modes[0].Rounds), r.Config.StandardCmd, r.Config.ClusterCmd, r.Env.NumCPU, r.Env.CPU)
+	}
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"
 	}

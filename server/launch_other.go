@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"io"
+	"time"
 )
 
 // Instance is a flipbench server started by [Launch].
@@ -29,4 +31,17 @@ func (i *Instance) Done() <-chan struct{} {
 // WatchParent returns a cancellable ctx: there is no Launch here.
 func WatchParent(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
+}
+
+// CommandConfig describes any HTTP server to benchmark.
+type CommandConfig struct {
+	Command string
+	URL     string
+	Stderr  io.Writer
+	Timeout time.Duration
+}
+
+// LaunchCommand returns [ErrUnsupported] on this system.
+func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
+	return nil, ErrUnsupported
 }

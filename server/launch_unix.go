@@ -33,6 +33,7 @@ type Instance struct {
 	done     chan struct{}
 	err      error
 	lifeline *os.File // write end, held open for the server's lifetime
+	group    bool     // signal the whole process group (LaunchCommand)
 }
 
 // Launch starts `flipbench standard|cluster` on a free loopback port,
@@ -207,7 +208,7 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 // not exited when ctx is done. It returns an error if the server did not
 // exit cleanly.
 func (i *Instance) Stop(ctx context.Context) error {
-	i.cmd.Process.Signal(syscall.SIGTERM)
+	i.signal(syscall.SIGTERM)
 	select {
 	case <-i.done:
 	case <-ctx.Done():
@@ -216,6 +217,9 @@ func (i *Instance) Stop(ctx context.Context) error {
 	}
 	var exit *exec.ExitError
 	if errors.As(i.err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); i.group && ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return nil // a shell or a server that simply dies of SIGTERM
+		}
 		return fmt.Errorf("server pid %d: %w", i.PID, i.err)
 	}
 	return i.err
@@ -225,8 +229,16 @@ func (i *Instance) Stop(ctx context.Context) error {
 func (i *Instance) Done() <-chan struct{} { return i.done }
 
 func (i *Instance) kill() {
-	i.cmd.Process.Kill()
+	i.signal(syscall.SIGKILL)
 	<-i.done
+}
+
+func (i *Instance) signal(sig syscall.Signal) {
+	if i.group {
+		syscall.Kill(-i.PID, sig) // the shell and everything it started
+		return
+	}
+	i.cmd.Process.Signal(sig)
 }
 
 func itoaOrEmpty(v int) string {
@@ -259,4 +271,65 @@ func WatchParent(ctx context.Context) (context.Context, context.CancelFunc) {
 		cancel()
 	}()
 	return ctx, cancel
+}
+
+// CommandConfig describes any HTTP server to benchmark, started by a
+// shell command: the article's Node app, a gunicorn or PM2 setup.
+type CommandConfig struct {
+	// Command is run with sh -c, in a process group of its own.
+	Command string
+	// URL is polled until it answers (any HTTP status counts).
+	URL string
+	// Stderr receives the command's output. Nil discards it.
+	Stderr io.Writer
+	// Timeout bounds the wait for the URL to answer. Zero means
+	// [DefaultLaunchTimeout].
+	Timeout time.Duration
+}
+
+// LaunchCommand starts cfg.Command and waits until cfg.URL answers. The
+// returned Instance's Stop sends SIGTERM to the command's whole process
+// group, then SIGKILL, so that a shell and the server it started both go.
+func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
+	cmd := exec.Command("/bin/sh", "-c", cfg.Command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := cfg.Stderr
+	if out == nil {
+		out = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %q: %w", cfg.Command, err)
+	}
+	inst := &Instance{URL: cfg.URL, PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{}), group: true}
+	go func() {
+		inst.err = cmd.Wait()
+		close(inst.done)
+	}()
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultLaunchTimeout
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := client.Get(cfg.URL)
+		if err == nil {
+			resp.Body.Close()
+			return inst, nil
+		}
+		select {
+		case <-inst.done:
+			return nil, fmt.Errorf("%q exited before %s answered (%v)", cfg.Command, cfg.URL, inst.err)
+		case <-deadline.C:
+			inst.kill()
+			return nil, fmt.Errorf("%s did not answer within %s of starting %q (%v)", cfg.URL, timeout, cfg.Command, err)
+		case <-ctx.Done():
+			inst.kill()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond): // poll interval
+		}
+	}
 }

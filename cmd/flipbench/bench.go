@@ -51,6 +51,12 @@ with the machine, the configuration and every request. With no flags it flips th
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
 --quick flips a small image for a smoke run of a few seconds.
 
+Any server under test: --standard-cmd and --cluster-cmd start the two servers to
+compare (run with sh -c, waited for until --url answers, stopped with SIGTERM then
+SIGKILL to their process group). As both serve one URL they run one after the
+other, all standard rounds then all cluster rounds; set --workers to the cluster
+command's worker count for the efficiency.
+
 --assert 'METRIC OP VALUE' checks an absolute bound (speedup, efficiency, or
 standard|cluster . first|last|p50|p90|p99|max|throughput|errors; times take units,
 like 5s): each check is printed with PASS or FAIL.
@@ -61,7 +67,9 @@ interrupted (the rounds done so far are still printed and written).`,
   $ flipbench bench --quick
   $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
-  $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'`,
+  $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
+  $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
+      --url http://127.0.0.1:3000/flip --workers 8`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -84,6 +92,9 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.Var(newEnum(&opts.format, report.FormatTable, report.BenchFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
 	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
+	f.StringVar(&opts.cfg.StandardCmd, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
+	f.StringVar(&opts.cfg.ClusterCmd, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
+	f.StringVar(&opts.cfg.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
 	return cmd
 }
@@ -103,12 +114,25 @@ func (o *benchOptions) validate() error {
 	case o.quick && o.image != "":
 		return usageErrorf("--quick and --image both choose the image: give one")
 	}
-	for _, s := range o.assertions {
-		a, err := report.ParseAssertion(s)
-		if err != nil {
-			return usageErrorf("--assert: %w", err)
+	if (o.cfg.StandardCmd == "") != (o.cfg.ClusterCmd == "") {
+		return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
+	}
+	if o.cfg.StandardCmd != "" {
+		if o.quick || o.image != "" {
+			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
 		}
-		o.checks = append(o.checks, a)
+		if o.cfg.URL == "" {
+			o.cfg.URL = loadgen.DefaultURL
+		}
+		if err := (loadgen.Config{URL: o.cfg.URL}).Validate(); err != nil {
+			return usageErrorf("--url: %w", err)
+		}
+		return o.parseAssertions()
+	} else if o.cfg.URL != "" {
+		return usageErrorf("--url is for servers started by --standard-cmd and --cluster-cmd; bench picks its own servers' ports")
+	}
+	if err := o.parseAssertions(); err != nil {
+		return err
 	}
 	img := o.image
 	if o.quick {
@@ -127,6 +151,17 @@ func (o *benchOptions) validate() error {
 	o.cfg.Server.Image = img
 	if err := o.cfg.Server.Validate(); err != nil {
 		return &usageError{err}
+	}
+	return nil
+}
+
+func (o *benchOptions) parseAssertions() error {
+	for _, s := range o.assertions {
+		a, err := report.ParseAssertion(s)
+		if err != nil {
+			return usageErrorf("--assert: %w", err)
+		}
+		o.checks = append(o.checks, a)
 	}
 	return nil
 }

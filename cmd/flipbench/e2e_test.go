@@ -998,3 +998,40 @@ func TestReportMergesLoadFiles(t *testing.T) {
 		t.Errorf("report of a missing file: exit %d %q, want 2", code, stderr)
 	}
 }
+
+func TestBenchAnyServerUnderTest(t *testing.T) {
+	// Any pair of commands that serve one URL: here flipbench itself, as
+	// the README's example does with the article's Node app. The port must
+	// be known before the commands start, so this test picks a free one
+	// and lets it go (a small race that the other tests avoid with port 0).
+	addr := freeAddr(t)
+	img := "fixture:" + fixtures.SmallJPEG
+	out := filepath.Join(t.TempDir(), "ext.json")
+	stdout, stderr, code := runCLI(t, nil, "bench",
+		"--standard-cmd", fmt.Sprintf("exec %s standard --addr %s --image %s", bin, addr, img),
+		"--cluster-cmd", fmt.Sprintf("exec %s cluster --workers 2 --addr %s --image %s", bin, addr, img),
+		"--url", "http://"+addr+"/flip", "--rounds", "2", "--workers", "2", "--out", out,
+		"--assert", "cluster.errors==0", "--assert", "speedup>=100")
+	if code != 1 || !strings.Contains(stdout, "PASS cluster.errors==0") || !strings.Contains(stdout, "FAIL speedup>=100") {
+		t.Errorf("exit %d, want 1 for the failed assertion, with both checks printed:\n%s\n%s", code, stdout, stderr)
+	}
+	var run struct {
+		Order  []string `json:"order"`
+		Config struct {
+			StandardCmd string `json:"standard_cmd"`
+			URL         string `json:"url"`
+		} `json:"config"`
+		Speedup struct {
+			PerRound []float64 `json:"per_round"`
+		} `json:"speedup"`
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &run)
+	if want := []string{"standard", "standard", "cluster", "cluster"}; !slices.Equal(run.Order, want) || len(run.Speedup.PerRound) != 2 || run.Config.URL != "http://"+addr+"/flip" {
+		t.Errorf("run: order %v, speedups %v, url %q; want %v, 2 speedups, the given URL", run.Order, run.Speedup.PerRound, run.Config.URL, want)
+	}
+	waitFor(t, 5*time.Second, "the commands' servers to exit", func() bool { return len(processesOf(bin)) == 0 })
+}

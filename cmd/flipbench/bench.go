@@ -25,6 +25,7 @@ const defaultRunFile = "flipbench-run.json"
 type benchOptions struct {
 	cfg        loadgen.BenchConfig
 	assertions []string
+	plot       string
 	checks     []report.Assertion
 	image      string
 	quick      bool
@@ -64,6 +65,7 @@ like 5s): each check is printed with PASS or FAIL.
 Exit codes: 0 ok, 1 if any request failed or an --assert failed, 2 bad usage, 3
 interrupted (the rounds done so far are still printed and written).`,
 		Example: `  $ flipbench bench
+  $ flipbench bench --plot bench.html
   $ flipbench bench --quick
   $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
@@ -91,6 +93,7 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.BenchFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
+	f.StringVar(&opts.plot, "plot", "", "also draw each mode's timeline and latencies to FILE.html, .svg or .png")
 	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
 	f.StringVar(&opts.cfg.StandardCmd, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
 	f.StringVar(&opts.cfg.ClusterCmd, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
@@ -113,6 +116,11 @@ func (o *benchOptions) validate() error {
 		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
 	case o.quick && o.image != "":
 		return usageErrorf("--quick and --image both choose the image: give one")
+	}
+	if o.plot != "" {
+		if _, err := report.PlotFormatOf(o.plot); err != nil {
+			return usageErrorf("--plot: %w", err)
+		}
 	}
 	if (o.cfg.StandardCmd == "") != (o.cfg.ClusterCmd == "") {
 		return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
@@ -195,6 +203,12 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 			return werr
 		}
 		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+	}
+	if opts.plot != "" {
+		if werr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) }); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(stderr, "drew %s\n", opts.plot)
 	}
 	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
 		return werr

@@ -656,8 +656,8 @@ func freeAddr(t *testing.T) string {
 
 func TestBenchQuick(t *testing.T) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "run.json")
-	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "2", "--workers", "2", "--out", out)
+	out, page := filepath.Join(dir, "run.json"), filepath.Join(dir, "bench.html")
+	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "2", "--workers", "2", "--out", out, "--plot", page)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -741,6 +741,9 @@ func TestBenchQuick(t *testing.T) {
 	s := run.Speedup
 	if len(s.PerRound) != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
 		t.Errorf("speedup %+v", s)
+	}
+	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
+		t.Errorf("--plot %s: %v, want an HTML page with the figure", page, err)
 	}
 	// Both servers and their workers are gone.
 	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })

@@ -21,6 +21,7 @@ type loadOptions struct {
 	format      string
 	out         string
 	results     string
+	plot        string
 	verbose     bool
 	allowErrors bool
 }
@@ -43,7 +44,8 @@ Ctrl-C prints the partial summary and exits 3.`,
   $ flipbench load -n 10 --rounds 5 --format json --out load.json
   $ flipbench load --url http://127.0.0.1:3000/flip --body photo.jpg -v
   $ flipbench load --rate 20/s --duration 30s
-  $ flipbench load -n 100 --results results.bin && vegeta report results.bin`,
+  $ flipbench load -n 100 --results results.bin && vegeta report results.bin
+  $ flipbench load -n 10 --plot load.html`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -67,6 +69,7 @@ Ctrl-C prints the partial summary and exits 3.`,
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.LoadFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", "", "also write the JSON summary to this file")
+	f.StringVar(&opts.plot, "plot", "", "also draw the requests' timeline and latencies to FILE.html, .svg or .png")
 	f.StringVar(&opts.results, "results", "", "also write every request in vegeta's binary format (for vegeta report and vegeta plot)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print each response as it arrives")
 	f.BoolVar(&opts.allowErrors, "allow-errors", false, "exit 0 even if requests failed")
@@ -102,6 +105,11 @@ func (o *loadOptions) validate() error {
 		}
 		o.cfg.Body = b
 	}
+	if o.plot != "" {
+		if _, err := report.PlotFormatOf(o.plot); err != nil {
+			return usageErrorf("--plot: %w", err)
+		}
+	}
 	if err := o.cfg.Validate(); err != nil {
 		return &usageError{err}
 	}
@@ -131,6 +139,11 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	}
 	if opts.out != "" { // first, so the results survive a closed stdout
 		if err := writeJSONFile(opts.out, sum); err != nil {
+			return err
+		}
+	}
+	if opts.plot != "" {
+		if err := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteLoadPlot(w, sum, format) }); err != nil {
 			return err
 		}
 	}
@@ -189,6 +202,32 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writePlot draws to path in the format its extension names, through a
+// temporary file.
+func writePlot(path string, draw func(io.Writer, string) error) error {
+	format, err := report.PlotFormatOf(path)
+	if err != nil {
+		return usageErrorf("--plot: %w", err)
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", path, time.Now().UnixNano())
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	err = draw(f, format)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil
 }

@@ -63,7 +63,9 @@ func (c BenchConfig) external() bool { return c.StandardCmd != "" || c.ClusterCm
 
 // BenchRun is the result of [Bench], and the run file's content.
 type BenchRun struct {
-	Schema string   `json:"schema"`
+	// Schema is RunSchema.
+	Schema string `json:"schema"`
+	// Env is the machine and build; Config what was measured.
 	Env    Env      `json:"env"`
 	Config RunSetup `json:"config"`
 	// Started is when the bench began (RFC 3339), WallMs how long it took.
@@ -72,8 +74,9 @@ type BenchRun struct {
 	// Order is the sequence in which the measured bursts ran.
 	Order []string `json:"order"`
 	// Modes holds standard, then cluster.
-	Modes   []ModeRun `json:"modes"`
-	Speedup Speedup   `json:"speedup"`
+	Modes []ModeRun `json:"modes"`
+	// Speedup compares them, round by round.
+	Speedup Speedup `json:"speedup"`
 	// Interrupted is set when the bench was stopped early: the rounds
 	// that finished are all here, and the speedup is over those.
 	Interrupted bool `json:"interrupted,omitempty"`
@@ -87,15 +90,19 @@ type RunSetup struct {
 	ClusterCmd  string `json:"cluster_cmd,omitempty"`
 	URL         string `json:"url,omitempty"`
 
-	N       int              `json:"n"`
-	Rounds  int              `json:"rounds"`
-	Workers int              `json:"workers"` // the cluster's
-	Threads int              `json:"threads"`
-	Image   server.ImageInfo `json:"image"`
+	// N is the burst size and Rounds the measured rounds asked for.
+	N      int `json:"n"`
+	Rounds int `json:"rounds"`
+	// Workers is the cluster's size, Threads GOMAXPROCS in each worker.
+	Workers int `json:"workers"`
+	Threads int `json:"threads"`
+	// Image is what the servers flipped (empty for servers under test).
+	Image server.ImageInfo `json:"image"`
 }
 
 // ModeRun is one server's measurements.
 type ModeRun struct {
+	// Mode is "standard" or "cluster".
 	Mode string `json:"mode"`
 	// Workers is the number of worker processes. (Stats.Workers, in JSON
 	// "workers", counts the requests each worker PID answered.)
@@ -107,7 +114,9 @@ type ModeRun struct {
 
 // ModeRound is one measured burst at one server.
 type ModeRound struct {
+	// Round is the round's number, from 1.
 	Round int `json:"round"`
+	// Stats is the burst's; Results its requests.
 	Stats
 	Results []Record `json:"results"`
 }
@@ -115,6 +124,7 @@ type ModeRound struct {
 // Speedup is standard's last response over cluster's, paired by round:
 // how much sooner the cluster finished the same burst.
 type Speedup struct {
+	// Median, Min and Max are over the rounds; PerRound has each.
 	Median   float64   `json:"median"`
 	Min      float64   `json:"min"`
 	Max      float64   `json:"max"`

@@ -10,13 +10,17 @@ import (
 // Env describes the machine and program a run was measured with, so that
 // two runs can be told apart before they are compared.
 type Env struct {
+	// Version and Commit identify the flipbench build.
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
-	Go      string `json:"go"`
-	OS      string `json:"os"`
-	Arch    string `json:"arch"`
-	CPU     string `json:"cpu_model"`
-	NumCPU  int    `json:"num_cpu"`
+	// Go is the Go version it was built with; OS and Arch where it ran.
+	Go   string `json:"go"`
+	OS   string `json:"os"`
+	Arch string `json:"arch"`
+	// CPU is the processor's model name, "unknown" off Linux.
+	CPU string `json:"cpu_model"`
+	// NumCPU is the number of logical CPUs.
+	NumCPU int `json:"num_cpu"`
 }
 
 // CurrentEnv describes this machine; version and commit come from the

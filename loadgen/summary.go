@@ -13,16 +13,25 @@ const LoadSchema = "flipbench/load/v1"
 // Record is one request as the client saw it. Offsets are milliseconds from
 // the start of its round.
 type Record struct {
-	Round     int     `json:"round"`
-	Seq       uint64  `json:"seq"`
+	// Round is the round the request belongs to, from 1.
+	Round int `json:"round"`
+	// Seq is the request's number in its round, from 0, in send order.
+	Seq uint64 `json:"seq"`
+	// SentMs is when it was sent, LatencyMs how long its answer took and
+	// EndMs when the answer was complete (SentMs + LatencyMs).
 	SentMs    float64 `json:"sent_ms"`
 	LatencyMs float64 `json:"latency_ms"`
 	EndMs     float64 `json:"end_ms"`
-	Status    int     `json:"status"`
-	PID       int     `json:"pid,omitempty"` // from X-Worker-Pid
-	Bytes     int64   `json:"bytes"`
-	Error     string  `json:"error,omitempty"`
-	Kind      string  `json:"kind,omitempty"` // the error's kind, see ErrorKind
+	// Status is the HTTP status, 0 when no answer came.
+	Status int `json:"status"`
+	// PID is the X-Worker-Pid header of the answer, 0 without one.
+	PID int `json:"pid,omitempty"`
+	// Bytes is the size of the answer's body.
+	Bytes int64 `json:"bytes"`
+	// Error is what went wrong, empty for a 2xx answer.
+	Error string `json:"error,omitempty"`
+	// Kind classifies Error, see ErrorKind.
+	Kind string `json:"kind,omitempty"`
 	// Source names the file a merged record came from (MergeLoads).
 	Source string `json:"source,omitempty"`
 }
@@ -32,6 +41,7 @@ func (r Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status 
 
 // Latency is a latency distribution in milliseconds.
 type Latency struct {
+	// Min, Mean, the 50th, 90th and 99th percentiles and Max.
 	Min  float64 `json:"min"`
 	Mean float64 `json:"mean"`
 	P50  float64 `json:"p50"`
@@ -75,27 +85,38 @@ type Stats struct {
 
 // RoundSummary is one round's stats.
 type RoundSummary struct {
+	// Round is the round's number, from 1.
 	Round int `json:"round"`
 	Stats
 }
 
 // Summary is the result of [Run].
 type Summary struct {
-	Schema   string  `json:"schema"`
-	URL      string  `json:"url"`
-	Method   string  `json:"method"`
-	Mode     string  `json:"mode"`           // burst or rate
-	N        int     `json:"n"`              // requests a round
-	Rate     string  `json:"rate,omitempty"` // rate mode only
-	Duration string  `json:"duration,omitempty"`
-	BodyB    int     `json:"body_bytes"`
-	Started  string  `json:"started"` // RFC 3339
-	Rounds   int     `json:"rounds_planned"`
-	WallMs   float64 `json:"wall_ms"`
+	// Schema is LoadSchema.
+	Schema string `json:"schema"`
+	// URL and Method are the target.
+	URL    string `json:"url"`
+	Method string `json:"method"`
+	// Mode is "burst" or "rate"; N is the requests in a round.
+	Mode string `json:"mode"`
+	N    int    `json:"n"`
+	// Rate and Duration describe a rate-mode round ("20/s", "30s").
+	Rate     string `json:"rate,omitempty"`
+	Duration string `json:"duration,omitempty"`
+	// BodyB is the size of the body sent with each request.
+	BodyB int `json:"body_bytes"`
+	// Started is when the run began, RFC 3339.
+	Started string `json:"started"`
+	// Rounds is the number of rounds asked for; RoundStats has those done.
+	Rounds int `json:"rounds_planned"`
+	// WallMs is the whole run's duration, pauses included.
+	WallMs float64 `json:"wall_ms"`
 	// Interrupted is set when the context was cancelled before the end:
 	// the summary holds what completed.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Stats is over every round (first and last: the rounds' medians).
 	Stats
+	// RoundStats is each round's stats; Results every request.
 	RoundStats []RoundSummary `json:"rounds"`
 	Results    []Record       `json:"results"`
 }

@@ -11,14 +11,18 @@ import (
 
 // Step is one timed step of a job and its samples, in milliseconds.
 type Step struct {
-	Name    string
+	// Name is the step's name ("decode").
+	Name string
+	// Samples are its durations, one per run.
 	Samples []float64
 }
 
 // StepSummary is a Step's samples reduced to order statistics.
 type StepSummary struct {
-	Name     string  `json:"step"`
-	Runs     int     `json:"runs"`
+	// Name is the step's name and Runs the number of samples.
+	Name string `json:"step"`
+	Runs int    `json:"runs"`
+	// MedianMs, MinMs and MaxMs are over the samples.
 	MedianMs float64 `json:"median_ms"`
 	MinMs    float64 `json:"min_ms"`
 	MaxMs    float64 `json:"max_ms"`

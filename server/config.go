@@ -189,9 +189,12 @@ func orDefault[T int | int64](v, def T) T {
 
 // ImageInfo describes the image a server flips when a request has no body.
 type ImageInfo struct {
-	Name   string `json:"name"`
+	// Name is the file's path or "fixture:NAME".
+	Name string `json:"name"`
+	// SHA256 is the hex digest of the file's bytes, Bytes their count.
 	SHA256 string `json:"sha256"`
 	Bytes  int64  `json:"bytes"`
+	// Format, Width, Height and Pixels come from the image header.
 	Format string `json:"format"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`

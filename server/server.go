@@ -125,18 +125,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 
 // Health is the body of GET /healthz.
 type Health struct {
-	PID        int     `json:"pid"`
-	Worker     int     `json:"worker"`
-	GOMAXPROCS int     `json:"gomaxprocs"`
-	Inflight   int64   `json:"inflight"`
-	Served     int64   `json:"served"`
-	UptimeS    float64 `json:"uptime_s"`
+	// PID and Worker identify the process and its index in the cluster.
+	PID    int `json:"pid"`
+	Worker int `json:"worker"`
+	// GOMAXPROCS is the worker's, --threads unless 0.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// Inflight is the flips running now; Served those done since start.
+	Inflight int64 `json:"inflight"`
+	Served   int64 `json:"served"`
+	// UptimeS is the seconds since the server started.
+	UptimeS float64 `json:"uptime_s"`
 }
 
 // FlipResponse is the JSON body of a successful POST /flip.
 type FlipResponse struct {
+	// PID and Worker identify the process that flipped.
 	PID    int `json:"pid"`
 	Worker int `json:"worker"`
+	// Result is the job's sizes and timings.
 	Result
 }
 

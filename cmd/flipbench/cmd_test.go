@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/flipbench/flipbench/loadgen"
+)
+
+// parse runs a command's flag parsing and validation with runF in place of
+// the real work, and returns the error RunE returned.
+func parse(t *testing.T, cmdArgs []string) error {
+	t.Helper()
+	root := newRootCmd(func(string) string { return "" })
+	root.SetArgs(cmdArgs)
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	return root.ExecuteContext(context.Background())
+}
+
+func TestNewLoadCmdParses(t *testing.T) {
+	var got *loadOptions
+	cmd := newLoadCmd(func(_ context.Context, o *loadOptions, _, _ io.Writer) error { got = o; return nil })
+	cmd.SetArgs([]string{"-n", "25", "--url", "http://127.0.0.1:8080/flip", "--rate", "20/s", "--duration", "3s", "--rounds", "2", "--format", "csv"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	c := got.cfg
+	if c.Requests != 25 || c.URL != "http://127.0.0.1:8080/flip" || c.Rate != (loadgen.Rate{Freq: 20, Per: time.Second}) ||
+		c.Duration != 3*time.Second || c.Rounds != 2 || got.format != "csv" {
+		t.Errorf("parsed %+v, format %q", c, got.format)
+	}
+}
+
+func TestNewBenchCmdParses(t *testing.T) {
+	var got *benchOptions
+	cmd := newBenchCmd(func(_ context.Context, o *benchOptions, _, _ io.Writer) error { got = o; return nil })
+	cmd.SetArgs([]string{"--quick", "--rounds", "9", "--workers", "4", "--assert", "speedup>=1.5", "--plot", "b.svg"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.cfg.Rounds != 9 || got.cfg.Workers != 4 || got.cfg.Server.Image != "fixture:small.jpg" || len(got.checks) != 1 || got.plot != "b.svg" {
+		t.Errorf("parsed %+v", got)
+	}
+}
+
+func TestNewCompareCmdParses(t *testing.T) {
+	var got *compareOptions
+	cmd := newCompareCmd(func(_ context.Context, o *compareOptions, _, _ io.Writer) error { got = o; return nil })
+	cmd.SetArgs([]string{"a.json", "b.json", "--max-regression", "5%", "--gate", "speedup,cluster.p99", "--format", "junit"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.base != "a.json" || got.head != "b.json" || got.opt.MaxRegression != 0.05 || len(got.opt.Gates) != 2 || got.format != "junit" {
+		t.Errorf("parsed %+v", got)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"load", "-n", "0"},
+		{"load", "--rate", "20/"},
+		{"load", "--duration", "1s"},
+		{"load", "--plot", "x.pdf"},
+		{"bench", "--quick", "--image", "x.jpg"},
+		{"bench", "--standard-cmd", "true"},
+		{"bench", "--url", "http://127.0.0.1:1/flip"},
+		{"bench", "--assert", "speedup"},
+		{"compare", "a.json"},
+		{"compare", "a.json", "b.json", "--alpha", "2"},
+		{"report"},
+		{"flip", "/no/such/file.jpg"},
+	} {
+		var ue *usageError
+		if err := parse(t, args); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	var got *loadOptions
+	root := newRootCmd(func(k string) string {
+		return map[string]string{"FLIPBENCH_REQUESTS": "7", "FLIPBENCH_URL": "http://127.0.0.1:9/flip"}[k]
+	})
+	for _, c := range root.Commands() {
+		if c.Name() == "load" {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(newLoadCmd(func(_ context.Context, o *loadOptions, _, _ io.Writer) error { got = o; return nil }))
+	root.SetArgs([]string{"load", "--url", "http://127.0.0.1:8/flip"})
+	root.SetOut(&bytes.Buffer{})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	// The environment fills what the command line leaves; the flag wins.
+	if got.cfg.Requests != 7 || got.cfg.URL != "http://127.0.0.1:8/flip" {
+		t.Errorf("requests %d url %q; want 7 from FLIPBENCH_REQUESTS and the --url flag", got.cfg.Requests, got.cfg.URL)
+	}
+}

@@ -184,41 +184,30 @@ func kinds(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeJSONFile writes v as JSON to path, through a temporary file so a
-// crash never leaves half a file.
+// writeJSONFile writes v as JSON to path, atomically.
 func writeJSONFile(path string, v any) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", path, time.Now().UnixNano())
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	err = report.WriteJSON(f, v)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeFileAtomic(path, func(w io.Writer) error { return report.WriteJSON(w, v) })
 }
 
-// writePlot draws to path in the format its extension names, through a
-// temporary file.
+// writePlot draws to path in the format its extension names, atomically.
 func writePlot(path string, draw func(io.Writer, string) error) error {
 	format, err := report.PlotFormatOf(path)
 	if err != nil {
 		return usageErrorf("--plot: %w", err)
 	}
+	return writeFileAtomic(path, func(w io.Writer) error { return draw(w, format) })
+}
+
+// writeFileAtomic writes path through a temporary file renamed into place,
+// so that a crash or a full disk never leaves half a file where a previous
+// result was.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, time.Now().UnixNano())
 	f, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	err = draw(f, format)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -227,7 +216,7 @@ func writePlot(path string, draw func(io.Writer, string) error) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("plot %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

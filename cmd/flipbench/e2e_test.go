@@ -836,12 +836,14 @@ func TestCompareEndToEnd(t *testing.T) {
 				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
 			}
 		}
+		// 1.5 leaves the comparison a clear difference to find; an idle
+		// 2-CPU machine gives 1.7 to 1.9 with the small image.
 		speedup := runSpeedup(t, two)
-		if speedup >= 1.3 {
+		if speedup >= 1.5 {
 			break
 		}
-		if attempt == 3 {
-			t.Fatalf("two workers were never faster than one (speedup %.2f in the last of 3 tries): is the machine saturated?", speedup)
+		if attempt == 6 {
+			t.Fatalf("two workers were never clearly faster than one (speedup %.2f in the last of 6 tries): is the machine saturated?", speedup)
 		}
 		t.Logf("attempt %d: two-worker speedup only %.2f (machine busy); retrying", attempt, speedup)
 	}

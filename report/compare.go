@@ -171,14 +171,13 @@ type metric struct {
 	name           string
 	unit           string
 	higherIsBetter bool
-	ratio          bool // depends on the machine's CPUs: needs equal NumCPU
 	values         func(*loadgen.BenchRun) []float64
 }
 
 func metrics() []metric {
 	ms := []metric{
-		{"speedup", "x", true, true, func(r *loadgen.BenchRun) []float64 { return r.Speedup.PerRound }},
-		{"efficiency", "", true, true, func(r *loadgen.BenchRun) []float64 {
+		{"speedup", "x", true, func(r *loadgen.BenchRun) []float64 { return r.Speedup.PerRound }},
+		{"efficiency", "", true, func(r *loadgen.BenchRun) []float64 {
 			var v []float64
 			for _, s := range r.Speedup.PerRound {
 				v = append(v, s/float64(max(r.Config.Workers, 1)))
@@ -201,11 +200,11 @@ func metrics() []metric {
 		}
 		name := []string{loadgen.ModeStandard, loadgen.ModeCluster}[mode]
 		ms = append(ms,
-			metric{name + ".last", "ms", false, false, perRound(func(s loadgen.Stats) float64 { return s.LastMs })},
-			metric{name + ".p50", "ms", false, false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P50 })},
-			metric{name + ".p99", "ms", false, false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P99 })},
-			metric{name + ".throughput", "req/s", true, false, perRound(func(s loadgen.Stats) float64 { return s.ThroughputRPS })},
-			metric{name + ".errors", "%", false, false, perRound(func(s loadgen.Stats) float64 {
+			metric{name + ".last", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LastMs })},
+			metric{name + ".p50", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P50 })},
+			metric{name + ".p99", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P99 })},
+			metric{name + ".throughput", "req/s", true, perRound(func(s loadgen.Stats) float64 { return s.ThroughputRPS })},
+			metric{name + ".errors", "%", false, perRound(func(s loadgen.Stats) float64 {
 				if s.Requests == 0 {
 					return 0
 				}
@@ -262,7 +261,6 @@ func Compare(base, head *loadgen.BenchRun, baseName, headName string, opt Compar
 		Confidence:    DefaultConfidence,
 		Failed:        []string{},
 	}
-	var skipRatio bool
 	if base.Env.NumCPU != head.Env.NumCPU || base.Config.Image.SHA256 != head.Config.Image.SHA256 {
 		why := fmt.Sprintf("base ran on %d CPUs with image %.12s, head on %d CPUs with image %.12s",
 			base.Env.NumCPU, base.Config.Image.SHA256, head.Env.NumCPU, head.Config.Image.SHA256)
@@ -270,7 +268,6 @@ func Compare(base, head *loadgen.BenchRun, baseName, headName string, opt Compar
 			return nil, fmt.Errorf("%s; the speedup and every time depend on both (use --force to compare anyway): %w", why, ErrIncomparable)
 		}
 		c.Notes = append(c.Notes, "compared with --force: "+why)
-		skipRatio = base.Env.NumCPU != head.Env.NumCPU
 	}
 	if base.Config.Workers != head.Config.Workers {
 		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", base.Config.Workers, head.Config.Workers))
@@ -278,9 +275,6 @@ func Compare(base, head *loadgen.BenchRun, baseName, headName string, opt Compar
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
 	for _, m := range metrics() {
-		if m.ratio && skipRatio {
-			continue
-		}
 		d := compareMetric(m, m.values(base), m.values(head), thr, c.MaxRegression, rng)
 		d.Gated = slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.name) })
 		if d.Regressed() {

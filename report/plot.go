@@ -202,7 +202,8 @@ func timelinePlot(title string, recs []loadgen.Record, xmax float64) *plot.Plot 
 	p.Legend.Left = false
 	p.Add(plotter.NewGrid(), timeline{recs: sorted, colors: colors}) // the grid under the bars
 	p.X.Min, p.X.Max = 0, math.Max(xmax*1.02, 0.001)
-	p.Y.Min, p.Y.Max = 0, math.Max(float64(len(sorted)), 1)
+	// Headroom above the last bar for the legend's first entries.
+	p.Y.Min, p.Y.Max = 0, math.Max(float64(len(sorted))+0.3*float64(len(pids)+1)+0.5, 1)
 	return p
 }
 

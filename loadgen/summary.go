@@ -222,7 +222,10 @@ func Percentile(sorted []float64, p float64) float64 {
 	rank := p / 100 * float64(n-1)
 	lo := int(math.Floor(rank))
 	hi := min(lo+1, n-1)
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
+	if frac := rank - float64(lo); frac > 0 && sorted[hi] != sorted[lo] {
+		return sorted[lo] + (sorted[hi]-sorted[lo])*frac
+	}
+	return sorted[lo] // also keeps +Inf from becoming Inf-Inf = NaN
 }
 
 func median(v []float64) float64 {

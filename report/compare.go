@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -55,9 +56,9 @@ type CompareOptions struct {
 	// that counts as a regression, and it must hold for the whole
 	// confidence interval. Zero means [DefaultMaxRegression].
 	MaxRegression float64
-	// Gates are the metrics that fail the comparison, by name
-	// ("speedup", "cluster.p99") or by last part ("errors" gates
-	// standard.errors and cluster.errors). Nil means [DefaultGates].
+	// Gates are metrics that fail the comparison in addition to
+	// [DefaultGates], by name ("cluster.p99") or by last part ("p99"
+	// gates standard.p99 and cluster.p99).
 	Gates []string
 	// Force compares runs from different CPU counts or images.
 	Force bool
@@ -78,10 +79,13 @@ func (o CompareOptions) maxRegression() float64 {
 }
 
 func (o CompareOptions) gates() []string {
-	if o.Gates == nil {
-		return DefaultGates
+	gates := slices.Clone(DefaultGates)
+	for _, g := range o.Gates {
+		if !slices.Contains(gates, g) {
+			gates = append(gates, g)
+		}
 	}
-	return o.Gates
+	return gates
 }
 
 // Verdicts of a [Delta].
@@ -128,6 +132,38 @@ type Delta struct {
 	Verdict string  `json:"verdict"`
 	// Warnings explain results that are weaker than they look.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// finite returns v, or nil for ±Inf and NaN, which JSON cannot hold: an
+// interval with too few rounds is unbounded, a ratio over a zero median
+// infinite, and both are written as null.
+func finite(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON writes unbounded ends as null.
+func (s Stat) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Median *float64 `json:"median"`
+		Lo     *float64 `json:"lo"`
+		Hi     *float64 `json:"hi"`
+		N      int      `json:"n"`
+	}{finite(s.Median), finite(s.Lo), finite(s.Hi), s.N})
+}
+
+// MarshalJSON writes infinite changes and ratios as null.
+func (d Delta) MarshalJSON() ([]byte, error) {
+	type plain Delta // without this method
+	return json.Marshal(struct {
+		plain
+		ChangePct *float64 `json:"change_pct"`
+		P         *float64 `json:"p"`
+		RatioLo   *float64 `json:"ratio_lo"`
+		RatioHi   *float64 `json:"ratio_hi"`
+	}{plain(d), finite(d.ChangePct), finite(d.P), finite(d.RatioLo), finite(d.RatioHi)})
 }
 
 // Regressed reports whether this delta fails the comparison.
@@ -306,8 +342,11 @@ func compareMetric(m metric, base, head []float64, thr *benchmath.Thresholds, ma
 	for _, w := range append(benchmath.AssumeNothing.Summary(bs, DefaultConfidence).Warnings, benchmath.AssumeNothing.Summary(hs, DefaultConfidence).Warnings...) {
 		d.Warnings = appendUnique(d.Warnings, w.Error())
 	}
-	if d.Base.Median != 0 {
+	switch {
+	case d.Base.Median != 0:
 		d.ChangePct = (d.Head.Median/d.Base.Median - 1) * 100
+	case d.Head.Median > 0:
+		d.ChangePct = math.Inf(1) // from nothing to something: no errors, then some
 	}
 	if constant(base) && constant(head) && d.Base.Median == d.Head.Median {
 		// Nothing varies (no errors on either side, say): no change, and
@@ -356,7 +395,7 @@ func summarize(s *benchmath.Sample) Stat {
 }
 
 // bootstrapRatio is the percentile bootstrap confidence interval of
-// median(head)/median(base). A base median of zero makes the ratio
+// mean(head)/mean(base) (see center). A base of zero makes the ratio
 // infinite; the interval is then (+Inf, +Inf) or, with head zero too, 1.
 func bootstrapRatio(base, head []float64, confidence float64, rng *rand.Rand) (lo, hi float64) {
 	ratios := make([]float64, bootstrapResamples)
@@ -424,4 +463,9 @@ func runInfo(name string, r *loadgen.BenchRun) RunInfo {
 	}
 }
 
-func formatPct(p float64) string { return fmt.Sprintf("%+.1f%%", p) }
+func formatPct(p float64) string {
+	if math.IsInf(p, 1) {
+		return "+∞%"
+	}
+	return fmt.Sprintf("%+.1f%%", p)
+}

@@ -198,11 +198,14 @@ func TestGates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(c.Failed, ";"); !strings.Contains(got, "cluster.p99") || strings.Contains(got, "speedup") {
-		t.Errorf("failed %q, want only the named gate cluster.p99", got)
+	// --gate adds to the defaults: speedup still gates, cluster.p99 now
+	// does, cluster.throughput stays advisory.
+	got := strings.Join(c.Failed, ";")
+	if !strings.Contains(got, "cluster.p99") || !strings.Contains(got, "speedup") || strings.Contains(got, "throughput") {
+		t.Errorf("failed %q, want speedup and cluster.p99, not throughput", got)
 	}
-	if d := deltaOf(t, c, "speedup"); d.Verdict != VerdictRegression || d.Gated {
-		t.Errorf("speedup %q gated %v, want an advisory regression", d.Verdict, d.Gated)
+	if d := deltaOf(t, c, "cluster.throughput"); d.Verdict != VerdictRegression || d.Gated {
+		t.Errorf("cluster.throughput %q gated %v, want an advisory regression", d.Verdict, d.Gated)
 	}
 }
 
@@ -234,5 +237,31 @@ func TestWriteCompareGolden(t *testing.T) {
 			}
 			checkGolden(t, tt.name+"."+format, buf.Bytes())
 		}
+	}
+}
+
+func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
+	t.Parallel()
+	// Four rounds: too few for a 95% interval of the median, so its ends
+	// are infinite; and errors from none to some: an infinite ratio.
+	base := fabricateRun([]float64{2, 2.1, 1.9, 2})
+	head := fabricateRun([]float64{2, 2.1, 1.9, 2})
+	for i := range head.Modes[1].Rounds {
+		head.Modes[1].Rounds[i].Errors = 1
+	}
+	c, err := Compare(base, head, "base", "head", CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteCompare(&buf, c, FormatJSON); err != nil {
+		t.Fatalf("JSON with infinite values: %v", err)
+	}
+	if !strings.Contains(buf.String(), `"lo": null`) {
+		t.Errorf("unbounded interval not written as null:\n%s", buf.String())
+	}
+	d := deltaOf(t, c, "cluster.errors")
+	if d.Verdict != VerdictRegression || !d.Gated || !strings.Contains(strings.Join(c.Failed, ";"), "cluster.errors regressed by +∞%") {
+		t.Errorf("errors from 0%% to 10%%: %q (gated %v), failed %v; want a gated regression", d.Verdict, d.Gated, c.Failed)
 	}
 }

@@ -135,13 +135,13 @@ func workerRows(workers map[string]int) []row {
 // WriteLoadCSV writes one line per request, with a header line.
 func WriteLoadCSV(w io.Writer, s *loadgen.Summary) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"round", "seq", "sent_ms", "latency_ms", "end_ms", "status", "pid", "bytes", "kind", "error"})
+	cw.Write([]string{"round", "seq", "sent_ms", "latency_ms", "end_ms", "status", "pid", "bytes", "kind", "error", "source"})
 	for _, r := range s.Results {
 		cw.Write([]string{
 			strconv.Itoa(r.Round), strconv.FormatUint(r.Seq, 10),
 			ff(r.SentMs), ff(r.LatencyMs), ff(r.EndMs),
 			strconv.Itoa(r.Status), strconv.Itoa(r.PID), strconv.FormatInt(r.Bytes, 10),
-			r.Kind, r.Error,
+			r.Kind, r.Error, r.Source,
 		})
 	}
 	cw.Flush()

@@ -42,7 +42,16 @@ func PlotFormatOf(path string) (string, error) {
 // of each mode over every round. format is html (one self-contained page,
 // nothing fetched when viewed), svg or png.
 func WriteBenchPlot(w io.Writer, r *loadgen.BenchRun, format string) error {
-	round := medianRound(r.Speedup.PerRound)
+	// The speedup of each round as the modes' rounds line up (PerRound
+	// skips rounds without responses, so its indices may not).
+	var speedups []float64
+	if len(r.Modes) == 2 {
+		for i := range min(len(r.Modes[0].Rounds), len(r.Modes[1].Rounds)) {
+			s, c := r.Modes[0].Rounds[i].LastMs, r.Modes[1].Rounds[i].LastMs
+			speedups = append(speedups, s/math.Max(c, 1e-9))
+		}
+	}
+	round := medianRound(speedups)
 	var panels []*plot.Plot
 	xmax := 0.0
 	for _, m := range r.Modes {

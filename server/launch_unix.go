@@ -215,6 +215,18 @@ func (i *Instance) Stop(ctx context.Context) error {
 		i.kill()
 		return fmt.Errorf("server pid %d did not stop in time; killed it", i.PID)
 	}
+	if i.group {
+		// The shell is gone; what it started gets a moment more, then
+		// SIGKILL, so that nothing of it outlives the bench.
+		wait, cancel := context.WithTimeout(ctx, groupGrace)
+		defer cancel()
+		if !i.groupGone(wait) {
+			syscall.Kill(-i.PID, syscall.SIGKILL)
+		}
+	}
+	if i.group && errors.Is(i.err, exec.ErrWaitDelay) {
+		return nil // a child kept the output pipe open; the group is gone now
+	}
 	var exit *exec.ExitError
 	if errors.As(i.err, &exit) {
 		if ws, ok := exit.Sys().(syscall.WaitStatus); i.group && ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
@@ -231,6 +243,23 @@ func (i *Instance) Done() <-chan struct{} { return i.done }
 func (i *Instance) kill() {
 	i.signal(syscall.SIGKILL)
 	<-i.done
+}
+
+// groupGone is how long the rest of a command's process group may take to
+// exit once its shell has.
+const groupGrace = 5 * time.Second
+
+// groupGone waits until no process is left in the instance's process
+// group, or ctx is done.
+func (i *Instance) groupGone(ctx context.Context) bool {
+	for syscall.Kill(-i.PID, 0) == nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond): // poll interval
+		}
+	}
+	return true
 }
 
 func (i *Instance) signal(sig syscall.Signal) {
@@ -291,11 +320,25 @@ type CommandConfig struct {
 // returned Instance's Stop sends SIGTERM to the command's whole process
 // group, then SIGKILL, so that a shell and the server it started both go.
 func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	// A server left on the port would answer for the new one, and be
+	// measured in its place.
+	if resp, err := client.Get(cfg.URL); err == nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s already answers before %q starts: stop whatever serves it first", cfg.URL, cfg.Command)
+	}
 	cmd := exec.Command("/bin/sh", "-c", cfg.Command)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := cfg.Stderr
 	if out == nil {
-		out = io.Discard
+		// A file, not io.Discard: with a pipe, a background child that
+		// keeps it open would hold up Wait.
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer devnull.Close() // the child has its own copy
+		out = devnull
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
@@ -313,7 +356,6 @@ func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	client := &http.Client{Timeout: 5 * time.Second}
 	for {
 		resp, err := client.Get(cfg.URL)
 		if err == nil {
@@ -322,6 +364,7 @@ func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
 		}
 		select {
 		case <-inst.done:
+			syscall.Kill(-inst.PID, syscall.SIGKILL) // whatever it left behind
 			return nil, fmt.Errorf("%q exited before %s answered (%v)", cfg.Command, cfg.URL, inst.err)
 		case <-deadline.C:
 			inst.kill()

@@ -216,8 +216,13 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	var checkErr error
 	if len(opts.checks) > 0 && !run.Interrupted {
 		results := report.Check(run, opts.checks)
-		fmt.Fprintln(stdout)
-		if werr := report.WriteChecks(stdout, opts.checks, results); werr != nil {
+		// With --format json, stdout must stay one JSON document.
+		checksOut := stdout
+		if opts.format == report.FormatJSON {
+			checksOut = stderr
+		}
+		fmt.Fprintln(checksOut)
+		if werr := report.WriteChecks(checksOut, opts.checks, results); werr != nil {
 			return werr
 		}
 		for _, r := range results {

@@ -37,15 +37,15 @@ lies beyond --max-regression, so that a noisy runner does not fail the build; a
 change that is not significant prints "~".
 
 Only the speedup (cluster over standard, measured within each run, so the runner's
-own speed cancels out) and failed requests gate by default; --gate adds others
-(` + strings.Join(report.MetricNames(), ", ") + `; "errors" names both modes' error rates).
-The rest are advisory.
+own speed cancels out) and the error rates gate; --gate adds others
+(` + strings.Join(report.MetricNames(), ", ") + `; a last part like "p99" names both
+modes). The rest are advisory. MODE.errors here is the error rate in percent.
 
 Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head,
 2 bad input (a missing or unreadable file, another schema, runs from different CPU
 counts or images without --force, fewer than 4 rounds).`,
 		Example: `  $ flipbench compare base.json head.json
-  $ flipbench compare base.json head.json --gate speedup,errors,cluster.p99 --max-regression 5%
+  $ flipbench compare base.json head.json --gate cluster.p99 --max-regression 5%
   $ flipbench compare base.json head.json --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench compare base.json head.json --format junit > flipbench.xml`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -68,7 +68,7 @@ counts or images without --force, fewer than 4 rounds).`,
 	f := cmd.Flags()
 	f.Float64Var(&opts.opt.Alpha, "alpha", report.DefaultAlpha, "significance level of the U test")
 	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
-	f.StringSliceVar(&opts.gates, "gate", report.DefaultGates, "metrics whose regression fails the comparison")
+	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides speedup and errors")
 	f.BoolVar(&opts.opt.Force, "force", false, "compare runs from different CPU counts or images")
 	f.Var(newEnum(&opts.format, "text", report.CompareFormats...), "format", "output format")
 	return cmd
@@ -131,6 +131,9 @@ func readRun(path string) (*loadgen.BenchRun, error) {
 	}
 	if run.Schema != loadgen.RunSchema {
 		return nil, usageErrorf("%s has schema %q, want %q (a run file from flipbench bench)", path, run.Schema, loadgen.RunSchema)
+	}
+	if len(run.Modes) != 2 || run.Modes[0].Mode != loadgen.ModeStandard || run.Modes[1].Mode != loadgen.ModeCluster {
+		return nil, usageErrorf("%s has no standard and cluster modes: not a complete run file", path)
 	}
 	return &run, nil
 }

@@ -1040,3 +1040,52 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the commands' servers to exit", func() bool { return len(processesOf(bin)) == 0 })
 }
+
+func TestBenchCommandsLeaveNothingBehind(t *testing.T) {
+	addr := freeAddr(t)
+	img := "fixture:" + fixtures.SmallJPEG
+	// A helper that ignores SIGTERM, started in the background by the
+	// command: the bench must still take it down with the group.
+	marker := fmt.Sprintf("sleep %d", 90000+os.Getpid()%9000)
+	std := fmt.Sprintf("trap '' TERM; %s & exec %s standard --addr %s --image %s", marker, bin, addr, img)
+	cl := fmt.Sprintf("exec %s cluster --workers 2 --addr %s --image %s", bin, addr, img)
+	_, stderr, code := runCLI(t, nil, "bench", "--standard-cmd", std, "--cluster-cmd", cl,
+		"--url", "http://"+addr+"/flip", "--rounds", "1", "--workers", "2", "--out", "")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if left := processesWith(marker); len(left) > 0 {
+		t.Errorf("the command's background %q outlived the bench: pids %v", marker, left)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+
+	// A server already on the port would be measured in place of the
+	// command's: bench refuses to start.
+	p := startServer(t, nil, "standard", "--addr", addr, "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	_, stderr, code = runCLI(t, nil, "bench", "--standard-cmd", "exec "+bin+" standard --addr "+addr, "--cluster-cmd", cl,
+		"--url", p.url+"/flip", "--rounds", "1", "--out", "")
+	if code != 1 || !strings.Contains(stderr, "already answers") {
+		t.Errorf("with a server already on the port: exit %d, %q; want 1 and 'already answers'", code, stderr)
+	}
+}
+
+// processesWith lists running processes whose command line contains s.
+func processesWith(s string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+			if state, _, ok := procStat(pid); ok && state != "Z" {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}

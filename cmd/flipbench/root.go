@@ -53,7 +53,12 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "flipbench: %v (see '%s --help')\n", err, cmd.CommandPath())
+		// A hint on a second line ("Try: ...") stays on its own line.
+		msg, hint, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintf(stderr, "flipbench: %s (see '%s --help')\n", msg, cmd.CommandPath())
+		if hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command"):
 		// cobra has no error type for this one.

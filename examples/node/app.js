@@ -7,10 +7,11 @@
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import Koa from "koa";
 import { Jimp } from "jimp";
 
-const photo = resolve(process.env.PHOTO || new URL("../../fixtures/photo.jpg", import.meta.url).pathname);
+const photo = resolve(process.env.PHOTO || fileURLToPath(new URL("../../fixtures/photo.jpg", import.meta.url)));
 const port = Number(process.env.PORT || 3000);
 
 export function start() {

@@ -8,9 +8,12 @@
 //
 // Usage:
 //
+//	$ flipbench bench                        # the experiment: standard vs cluster, side by side
 //	$ flipbench standard                     # one worker on 127.0.0.1:3000
 //	$ flipbench cluster --workers 4          # four workers on one socket
-//	$ curl -X POST http://127.0.0.1:3000/flip
+//	$ flipbench load -n 10 -v                # 10 concurrent POST /flip, like the article's script
+//	$ flipbench compare base.json head.json  # a CI verdict between two bench runs
+//	$ flipbench report a.json b.json         # merge load or bench files
 //	$ flipbench flip photo.jpg flipped.jpg   # the job once, with timings
 //	$ flipbench version
 //

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -50,6 +52,10 @@ func RunWorker(ctx context.Context, stderr io.Writer) error {
 	if !ok {
 		return ErrNotWorker
 	}
+	// stderr may be a pipe to a process that is gone (a killed bench);
+	// a log line must then fail quietly, not kill the worker with SIGPIPE
+	// before it has removed its job files.
+	signal.Ignore(syscall.SIGPIPE)
 	var spec workerSpec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		return fmt.Errorf("worker spec: %w", err)
@@ -109,8 +115,8 @@ func RunWorker(ctx context.Context, stderr io.Writer) error {
 	case err = <-errc:
 	case <-gone:
 		// Nobody is left to send SIGTERM or to wait for us: stop now,
-		// dropping any job in flight, and let the deferred Close remove
-		// the job files.
+		// dropping any job in flight, job files first.
+		s.Close()
 		cfg.Logger.Warn("supervisor gone, exiting", "worker", cfg.Worker, "pid", os.Getpid())
 		return errSupervisorGone
 	}

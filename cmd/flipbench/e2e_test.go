@@ -970,6 +970,13 @@ func TestBenchKilledTakesItsServersDown(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	waitFor(t, 10*time.Second, "the servers of a SIGKILLed bench to exit", func() bool { return len(processesOf(bin)) == 0 })
+	// Their logs went to a pipe nobody reads any more: they must still
+	// have cleaned up rather than died of SIGPIPE.
+	for _, pid := range servers {
+		if left, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("flipbench-w*-p%d-*", pid))); len(left) > 0 {
+			t.Errorf("temp dirs left by worker %d: %v", pid, left)
+		}
+	}
 }
 
 func TestReportMergesLoadFiles(t *testing.T) {

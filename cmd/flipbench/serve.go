@@ -139,6 +139,9 @@ func (o *serveOptions) config() server.Config {
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
 	ctx, cancel := server.WatchParent(ctx) // stop if bench, our parent, dies
 	defer cancel()
+	// Logs may go to a pipe whose reader is gone (a killed bench): the
+	// supervisor must still stop its workers, not die of SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
 	log := server.NewLogger(stderr, opts.logFormat)
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"image/color"
@@ -188,7 +189,7 @@ func timelinePlot(title string, recs []loadgen.Record, xmax float64) *plot.Plot 
 	sorted := slices.Clone(recs)
 	slices.SortStableFunc(sorted, func(a, b loadgen.Record) int {
 		if a.SentMs != b.SentMs {
-			return cmpFloat(a.SentMs, b.SentMs)
+			return cmp.Compare(a.SentMs, b.SentMs)
 		}
 		return int(a.Seq) - int(b.Seq)
 	})
@@ -334,14 +335,4 @@ pre { font-size: 12px; overflow-x: auto; background: #f6f6f6; padding: 0.8em; }
 </html>
 `, html.EscapeString(title), html.EscapeString(title), svg, html.EscapeString(table))
 	return err
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

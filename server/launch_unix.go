@@ -183,22 +183,44 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 		}
 	}
 	// The workers say they are online; one answer proves the socket.
+	err = pollURL(ctx, inst.URL+"/healthz", func(code int) bool { return code == http.StatusOK }, deadline.C, inst.done)
+	switch {
+	case err == nil:
+		return inst, nil
+	case errors.Is(err, errExited):
+		return fail(fmt.Sprintf("server exited before it was ready (%v)", inst.err))
+	case errors.Is(err, errDeadline):
+		return fail(fmt.Sprintf("/healthz did not answer within %s (%v)", timeout, err))
+	}
+	return fail(err.Error())
+}
+
+// Why pollURL gave up.
+var (
+	errExited   = errors.New("the process exited")
+	errDeadline = errors.New("deadline passed")
+)
+
+// pollURL GETs url until an answer's status satisfies ok, polling every
+// 20 ms; it gives up when ctx is done, deadline fires or done closes.
+func pollURL(ctx context.Context, url string, ok func(status int) bool, deadline <-chan time.Time, done <-chan struct{}) error {
 	client := &http.Client{Timeout: 5 * time.Second}
 	for {
-		resp, err := client.Get(inst.URL + "/healthz")
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return inst, nil
+			if ok(resp.StatusCode) {
+				return nil
 			}
+			err = fmt.Errorf("status %s", resp.Status)
 		}
 		select {
-		case <-deadline.C:
-			return fail(fmt.Sprintf("/healthz did not answer within %s (%v)", timeout, err))
+		case <-deadline:
+			return fmt.Errorf("%w: %w", errDeadline, err)
 		case <-ctx.Done():
-			return fail(ctx.Err().Error())
-		case <-inst.done:
-			return fail(fmt.Sprintf("server exited before it was ready (%v)", inst.err))
+			return ctx.Err()
+		case <-done:
+			return errExited
 		case <-time.After(20 * time.Millisecond): // poll interval
 		}
 	}
@@ -356,23 +378,17 @@ func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	for {
-		resp, err := client.Get(cfg.URL)
-		if err == nil {
-			resp.Body.Close()
-			return inst, nil
-		}
-		select {
-		case <-inst.done:
-			syscall.Kill(-inst.PID, syscall.SIGKILL) // whatever it left behind
-			return nil, fmt.Errorf("%q exited before %s answered (%v)", cfg.Command, cfg.URL, inst.err)
-		case <-deadline.C:
-			inst.kill()
-			return nil, fmt.Errorf("%s did not answer within %s of starting %q (%v)", cfg.URL, timeout, cfg.Command, err)
-		case <-ctx.Done():
-			inst.kill()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond): // poll interval
-		}
+	err := pollURL(ctx, cfg.URL, func(int) bool { return true }, deadline.C, inst.done) // any answer
+	switch {
+	case err == nil:
+		return inst, nil
+	case errors.Is(err, errExited):
+		syscall.Kill(-inst.PID, syscall.SIGKILL) // whatever it left behind
+		return nil, fmt.Errorf("%q exited before %s answered (%v)", cfg.Command, cfg.URL, inst.err)
+	case errors.Is(err, errDeadline):
+		inst.kill()
+		return nil, fmt.Errorf("%s did not answer within %s of starting %q (%v)", cfg.URL, timeout, cfg.Command, err)
 	}
+	inst.kill()
+	return nil, err
 }

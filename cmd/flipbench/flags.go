@@ -36,13 +36,16 @@ func newByteSize(p *int64, def int64) *byteSize {
 	return &byteSize{p}
 }
 
+// sizeUnits are the suffixes byteSize reads, longest match first.
+var sizeUnits = []struct {
+	suffix string
+	n      int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+
 func (b *byteSize) Type() string { return "size" }
 func (b *byteSize) String() string {
 	v := *b.value
-	for _, u := range []struct {
-		suffix string
-		n      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+	for _, u := range sizeUnits[:3] { // shown in binary units
 		if v >= u.n && v%u.n == 0 {
 			return strconv.FormatInt(v/u.n, 10) + u.suffix
 		}
@@ -51,12 +54,8 @@ func (b *byteSize) String() string {
 }
 
 func (b *byteSize) Set(s string) error {
-	units := []struct {
-		suffix string
-		n      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
 	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range units {
+	for _, u := range sizeUnits {
 		if strings.HasSuffix(num, u.suffix) {
 			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.n
 			break

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // Defaults for the zero values of [Config].
@@ -115,7 +118,7 @@ type Config struct {
 	Timeout time.Duration
 	// OnResult, if set, is called with each request's record as it
 	// completes, from one goroutine at a time.
-	OnResult func(Record)
+	OnResult func(results.Record)
 	// Progress, if set, is called after each completed request with the
 	// counts so far, from one goroutine at a time.
 	Progress func(Progress)
@@ -177,36 +180,15 @@ func (c Config) Mode() string {
 	return "rate"
 }
 
-func (c Config) url() string {
-	if c.URL == "" {
-		return DefaultURL
-	}
-	return c.URL
-}
-
-func (c Config) method() string {
-	if c.Method == "" {
-		return DefaultMethod
-	}
-	return c.Method
-}
-
-func (c Config) rounds() int { return max(c.Rounds, 1) }
-
-func (c Config) timeout() time.Duration {
-	if c.Timeout == 0 {
-		return DefaultTimeout
-	}
-	return c.Timeout
-}
+func (c Config) url() string            { return cmp.Or(c.URL, DefaultURL) }
+func (c Config) method() string         { return cmp.Or(c.Method, DefaultMethod) }
+func (c Config) rounds() int            { return max(c.Rounds, 1) }
+func (c Config) timeout() time.Duration { return cmp.Or(c.Timeout, DefaultTimeout) }
 
 // planned is the number of requests in one round.
 func (c Config) planned() int {
 	if c.Rate.IsZero() {
-		if c.Requests == 0 {
-			return DefaultRequests
-		}
-		return c.Requests
+		return cmp.Or(c.Requests, DefaultRequests)
 	}
 	return int(float64(c.Rate.Freq) * float64(c.Duration) / float64(c.Rate.Per))
 }

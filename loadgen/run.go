@@ -12,6 +12,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // errInterrupted is the cause given to requests cut short by a cancelled
@@ -28,15 +30,15 @@ const keepBody = 4 << 10
 // Failed requests are data in the summary, not an error: Run returns an
 // error only for an invalid configuration or a machine that cannot open
 // enough sockets.
-func Run(ctx context.Context, cfg Config) (*Summary, error) {
+func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := ensureOpenFiles(cfg.planned()); err != nil {
 		return nil, err
 	}
-	sum := &Summary{
-		Schema:  LoadSchema,
+	sum := &results.Summary{
+		Schema:  results.LoadSchema,
 		URL:     cfg.url(),
 		Method:  cfg.method(),
 		Mode:    cfg.Mode(),
@@ -70,17 +72,17 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			return nil, err
 		}
 		sum.Results = append(sum.Results, recs...)
-		sum.RoundStats = append(sum.RoundStats, RoundSummary{Round: round, Stats: summarize(recs)})
+		sum.RoundStats = append(sum.RoundStats, results.RoundSummary{Round: round, Stats: results.Summarize(recs)})
 	}
 	sum.Interrupted = ctx.Err() != nil
-	sum.Stats = combine(sum.RoundStats, sum.Results)
-	sum.WallMs = msOf(time.Since(start))
+	sum.Stats = results.Combine(sum.RoundStats, sum.Results)
+	sum.WallMs = results.Ms(time.Since(start))
 	return sum, nil
 }
 
 // runRound runs one burst or one rate run with a fresh attacker, so that
 // sequence numbers and offsets start from zero in every round.
-func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]Record, error) {
+func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]results.Record, error) {
 	n := cfg.planned()
 	pacer := countPacer{n: uint64(n)}
 	workers := uint64(n) // burst: one client per request, all waiting
@@ -106,7 +108,7 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 	defer stop()
 
 	roundStart := time.Now()
-	recs := make([]Record, 0, n)
+	recs := make([]results.Record, 0, n)
 	errs := 0
 	var encErr error
 	for res := range atk.Attack(target, pacer, 0, "round-"+strconv.Itoa(round)) {
@@ -125,7 +127,7 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 			cfg.Progress(Progress{Round: round, Rounds: cfg.rounds(), Done: len(recs), Total: n, Errors: errs})
 		}
 	}
-	slices.SortFunc(recs, func(a, b Record) int { return int(a.Seq) - int(b.Seq) })
+	slices.SortFunc(recs, func(a, b results.Record) int { return int(a.Seq) - int(b.Seq) })
 	if enc != nil {
 		enc.base += uint64(len(recs)) // each round's seqs are 0..len-1
 	}
@@ -149,14 +151,14 @@ func (e *resultsEncoder) encode(res *vegeta.Result) error {
 	return e.enc.Encode(&r)
 }
 
-func toRecord(res *vegeta.Result, roundStart time.Time, round int) Record {
+func toRecord(res *vegeta.Result, roundStart time.Time, round int) results.Record {
 	sent := res.Timestamp.Sub(roundStart)
-	rec := Record{
+	rec := results.Record{
 		Round:     round,
 		Seq:       res.Seq,
-		SentMs:    msOf(sent),
-		LatencyMs: msOf(res.Latency),
-		EndMs:     msOf(sent + res.Latency),
+		SentMs:    results.Ms(sent),
+		LatencyMs: results.Ms(res.Latency),
+		EndMs:     results.Ms(sent + res.Latency),
 		Status:    int(res.Code),
 		Bytes:     int64(res.BytesIn),
 		Error:     res.Error,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // newCountingServer counts hits and answers after delay, with a fake
@@ -54,8 +56,8 @@ func TestRunSendsExactlyN(t *testing.T) {
 					t.Fatalf("result %d: %+v", i, r)
 				}
 			}
-			if sum.Workers["4242"] != 2*n {
-				t.Errorf("workers %v, want 4242: %d", sum.Workers, 2*n)
+			if sum.RequestsPerWorker["4242"] != 2*n {
+				t.Errorf("workers %v, want 4242: %d", sum.RequestsPerWorker, 2*n)
 			}
 		})
 	}
@@ -219,7 +221,7 @@ func TestCancelReturnsPromptlyWithPartialSummary(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done atomic.Int64
 	cfg := Config{URL: ts.URL, Requests: 5, Rounds: 3, Timeout: time.Minute,
-		OnResult: func(Record) {
+		OnResult: func(results.Record) {
 			if done.Add(1) == 2 {
 				cancel() // the two quick ones are in: interrupt
 			}
@@ -338,16 +340,6 @@ func TestErrorKind(t *testing.T) {
 	for _, tt := range tests {
 		if got := ErrorKind(tt.status, tt.err); got != tt.want {
 			t.Errorf("ErrorKind(%d, %q) = %q, want %q", tt.status, tt.err, got, tt.want)
-		}
-	}
-}
-
-func TestPercentile(t *testing.T) {
-	t.Parallel()
-	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	for _, tt := range []struct{ p, want float64 }{{0, 1}, {50, 5.5}, {90, 9.1}, {100, 10}} {
-		if got := Percentile(v, tt.p); got < tt.want-1e-9 || got > tt.want+1e-9 {
-			t.Errorf("Percentile(1..10, %v) = %v, want %v", tt.p, got, tt.want)
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // Assertion is an absolute check on a bench run, k6-style:
@@ -19,44 +19,6 @@ type Assertion struct {
 	Value  float64 // in the metric's unit: ms for times
 }
 
-// assertMetrics maps the names an assertion may use to a run's values:
-// the medians over its rounds, as the bench table shows them.
-var assertMetrics = func() map[string]func(*loadgen.BenchRun) float64 {
-	m := map[string]func(*loadgen.BenchRun) float64{
-		"speedup":    func(r *loadgen.BenchRun) float64 { return r.Speedup.Median },
-		"efficiency": func(r *loadgen.BenchRun) float64 { return r.Speedup.Efficiency },
-	}
-	for i, mode := range []string{loadgen.ModeStandard, loadgen.ModeCluster} {
-		get := func(f func(loadgen.Stats) float64) func(*loadgen.BenchRun) float64 {
-			return func(r *loadgen.BenchRun) float64 {
-				if i >= len(r.Modes) {
-					return 0
-				}
-				return f(r.Modes[i].Stats)
-			}
-		}
-		m[mode+".first"] = get(func(s loadgen.Stats) float64 { return s.FirstMs })
-		m[mode+".last"] = get(func(s loadgen.Stats) float64 { return s.LastMs })
-		m[mode+".p50"] = get(func(s loadgen.Stats) float64 { return s.LatencyMs.P50 })
-		m[mode+".p90"] = get(func(s loadgen.Stats) float64 { return s.LatencyMs.P90 })
-		m[mode+".p99"] = get(func(s loadgen.Stats) float64 { return s.LatencyMs.P99 })
-		m[mode+".max"] = get(func(s loadgen.Stats) float64 { return s.LatencyMs.Max })
-		m[mode+".throughput"] = get(func(s loadgen.Stats) float64 { return s.ThroughputRPS })
-		m[mode+".errors"] = get(func(s loadgen.Stats) float64 { return float64(s.Errors) })
-	}
-	return m
-}()
-
-// isTime reports whether a metric is a time, whose values take units.
-func isTime(metric string) bool {
-	_, field, _ := strings.Cut(metric, ".")
-	switch field {
-	case "first", "last", "p50", "p90", "p99", "max":
-		return true
-	}
-	return false
-}
-
 // ParseAssertion parses METRIC OP VALUE, with OP one of >=, <=, >, <, ==
 // and, for times, VALUE a duration ("5s", "800ms").
 func ParseAssertion(s string) (Assertion, error) {
@@ -66,11 +28,12 @@ func ParseAssertion(s string) (Assertion, error) {
 		if !ok {
 			continue
 		}
-		if _, known := assertMetrics[metric]; !known {
-			return Assertion{}, fmt.Errorf("assertion %q: unknown metric %q (want speedup, efficiency, or MODE.first|last|p50|p90|p99|max|throughput|errors)", s, metric)
+		m, known := results.LookupMetric(metric)
+		if !known {
+			return Assertion{}, fmt.Errorf("assertion %q: unknown metric %q (want %s)", s, metric, results.MetricHelp())
 		}
 		a := Assertion{Text: s, Metric: metric, Op: op}
-		if isTime(metric) {
+		if m.IsTime() {
 			d, err := time.ParseDuration(value)
 			if err != nil {
 				return Assertion{}, fmt.Errorf("assertion %q: %s is a time: want a duration like 5s or 800ms", s, metric)
@@ -96,10 +59,11 @@ type CheckResult struct {
 }
 
 // Check evaluates the assertions on run.
-func Check(run *loadgen.BenchRun, as []Assertion) []CheckResult {
+func Check(run *results.Run, as []Assertion) []CheckResult {
 	out := make([]CheckResult, len(as))
 	for i, a := range as {
-		v := assertMetrics[a.Metric](run)
+		m, _ := results.LookupMetric(a.Metric)
+		v := m.Of(run)
 		var pass bool
 		switch a.Op {
 		case ">=":
@@ -119,14 +83,14 @@ func Check(run *loadgen.BenchRun, as []Assertion) []CheckResult {
 }
 
 // WriteChecks prints one line per check: "PASS speedup>=1.6 (1.98)".
-func WriteChecks(w io.Writer, as []Assertion, results []CheckResult) error {
-	for i, r := range results {
+func WriteChecks(w io.Writer, as []Assertion, checks []CheckResult) error {
+	for i, r := range checks {
 		verdict := "PASS"
 		if !r.Pass {
 			verdict = "FAIL"
 		}
 		actual := fmt.Sprintf("%.3g", r.Actual)
-		if isTime(as[i].Metric) {
+		if m, _ := results.LookupMetric(as[i].Metric); m.IsTime() {
 			actual = Duration(r.Actual)
 		}
 		if _, err := fmt.Fprintf(w, "%s %s (actual %s)\n", verdict, r.Assertion, actual); err != nil {

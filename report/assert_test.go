@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-
-	"github.com/flipbench/flipbench/loadgen"
 )
 
 func TestParseAssertion(t *testing.T) {
@@ -43,7 +41,7 @@ func TestParseAssertion(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	run := mustReadJSON[loadgen.BenchRun](t, "run.json") // speedup 1.98, cluster p99 4.89 s
+	run := mustReadRun(t, "run.json") // speedup 1.98, cluster p99 4.89 s
 	var as []Assertion
 	for _, s := range []string{"speedup>=1.6", "cluster.p99<=5s", "speedup>=2.5", "standard.last<5s", "cluster.errors==0"} {
 		a, err := ParseAssertion(s)

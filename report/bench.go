@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // BenchFormats lists the output formats of a bench run.
@@ -15,7 +15,7 @@ var BenchFormats = []string{FormatTable, FormatJSON, FormatMarkdown}
 
 // WriteBench writes a bench run as a side-by-side table (or Markdown), or
 // as the run file's JSON.
-func WriteBench(w io.Writer, r *loadgen.BenchRun, format string) error {
+func WriteBench(w io.Writer, r *results.Run, format string) error {
 	switch format {
 	case FormatTable:
 		return writeBenchTable(w, r, false)
@@ -27,18 +27,18 @@ func WriteBench(w io.Writer, r *loadgen.BenchRun, format string) error {
 	return fmt.Errorf("unknown format %q (want one of %v)", format, BenchFormats)
 }
 
-func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
+func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	img := r.Config.Image
 	threads := fmt.Sprintf("%d thread(s) a worker", r.Config.Threads)
 	if r.Config.Threads == 0 {
 		threads = "all CPUs a worker"
 	}
 	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
-		r.Config.N, len(r.Modes[0].Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
+		r.Config.N, len(r.Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
 		r.Env.NumCPU, r.Env.CPU, threads)
 	if r.Config.StandardCmd != "" {
 		title = fmt.Sprintf("%d concurrent POST %s, %d rounds; standard: %s; cluster: %s; %d CPUs (%s)",
-			r.Config.N, r.Config.URL, len(r.Modes[0].Rounds), r.Config.StandardCmd, r.Config.ClusterCmd, r.Env.NumCPU, r.Env.CPU)
+			r.Config.N, r.Config.URL, len(r.Rounds), r.Config.StandardCmd, r.Config.ClusterCmd, r.Env.NumCPU, r.Env.CPU)
 	}
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"
@@ -50,32 +50,33 @@ func writeBenchTable(w io.Writer, r *loadgen.BenchRun, markdown bool) error {
 	}
 	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
 	var rows []row
-	for _, m := range r.Modes {
-		if len(m.Rounds) == 0 {
+	for _, side := range results.Sides {
+		m := r.Side(side)
+		if len(r.Rounds) == 0 {
 			// Interrupted before a round finished: nothing was measured.
-			rows = append(rows, row{m.Mode, strconv.Itoa(m.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
+			rows = append(rows, row{side, strconv.Itoa(m.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
 			continue
 		}
 		speed, eff := "1.00x (baseline)", "-"
-		if m.Mode == loadgen.ModeCluster {
+		if side == results.Cluster {
 			speed, eff = "-", "-"
-			if len(r.Speedup.PerRound) > 0 {
+			if r.Speedup.Rounds > 0 {
 				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", r.Speedup.Median, r.Speedup.Min, r.Speedup.Max)
 				eff = fmt.Sprintf("%.2f", r.Speedup.Efficiency)
 			}
 		}
 		rows = append(rows, row{
-			m.Mode, strconv.Itoa(m.Workers),
+			side, strconv.Itoa(m.Workers),
 			Duration(m.FirstMs), Duration(m.LastMs), Duration(m.LatencyMs.P50), Duration(m.LatencyMs.P99),
 			fmt.Sprintf("%.2f req/s", m.ThroughputRPS), strconv.Itoa(m.Errors),
-			speed, eff, perWorker(m.Workers, m.Stats.Workers),
+			speed, eff, perWorker(m.Workers, m.RequestsPerWorker),
 		})
 	}
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / cluster's, paired by round (median, min-max over %d rounds: %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
-		len(r.Speedup.PerRound), joinFloats(r.Speedup.PerRound))
+		r.Speedup.Rounds, joinFloats(r.Speedups()))
 	if markdown {
 		fmt.Fprintf(w, "\n_%s_\n", note)
 	} else {

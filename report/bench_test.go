@@ -5,16 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 func TestWriteBenchInterruptedBeforeARound(t *testing.T) {
 	t.Parallel()
-	run := &loadgen.BenchRun{
-		Config:      loadgen.RunSetup{N: 10, Rounds: 5, Workers: 2, Threads: 1},
+	run := &results.Run{
+		Config:      results.RunConfig{N: 10, Rounds: 5, Workers: 2, Threads: 1},
 		Interrupted: true,
-		Modes:       []loadgen.ModeRun{{Mode: "standard", Workers: 1}, {Mode: "cluster", Workers: 2}},
+		Standard:    results.Side{Workers: 1},
+		Cluster:     results.Side{Workers: 2},
 	}
+	run.Derive()
 	var buf bytes.Buffer
 	if err := WriteBench(&buf, run, FormatTable); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // CompareSchema names the JSON layout of a [Comparison].
@@ -45,7 +46,7 @@ var (
 // DefaultGates are the metrics whose regression fails a comparison when
 // no others are named: the in-run speedup (the machine's own speed
 // cancels out of it) and failed requests.
-var DefaultGates = []string{"speedup", "errors"}
+var DefaultGates = []string{"speedup", "error_rate"}
 
 // CompareOptions tune [Compare].
 type CompareOptions struct {
@@ -58,25 +59,14 @@ type CompareOptions struct {
 	MaxRegression float64
 	// Gates are metrics that fail the comparison in addition to
 	// [DefaultGates], by name ("cluster.p99") or by last part ("p99"
-	// gates standard.p99 and cluster.p99).
+	// gates standard.p99 and cluster.p99), from results.Metrics.
 	Gates []string
 	// Force compares runs from different CPU counts or images.
 	Force bool
 }
 
-func (o CompareOptions) alpha() float64 {
-	if o.Alpha == 0 {
-		return DefaultAlpha
-	}
-	return o.Alpha
-}
-
-func (o CompareOptions) maxRegression() float64 {
-	if o.MaxRegression == 0 {
-		return DefaultMaxRegression
-	}
-	return o.MaxRegression
-}
+func (o CompareOptions) alpha() float64         { return cmp.Or(o.Alpha, DefaultAlpha) }
+func (o CompareOptions) maxRegression() float64 { return cmp.Or(o.MaxRegression, DefaultMaxRegression) }
 
 func (o CompareOptions) gates() []string {
 	gates := slices.Clone(DefaultGates)
@@ -202,63 +192,8 @@ type Comparison struct {
 // requests.
 func (c *Comparison) Passed() bool { return len(c.Failed) == 0 }
 
-// metric is a quantity measured once per round of a run.
-type metric struct {
-	name           string
-	unit           string
-	higherIsBetter bool
-	values         func(*loadgen.BenchRun) []float64
-}
-
-func metrics() []metric {
-	ms := []metric{
-		{"speedup", "x", true, func(r *loadgen.BenchRun) []float64 { return r.Speedup.PerRound }},
-		{"efficiency", "", true, func(r *loadgen.BenchRun) []float64 {
-			var v []float64
-			for _, s := range r.Speedup.PerRound {
-				v = append(v, s/float64(max(r.Config.Workers, 1)))
-			}
-			return v
-		}},
-	}
-	for _, mode := range []int{0, 1} {
-		perRound := func(f func(loadgen.Stats) float64) func(*loadgen.BenchRun) []float64 {
-			return func(r *loadgen.BenchRun) []float64 {
-				if mode >= len(r.Modes) {
-					return nil
-				}
-				var v []float64
-				for _, round := range r.Modes[mode].Rounds {
-					v = append(v, f(round.Stats))
-				}
-				return v
-			}
-		}
-		name := []string{loadgen.ModeStandard, loadgen.ModeCluster}[mode]
-		ms = append(ms,
-			metric{name + ".last", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LastMs })},
-			metric{name + ".p50", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P50 })},
-			metric{name + ".p99", "ms", false, perRound(func(s loadgen.Stats) float64 { return s.LatencyMs.P99 })},
-			metric{name + ".throughput", "req/s", true, perRound(func(s loadgen.Stats) float64 { return s.ThroughputRPS })},
-			metric{name + ".errors", "%", false, perRound(func(s loadgen.Stats) float64 {
-				if s.Requests == 0 {
-					return 0
-				}
-				return 100 * float64(s.Errors) / float64(s.Requests)
-			})},
-		)
-	}
-	return ms
-}
-
-// MetricNames lists the metrics Compare reports, in order.
-func MetricNames() []string {
-	var names []string
-	for _, m := range metrics() {
-		names = append(names, m.name)
-	}
-	return names
-}
+// MetricNames lists the metrics Compare can report and gate, in order.
+func MetricNames() []string { return results.MetricNames() }
 
 // Compare compares head with base, metric by metric, the way benchstat
 // does: the median and confidence interval of each side over its rounds,
@@ -270,21 +205,21 @@ func MetricNames() []string {
 // It returns an error wrapping [ErrIncomparable] for runs of another
 // schema, of different CPU counts or images (unless Force), and
 // [ErrTooFewRounds] for runs of fewer than [MinRounds] rounds.
-func Compare(base, head *loadgen.BenchRun, baseName, headName string, opt CompareOptions) (*Comparison, error) {
+func Compare(base, head *results.Run, baseName, headName string, opt CompareOptions) (*Comparison, error) {
 	for _, r := range []struct {
 		name string
-		run  *loadgen.BenchRun
+		run  *results.Run
 	}{{baseName, base}, {headName, head}} {
-		if r.run.Schema != loadgen.RunSchema {
-			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, loadgen.RunSchema, ErrIncomparable)
+		if r.run.Schema != results.RunSchema {
+			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, results.RunSchema, ErrIncomparable)
 		}
-		if n := len(r.run.Speedup.PerRound); n < MinRounds {
-			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (run flipbench bench --rounds 6 or more): %w",
+		if n := r.run.Speedup.Rounds; n < MinRounds {
+			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (bench 6 rounds or more): %w",
 				r.name, n, MinRounds, ErrTooFewRounds)
 		}
 	}
 	for _, g := range opt.gates() {
-		if !slices.ContainsFunc(metrics(), func(m metric) bool { return gateMatches(g, m.name) }) {
+		if !slices.ContainsFunc(results.Metrics(), func(m results.Metric) bool { return gateMatches(g, m.Name) }) {
 			return nil, fmt.Errorf("unknown gate %q (metrics: %s)", g, strings.Join(MetricNames(), ", "))
 		}
 	}
@@ -310,9 +245,13 @@ func Compare(base, head *loadgen.BenchRun, baseName, headName string, opt Compar
 	}
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
-	for _, m := range metrics() {
-		d := compareMetric(m, m.values(base), m.values(head), thr, c.MaxRegression, rng)
-		d.Gated = slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.name) })
+	for _, m := range results.Metrics() {
+		gated := slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.Name) })
+		if !m.Compared && !gated {
+			continue
+		}
+		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, rng)
+		d.Gated = gated
 		if d.Regressed() {
 			c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
 		}
@@ -334,8 +273,8 @@ func gateMatches(gate, metric string) bool {
 	return ok && gate == short
 }
 
-func compareMetric(m metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, rng *rand.Rand) Delta {
-	d := Delta{Metric: m.name, Unit: m.unit, HigherIsBetter: m.higherIsBetter}
+func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, rng *rand.Rand) Delta {
+	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter}
 	bs := benchmath.NewSample(slices.Clone(base), thr)
 	hs := benchmath.NewSample(slices.Clone(head), thr)
 	d.Base, d.Head = summarize(bs), summarize(hs)
@@ -365,13 +304,13 @@ func compareMetric(m metric, base, head []float64, thr *benchmath.Thresholds, ma
 	headLower := pLess <= pGreater
 	d.P = min(pLess, pGreater)
 	d.RatioLo, d.RatioHi = bootstrapRatio(bs.Values, hs.Values, RatioConfidence, rng)
-	worse := headLower == m.higherIsBetter
+	worse := headLower == m.HigherIsBetter
 	switch {
 	case d.P > thr.CompareAlpha:
 		d.Verdict = VerdictNoChange
-	case worse && m.higherIsBetter && d.RatioHi < 1-maxReg, worse && !m.higherIsBetter && d.RatioLo > 1+maxReg:
+	case worse && m.HigherIsBetter && d.RatioHi < 1-maxReg, worse && !m.HigherIsBetter && d.RatioLo > 1+maxReg:
 		d.Verdict = VerdictRegression
-	case !worse && m.higherIsBetter && d.RatioLo > 1+maxReg, !worse && !m.higherIsBetter && d.RatioHi < 1-maxReg:
+	case !worse && m.HigherIsBetter && d.RatioLo > 1+maxReg, !worse && !m.HigherIsBetter && d.RatioHi < 1-maxReg:
 		d.Verdict = VerdictImprovement
 	default:
 		d.Verdict = VerdictSmall
@@ -419,7 +358,7 @@ func bootstrapRatio(base, head []float64, confidence float64, rng *rand.Rand) (l
 	}
 	slices.Sort(ratios)
 	tail := (1 - confidence) / 2 * 100
-	return loadgen.Percentile(ratios, tail), loadgen.Percentile(ratios, 100-tail)
+	return results.Percentile(ratios, tail), results.Percentile(ratios, 100-tail)
 }
 
 // center is the statistic whose ratio is bootstrapped: the mean. With
@@ -451,15 +390,11 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-func runInfo(name string, r *loadgen.BenchRun) RunInfo {
-	errs := 0
-	for _, m := range r.Modes {
-		errs += m.Errors
-	}
+func runInfo(name string, r *results.Run) RunInfo {
 	return RunInfo{
 		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
-		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: len(r.Speedup.PerRound), Workers: r.Config.Workers,
-		Image: r.Config.Image.SHA256, Errors: errs,
+		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: r.Speedup.Rounds, Workers: r.Config.Workers,
+		Image: r.Config.Image.SHA256, Errors: r.Standard.Errors + r.Cluster.Errors,
 	}
 }
 

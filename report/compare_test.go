@@ -7,26 +7,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipbench/flipbench/loadgen"
-	"github.com/flipbench/flipbench/server"
+	"github.com/flipbench/flipbench/results"
 )
 
 // fabricateRun makes a run file whose rounds have the given speedups; the
 // modes' times follow from them (standard's last response 10 s, times
 // noise-free), and every request succeeded.
-func fabricateRun(speedups []float64) *loadgen.BenchRun {
-	r := &loadgen.BenchRun{
-		Schema: loadgen.RunSchema,
-		Env:    loadgen.Env{Version: "test", NumCPU: 2, CPU: "test CPU"},
-		Config: loadgen.RunSetup{N: 10, Rounds: len(speedups), Workers: 2, Threads: 1, Image: imageWithSHA("aa")},
-		Modes:  []loadgen.ModeRun{{Mode: "standard", Workers: 1}, {Mode: "cluster", Workers: 2}},
+func fabricateRun(speedups []float64) *results.Run {
+	r := &results.Run{
+		Schema:   results.RunSchema,
+		Env:      results.Env{Version: "test", NumCPU: 2, CPU: "test CPU"},
+		Config:   results.RunConfig{N: 10, Rounds: len(speedups), Workers: 2, Threads: 1, Image: imageWithSHA("aa")},
+		Standard: results.Side{Workers: 1},
+		Cluster:  results.Side{Workers: 2},
+		Speedup:  results.Speedup{Rounds: len(speedups)},
 	}
 	for i, s := range speedups {
-		std := loadgen.Stats{Requests: 10, OK: 10, LastMs: 10000, FirstMs: 1000, ThroughputRPS: 1, LatencyMs: loadgen.Latency{P50: 5000, P99: 10000}}
-		cl := loadgen.Stats{Requests: 10, OK: 10, LastMs: 10000 / s, FirstMs: 1000, ThroughputRPS: s, LatencyMs: loadgen.Latency{P50: 5000 / s, P99: 10000 / s}}
-		r.Modes[0].Rounds = append(r.Modes[0].Rounds, loadgen.ModeRound{Round: i + 1, Stats: std})
-		r.Modes[1].Rounds = append(r.Modes[1].Rounds, loadgen.ModeRound{Round: i + 1, Stats: cl})
-		r.Speedup.PerRound = append(r.Speedup.PerRound, s)
+		std := results.Stats{Requests: 10, OK: 10, LastMs: 10000, FirstMs: 1000, ThroughputRPS: 1, LatencyMs: results.Latency{P50: 5000, P99: 10000}}
+		cl := results.Stats{Requests: 10, OK: 10, LastMs: 10000 / s, FirstMs: 1000, ThroughputRPS: s, LatencyMs: results.Latency{P50: 5000 / s, P99: 10000 / s}}
+		r.Rounds = append(r.Rounds, results.Round{Round: i + 1, Standard: results.RoundSide{Stats: std}, Cluster: results.RoundSide{Stats: cl}, Speedup: s})
 	}
 	return r
 }
@@ -153,7 +152,7 @@ func TestCompareRejects(t *testing.T) {
 	badSchema.Schema = "flipbench/load/v1"
 	tests := []struct {
 		name string
-		head *loadgen.BenchRun
+		head *results.Run
 		opt  CompareOptions
 		want error
 		msg  string
@@ -179,7 +178,7 @@ func TestCompareFailsOnFailedRequests(t *testing.T) {
 	t.Parallel()
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	head := fabricateRun(six)
-	head.Modes[1].Errors = 3
+	head.Cluster.Errors = 3
 	c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +208,7 @@ func TestGates(t *testing.T) {
 	}
 }
 
-func imageWithSHA(sha string) server.ImageInfo { return server.ImageInfo{SHA256: sha} }
+func imageWithSHA(sha string) results.ImageInfo { return results.ImageInfo{SHA256: sha} }
 
 func TestWriteCompareGolden(t *testing.T) {
 	t.Parallel()
@@ -221,7 +220,7 @@ func TestWriteCompareGolden(t *testing.T) {
 	pass.Env.Version, pass.Env.Commit, pass.Started = "v1.1.0", "cccccccccccc", "2026-11-26T12:00:00Z"
 	for _, tt := range []struct {
 		name string
-		head *loadgen.BenchRun
+		head *results.Run
 	}{{"compare-fail", fail}, {"compare-pass", pass}} {
 		c, err := Compare(base, tt.head, "base.json", "head.json", CompareOptions{})
 		if err != nil {
@@ -246,8 +245,8 @@ func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
 	// are infinite; and errors from none to some: an infinite ratio.
 	base := fabricateRun([]float64{2, 2.1, 1.9, 2})
 	head := fabricateRun([]float64{2, 2.1, 1.9, 2})
-	for i := range head.Modes[1].Rounds {
-		head.Modes[1].Rounds[i].Errors = 1
+	for i := range head.Rounds {
+		head.Rounds[i].Cluster.Errors = 1
 	}
 	c, err := Compare(base, head, "base", "head", CompareOptions{})
 	if err != nil {
@@ -260,8 +259,28 @@ func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
 	if !strings.Contains(buf.String(), `"lo": null`) {
 		t.Errorf("unbounded interval not written as null:\n%s", buf.String())
 	}
-	d := deltaOf(t, c, "cluster.errors")
-	if d.Verdict != VerdictRegression || !d.Gated || !strings.Contains(strings.Join(c.Failed, ";"), "cluster.errors regressed by +∞%") {
+	d := deltaOf(t, c, "cluster.error_rate")
+	if d.Verdict != VerdictRegression || !d.Gated || !strings.Contains(strings.Join(c.Failed, ";"), "cluster.error_rate regressed by +∞%") {
 		t.Errorf("errors from 0%% to 10%%: %q (gated %v), failed %v; want a gated regression", d.Verdict, d.Gated, c.Failed)
+	}
+}
+
+// TestCompareV1BaselineWithV2Run compares a baseline that the release
+// before run/v2 wrote with a run of today's format, both of them real
+// `bench --quick --rounds 6` runs on one 2-CPU machine: CI baselines
+// written by that release must keep comparing.
+func TestCompareV1BaselineWithV2Run(t *testing.T) {
+	t.Parallel()
+	base := mustReadRun(t, "../../results/testdata/run-v1.json")
+	head := mustReadRun(t, "../../results/testdata/run-v2.json")
+	c, err := Compare(base, head, "v1.json", "v2.json", CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Passed() || c.Base.Rounds != 6 || c.Head.Rounds != 6 {
+		t.Errorf("passed %v with %d and %d rounds; want a pass over 6 and 6: %v", c.Passed(), c.Base.Rounds, c.Head.Rounds, c.Failed)
+	}
+	if d := deltaOf(t, c, "speedup"); d.Base.N != 6 || d.Head.N != 6 || !d.Gated {
+		t.Errorf("speedup delta %+v, want 6 rounds a side, gated", d)
 	}
 }

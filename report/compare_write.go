@@ -8,19 +8,22 @@ import (
 )
 
 // CompareFormats lists the output formats of a comparison.
-var CompareFormats = []string{"text", FormatMarkdown, FormatJSON, "junit"}
+var CompareFormats = []string{FormatTable, FormatMarkdown, FormatJSON, FormatJUnit}
+
+// FormatJUnit is a JUnit XML report, for CI systems that show test results.
+const FormatJUnit = "junit"
 
 // WriteCompare writes a comparison as a text table, Markdown (for a PR
 // comment or a job summary), JSON, or JUnit XML (for CI test reports).
 func WriteCompare(w io.Writer, c *Comparison, format string) error {
 	switch format {
-	case "text":
+	case FormatTable, "text": // "text" was its name before it was "table"
 		return writeCompareTable(w, c, false)
 	case FormatMarkdown:
 		return writeCompareTable(w, c, true)
 	case FormatJSON:
 		return WriteJSON(w, c)
-	case "junit":
+	case FormatJUnit:
 		return writeJUnit(w, c)
 	}
 	return fmt.Errorf("unknown format %q (want one of %v)", format, CompareFormats)

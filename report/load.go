@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // Formats that WriteLoad understands.
@@ -26,7 +26,7 @@ var LoadFormats = []string{FormatTable, FormatJSON, FormatCSV, FormatMarkdown}
 // WriteLoad writes a load summary in format: table and markdown show the
 // summary and the requests per worker, json is the whole Summary, csv one
 // line per request.
-func WriteLoad(w io.Writer, s *loadgen.Summary, format string) error {
+func WriteLoad(w io.Writer, s *results.Summary, format string) error {
 	switch format {
 	case FormatTable:
 		return writeLoadTables(w, s, false)
@@ -47,7 +47,7 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func writeLoadTables(w io.Writer, s *loadgen.Summary, markdown bool) error {
+func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 	l := s.LatencyMs
 	// With no response at all, times are unknown, not zero.
 	dur := Duration
@@ -87,9 +87,9 @@ func writeLoadTables(w io.Writer, s *loadgen.Summary, markdown bool) error {
 	if err := render(w, markdown, row{"metric", "value"}, rows); err != nil {
 		return err
 	}
-	if len(s.Workers) > 0 {
+	if len(s.RequestsPerWorker) > 0 {
 		fmt.Fprintln(w)
-		if err := render(w, markdown, row{"worker pid", "requests", "share"}, workerRows(s.Workers)); err != nil {
+		if err := render(w, markdown, row{"worker pid", "requests", "share"}, workerRows(s.RequestsPerWorker)); err != nil {
 			return err
 		}
 	}
@@ -133,7 +133,7 @@ func workerRows(workers map[string]int) []row {
 }
 
 // WriteLoadCSV writes one line per request, with a header line.
-func WriteLoadCSV(w io.Writer, s *loadgen.Summary) error {
+func WriteLoadCSV(w io.Writer, s *results.Summary) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"round", "seq", "sent_ms", "latency_ms", "end_ms", "status", "pid", "bytes", "kind", "error", "source"})
 	for _, r := range s.Results {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // mustReadJSON decodes testdata/name into a new T.
@@ -25,10 +25,24 @@ func mustReadJSON[T any](t *testing.T, name string) *T {
 	return v
 }
 
+// mustReadRun reads testdata/name as compare and report read run files.
+func mustReadRun(t *testing.T, name string) *results.Run {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := results.ParseRun(b)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return run
+}
+
 func TestWriteLoadGolden(t *testing.T) {
 	t.Parallel()
 	for _, input := range []string{"load", "load-refused"} {
-		sum := mustReadJSON[loadgen.Summary](t, input+".json")
+		sum := mustReadJSON[results.Summary](t, input+".json")
 		for _, format := range LoadFormats {
 			t.Run(input+"."+format, func(t *testing.T) {
 				var buf bytes.Buffer
@@ -43,7 +57,7 @@ func TestWriteLoadGolden(t *testing.T) {
 
 func TestWriteLoadShowsNoTimesWithoutResponses(t *testing.T) {
 	t.Parallel()
-	sum := mustReadJSON[loadgen.Summary](t, "load-refused.json")
+	sum := mustReadJSON[results.Summary](t, "load-refused.json")
 	var buf bytes.Buffer
 	if err := WriteLoad(&buf, sum, FormatTable); err != nil {
 		t.Fatal(err)
@@ -61,14 +75,14 @@ func TestWriteLoadShowsNoTimesWithoutResponses(t *testing.T) {
 
 func TestWriteLoadUnknownFormat(t *testing.T) {
 	t.Parallel()
-	if err := WriteLoad(&bytes.Buffer{}, &loadgen.Summary{}, "xml"); err == nil {
+	if err := WriteLoad(&bytes.Buffer{}, &results.Summary{}, "xml"); err == nil {
 		t.Error("WriteLoad with format xml: nil error")
 	}
 }
 
 func TestWriteBenchGolden(t *testing.T) {
 	t.Parallel()
-	run := mustReadJSON[loadgen.BenchRun](t, "run.json")
+	run := mustReadRun(t, "run.json")
 	for _, format := range BenchFormats {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer

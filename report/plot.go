@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // PlotFormatOf returns the plot format a file name asks for by its
@@ -42,41 +42,38 @@ func PlotFormatOf(path string) (string, error) {
 // for the round whose speedup is the median, and the latency distribution
 // of each mode over every round. format is html (one self-contained page,
 // nothing fetched when viewed), svg or png.
-func WriteBenchPlot(w io.Writer, r *loadgen.BenchRun, format string) error {
-	// The speedup of each round as the modes' rounds line up (PerRound
-	// skips rounds without responses, so its indices may not).
-	var speedups []float64
-	if len(r.Modes) == 2 {
-		for i := range min(len(r.Modes[0].Rounds), len(r.Modes[1].Rounds)) {
-			s, c := r.Modes[0].Rounds[i].LastMs, r.Modes[1].Rounds[i].LastMs
-			speedups = append(speedups, s/math.Max(c, 1e-9))
-		}
+func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
+	// Each round's speedup, in the rounds' order (a round without one
+	// counts as 0, the metric table's rule).
+	speedups := make([]float64, len(r.Rounds))
+	for i, rd := range r.Rounds {
+		speedups[i] = rd.Speedup
 	}
 	round := medianRound(speedups)
 	var panels []*plot.Plot
 	xmax := 0.0
-	for _, m := range r.Modes {
-		if round < len(m.Rounds) {
-			for _, rec := range m.Rounds[round].Results {
+	if round < len(r.Rounds) {
+		for _, side := range results.Sides {
+			for _, rec := range r.Rounds[round].Side(side).Results {
 				xmax = math.Max(xmax, rec.EndMs/1000)
 			}
 		}
 	}
-	for _, m := range r.Modes {
-		var recs []loadgen.Record
-		if round < len(m.Rounds) {
-			recs = m.Rounds[round].Results
+	for _, side := range results.Sides {
+		var recs []results.Record
+		if round < len(r.Rounds) {
+			recs = r.Rounds[round].Side(side).Results
 		}
-		title := fmt.Sprintf("%s, %d worker(s): round %d of %d, last response %s", m.Mode, m.Workers, round+1, len(m.Rounds), lastOf(recs))
+		title := fmt.Sprintf("%s, %d worker(s): round %d of %d, last response %s", side, r.Side(side).Workers, round+1, len(r.Rounds), lastOf(recs))
 		panels = append(panels, timelinePlot(title, recs, xmax))
 	}
 	var series []latencySeries
-	for _, m := range r.Modes {
-		var all []loadgen.Record
-		for _, rd := range m.Rounds {
-			all = append(all, rd.Results...)
+	for _, side := range results.Sides {
+		var all []results.Record
+		for _, rd := range r.Rounds {
+			all = append(all, rd.Side(side).Results...)
 		}
-		series = append(series, latencySeries{m.Mode, all})
+		series = append(series, latencySeries{side, all})
 	}
 	panels = append(panels, latencyPlot("latency distribution, every round", series))
 	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Speedup.Median, r.Env.NumCPU)
@@ -85,13 +82,13 @@ func WriteBenchPlot(w io.Writer, r *loadgen.BenchRun, format string) error {
 
 // WriteLoadPlot draws a load run: its requests on a timeline for the
 // round whose last response is the median, and the latency distribution.
-func WriteLoadPlot(w io.Writer, s *loadgen.Summary, format string) error {
+func WriteLoadPlot(w io.Writer, s *results.Summary, format string) error {
 	lasts := make([]float64, len(s.RoundStats))
 	for i, rs := range s.RoundStats {
 		lasts[i] = rs.LastMs
 	}
 	round := medianRound(lasts) + 1
-	var recs []loadgen.Record
+	var recs []results.Record
 	for _, r := range s.Results {
 		if r.Round == round {
 			recs = append(recs, r)
@@ -115,7 +112,7 @@ func medianRound(v []float64) int {
 	if len(v) == 0 {
 		return 0
 	}
-	med := loadgen.Percentile(slices.Sorted(slices.Values(v)), 50)
+	med := results.Percentile(slices.Sorted(slices.Values(v)), 50)
 	best := 0
 	for i, x := range v {
 		if math.Abs(x-med) < math.Abs(v[best]-med) {
@@ -125,7 +122,7 @@ func medianRound(v []float64) int {
 	return best
 }
 
-func lastOf(recs []loadgen.Record) string {
+func lastOf(recs []results.Record) string {
 	last := 0.0
 	for _, r := range recs {
 		last = math.Max(last, r.EndMs)
@@ -147,7 +144,7 @@ var failedColor = color.RGBA{0, 0, 0, 255}
 // timeline is a plotter: one horizontal bar per request, from when it
 // was sent to when its response arrived, in seconds.
 type timeline struct {
-	recs   []loadgen.Record // sorted by send time
+	recs   []results.Record // sorted by send time
 	colors map[int]color.Color
 }
 
@@ -181,13 +178,13 @@ func (s swatch) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(s.Color, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Min.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Min.X, Y: c.Max.Y}})
 }
 
-func timelinePlot(title string, recs []loadgen.Record, xmax float64) *plot.Plot {
+func timelinePlot(title string, recs []results.Record, xmax float64) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "seconds since the burst (bar: request sent to response)"
 	p.Y.Label.Text = "request"
 	sorted := slices.Clone(recs)
-	slices.SortStableFunc(sorted, func(a, b loadgen.Record) int {
+	slices.SortStableFunc(sorted, func(a, b results.Record) int {
 		if a.SentMs != b.SentMs {
 			return cmp.Compare(a.SentMs, b.SentMs)
 		}
@@ -205,7 +202,7 @@ func timelinePlot(title string, recs []loadgen.Record, xmax float64) *plot.Plot 
 		colors[pid] = palette[i%len(palette)]
 		p.Legend.Add(fmt.Sprintf("pid %d", pid), swatch{colors[pid]})
 	}
-	if slices.ContainsFunc(sorted, func(r loadgen.Record) bool { return !r.OK() }) {
+	if slices.ContainsFunc(sorted, func(r results.Record) bool { return !r.OK() }) {
 		p.Legend.Add("failed", swatch{failedColor})
 	}
 	p.Legend.Top = true
@@ -219,7 +216,7 @@ func timelinePlot(title string, recs []loadgen.Record, xmax float64) *plot.Plot 
 
 type latencySeries struct {
 	name string
-	recs []loadgen.Record
+	recs []results.Record
 }
 
 // latencyPlot draws each series' latency distribution as a cumulative
@@ -256,7 +253,7 @@ func latencyPlot(title string, series []latencySeries) *plot.Plot {
 		line.Width = vg.Points(2)
 		p.Add(line)
 		drawn++
-		p.Legend.Add(fmt.Sprintf("%s (p50 %s)", s.name, Duration(1000*loadgen.Percentile(lat, 50))), line)
+		p.Legend.Add(fmt.Sprintf("%s (p50 %s)", s.name, Duration(1000*results.Percentile(lat, 50))), line)
 	}
 	p.Legend.Top = false
 	p.Legend.Left = false

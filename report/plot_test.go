@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 func TestPlotFormatOf(t *testing.T) {
@@ -55,7 +55,7 @@ func near(c color.NRGBA, want color.Color) bool {
 
 func TestBenchPlotPNG(t *testing.T) {
 	t.Parallel()
-	run := mustReadJSON[loadgen.BenchRun](t, "run.json")
+	run := mustReadRun(t, "run.json")
 	var buf bytes.Buffer
 	if err := WriteBenchPlot(&buf, run, "png"); err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestBenchPlotPNG(t *testing.T) {
 
 func TestBenchPlotSVGHasABarPerRequest(t *testing.T) {
 	t.Parallel()
-	run := mustReadJSON[loadgen.BenchRun](t, "run.json")
+	run := mustReadRun(t, "run.json")
 	var buf bytes.Buffer
 	if err := WriteBenchPlot(&buf, run, "svg"); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ var networkRef = regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//|<scr
 
 func TestHTMLPlotIsSelfContained(t *testing.T) {
 	t.Parallel()
-	run := mustReadJSON[loadgen.BenchRun](t, "run.json")
+	run := mustReadRun(t, "run.json")
 	var buf bytes.Buffer
 	if err := WriteBenchPlot(&buf, run, "html"); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestHTMLPlotIsSelfContained(t *testing.T) {
 
 func TestLoadPlotWithoutResponses(t *testing.T) {
 	t.Parallel()
-	sum := mustReadJSON[loadgen.Summary](t, "load-refused.json")
+	sum := mustReadJSON[results.Summary](t, "load-refused.json")
 	for _, format := range []string{"png", "svg", "html"} {
 		if err := WriteLoadPlot(io.Discard, sum, format); err != nil {
 			t.Errorf("%s: %v", format, err)
@@ -136,7 +136,7 @@ func TestHTMLPlotInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteBenchPlot(f, mustReadJSON[loadgen.BenchRun](t, "run.json"), "html"); err != nil {
+	if err := WriteBenchPlot(f, mustReadRun(t, "run.json"), "html"); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

@@ -6,7 +6,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 )
 
 // Step is one timed step of a job and its samples, in milliseconds.
@@ -38,7 +38,7 @@ func SummarizeSteps(steps []Step) []StepSummary {
 			continue
 		}
 		sorted := slices.Sorted(slices.Values(s.Samples))
-		out[i].MedianMs = loadgen.Percentile(sorted, 50)
+		out[i].MedianMs = results.Percentile(sorted, 50)
 		out[i].MinMs, out[i].MaxMs = sorted[0], sorted[len(sorted)-1]
 	}
 	return out

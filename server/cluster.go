@@ -1,10 +1,15 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -36,6 +41,8 @@ var ErrGaveUp = errors.New("worker keeps failing to start")
 // on one listening socket, restarts those that exit, and stops them all
 // gracefully. `flipbench standard` is a Cluster of one.
 type Cluster struct {
+	// Name names the cluster in its logs: "standard" or "cluster".
+	Name string
 	// Workers is the number of worker processes. Zero means one per CPU.
 	Workers int
 	// Config is every worker's configuration; Worker is set per process.
@@ -66,31 +73,70 @@ type Cluster struct {
 	Logger *slog.Logger
 	// Stderr receives the workers' stderr (their logs). Nil means os.Stderr.
 	Stderr io.Writer
+	// Ready, if set, is called each time a worker becomes ready to
+	// serve, restarted ones included, from the worker's own goroutine.
+	Ready func(worker, pid int)
 	// Reload triggers a rolling restart for each value received: one
 	// worker at a time, the new one ready before the old one drains.
 	// flipbench connects SIGHUP to it. Nil means never.
 	Reload <-chan os.Signal
 }
 
-func (c *Cluster) grace() time.Duration      { return orDur(c.Grace, DefaultGrace) }
-func (c *Cluster) backoff() time.Duration    { return orDur(c.Backoff, DefaultBackoff) }
-func (c *Cluster) maxBackoff() time.Duration { return orDur(c.MaxBackoff, DefaultMaxBackoff) }
+func (c *Cluster) grace() time.Duration      { return cmp.Or(c.Grace, DefaultGrace) }
+func (c *Cluster) backoff() time.Duration    { return cmp.Or(c.Backoff, DefaultBackoff) }
+func (c *Cluster) maxBackoff() time.Duration { return cmp.Or(c.MaxBackoff, DefaultMaxBackoff) }
 func (c *Cluster) stableAfter() time.Duration {
-	return orDur(c.StableAfter, DefaultStableAfter)
+	return cmp.Or(c.StableAfter, DefaultStableAfter)
 }
 func (c *Cluster) readyTimeout() time.Duration {
-	return orDur(c.ReadyTimeout, DefaultReadyTimeout)
+	return cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
 }
 func (c *Cluster) maxStartFailures() int {
-	if c.MaxStartFailures == 0 {
-		return DefaultMaxStartFailures
-	}
-	return c.MaxStartFailures
+	return cmp.Or(c.MaxStartFailures, DefaultMaxStartFailures)
 }
 
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
+// ListenAndRun binds addr, calls listening (if not nil) with the base URL
+// ("http://127.0.0.1:3000") and runs the cluster on that socket until ctx
+// is done (see [Cluster.Run]). Where workers cannot be forked
+// ([ErrUnsupported]), a cluster of one serves in this process instead,
+// unsupervised.
+func (c *Cluster) ListenAndRun(ctx context.Context, addr string, listening func(url string)) error {
+	log := c.logger()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return v
+	defer ln.Close()
+	if listening != nil {
+		listening("http://" + ln.Addr().String())
+	}
+	log.Info("supervisor started", "mode", c.Name, "pid", os.Getpid(), "workers", c.workers(),
+		"threads", c.Config.Threads, "addr", ln.Addr().String())
+	err = c.Run(ctx, ln)
+	if errors.Is(err, ErrUnsupported) && c.workers() == 1 {
+		log.Warn("no worker supervision on this system, serving in-process", "os", runtime.GOOS)
+		return c.serveInProcess(ctx, ln)
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("supervisor stopped", "mode", c.Name, "pid", os.Getpid())
+	return nil
 }
+
+// serveInProcess serves on ln in this process, with the process's own
+// GOMAXPROCS: the fallback where workers cannot be forked.
+func (c *Cluster) serveInProcess(ctx context.Context, ln net.Listener) error {
+	cfg := c.Config
+	cfg.Logger = c.logger()
+	s, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Serve(ctx, ln, c.grace())
+}
+
+func (c *Cluster) workers() int { return cmp.Or(c.Workers, runtime.NumCPU()) }
+
+func (c *Cluster) logger() *slog.Logger { return cmp.Or(c.Logger, slog.New(slog.DiscardHandler)) }

@@ -13,7 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,14 +44,8 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("cluster: find own executable: %w", err)
 		}
 	}
-	n := c.Workers
-	if n == 0 {
-		n = runtime.NumCPU()
-	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	n := c.workers()
+	log := c.logger()
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -180,6 +174,7 @@ func (s *slot) supervise(ctx context.Context, p *proc, roll <-chan chan struct{}
 		case <-readyC:
 			readyAt, readyC = time.Now(), nil
 			timeout.Stop()
+			s.ready(p)
 		case <-timeout.C:
 			s.log.Warn("worker not ready in time, killing it", "worker", s.index, "pid", p.pid, "timeout", s.c.readyTimeout().String())
 			p.cmd.Process.Kill()
@@ -233,6 +228,7 @@ func (s *slot) replace(ctx context.Context, old *proc) *proc {
 		s.removeTempDir(next.pid)
 		return nil
 	}
+	s.ready(next)
 	s.log.Info("worker replaced", "worker", s.index, "old_pid", old.pid, "pid", next.pid)
 	old.stop(s.c.grace(), s.log) // the new one is already accepting
 	s.removeTempDir(old.pid)
@@ -253,6 +249,25 @@ func (s *slot) removeTempDir(pid int) {
 			s.log.Warn("removing a dead worker's temp dir", "dir", d, "err", err)
 		}
 	}
+}
+
+// ready tells the cluster's Ready callback that p serves.
+func (s *slot) ready(p *proc) {
+	if s.c.Ready != nil {
+		s.c.Ready(s.index, p.pid)
+	}
+}
+
+// workerEnv is the environment of a worker: ours, less what marks a
+// launched supervisor, plus the worker's spec.
+func workerEnv(spec []byte) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, LaunchEnv+"=") && !strings.HasPrefix(kv, WorkerEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, WorkerEnv+"="+string(spec))
 }
 
 // proc is one running worker process.
@@ -288,7 +303,7 @@ func (s *slot) start() (*proc, error) {
 		args = []string{"worker"}
 	}
 	cmd := exec.Command(s.exe, args...)
-	cmd.Env = append(os.Environ(), WorkerEnv+"="+string(spec))
+	cmd.Env = workerEnv(spec)
 	cmd.Stdout = os.Stderr // stdout is the supervisor's result channel
 	cmd.Stderr = os.Stderr
 	if s.c.Stderr != nil {

@@ -2,14 +2,14 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"cmp"
 	"errors"
 	"fmt"
 	"image"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,46 +115,42 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (c Config) quality() int   { return orDefault(c.Quality, DefaultQuality) }
-func (c Config) maxPixels() int { return orDefault(c.MaxPixels, DefaultMaxPixels) }
-func (c Config) maxBody() int64 { return orDefault(c.MaxBody, DefaultMaxBody) }
-func (c Config) logger() *slog.Logger {
-	if c.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Logger
-}
+func (c Config) quality() int         { return cmp.Or(c.Quality, DefaultQuality) }
+func (c Config) maxPixels() int       { return cmp.Or(c.MaxPixels, DefaultMaxPixels) }
+func (c Config) maxBody() int64       { return cmp.Or(c.MaxBody, DefaultMaxBody) }
+func (c Config) logger() *slog.Logger { return cmp.Or(c.Logger, slog.New(slog.DiscardHandler)) }
 
-func (c Config) imageName() string {
-	if c.Image == "" {
-		return FixturePrefix + fixtures.Default
-	}
-	return c.Image
-}
+func (c Config) imageName() string { return cmp.Or(c.Image, FixturePrefix+fixtures.Default) }
 
-// source returns an opener for the image flipped when a request has no body:
-// the Image file, opened anew for every job as the article's server copies
-// it from disk each time, or the embedded default.
+// source returns an opener for the image flipped when a request has no
+// body (see [ImageOpener]).
 func (c Config) source() (func() (io.ReadCloser, error), error) {
-	name, embedded := strings.CutPrefix(c.Image, FixturePrefix)
-	if c.Image == "" {
-		name, embedded = fixtures.Default, true
-	}
-	if embedded {
-		if _, err := fixtures.Bytes(name); err != nil {
-			return nil, fmt.Errorf("image: %w (embedded: %s)", err, strings.Join(fixtures.Names(), ", "))
-		}
-		return func() (io.ReadCloser, error) { return fixtures.Open(name) }, nil
-	}
-	st, err := os.Stat(c.Image)
+	open, err := ImageOpener(c.imageName())
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("image %s is a directory", c.Image)
+	return open, nil
+}
+
+// ImageOpener returns an opener for an image: "fixture:NAME" for an
+// embedded one, else a file, opened anew at every call as the article's
+// server copies its photo from disk for every job. It fails at once for
+// an unknown fixture, a missing file or a directory.
+func ImageOpener(name string) (func() (io.ReadCloser, error), error) {
+	if fixture, ok := strings.CutPrefix(name, FixturePrefix); ok {
+		if _, err := fixtures.Bytes(fixture); err != nil {
+			return nil, fmt.Errorf("%w (embedded: %s)", err, strings.Join(fixtures.Names(), ", "))
+		}
+		return func() (io.ReadCloser, error) { return fixtures.Open(fixture) }, nil
 	}
-	path := c.Image
-	return func() (io.ReadCloser, error) { return os.Open(path) }, nil
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not an image", name)
+	}
+	return func() (io.ReadCloser, error) { return os.Open(name) }, nil
 }
 
 // checkHeader reads an image header and returns its format and size,
@@ -187,41 +183,57 @@ func orDefault[T int | int64](v, def T) T {
 	return v
 }
 
-// ImageInfo describes the image a server flips when a request has no body.
-type ImageInfo struct {
+// Image is the image a server flips when a request has no body.
+type Image struct {
 	// Name is the file's path or "fixture:NAME".
-	Name string `json:"name"`
-	// SHA256 is the hex digest of the file's bytes, Bytes their count.
-	SHA256 string `json:"sha256"`
-	Bytes  int64  `json:"bytes"`
-	// Format, Width, Height and Pixels come from the image header.
-	Format string `json:"format"`
-	Width  int    `json:"width"`
-	Height int    `json:"height"`
-	Pixels int    `json:"pixels"`
+	Name string
+	// Data is the file's bytes.
+	Data []byte
+	// Format, Width and Height come from the image header.
+	Format        string
+	Width, Height int
 }
 
-// ImageInfo reads the configured image (or the embedded default) and
-// describes it, so that a benchmark run records exactly what was flipped.
-func (c Config) ImageInfo() (ImageInfo, error) {
+// ReadImage reads the configured image (or the embedded default) and
+// checks its header as a job would, so that a benchmark can record
+// exactly what was flipped.
+func (c Config) ReadImage() (Image, error) {
 	open, err := c.source()
 	if err != nil {
-		return ImageInfo{}, err
+		return Image{}, err
 	}
 	r, err := open()
 	if err != nil {
-		return ImageInfo{}, err
+		return Image{}, err
 	}
 	defer r.Close()
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return ImageInfo{}, fmt.Errorf("image %s: %w", c.imageName(), err)
+		return Image{}, fmt.Errorf("image %s: %w", c.imageName(), err)
 	}
 	format, w, h, err := checkHeader(bytes.NewReader(b), c.maxPixels())
 	if err != nil {
-		return ImageInfo{}, fmt.Errorf("image %s: %w", c.imageName(), err)
+		return Image{}, fmt.Errorf("image %s: %w", c.imageName(), err)
 	}
-	sum := sha256.Sum256(b)
-	return ImageInfo{Name: c.imageName(), SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b)),
-		Format: format, Width: w, Height: h, Pixels: w * h}, nil
+	return Image{Name: c.imageName(), Data: b, Format: format, Width: w, Height: h}, nil
+}
+
+// ResolveImage checks an image name as [Config.Image] takes it ("",
+// "fixture:NAME" or a file) and returns it as a process started in
+// another directory finds it: a file's path made absolute.
+func ResolveImage(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	if _, err := ImageOpener(name); err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(name, FixturePrefix) {
+		return name, nil
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
 }

@@ -13,9 +13,8 @@ type FlipFileConfig struct {
 	// Open opens the source image; it is called once per run, as the
 	// server opens its image once per request.
 	Open func() (io.ReadCloser, error)
-	// Out, when set, receives the last run's flipped image. It is written
-	// through a temporary file and left alone if the run fails.
-	Out string
+	// Output, when set, receives the last run's flipped image.
+	Output io.Writer
 	// Runs is how many times to run the job. Zero means one.
 	Runs int
 	// Quality is the JPEG quality. Zero means [DefaultQuality].
@@ -66,33 +65,8 @@ func flipOnce(ctx context.Context, f *Flipper, cfg FlipFileConfig, last bool) (R
 	}
 	defer in.Close()
 	job := Job{Source: in}
-	var out *os.File
-	if last && cfg.Out != "" {
-		if out, err = os.CreateTemp(dirOf(cfg.Out), ".flipbench-out-*"); err != nil {
-			return Result{}, fmt.Errorf("write %s: %w", cfg.Out, err)
-		}
-		defer os.Remove(out.Name()) // a no-op once renamed
-		job.Output = out
+	if last {
+		job.Output = cfg.Output
 	}
-	res, err := f.Run(ctx, job)
-	if out != nil {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write %s: %w", cfg.Out, cerr)
-		}
-		if err == nil {
-			if rerr := os.Rename(out.Name(), cfg.Out); rerr != nil {
-				err = fmt.Errorf("write %s: %w", cfg.Out, rerr)
-			}
-		}
-	}
-	return res, err
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(path[i]) {
-			return path[:i+1]
-		}
-	}
-	return "."
+	return f.Run(ctx, job)
 }

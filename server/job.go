@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -141,7 +142,7 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 	// 2. Decode it, checking the header first so that a huge image is
 	// refused before its pixels are allocated.
 	t = time.Now()
-	img, format, err := decodeFile(src, orDefault(f.MaxPixels, DefaultMaxPixels))
+	img, format, err := decodeFile(src, cmp.Or(f.MaxPixels, DefaultMaxPixels))
 	if err != nil {
 		return res, err
 	}
@@ -164,7 +165,7 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 	t = time.Now()
 	dst := filepath.Join(f.Dir, fmt.Sprintf("job-%d-flipped.%s", n, format))
 	defer os.Remove(dst)
-	size, err = encodeFile(dst, flipped, formats[format], orDefault(f.Quality, DefaultQuality))
+	size, err = encodeFile(dst, flipped, formats[format], cmp.Or(f.Quality, DefaultQuality))
 	if err != nil {
 		return res, err
 	}

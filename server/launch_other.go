@@ -5,14 +5,13 @@ package server
 import (
 	"context"
 	"io"
-	"time"
 )
 
 // Instance is a flipbench server started by [Launch].
 type Instance struct {
-	URL     string
-	PID     int
-	Workers int
+	URL        string
+	PID        int
+	WorkerPIDs []int
 }
 
 // Launch returns [ErrUnsupported] on this system.
@@ -28,20 +27,5 @@ func (i *Instance) Done() <-chan struct{} {
 	return c
 }
 
-// WatchParent returns a cancellable ctx: there is no Launch here.
-func WatchParent(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithCancel(ctx)
-}
-
-// CommandConfig describes any HTTP server to benchmark.
-type CommandConfig struct {
-	Command string
-	URL     string
-	Stderr  io.Writer
-	Timeout time.Duration
-}
-
-// LaunchCommand returns [ErrUnsupported] on this system.
-func LaunchCommand(ctx context.Context, cfg CommandConfig) (*Instance, error) {
-	return nil, ErrUnsupported
-}
+// RunLaunched returns [ErrUnsupported] on this system.
+func RunLaunched(ctx context.Context, stderr io.Writer) error { return ErrUnsupported }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
 )
 
@@ -22,11 +21,11 @@ import (
 // fd 5 (the worker writes "ready" once it serves).
 const WorkerEnv = "FLIPBENCH_WORKER_SPEC"
 
-// ErrNotWorker is returned by [RunWorker] in a process that the supervisor
+// ErrNotWorker is returned by [InheritedWorker] in a process that the supervisor
 // did not start.
 var ErrNotWorker = errors.New("not a worker process: workers are started by flipbench standard or flipbench cluster")
 
-// errSupervisorGone is returned by RunWorker when the lifeline breaks.
+// errSupervisorGone is returned by Worker.Run when the lifeline breaks.
 var errSupervisorGone = errors.New("supervisor is gone")
 
 // workerSpec is what the supervisor tells a worker.
@@ -42,30 +41,36 @@ const (
 	fdReady    = 5
 )
 
-// RunWorker is the body of a worker process: it reads its spec from
-// [WorkerEnv], sets GOMAXPROCS to its Threads, serves on the inherited
-// socket and returns nil after a graceful shutdown once ctx is done (the
-// supervisor sends SIGTERM). It returns an error at once if the supervisor
-// dies, so that no worker outlives it, and logs to stderr.
-func RunWorker(ctx context.Context, stderr io.Writer) error {
+// Worker is what a supervisor gave a worker process: its spec, from
+// [WorkerEnv]. The inherited files are taken over by [Worker.Run].
+type Worker struct {
+	spec workerSpec
+}
+
+// InheritedWorker reads the worker's spec from [WorkerEnv]. It returns
+// [ErrNotWorker] in a process that no supervisor started.
+func InheritedWorker() (*Worker, error) {
 	raw, ok := os.LookupEnv(WorkerEnv)
 	if !ok {
-		return ErrNotWorker
+		return nil, ErrNotWorker
 	}
-	// stderr may be a pipe to a process that is gone (a killed bench);
-	// a log line must then fail quietly, not kill the worker with SIGPIPE
-	// before it has removed its job files.
-	signal.Ignore(syscall.SIGPIPE)
 	var spec workerSpec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
-		return fmt.Errorf("worker spec: %w", err)
+		return nil, fmt.Errorf("worker spec: %w", err)
 	}
-	cfg := spec.Config
-	threads := cfg.Threads
-	if threads == 0 {
-		threads = runtime.NumCPU()
-	}
-	runtime.GOMAXPROCS(threads)
+	return &Worker{spec: spec}, nil
+}
+
+// Threads is the GOMAXPROCS the worker's process should run with: its
+// Threads, or every CPU for zero. Setting it is the entry point's work.
+func (w *Worker) Threads() int { return cmp.Or(w.spec.Config.Threads, runtime.NumCPU()) }
+
+// Run is the body of a worker process: it serves on the inherited socket
+// and returns nil after a graceful shutdown once ctx is done (the
+// supervisor sends SIGTERM). It returns an error at once if the supervisor
+// dies, so that no worker outlives it, and logs to stderr.
+func (w *Worker) Run(ctx context.Context, stderr io.Writer) error {
+	cfg := w.spec.Config
 	cfg.Logger = NewLogger(stderr, cfg.LogFormat)
 
 	lifeline := os.NewFile(fdLifeline, "lifeline")
@@ -108,7 +113,7 @@ func RunWorker(ctx context.Context, stderr io.Writer) error {
 	cfg.Logger.Info("worker online", "worker", cfg.Worker, "pid", os.Getpid(),
 		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", s.Slots(), "image", cfg.imageName())
 
-	grace := spec.Grace
+	grace := w.spec.Grace
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ctx, ln, grace) }()
 	select {

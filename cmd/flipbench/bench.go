@@ -1,21 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flipbench/flipbench/bench"
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -23,15 +24,18 @@ import (
 const defaultRunFile = "flipbench-run.json"
 
 type benchOptions struct {
-	cfg        loadgen.BenchConfig
-	assertions []string
-	plot       string
-	checks     []report.Assertion
+	cfg        bench.Config
+	own        bench.Own
+	cmds       bench.Commands
+	workers    int
 	image      string
 	quick      bool
 	format     string
 	out        string
+	plot       string
 	logFile    string
+	assertions []string
+	checks     []report.Assertion
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -47,7 +51,7 @@ print one table: first and last response, p50, p99, throughput, and the speedup
 of the cluster over the single worker (standard's last response over the
 cluster's, paired by round) with its efficiency (speedup per worker).
 
-It writes every measurement to a run file (--out, JSON, schema flipbench/run/v1)
+It writes every measurement to a run file (--out, JSON, schema ` + results.RunSchema + `)
 with the machine, the configuration and every request. With no flags it flips the
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
 --quick flips a small image for a smoke run of a few seconds.
@@ -58,9 +62,9 @@ SIGKILL to their process group). As both serve one URL they run one after the
 other, all standard rounds then all cluster rounds; set --workers to the cluster
 command's worker count for the efficiency.
 
---assert 'METRIC OP VALUE' checks an absolute bound (speedup, efficiency, or
-standard|cluster . first|last|p50|p90|p99|max|throughput|errors; times take units,
-like 5s): each check is printed with PASS or FAIL.
+--assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
+errors is a count, error_rate a percentage; times take units, like 5s): each
+check is printed with PASS or FAIL.
 
 Exit codes: 0 ok, 1 if any request failed or an --assert failed, 2 bad usage, 3
 interrupted (the rounds done so far are still printed and written).`,
@@ -84,10 +88,10 @@ interrupted (the rounds done so far are still printed and written).`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&opts.cfg.Requests, "requests", "n", loadgen.DefaultRequests, "concurrent requests in each burst")
-	f.IntVar(&opts.cfg.Rounds, "rounds", loadgen.DefaultRounds, "measured bursts per mode")
-	f.IntVar(&opts.cfg.Workers, "workers", runtime.NumCPU(), "the cluster's worker processes")
-	f.IntVar(&opts.cfg.Server.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "concurrent requests in each burst")
+	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
+	f.Var(newIntAtLeast(&opts.workers, runtime.NumCPU(), 1), "workers", "the cluster's worker processes")
+	f.IntVar(&opts.own.Config.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
@@ -95,23 +99,17 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
 	f.StringVar(&opts.plot, "plot", "", "also draw each mode's timeline and latencies to FILE.html, .svg or .png")
 	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
-	f.StringVar(&opts.cfg.StandardCmd, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
-	f.StringVar(&opts.cfg.ClusterCmd, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
-	f.StringVar(&opts.cfg.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
+	f.StringVar(&opts.cmds.Standard, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
+	f.StringVar(&opts.cmds.Cluster, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
+	f.StringVar(&opts.cmds.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
 	return cmd
 }
 
+// validate checks what only the flags know (which flags go together)
+// and builds the bench's config; the config checks itself.
 func (o *benchOptions) validate() error {
 	switch {
-	case o.cfg.Requests < 1:
-		return usageErrorf("-n must be >= 1, got %d", o.cfg.Requests)
-	case o.cfg.Rounds < 1:
-		return usageErrorf("--rounds must be >= 1, got %d", o.cfg.Rounds)
-	case o.cfg.Workers < 1:
-		return usageErrorf("--workers must be >= 1, got %d", o.cfg.Workers)
-	case o.cfg.Server.Threads < 0:
-		return usageErrorf("--threads must be >= 0, got %d", o.cfg.Server.Threads)
 	case o.cfg.Timeout <= 0:
 		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
 	case o.quick && o.image != "":
@@ -122,42 +120,35 @@ func (o *benchOptions) validate() error {
 			return usageErrorf("--plot: %w", err)
 		}
 	}
-	if (o.cfg.StandardCmd == "") != (o.cfg.ClusterCmd == "") {
-		return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
-	}
-	if o.cfg.StandardCmd != "" {
-		if o.quick || o.image != "" {
-			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
-		}
-		if o.cfg.URL == "" {
-			o.cfg.URL = loadgen.DefaultURL
-		}
-		if err := (loadgen.Config{URL: o.cfg.URL}).Validate(); err != nil {
-			return usageErrorf("--url: %w", err)
-		}
-		return o.parseAssertions()
-	} else if o.cfg.URL != "" {
-		return usageErrorf("--url is for servers started by --standard-cmd and --cluster-cmd; bench picks its own servers' ports")
-	}
 	if err := o.parseAssertions(); err != nil {
 		return err
 	}
-	img := o.image
-	if o.quick {
-		img = server.FixturePrefix + fixtures.SmallJPEG
-	}
-	if img != "" && !strings.HasPrefix(img, server.FixturePrefix) {
-		abs, err := filepath.Abs(img)
-		if err != nil {
+	if o.cmds.Standard != "" || o.cmds.Cluster != "" {
+		if o.quick || o.image != "" {
+			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
+		}
+		o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
+		if err := (loadgen.Config{URL: o.cmds.URL}).Validate(); err != nil {
+			return usageErrorf("--url: %w", err)
+		}
+		o.cmds.Workers = o.workers
+		o.cfg.Servers = &o.cmds
+	} else {
+		if o.cmds.URL != "" {
+			return usageErrorf("--url is for servers started by --standard-cmd and --cluster-cmd; bench picks its own servers' ports")
+		}
+		img := o.image
+		if o.quick {
+			img = server.FixturePrefix + fixtures.SmallJPEG
+		}
+		var err error
+		if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
 			return usageErrorf("--image: %w", err)
 		}
-		if _, err := os.Stat(abs); err != nil {
-			return usageErrorf("--image: %w", err)
-		}
-		img = abs
+		o.own.Workers = o.workers
+		o.cfg.Servers = &o.own
 	}
-	o.cfg.Server.Image = img
-	if err := o.cfg.Server.Validate(); err != nil {
+	if err := o.cfg.Validate(); err != nil {
 		return &usageError{err}
 	}
 	return nil
@@ -184,14 +175,14 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 			return usageErrorf("--logs: %w", err)
 		}
 		defer f.Close()
-		cfg.Logs = f
+		opts.own.Logs, opts.cmds.Logs = f, f
 	}
 	prog := newProgress(stderr)
 	cfg.Progress = prog.update
 	fmt.Fprintf(stderr, "bench: standard (1 worker) vs cluster (%d workers), %d rounds of %d requests\n",
-		cfg.Workers, cfg.Rounds, cfg.Requests)
+		cfg.Servers.Processes(results.Cluster), cfg.Rounds, cfg.Requests)
 	start := time.Now()
-	run, err := loadgen.Bench(ctx, cfg)
+	run, err := bench.Run(ctx, cfg)
 	prog.finish()
 	if err != nil && run == nil {
 		return err
@@ -241,7 +232,7 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 		return checkErr
 	}
 	if err := run.Check(); err != nil {
-		if errors.Is(err, loadgen.ErrFailedRequests) {
+		if errors.Is(err, results.ErrFailedRequests) {
 			return fmt.Errorf("%w; see the run file for each request's error", err)
 		}
 		return err

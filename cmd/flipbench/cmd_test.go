@@ -43,7 +43,7 @@ func TestNewBenchCmdParses(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.cfg.Rounds != 9 || got.cfg.Workers != 4 || got.cfg.Server.Image != "fixture:small.jpg" || len(got.checks) != 1 || got.plot != "b.svg" {
+	if got.cfg.Rounds != 9 || got.own.Workers != 4 || got.own.Config.Image != "fixture:small.jpg" || len(got.checks) != 1 || got.plot != "b.svg" {
 		t.Errorf("parsed %+v", got)
 	}
 }

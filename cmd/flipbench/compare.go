@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
 )
 
 type compareOptions struct {
@@ -38,8 +36,9 @@ change that is not significant prints "~".
 
 Only the speedup (cluster over standard, measured within each run, so the runner's
 own speed cancels out) and the error rates gate; --gate adds others
-(` + strings.Join(report.MetricNames(), ", ") + `; a last part like "p99" names both
-modes). The rest are advisory. MODE.errors here is the error rate in percent.
+(` + results.MetricHelp() + `;
+a last part like "p99" names both sides). The rest are advisory. errors is a
+count and error_rate a percentage, as in bench --assert.
 
 Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head,
 2 bad input (a missing or unreadable file, another schema, runs from different CPU
@@ -70,7 +69,7 @@ counts or images without --force, fewer than 4 rounds).`,
 	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
 	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides speedup and errors")
 	f.BoolVar(&opts.opt.Force, "force", false, "compare runs from different CPU counts or images")
-	f.Var(newEnum(&opts.format, "text", report.CompareFormats...), "format", "output format")
+	f.Var(newEnum(&opts.format, report.FormatTable, report.CompareFormats...).withAlias("text", report.FormatTable), "format", "output format")
 	return cmd
 }
 
@@ -115,25 +114,15 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	return nil
 }
 
-// readRun reads a bench run file; every failure is bad input (exit 2).
-func readRun(path string) (*loadgen.BenchRun, error) {
+// readRun reads a run file; every failure is bad input (exit 2).
+func readRun(path string) (*results.Run, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usageErrorf("%w", err)
 	}
-	var run loadgen.BenchRun
-	if err := json.Unmarshal(b, &run); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, usageErrorf("%s is not JSON (offset %d): %w", path, syn.Offset, err)
-		}
+	run, err := results.ParseRun(b)
+	if err != nil {
 		return nil, usageErrorf("%s: %w", path, err)
 	}
-	if run.Schema != loadgen.RunSchema {
-		return nil, usageErrorf("%s has schema %q, want %q (a run file from flipbench bench)", path, run.Schema, loadgen.RunSchema)
-	}
-	if len(run.Modes) != 2 || run.Modes[0].Mode != loadgen.ModeStandard || run.Modes[1].Mode != loadgen.ModeCluster {
-		return nil, usageErrorf("%s has no standard and cluster modes: not a complete run file", path)
-	}
-	return &run, nil
+	return run, nil
 }

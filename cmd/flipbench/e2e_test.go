@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -521,9 +522,10 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown flag", nil, []string{"cluster", "--no-such-flag"}, "flipbench: unknown flag: --no-such-flag"},
 		{"missing image", nil, []string{"standard", "--image", "/no/such/photo.jpg"}, "flipbench: --image: stat /no/such/photo.jpg: no such file or directory"},
 		{"bad env", []string{"FLIPBENCH_WORKERS=many"}, []string{"cluster"}, "flipbench: FLIPBENCH_WORKERS=\"many\""},
-		{"zero workers", nil, []string{"cluster", "--workers", "0"}, "flipbench: --workers must be >= 1, got 0"},
+		{"zero workers", nil, []string{"cluster", "--workers", "0"}, `flipbench: invalid argument "0" for "--workers" flag: must be >= 1`},
 		{"bad addr", nil, []string{"standard", "--addr", "nope"}, "flipbench: --addr:"},
 		{"worker by hand", nil, []string{"worker"}, "flipbench: not a worker process"},
+		{"launched server by hand", nil, []string{"supervise"}, "flipbench: not a launched server"},
 		{"flip without file", nil, []string{"flip"}, "flipbench: flip takes 1 to 2 arguments, got 0"},
 		{"unknown command", nil, []string{"flop"}, "flipbench: unknown command \"flop\""},
 	}
@@ -666,51 +668,64 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
 	}
+	checkQuickRunFile(t, out)
+	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
+		t.Errorf("--plot %s: %v, want an HTML page with the figure", page, err)
+	}
+	// Both servers and their workers are gone.
+	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
+}
+
+// runFile is what the end-to-end tests read of a run file.
+type runFile struct {
+	Schema string `json:"schema"`
+	Env    struct {
+		Go     string `json:"go"`
+		NumCPU int    `json:"num_cpu"`
+		CPU    string `json:"cpu_model"`
+	} `json:"env"`
+	Config struct {
+		N       int `json:"n"`
+		Rounds  int `json:"rounds"`
+		Workers int `json:"workers"`
+		Threads int `json:"threads"`
+		Image   struct {
+			SHA256 string `json:"sha256"`
+			Bytes  int    `json:"bytes"`
+			Pixels int    `json:"pixels"`
+		} `json:"image"`
+	} `json:"config"`
+	Order    []string `json:"order"`
+	Standard side     `json:"standard"`
+	Cluster  side     `json:"cluster"`
+	Rounds   []struct {
+		Round    int       `json:"round"`
+		Standard roundSide `json:"standard"`
+		Cluster  roundSide `json:"cluster"`
+		Speedup  float64   `json:"speedup"`
+	} `json:"rounds"`
+	Speedup struct {
+		Median     float64 `json:"median"`
+		Min        float64 `json:"min"`
+		Max        float64 `json:"max"`
+		Rounds     int     `json:"rounds"`
+		Efficiency float64 `json:"efficiency"`
+	} `json:"speedup"`
+}
+
+// checkQuickRunFile checks the run file of `bench --quick --rounds 2
+// --workers 2`, read as JSON as any other program would read it.
+func checkQuickRunFile(t *testing.T, out string) {
+	t.Helper()
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run struct {
-		Schema string `json:"schema"`
-		Env    struct {
-			Go     string `json:"go"`
-			NumCPU int    `json:"num_cpu"`
-			CPU    string `json:"cpu_model"`
-		} `json:"env"`
-		Config struct {
-			N       int `json:"n"`
-			Rounds  int `json:"rounds"`
-			Workers int `json:"workers"`
-			Threads int `json:"threads"`
-			Image   struct {
-				SHA256 string `json:"sha256"`
-				Bytes  int    `json:"bytes"`
-				Pixels int    `json:"pixels"`
-			} `json:"image"`
-		} `json:"config"`
-		Order []string `json:"order"`
-		Modes []struct {
-			Mode    string         `json:"mode"`
-			Workers int            `json:"worker_processes"`
-			PerPID  map[string]int `json:"workers"`
-			Rounds  []struct {
-				Round   int   `json:"round"`
-				OK      int   `json:"ok"`
-				Results []any `json:"results"`
-			} `json:"rounds"`
-		} `json:"modes"`
-		Speedup struct {
-			Median     float64   `json:"median"`
-			Min        float64   `json:"min"`
-			Max        float64   `json:"max"`
-			PerRound   []float64 `json:"per_round"`
-			Efficiency float64   `json:"efficiency"`
-		} `json:"speedup"`
-	}
+	var run runFile
 	if err := json.Unmarshal(b, &run); err != nil {
 		t.Fatal(err)
 	}
-	if run.Schema != "flipbench/run/v1" || run.Env.Go == "" || run.Env.NumCPU < 1 || run.Env.CPU == "" {
+	if run.Schema != "flipbench/run/v2" || run.Env.Go == "" || run.Env.NumCPU < 1 || run.Env.CPU == "" {
 		t.Errorf("schema %q env %+v", run.Schema, run.Env)
 	}
 	c := run.Config
@@ -720,33 +735,46 @@ func TestBenchQuick(t *testing.T) {
 	if want := []string{"standard", "cluster", "cluster", "standard"}; !slices.Equal(run.Order, want) {
 		t.Errorf("order %v, want ABBA %v", run.Order, want)
 	}
-	if len(run.Modes) != 2 || run.Modes[0].Mode != "standard" || run.Modes[1].Mode != "cluster" || run.Modes[1].Workers != 2 {
-		t.Fatalf("modes %+v, want standard then cluster with 2 workers", run.Modes)
+	if run.Standard.Workers != 1 || run.Cluster.Workers != 2 {
+		t.Fatalf("workers: standard %d, cluster %d; want 1 and 2", run.Standard.Workers, run.Cluster.Workers)
 	}
-	for _, m := range run.Modes {
+	for name, sd := range map[string]side{"standard": run.Standard, "cluster": run.Cluster} {
 		// Which worker takes which connection is the kernel's choice:
-		// every answer must come from one of the mode's workers.
-		if total := sumValues(m.PerPID); len(m.PerPID) < 1 || len(m.PerPID) > m.Workers || total != 20 {
-			t.Errorf("%s: requests per worker pid %v, want at most %d pids answering 20 in all", m.Mode, m.PerPID, m.Workers)
+		// every answer must come from one of the side's workers.
+		if total := sumValues(sd.PerWorker); len(sd.PerWorker) < 1 || len(sd.PerWorker) > sd.Workers || total != 20 {
+			t.Errorf("%s: requests per worker %v, want at most %d pids answering 20 in all", name, sd.PerWorker, sd.Workers)
 		}
-		if len(m.Rounds) != 2 {
-			t.Errorf("%s: %d rounds, want 2", m.Mode, len(m.Rounds))
-		}
-		for i, r := range m.Rounds {
-			if r.Round != i+1 || r.OK != 10 || len(r.Results) != 10 {
-				t.Errorf("%s round %d: round %d ok %d results %d; want %d, 10, 10", m.Mode, i+1, r.Round, r.OK, len(r.Results), i+1)
+	}
+	if len(run.Rounds) != 2 {
+		t.Fatalf("%d rounds, want 2", len(run.Rounds))
+	}
+	for i, r := range run.Rounds {
+		for name, rs := range map[string]roundSide{"standard": r.Standard, "cluster": r.Cluster} {
+			if r.Round != i+1 || rs.OK != 10 || len(rs.Results) != 10 || sumValues(rs.PerWorker) != 10 {
+				t.Errorf("round %d %s: round %d ok %d results %d per worker %v; want %d, 10, 10, 10 in all", i+1, name, r.Round, rs.OK, len(rs.Results), rs.PerWorker, i+1)
 			}
+		}
+		if want := math.Round(r.Standard.LastMs/r.Cluster.LastMs*1000) / 1000; r.Speedup != want {
+			t.Errorf("round %d: speedup %v, want standard's last over cluster's, %v", i+1, r.Speedup, want)
 		}
 	}
 	s := run.Speedup
-	if len(s.PerRound) != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
+	if s.Rounds != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
 		t.Errorf("speedup %+v", s)
 	}
-	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
-		t.Errorf("--plot %s: %v, want an HTML page with the figure", page, err)
-	}
-	// Both servers and their workers are gone.
-	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
+}
+
+// side and roundSide are what TestBenchQuick reads of a run file's sides.
+type side struct {
+	Workers   int            `json:"workers"`
+	PerWorker map[string]int `json:"requests_per_worker"`
+}
+
+type roundSide struct {
+	OK        int            `json:"ok"`
+	LastMs    float64        `json:"last_ms"`
+	PerWorker map[string]int `json:"requests_per_worker"`
+	Results   []any          `json:"results"`
 }
 
 // processesOf lists running processes of the executable exe.
@@ -825,28 +853,12 @@ func TestLoadInterruptedPrintsPartialSummary(t *testing.T) {
 }
 
 func TestCompareEndToEnd(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs: on one, a cluster of two workers is no faster than one worker, so there is no regression to find")
+	}
 	dir := t.TempDir()
 	two, one := filepath.Join(dir, "two.json"), filepath.Join(dir, "one.json")
-	// The test needs two workers to really run in parallel, which a machine
-	// busy with other test packages may not allow for the second or two a
-	// quick bench lasts: check the base run's own speedup, and retry.
-	for attempt := 1; ; attempt++ {
-		for _, run := range []struct{ out, workers string }{{two, "2"}, {one, "1"}} {
-			if _, stderr, code := runCLI(t, nil, "bench", "--quick", "-n", "20", "--rounds", "6", "--workers", run.workers, "--out", run.out); code != 0 {
-				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
-			}
-		}
-		// 1.5 leaves the comparison a clear difference to find; an idle
-		// 2-CPU machine gives 1.7 to 1.9 with the small image.
-		speedup := runSpeedup(t, two)
-		if speedup >= 1.5 {
-			break
-		}
-		if attempt == 6 {
-			t.Fatalf("two workers were never clearly faster than one (speedup %.2f in the last of 6 tries): is the machine saturated?", speedup)
-		}
-		t.Logf("attempt %d: two-worker speedup only %.2f (machine busy); retrying", attempt, speedup)
-	}
+	benchTwoWorkersAndOne(t, two, one)
 
 	// A cluster of one worker is no faster than standard: the speedup fell.
 	stdout, stderr, code := runCLI(t, nil, "compare", two, one)
@@ -861,6 +873,13 @@ func TestCompareEndToEnd(t *testing.T) {
 	stdout, stderr, code = runCLI(t, nil, "compare", two, two, "--format", "markdown")
 	if code != 0 || !strings.Contains(stdout, "### flipbench compare: PASS") {
 		t.Errorf("compare with itself: exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+
+	// A baseline written by the release before run files named their
+	// sides still compares (--force: it may come from another machine).
+	stdout, stderr, code = runCLI(t, nil, "compare", filepath.Join("..", "..", "results", "testdata", "run-v1.json"), two, "--force")
+	if code == 2 || !strings.Contains(stdout, "| speedup ") {
+		t.Errorf("compare a v1 baseline with a v2 run: exit %d, want a verdict (0 or 1)\n%s%s", code, stdout, stderr)
 	}
 
 	// JUnit for CI test reports.
@@ -884,7 +903,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		want string
 	}{
 		{"missing file", []string{"compare", two, filepath.Join(dir, "nope.json")}, "no such file"},
-		{"not json", []string{"compare", two, notJSON}, "is not JSON"},
+		{"not json", []string{"compare", two, notJSON}, "notes.txt: not JSON"},
 		{"load file", []string{"compare", two, loadJSON}, `schema "flipbench/load/v1"`},
 		{"too few rounds", []string{"compare", two, short}, "compare needs at least 4"},
 		{"one argument", []string{"compare", two}, "compare takes two run files"},
@@ -895,6 +914,32 @@ func TestCompareEndToEnd(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", tt.name, code, stderr, tt.want)
 		}
+	}
+}
+
+// benchTwoWorkersAndOne writes a quick bench of a two-worker cluster to
+// two and of a one-worker cluster to one.
+func benchTwoWorkersAndOne(t *testing.T, two, one string) {
+	t.Helper()
+	// The test needs two workers to really run in parallel, which a machine
+	// busy with other test packages may not allow for the second or two a
+	// quick bench lasts: check the base run's own speedup, and retry.
+	for attempt := 1; ; attempt++ {
+		for _, run := range []struct{ out, workers string }{{two, "2"}, {one, "1"}} {
+			if _, stderr, code := runCLI(t, nil, "bench", "--quick", "-n", "20", "--rounds", "6", "--workers", run.workers, "--out", run.out); code != 0 {
+				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
+			}
+		}
+		// 1.5 leaves the comparison a clear difference to find; an idle
+		// 2-CPU machine gives 1.7 to 1.9 with the small image.
+		speedup := runSpeedup(t, two)
+		if speedup >= 1.5 {
+			break
+		}
+		if attempt == 6 {
+			t.Fatalf("two workers were never clearly faster than one (speedup %.2f in the last of 6 tries): is the machine saturated?", speedup)
+		}
+		t.Logf("attempt %d: two-worker speedup only %.2f (machine busy); retrying", attempt, speedup)
 	}
 }
 
@@ -1034,7 +1079,7 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 			URL         string `json:"url"`
 		} `json:"config"`
 		Speedup struct {
-			PerRound []float64 `json:"per_round"`
+			Rounds int `json:"rounds"`
 		} `json:"speedup"`
 	}
 	b, err := os.ReadFile(out)
@@ -1042,8 +1087,8 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal(b, &run)
-	if want := []string{"standard", "standard", "cluster", "cluster"}; !slices.Equal(run.Order, want) || len(run.Speedup.PerRound) != 2 || run.Config.URL != "http://"+addr+"/flip" {
-		t.Errorf("run: order %v, speedups %v, url %q; want %v, 2 speedups, the given URL", run.Order, run.Speedup.PerRound, run.Config.URL, want)
+	if want := []string{"standard", "standard", "cluster", "cluster"}; !slices.Equal(run.Order, want) || run.Speedup.Rounds != 2 || run.Config.URL != "http://"+addr+"/flip" {
+		t.Errorf("run: order %v, %d speedups, url %q; want %v, 2 speedups, the given URL", run.Order, run.Speedup.Rounds, run.Config.URL, want)
 	}
 	waitFor(t, 5*time.Second, "the commands' servers to exit", func() bool { return len(processesOf(bin)) == 0 })
 }

@@ -1,16 +1,28 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// enumValue is a string flag limited to a set of choices.
+// enumValue is a string flag limited to a set of choices, and to
+// aliases of them that it accepts without listing.
 type enumValue struct {
 	value   *string
 	choices []string
+	aliases map[string]string
+}
+
+// withAlias makes e accept alias as another name for choice.
+func (e *enumValue) withAlias(alias, choice string) *enumValue {
+	if e.aliases == nil {
+		e.aliases = map[string]string{}
+	}
+	e.aliases[alias] = choice
+	return e
 }
 
 func newEnum(p *string, def string, choices ...string) *enumValue {
@@ -21,6 +33,9 @@ func newEnum(p *string, def string, choices ...string) *enumValue {
 func (e *enumValue) String() string { return *e.value }
 func (e *enumValue) Type() string   { return strings.Join(e.choices, "|") }
 func (e *enumValue) Set(s string) error {
+	if choice, ok := e.aliases[s]; ok {
+		s = choice
+	}
 	if !slices.Contains(e.choices, s) {
 		return fmt.Errorf("must be one of %s", strings.Join(e.choices, ", "))
 	}
@@ -66,5 +81,32 @@ func (b *byteSize) Set(s string) error {
 		return fmt.Errorf("want a size like 64MiB, 10MB or 1048576")
 	}
 	*b.value = n * mult
+	return nil
+}
+
+// intAtLeast is an int flag with a lower bound, checked as it is parsed,
+// so that a flag never passes on a value its library would read as "the
+// default" (zero) or reject later.
+type intAtLeast struct {
+	value *int
+	min   int
+}
+
+func newIntAtLeast(p *int, def, min int) *intAtLeast {
+	*p = def
+	return &intAtLeast{value: p, min: min}
+}
+
+func (v *intAtLeast) Type() string   { return "int" }
+func (v *intAtLeast) String() string { return strconv.Itoa(*v.value) }
+func (v *intAtLeast) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	if n < v.min {
+		return fmt.Errorf("must be >= %d", v.min)
+	}
+	*v.value = n
 	return nil
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,6 +23,7 @@ type flipOptions struct {
 	threads int
 	quality int
 	format  string
+	open    func() (io.ReadCloser, error) // IN, a file or a fixture
 }
 
 func newFlipCmd(runF func(context.Context, *flipOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -74,23 +75,11 @@ func (o *flipOptions) validate() error {
 	if o.quality < 1 || o.quality > 100 {
 		return usageErrorf("--quality must be between 1 and 100, got %d", o.quality)
 	}
-	r, err := o.open()
-	if err != nil {
+	var err error
+	if o.open, err = server.ImageOpener(o.in); err != nil {
 		return &usageError{err}
 	}
-	r.Close()
 	return nil
-}
-
-// open opens IN, a file or an embedded fixture.
-func (o *flipOptions) open() (io.ReadCloser, error) {
-	if name, ok := strings.CutPrefix(o.in, server.FixturePrefix); ok {
-		return fixtures.Open(name)
-	}
-	if st, err := os.Stat(o.in); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not an image", o.in)
-	}
-	return os.Open(o.in)
 }
 
 func runFlip(ctx context.Context, opts *flipOptions, stdout, stderr io.Writer) error {
@@ -99,7 +88,22 @@ func runFlip(ctx context.Context, opts *flipOptions, stdout, stderr io.Writer) e
 		// core by imaging's internal parallelism.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(opts.threads))
 	}
-	results, err := server.FlipFile(ctx, server.FlipFileConfig{Open: opts.open, Out: opts.out, Runs: opts.repeat, Quality: opts.quality})
+	cfg := server.FlipFileConfig{Open: opts.open, Runs: opts.repeat, Quality: opts.quality}
+	var results []server.Result
+	var err error
+	if opts.out == "" {
+		results, err = server.FlipFile(ctx, cfg)
+	} else {
+		// Through a temporary file: a failed or interrupted run leaves
+		// whatever OUT was.
+		var flipErr error
+		werr := writeFileAtomic(opts.out, func(w io.Writer) error {
+			cfg.Output = w
+			results, flipErr = server.FlipFile(ctx, cfg)
+			return flipErr
+		})
+		err = cmp.Or(flipErr, werr) // the job's own error, unprefixed, first
+	}
 	interrupted := ctx.Err() != nil
 	switch {
 	case server.IsBadInput(err):

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
 )
 
 type loadOptions struct {
@@ -120,7 +120,7 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	cfg := opts.cfg
 	prog := newProgress(stderr)
 	if opts.verbose {
-		cfg.OnResult = func(r loadgen.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
+		cfg.OnResult = func(r results.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
 	} else {
 		cfg.Progress = func(p loadgen.Progress) { prog.update("load", p) }
 	}
@@ -161,7 +161,7 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 
 // describeRecord is the -v line for one response, as the article's script
 // printed them: "#3 200 from pid 4121 after 10.2 s".
-func describeRecord(r loadgen.Record) string {
+func describeRecord(r results.Record) string {
 	prefix := fmt.Sprintf("#%d", r.Seq+1)
 	if r.Round > 1 {
 		prefix = fmt.Sprintf("round %d #%d", r.Round, r.Seq+1)
@@ -182,41 +182,4 @@ func kinds(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// writeJSONFile writes v as JSON to path, atomically.
-func writeJSONFile(path string, v any) error {
-	return writeFileAtomic(path, func(w io.Writer) error { return report.WriteJSON(w, v) })
-}
-
-// writePlot draws to path in the format its extension names, atomically.
-func writePlot(path string, draw func(io.Writer, string) error) error {
-	format, err := report.PlotFormatOf(path)
-	if err != nil {
-		return usageErrorf("--plot: %w", err)
-	}
-	return writeFileAtomic(path, func(w io.Writer) error { return draw(w, format) })
-}
-
-// writeFileAtomic writes path through a temporary file renamed into place,
-// so that a crash or a full disk never leaves half a file where a previous
-// result was.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", path, time.Now().UnixNano())
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

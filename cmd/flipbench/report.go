@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
 )
 
 type reportOptions struct {
@@ -56,41 +55,29 @@ All files must be of one kind.`,
 }
 
 func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Writer) error {
-	var loads []*loadgen.Summary
-	var runs []*loadgen.BenchRun
+	var loads []*results.Summary
+	var runs []*results.Run
 	for _, path := range opts.files {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return usageErrorf("%w", err)
 		}
-		var head struct {
-			Schema string `json:"schema"`
+		v, err := results.Parse(b)
+		if err != nil {
+			return usageErrorf("%s: %w", path, err)
 		}
-		if err := json.Unmarshal(b, &head); err != nil {
-			return usageErrorf("%s is not a flipbench JSON file: %w", path, err)
-		}
-		switch head.Schema {
-		case loadgen.LoadSchema:
-			var s loadgen.Summary
-			if err := json.Unmarshal(b, &s); err != nil {
-				return usageErrorf("%s: %w", path, err)
-			}
-			loads = append(loads, &s)
-		case loadgen.RunSchema:
-			var r loadgen.BenchRun
-			if err := json.Unmarshal(b, &r); err != nil {
-				return usageErrorf("%s: %w", path, err)
-			}
-			runs = append(runs, &r)
-		default:
-			return usageErrorf("%s has schema %q, want %s or %s", path, head.Schema, loadgen.LoadSchema, loadgen.RunSchema)
+		switch v := v.(type) {
+		case *results.Summary:
+			loads = append(loads, v)
+		case *results.Run:
+			runs = append(runs, v)
 		}
 	}
 	if len(loads) > 0 && len(runs) > 0 {
 		return usageErrorf("mixed load and bench files: report merges files of one kind")
 	}
 	if len(loads) > 0 {
-		sum, err := loadgen.MergeLoads(opts.files, loads)
+		sum, err := results.MergeLoads(opts.files, loads)
 		if err != nil {
 			return &usageError{err}
 		}
@@ -102,7 +89,7 @@ func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Write
 	if opts.format == report.FormatCSV {
 		return usageErrorf("--format csv is for load files; bench runs print as table, json or markdown")
 	}
-	run, err := loadgen.MergeRuns(opts.files, runs)
+	run, err := results.MergeRuns(opts.files, runs)
 	if err != nil {
 		return &usageError{err}
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // Exit codes.
@@ -95,9 +97,10 @@ or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
 		return &usageError{err}
 	})
 	root.AddCommand(
-		newServeCmd(modeStandard, nil),
-		newServeCmd(modeCluster, nil),
+		newServeCmd(results.Standard, nil),
+		newServeCmd(results.Cluster, nil),
 		newWorkerCmd(),
+		newSuperviseCmd(),
 		newFlipCmd(nil),
 		newLoadCmd(nil),
 		newBenchCmd(nil),

@@ -2,28 +2,24 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
 
-const (
-	modeStandard = "standard"
-	modeCluster  = "cluster"
-	defaultAddr  = "127.0.0.1:3000"
-)
+// defaultAddr is where standard and cluster listen, and where load's
+// default URL points.
+const defaultAddr = "127.0.0.1:3000"
 
 // serveOptions are the flags of `standard` and `cluster`.
 type serveOptions struct {
@@ -55,7 +51,7 @@ func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Write
 			return runServe(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	if mode == modeStandard {
+	if mode == results.Standard {
 		cmd.Short = "Run the flip server as one supervised worker"
 		cmd.Long = `Run the flip server as one worker process, restarted if it dies: the article's
 standard.js kept alive by forever.
@@ -82,8 +78,8 @@ restarts the workers one at a time, each new one ready before the old one drains
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", defaultAddr, "address to listen on (port 0 picks a free port)")
-	if mode == modeCluster {
-		f.IntVar(&opts.workers, "workers", runtime.NumCPU(), "number of worker processes")
+	if mode == results.Cluster {
+		f.Var(newIntAtLeast(&opts.workers, runtime.NumCPU(), 1), "workers", "number of worker processes")
 	} else {
 		opts.workers = 1
 	}
@@ -102,21 +98,12 @@ func (o *serveOptions) validate() error {
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return usageErrorf("--addr: %w", err)
 	}
-	if o.workers < 1 {
-		return usageErrorf("--workers must be >= 1, got %d", o.workers)
-	}
 	if o.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", o.grace)
 	}
-	if o.image != "" && !strings.HasPrefix(o.image, server.FixturePrefix) {
-		abs, err := filepath.Abs(o.image)
-		if err != nil {
-			return usageErrorf("--image: %w", err)
-		}
-		o.image = abs // workers must find it whatever their directory
-		if _, err := os.Stat(o.image); err != nil {
-			return usageErrorf("--image: %w", err)
-		}
+	var err error
+	if o.image, err = server.ResolveImage(o.image); err != nil { // workers must find it whatever their directory
+		return usageErrorf("--image: %w", err)
 	}
 	if err := o.config().Validate(); err != nil {
 		return &usageError{err}
@@ -137,41 +124,18 @@ func (o *serveOptions) config() server.Config {
 }
 
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
-	ctx, cancel := server.WatchParent(ctx) // stop if bench, our parent, dies
-	defer cancel()
-	// Logs may go to a pipe whose reader is gone (a killed bench): the
-	// supervisor must still stop its workers, not die of SIGPIPE.
-	signal.Ignore(syscall.SIGPIPE)
-	log := server.NewLogger(stderr, opts.logFormat)
-	ln, err := net.Listen("tcp", opts.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", opts.addr, err)
-	}
-	defer ln.Close()
-	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	log.Info("supervisor started", "mode", opts.mode, "pid", os.Getpid(), "workers", opts.workers,
-		"threads", opts.threads, "addr", ln.Addr().String())
+	ignoreSIGPIPE()
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP) // rolling restart
 	defer signal.Stop(reload)
 	c := &server.Cluster{
+		Name:    opts.mode,
 		Workers: opts.workers,
 		Config:  opts.config(),
 		Grace:   opts.grace,
-		Logger:  log,
+		Logger:  server.NewLogger(stderr, opts.logFormat),
 		Stderr:  stderr,
 		Reload:  reload,
 	}
-	err = c.Run(ctx, ln)
-	if errors.Is(err, server.ErrUnsupported) && opts.mode == modeStandard {
-		// Without fork-and-share, one worker can still serve in this
-		// process; only its supervision is lost.
-		log.Warn("no worker supervision on this system, serving in-process", "os", runtime.GOOS)
-		return serveInProcess(ctx, opts, ln, log)
-	}
-	if err != nil {
-		return err
-	}
-	log.Info("supervisor stopped", "mode", opts.mode, "pid", os.Getpid())
-	return nil
+	return c.ListenAndRun(ctx, opts.addr, func(url string) { fmt.Fprintf(stdout, "listening on %s\n", url) })
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"os/signal"
+	"runtime"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +13,8 @@ import (
 
 // newWorkerCmd is the hidden command that `standard` and `cluster` start
 // for each worker; the supervisor passes everything through the
-// environment and inherited files, so it has no flags.
+// environment and inherited files, so it has no flags. It is the worker
+// process's entry point, so it sets what is process-wide.
 func newWorkerCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    "worker",
@@ -18,11 +22,41 @@ func newWorkerCmd() *cobra.Command {
 		Hidden: true,
 		Args:   rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := server.RunWorker(cmd.Context(), cmd.ErrOrStderr())
+			w, err := server.InheritedWorker()
 			if errors.Is(err, server.ErrNotWorker) {
+				return &usageError{err}
+			} else if err != nil {
+				return err
+			}
+			ignoreSIGPIPE()
+			runtime.GOMAXPROCS(w.Threads())
+			return w.Run(cmd.Context(), cmd.ErrOrStderr())
+		},
+	}
+}
+
+// newSuperviseCmd is the hidden command that bench starts for each
+// server (server.Launch): its spec comes in the environment, and it
+// reports its address and its workers' readiness on an inherited pipe.
+func newSuperviseCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "supervise",
+		Short:  "Serve as a server launched by flipbench bench (internal)",
+		Hidden: true,
+		Args:   rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ignoreSIGPIPE()
+			err := server.RunLaunched(cmd.Context(), cmd.ErrOrStderr())
+			if errors.Is(err, server.ErrNotLaunched) {
 				return &usageError{err}
 			}
 			return err
 		},
 	}
 }
+
+// ignoreSIGPIPE keeps a server alive when its logs go to a pipe whose
+// reader is gone (a killed bench): a log line must then fail quietly, not
+// kill the process before it has stopped its workers or removed its job
+// files.
+func ignoreSIGPIPE() { signal.Ignore(syscall.SIGPIPE) }

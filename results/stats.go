@@ -1,4 +1,4 @@
-package loadgen
+package results
 
 import (
 	"math"
@@ -30,7 +30,8 @@ type Record struct {
 	Bytes int64 `json:"bytes"`
 	// Error is what went wrong, empty for a 2xx answer.
 	Error string `json:"error,omitempty"`
-	// Kind classifies Error, see ErrorKind.
+	// Kind classifies Error: refused, reset, timeout, eof, canceled,
+	// http_NNN or other (loadgen.ErrorKind).
 	Kind string `json:"kind,omitempty"`
 	// Source names the file a merged record came from (MergeLoads).
 	Source string `json:"source,omitempty"`
@@ -75,8 +76,10 @@ type Stats struct {
 	// ErrorsByKind counts failures by kind: refused, reset, timeout,
 	// eof, canceled, http_NNN, other.
 	ErrorsByKind map[string]int `json:"errors_by_kind"`
-	// Workers counts responses by the X-Worker-Pid that sent them.
-	Workers map[string]int `json:"workers"`
+	// RequestsPerWorker counts responses by the X-Worker-Pid that sent
+	// them. Load files keep their original key, "workers"; a run file
+	// writes it as "requests_per_worker" (see [RoundSide]).
+	RequestsPerWorker map[string]int `json:"workers"`
 
 	// ActiveMs is the time from the first request sent to the last response
 	// (summed over rounds): the denominator of ThroughputRPS.
@@ -90,9 +93,10 @@ type RoundSummary struct {
 	Stats
 }
 
-// Summary is the result of [Run].
+// Summary is a load run: the result of loadgen.Run, and the load file's
+// content.
 type Summary struct {
-	// Schema is LoadSchema.
+	// Schema is [LoadSchema].
 	Schema string `json:"schema"`
 	// URL and Method are the target.
 	URL    string `json:"url"`
@@ -121,13 +125,13 @@ type Summary struct {
 	Results    []Record       `json:"results"`
 }
 
-// summarize computes stats over one round's records.
-func summarize(recs []Record) Stats {
+// Summarize computes stats over one round's records.
+func Summarize(recs []Record) Stats {
 	s := Stats{
-		Requests:     len(recs),
-		StatusCodes:  map[string]int{},
-		ErrorsByKind: map[string]int{},
-		Workers:      map[string]int{},
+		Requests:          len(recs),
+		StatusCodes:       map[string]int{},
+		ErrorsByKind:      map[string]int{},
+		RequestsPerWorker: map[string]int{},
 	}
 	var lat []float64
 	first, last := math.Inf(1), 0.0
@@ -145,7 +149,7 @@ func summarize(recs []Record) Stats {
 		}
 		s.StatusCodes[strconv.Itoa(r.Status)]++
 		if r.PID != 0 {
-			s.Workers[strconv.Itoa(r.PID)]++
+			s.RequestsPerWorker[strconv.Itoa(r.PID)]++
 		}
 		lat = append(lat, r.LatencyMs)
 		first, last = math.Min(first, r.EndMs), math.Max(last, r.EndMs)
@@ -166,10 +170,10 @@ func summarize(recs []Record) Stats {
 	return s
 }
 
-// combine merges the rounds' stats: counts add up, latency percentiles
+// Combine merges the rounds' stats: counts add up, latency percentiles
 // are over every record, first and last are the rounds' medians.
-func combine(rounds []RoundSummary, all []Record) Stats {
-	s := summarize(all)
+func Combine(rounds []RoundSummary, all []Record) Stats {
+	s := Summarize(all)
 	if len(rounds) <= 1 {
 		if len(rounds) == 1 {
 			return rounds[0].Stats
@@ -186,7 +190,7 @@ func combine(rounds []RoundSummary, all []Record) Stats {
 		s.SendSpreadMs = math.Max(s.SendSpreadMs, r.SendSpreadMs)
 		wall += r.ActiveMs
 	}
-	s.FirstMs, s.LastMs = round3(median(firsts)), round3(median(lasts))
+	s.FirstMs, s.LastMs = round3(Median(firsts)), round3(Median(lasts))
 	s.ThroughputRPS = 0
 	if wall > 0 {
 		s.ThroughputRPS = round3(float64(s.OK) / (wall / 1000))
@@ -228,7 +232,9 @@ func Percentile(sorted []float64, p float64) float64 {
 	return sorted[lo] // also keeps +Inf from becoming Inf-Inf = NaN
 }
 
-func median(v []float64) float64 {
+// Median returns the median of v, which it does not modify; 0 for no
+// values.
+func Median(v []float64) float64 {
 	return Percentile(slices.Sorted(slices.Values(v)), 50)
 }
 
@@ -236,4 +242,5 @@ func median(v []float64) float64 {
 // JSON and tables stay readable and stable.
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-func msOf(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+// Ms converts d to milliseconds, rounded to microseconds.
+func Ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }

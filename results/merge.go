@@ -1,4 +1,4 @@
-package loadgen
+package results
 
 import (
 	"errors"
@@ -46,63 +46,51 @@ func MergeLoads(names []string, sums []*Summary) (*Summary, error) {
 	for _, round := range slices.Sorted(maps.Keys(byRound)) {
 		recs := byRound[round]
 		out.Results = append(out.Results, recs...)
-		out.RoundStats = append(out.RoundStats, RoundSummary{Round: round, Stats: summarize(recs)})
+		out.RoundStats = append(out.RoundStats, RoundSummary{Round: round, Stats: Summarize(recs)})
 	}
-	out.Stats = combine(out.RoundStats, out.Results)
+	out.Stats = Combine(out.RoundStats, out.Results)
 	return out, nil
 }
 
 // MergeRuns pools the rounds of several bench runs of one setup (same CPU
 // count, image and cluster size), as if they were one longer run: more
 // rounds give a tighter interval for the speedup.
-func MergeRuns(names []string, runs []*BenchRun) (*BenchRun, error) {
+func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("nothing to merge")
 	}
 	first := runs[0]
-	out := &BenchRun{
+	out := &Run{
 		Schema: RunSchema, Env: first.Env, Config: first.Config, Started: first.Started,
-		Order: []string{},
-		Modes: []ModeRun{
-			{Mode: ModeStandard, Workers: 1, Rounds: []ModeRound{}},
-			{Mode: ModeCluster, Workers: first.Config.Workers, Rounds: []ModeRound{}},
-		},
+		Order: []string{}, Standard: first.Standard, Cluster: first.Cluster, Rounds: []Round{},
 	}
 	out.Config.Rounds = 0
 	for i, r := range runs {
 		switch {
 		case r.Schema != RunSchema:
 			return nil, fmt.Errorf("%s: schema %q, want %q", names[i], r.Schema, RunSchema)
-		case len(r.Modes) != 2:
-			return nil, fmt.Errorf("%s: %d modes, want standard and cluster", names[i], len(r.Modes))
 		case r.Env.NumCPU != first.Env.NumCPU || r.Config.Image.SHA256 != first.Config.Image.SHA256 ||
 			r.Config.Workers != first.Config.Workers || r.Config.N != first.Config.N:
 			return nil, fmt.Errorf("%s and %s measured different setups (CPUs, image, workers or -n): their rounds cannot be pooled", names[0], names[i])
 		}
-		n := min(len(r.Modes[0].Rounds), len(r.Modes[1].Rounds))
-		for m := range out.Modes {
-			for _, round := range r.Modes[m].Rounds[:n] {
-				round.Round = len(out.Modes[m].Rounds) + 1
-				round.Results = slices.Clone(round.Results)
-				if round.ActiveMs == 0 && len(round.Results) > 0 {
-					round.Stats = summarize(round.Results) // a file from before active_ms
+		for _, round := range r.Rounds {
+			round.Round = len(out.Rounds) + 1
+			for _, side := range Sides {
+				rs := round.Side(side)
+				rs.Results = slices.Clone(rs.Results)
+				for j := range rs.Results {
+					rs.Results[j].Round = round.Round
+					rs.Results[j].Source = names[i]
 				}
-				for j := range round.Results {
-					round.Results[j].Round = round.Round
-					round.Results[j].Source = names[i]
-				}
-				out.Modes[m].Rounds = append(out.Modes[m].Rounds, round)
 			}
+			out.Rounds = append(out.Rounds, round)
 		}
-		out.Config.Rounds += n
+		out.Config.Rounds += len(r.Rounds)
 		out.Order = append(out.Order, r.Order...)
 		out.WallMs += r.WallMs
 		out.Interrupted = out.Interrupted || r.Interrupted
 		out.Started = min(out.Started, r.Started)
 	}
-	for i := range out.Modes {
-		out.Modes[i].Stats = combineModeRounds(out.Modes[i].Rounds)
-	}
-	out.Speedup = speedup(out.Modes[0].Rounds, out.Modes[1].Rounds, out.Config.Workers)
+	out.Derive()
 	return out, nil
 }

@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/server"
+)
+
+// Run runs the bench cfg describes, step by step as [Schedule] orders
+// it, and stops every server it started before it returns. A round
+// counts only when both sides measured it.
+//
+// When ctx is cancelled it stops early and returns the rounds that
+// finished, with Interrupted set and no error. Failed requests are data
+// in the run (see results.Run.Check), not an error. An error that comes
+// after the measurements (a server that did not stop cleanly) is returned
+// with the run.
+func Run(ctx context.Context, cfg Config) (*results.Run, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	srv := cfg.Servers
+	run := &results.Run{
+		Schema:   results.RunSchema,
+		Env:      results.CurrentEnv(cfg.Version, cfg.Commit),
+		Config:   results.RunConfig{N: cfg.requests(), Rounds: cfg.rounds()},
+		Started:  time.Now().UTC().Format(time.RFC3339),
+		Order:    []string{},
+		Standard: results.Side{Workers: srv.Processes(results.Standard)},
+		Cluster:  results.Side{Workers: srv.Processes(results.Cluster)},
+		Rounds:   []results.Round{},
+	}
+	if err := srv.Describe(&run.Config); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	b := &bencher{cfg: cfg, running: map[string]Server{}, measured: map[Step]results.RoundSide{}}
+	defer b.stopAll()
+	err := b.execute(ctx, Schedule(cfg.rounds(), srv.Sequential()))
+	if err != nil && ctx.Err() == nil && len(b.measured) == 0 {
+		return nil, err
+	}
+	b.assemble(run)
+	run.Interrupted = ctx.Err() != nil
+	run.Derive()
+	run.WallMs = results.Ms(time.Since(start))
+	if run.Interrupted {
+		return run, nil
+	}
+	return run, err
+}
+
+// bencher carries out a schedule.
+type bencher struct {
+	cfg      Config
+	running  map[string]Server // by side
+	measured map[Step]results.RoundSide
+	order    []Step // the measure steps, in the order they ran
+}
+
+// execute runs the steps in order until one fails or ctx is done.
+func (b *bencher) execute(ctx context.Context, steps []Step) error {
+	for _, st := range steps {
+		if ctx.Err() != nil {
+			return nil
+		}
+		var err error
+		switch st.Action {
+		case Start:
+			b.running[st.Side], err = b.cfg.Servers.Start(ctx, st.Side)
+		case WarmUp:
+			size := min(b.cfg.requests(), b.cfg.Servers.Processes(st.Side))
+			_, err = b.burst(ctx, st.Side, size, "warm-up "+st.Side)
+		case Measure:
+			err = b.measure(ctx, st)
+		case Stop:
+			err = b.stop(st.Side)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// burst fires size requests at side's server.
+func (b *bencher) burst(ctx context.Context, side string, size int, label string) (*results.Summary, error) {
+	c := loadgen.Config{URL: b.running[side].URL(), Requests: size, Timeout: b.cfg.Timeout}
+	if b.cfg.Progress != nil {
+		c.Progress = func(p loadgen.Progress) { b.cfg.Progress(label, p) }
+	}
+	return loadgen.Run(ctx, c)
+}
+
+// measure runs one measured round at one side; an interrupted burst is
+// not kept.
+func (b *bencher) measure(ctx context.Context, st Step) error {
+	sum, err := b.burst(ctx, st.Side, b.cfg.requests(), fmt.Sprintf("%s %d/%d", st.Side, st.Round, b.cfg.rounds()))
+	if err != nil || sum.Interrupted {
+		return err
+	}
+	for i := range sum.Results {
+		sum.Results[i].Round = st.Round
+	}
+	b.measured[st] = results.RoundSide{Results: sum.Results}
+	b.order = append(b.order, st)
+	return nil
+}
+
+// stop stops side's server, if it runs.
+func (b *bencher) stop(side string) error {
+	s := b.running[side]
+	if s == nil {
+		return nil
+	}
+	delete(b.running, side)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		return fmt.Errorf("stop %s: %w", side, err)
+	}
+	return nil
+}
+
+// stopAll stops whatever still runs, after a failure or an interruption.
+func (b *bencher) stopAll() {
+	for side := range b.running {
+		b.stop(side)
+	}
+}
+
+// assemble puts the rounds that both sides measured into run, in round
+// order, and the order in which their bursts ran.
+func (b *bencher) assemble(run *results.Run) {
+	complete := func(round int) bool {
+		for _, side := range results.Sides {
+			if _, ok := b.measured[Step{Action: Measure, Side: side, Round: round}]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for r := 1; r <= b.cfg.rounds(); r++ {
+		if !complete(r) {
+			continue
+		}
+		run.Rounds = append(run.Rounds, results.Round{
+			Round:    r,
+			Standard: b.measured[Step{Action: Measure, Side: results.Standard, Round: r}],
+			Cluster:  b.measured[Step{Action: Measure, Side: results.Cluster, Round: r}],
+		})
+	}
+	for _, st := range b.order {
+		if complete(st.Round) {
+			run.Order = append(run.Order, st.Side)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"slices"
+	"testing"
+)
+
+func stepsOf(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.String()
+	}
+	return out
+}
+
+func TestScheduleSideBySideIsABBA(t *testing.T) {
+	t.Parallel()
+	got := stepsOf(Schedule(3, false))
+	want := []string{
+		"start standard", "start cluster", "warm-up standard", "warm-up cluster",
+		"measure standard 1", "measure cluster 1",
+		"measure cluster 2", "measure standard 2",
+		"measure standard 3", "measure cluster 3",
+		"stop standard", "stop cluster",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Schedule(3, false) =\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestScheduleSequentialRunsOneSideAtATime(t *testing.T) {
+	t.Parallel()
+	got := stepsOf(Schedule(2, true))
+	want := []string{
+		"start standard", "warm-up standard", "measure standard 1", "measure standard 2", "stop standard",
+		"start cluster", "warm-up cluster", "measure cluster 1", "measure cluster 2", "stop cluster",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Schedule(2, true) =\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestScheduleMeasuresEveryRoundOnce holds for any round count: each side
+// measures rounds 1..n once, and a side is started before it is measured
+// and stopped after.
+func TestScheduleMeasuresEveryRoundOnce(t *testing.T) {
+	t.Parallel()
+	for _, seq := range []bool{false, true} {
+		for rounds := 1; rounds <= 7; rounds++ {
+			running := map[string]bool{}
+			measured := map[Step]int{}
+			for _, st := range Schedule(rounds, seq) {
+				switch st.Action {
+				case Start:
+					running[st.Side] = true
+				case Stop:
+					running[st.Side] = false
+				default:
+					if !running[st.Side] {
+						t.Fatalf("rounds %d sequential %v: %s before its server started", rounds, seq, st)
+					}
+				}
+				if st.Action == Measure {
+					measured[st]++
+				}
+			}
+			if len(measured) != 2*rounds {
+				t.Errorf("rounds %d sequential %v: %d bursts measured, want %d", rounds, seq, len(measured), 2*rounds)
+			}
+			for st, n := range measured {
+				if n != 1 || st.Round < 1 || st.Round > rounds {
+					t.Errorf("rounds %d sequential %v: %s measured %d times", rounds, seq, st, n)
+				}
+			}
+			if running["standard"] || running["cluster"] {
+				t.Errorf("rounds %d sequential %v: a server is left running", rounds, seq)
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package results
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fabricatedLoad is a burst of n requests per round, all answered by pid
+// 4242, as loadgen would record it.
+func fabricatedLoad(n, rounds int) *Summary {
+	s := &Summary{Schema: LoadSchema, URL: "http://127.0.0.1:1/flip", Mode: "burst", N: n, Rounds: rounds}
+	for round := 1; round <= rounds; round++ {
+		var recs []Record
+		for i := range n {
+			recs = append(recs, Record{Round: round, Seq: uint64(i), LatencyMs: 10, EndMs: 10, Status: 200, PID: 4242})
+		}
+		s.Results = append(s.Results, recs...)
+		s.RoundStats = append(s.RoundStats, RoundSummary{Round: round, Stats: Summarize(recs)})
+	}
+	s.Stats = Combine(s.RoundStats, s.Results)
+	return s
+}
+
+func TestMergeLoadsPoolsRoundsFromSeveralMachines(t *testing.T) {
+	t.Parallel()
+	a, b := fabricatedLoad(4, 2), fabricatedLoad(6, 2)
+	m, err := MergeLoads([]string{"a.json", "b.json"}, []*Summary{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Requests != 20 || m.OK != 20 || len(m.RoundStats) != 2 || m.RoundStats[0].Requests != 10 || m.N != 10 {
+		t.Errorf("merged: requests %d ok %d rounds %d round 1 %d n %d; want 20, 20, 2, 10, 10",
+			m.Requests, m.OK, len(m.RoundStats), m.RoundStats[0].Requests, m.N)
+	}
+	if m.RequestsPerWorker["4242"] != 20 {
+		t.Errorf("requests per worker %v, want 4242: 20", m.RequestsPerWorker)
+	}
+	sources := map[string]int{}
+	for _, r := range m.Results {
+		sources[r.Source]++
+	}
+	if sources["a.json"] != 8 || sources["b.json"] != 12 {
+		t.Errorf("sources %v, want a.json: 8, b.json: 12", sources)
+	}
+	a.Mode = "rate"
+	if _, err := MergeLoads([]string{"a.json", "b.json"}, []*Summary{a, b}); err == nil || !strings.Contains(err.Error(), "one mode") {
+		t.Errorf("merging a rate and a burst run: %v, want an error", err)
+	}
+}
+
+// fabricatedRun is a run with one request a side per round, whose last
+// responses are lasts[round] = {standard, cluster}.
+func fabricatedRun(lasts [][2]float64) *Run {
+	r := &Run{Schema: RunSchema, Env: Env{NumCPU: 2}, Config: RunConfig{N: 1, Workers: 2},
+		Standard: Side{Workers: 1}, Cluster: Side{Workers: 2}}
+	for i, l := range lasts {
+		rd := Round{Round: i + 1}
+		for j, side := range Sides {
+			rec := Record{Round: i + 1, Status: 200, LatencyMs: l[j], EndMs: l[j]}
+			rd.Side(side).Results = []Record{rec}
+		}
+		r.Rounds = append(r.Rounds, rd)
+	}
+	r.Derive()
+	return r
+}
+
+func TestMergeRuns(t *testing.T) {
+	t.Parallel()
+	a := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
+	b := fabricatedRun([][2]float64{{90, 45}, {120, 60}, {100, 100}})
+	m, err := MergeRuns([]string{"a", "b"}, []*Run{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Rounds != 5 || len(m.Rounds) != 5 || m.Rounds[4].Round != 5 || m.Rounds[4].Cluster.Results[0].Round != 5 {
+		t.Fatalf("merged %d rounds, want 5 numbered 1..5", m.Config.Rounds)
+	}
+	if want := []float64{2, 2.5, 2, 2, 1}; !slices.Equal(m.Speedups(), want) || m.Speedup.Median != 2 {
+		t.Errorf("speedups %v median %v, want %v and median 2", m.Speedups(), m.Speedup.Median, want)
+	}
+	if a.Rounds[0].Standard.Results[0].Source != "" {
+		t.Error("MergeRuns changed its input")
+	}
+	b.Env.NumCPU = 8
+	if _, err := MergeRuns([]string{"a", "b"}, []*Run{a, b}); err == nil {
+		t.Error("merged runs from 2 and 8 CPUs")
+	}
+}

@@ -1,0 +1,126 @@
+package results
+
+import (
+	"slices"
+	"strings"
+)
+
+// Metric is a quantity read from a run: as a whole (what the bench table
+// shows and --assert checks) and round by round (what compare tests and
+// --gate gates). This one table defines every metric's name, unit and
+// direction for every command.
+type Metric struct {
+	// Name is how users write it: "speedup", "cluster.p99".
+	Name string
+	// Unit is "x" (a ratio), "ms", "req/s", "%", or "" (a count or a
+	// plain number).
+	Unit string
+	// HigherIsBetter tells which direction is a regression.
+	HigherIsBetter bool
+	// Compared marks the metrics compare reports even when they do not
+	// gate.
+	Compared bool
+	// run reads the run's value; round a round's (ok false: the round
+	// has none, like a speedup without responses).
+	run   func(*Run) float64
+	round func(*Run, Round) (v float64, ok bool)
+}
+
+// IsTime reports whether the metric is a time in milliseconds, whose
+// values users write with units ("5s").
+func (m Metric) IsTime() bool { return m.Unit == "ms" }
+
+// Of returns the run's value: the median over the rounds for the
+// speedup and for first and last responses, the value over every request
+// for latencies, throughput and errors.
+func (m Metric) Of(r *Run) float64 { return m.run(r) }
+
+// PerRound returns one value per round that has one, in order.
+func (m Metric) PerRound(r *Run) []float64 {
+	var v []float64
+	for _, rd := range r.Rounds {
+		if x, ok := m.round(r, rd); ok {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+// sideMetrics are the metrics of each side, after the side's name.
+var sideMetrics = []struct {
+	name, unit     string
+	higherIsBetter bool
+	compared       bool
+	of             func(Stats) float64
+}{
+	{"first", "ms", false, false, func(s Stats) float64 { return s.FirstMs }},
+	{"last", "ms", false, true, func(s Stats) float64 { return s.LastMs }},
+	{"p50", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P50 }},
+	{"p90", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.P90 }},
+	{"p99", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P99 }},
+	{"max", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.Max }},
+	{"throughput", "req/s", true, true, func(s Stats) float64 { return s.ThroughputRPS }},
+	{"errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }},
+	{"error_rate", "%", false, true, func(s Stats) float64 {
+		if s.Requests == 0 {
+			return 0
+		}
+		return 100 * float64(s.Errors) / float64(s.Requests)
+	}},
+}
+
+// metrics is the table, in the order reports list it.
+var metrics = func() []Metric {
+	speedup := func(_ *Run, rd Round) (float64, bool) { return rd.Speedup, rd.Speedup > 0 }
+	ms := []Metric{
+		{Name: "speedup", Unit: "x", HigherIsBetter: true, Compared: true,
+			run: func(r *Run) float64 { return r.Speedup.Median }, round: speedup},
+		{Name: "efficiency", HigherIsBetter: true, Compared: true,
+			run: func(r *Run) float64 { return r.Speedup.Efficiency },
+			round: func(r *Run, rd Round) (float64, bool) {
+				v, ok := speedup(r, rd)
+				return v / float64(max(r.Config.Workers, 1)), ok
+			}},
+	}
+	for _, side := range Sides {
+		for _, sm := range sideMetrics {
+			ms = append(ms, Metric{
+				Name: side + "." + sm.name, Unit: sm.unit, HigherIsBetter: sm.higherIsBetter, Compared: sm.compared,
+				run:   func(r *Run) float64 { return sm.of(r.Side(side).Stats) },
+				round: func(_ *Run, rd Round) (float64, bool) { return sm.of(rd.Side(side).Stats), true },
+			})
+		}
+	}
+	return ms
+}()
+
+// Metrics returns the metric table, in the order reports list it.
+func Metrics() []Metric { return slices.Clone(metrics) }
+
+// LookupMetric returns the metric called name.
+func LookupMetric(name string) (Metric, bool) {
+	i := slices.IndexFunc(metrics, func(m Metric) bool { return m.Name == name })
+	if i < 0 {
+		return Metric{}, false
+	}
+	return metrics[i], true
+}
+
+// MetricNames lists every metric's name, in table order.
+func MetricNames() []string {
+	names := make([]string, len(metrics))
+	for i, m := range metrics {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// MetricHelp describes the table in one line for help texts:
+// "speedup, efficiency, or standard|cluster . first|last|...".
+func MetricHelp() string {
+	fields := make([]string, len(sideMetrics))
+	for i, sm := range sideMetrics {
+		fields[i] = sm.name
+	}
+	return "speedup, efficiency, or " + strings.Join(Sides, "|") + " . " + strings.Join(fields, "|")
+}

@@ -1,0 +1,154 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func mustReadFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestParseRunV1 reads a run file that the release before run/v2 wrote
+// (flipbench bench --quick --rounds 6) and checks that the conversion
+// keeps every figure that release computed.
+func TestParseRunV1(t *testing.T) {
+	t.Parallel()
+	b := mustReadFile(t, "run-v1.json")
+	var stored struct {
+		Modes []struct {
+			Mode    string         `json:"mode"`
+			Workers int            `json:"worker_processes"`
+			LastMs  float64        `json:"last_ms"`
+			P99     Latency        `json:"latency_ms"`
+			PerPID  map[string]int `json:"workers"`
+			Rounds  []struct {
+				LastMs float64 `json:"last_ms"`
+			} `json:"rounds"`
+		} `json:"modes"`
+		Speedup struct {
+			Median   float64   `json:"median"`
+			PerRound []float64 `json:"per_round"`
+		} `json:"speedup"`
+	}
+	if err := json.Unmarshal(b, &stored); err != nil {
+		t.Fatal(err)
+	}
+	run, err := ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Schema != RunSchema || len(run.Rounds) != 6 || run.Config.Rounds != 6 {
+		t.Fatalf("schema %q with %d rounds, want %q with 6", run.Schema, len(run.Rounds), RunSchema)
+	}
+	if !slices.Equal(run.Speedups(), stored.Speedup.PerRound) || run.Speedup.Median != stored.Speedup.Median {
+		t.Errorf("speedups %v median %v, want the stored %v and %v", run.Speedups(), run.Speedup.Median, stored.Speedup.PerRound, stored.Speedup.Median)
+	}
+	for i, side := range Sides {
+		m, s := stored.Modes[i], run.Side(side)
+		if s.Workers != m.Workers || s.LastMs != m.LastMs || s.LatencyMs != m.P99 || !equalMaps(s.RequestsPerWorker, m.PerPID) {
+			t.Errorf("%s: workers %d last %v latency %+v per worker %v; want the stored %d, %v, %+v, %v",
+				side, s.Workers, s.LastMs, s.LatencyMs, s.RequestsPerWorker, m.Workers, m.LastMs, m.P99, m.PerPID)
+		}
+		for j, rd := range run.Rounds {
+			if got, want := rd.Side(side).LastMs, m.Rounds[j].LastMs; got != want {
+				t.Errorf("%s round %d: last %v, want the stored %v", side, j+1, got, want)
+			}
+		}
+	}
+}
+
+func equalMaps(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestParseRunV2RoundTrip writes a parsed run again and reads it back.
+func TestParseRunV2RoundTrip(t *testing.T) {
+	t.Parallel()
+	run, err := ParseRun(mustReadFile(t, "run-v2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"requests_per_worker"`) || strings.Contains(string(b), `"worker_processes"`) {
+		t.Errorf("a run file must name requests per worker so:\n%.600s", b)
+	}
+	again, err := ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(again)
+	if string(b) != string(b2) {
+		t.Error("a run file read and written again changed")
+	}
+}
+
+// TestParseRunRecomputes shows that figures stored in a file are not
+// trusted: a speedup and a last response edited by hand are recomputed
+// from the requests.
+func TestParseRunRecomputes(t *testing.T) {
+	t.Parallel()
+	var raw map[string]any
+	if err := json.Unmarshal(mustReadFile(t, "run-v2.json"), &raw); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ParseRun(mustReadFile(t, "run-v2.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := raw["rounds"].([]any)[0].(map[string]any)
+	round["speedup"] = 99.0
+	round["cluster"].(map[string]any)["last_ms"] = 1.0
+	raw["speedup"].(map[string]any)["median"] = 99.0
+	b, _ := json.Marshal(raw)
+	got, err := ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Rounds[0].Speedup != want.Rounds[0].Speedup || got.Rounds[0].Cluster.LastMs != want.Rounds[0].Cluster.LastMs || got.Speedup != want.Speedup {
+		t.Errorf("edited figures survived: round 1 speedup %v last %v, run %+v; want %v, %v, %+v",
+			got.Rounds[0].Speedup, got.Rounds[0].Cluster.LastMs, got.Speedup, want.Rounds[0].Speedup, want.Rounds[0].Cluster.LastMs, want.Speedup)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, in, want string
+		unknown        bool
+	}{
+		{"not json", "hello", "not JSON", false},
+		{"load file", `{"schema": "flipbench/load/v1"}`, `schema "flipbench/load/v1"`, true},
+		{"no schema", `{}`, `schema ""`, true},
+		{"v1 without modes", `{"schema": "flipbench/run/v1", "modes": []}`, "without its standard and cluster modes", true},
+	} {
+		_, err := ParseRun([]byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || errors.Is(err, ErrUnknownSchema) != tt.unknown {
+			t.Errorf("%s: %v, want an error with %q (unknown schema: %v)", tt.name, err, tt.want, tt.unknown)
+		}
+	}
+	if v, err := Parse([]byte(`{"schema": "flipbench/load/v1", "n": 3}`)); err != nil || v.(*Summary).N != 3 {
+		t.Errorf("Parse of a load file: %v, %v", v, err)
+	}
+}

@@ -1,0 +1,13 @@
+package results
+
+import "testing"
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tt := range []struct{ p, want float64 }{{0, 1}, {50, 5.5}, {90, 9.1}, {100, 10}} {
+		if got := Percentile(v, tt.p); got < tt.want-1e-9 || got > tt.want+1e-9 {
+			t.Errorf("Percentile(1..10, %v) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}

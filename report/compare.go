@@ -63,6 +63,11 @@ type CompareOptions struct {
 	Gates []string
 	// Force compares runs from different CPU counts or images.
 	Force bool
+
+	// resamples is the bootstrap's resample count; zero means
+	// bootstrapResamples. Only the simulation tests lower it, to run
+	// thousands of comparisons in seconds.
+	resamples int
 }
 
 func (o CompareOptions) alpha() float64         { return cmp.Or(o.Alpha, DefaultAlpha) }
@@ -236,9 +241,9 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		why := fmt.Sprintf("base ran on %d CPUs with image %.12s, head on %d CPUs with image %.12s",
 			base.Env.NumCPU, base.Config.Image.SHA256, head.Env.NumCPU, head.Config.Image.SHA256)
 		if !opt.Force {
-			return nil, fmt.Errorf("%s; the speedup and every time depend on both (use --force to compare anyway): %w", why, ErrIncomparable)
+			return nil, fmt.Errorf("%s; the speedup and every time depend on both: %w", why, ErrIncomparable)
 		}
-		c.Notes = append(c.Notes, "compared with --force: "+why)
+		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
 	}
 	if base.Config.Workers != head.Config.Workers {
 		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", base.Config.Workers, head.Config.Workers))
@@ -250,7 +255,7 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		if !m.Compared && !gated {
 			continue
 		}
-		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, rng)
+		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
 		d.Gated = gated
 		if d.Regressed() {
 			c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
@@ -273,7 +278,7 @@ func gateMatches(gate, metric string) bool {
 	return ok && gate == short
 }
 
-func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, rng *rand.Rand) Delta {
+func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, resamples int, rng *rand.Rand) Delta {
 	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter}
 	bs := benchmath.NewSample(slices.Clone(base), thr)
 	hs := benchmath.NewSample(slices.Clone(head), thr)
@@ -303,7 +308,7 @@ func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresh
 	pLess, pGreater := uTest(hs.Values, bs.Values, stats.LocationLess), uTest(hs.Values, bs.Values, stats.LocationGreater)
 	headLower := pLess <= pGreater
 	d.P = min(pLess, pGreater)
-	d.RatioLo, d.RatioHi = bootstrapRatio(bs.Values, hs.Values, RatioConfidence, rng)
+	d.RatioLo, d.RatioHi = bootstrapRatio(bs.Values, hs.Values, RatioConfidence, resamples, rng)
 	worse := headLower == m.HigherIsBetter
 	switch {
 	case d.P > thr.CompareAlpha:
@@ -336,8 +341,8 @@ func summarize(s *benchmath.Sample) Stat {
 // bootstrapRatio is the percentile bootstrap confidence interval of
 // mean(head)/mean(base) (see center). A base of zero makes the ratio
 // infinite; the interval is then (+Inf, +Inf) or, with head zero too, 1.
-func bootstrapRatio(base, head []float64, confidence float64, rng *rand.Rand) (lo, hi float64) {
-	ratios := make([]float64, bootstrapResamples)
+func bootstrapRatio(base, head []float64, confidence float64, resamples int, rng *rand.Rand) (lo, hi float64) {
+	ratios := make([]float64, resamples)
 	bb, hb := make([]float64, len(base)), make([]float64, len(head))
 	for i := range ratios {
 		for j := range bb {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flipbench/flipbench/results"
@@ -50,6 +51,11 @@ func within(rng *rand.Rand, n int, center, noise float64) []float64 {
 	return v
 }
 
+// simResamples is the bootstrap's resample count in the simulations:
+// enough for the 5% and 95% bounds that gate, and a quarter of the
+// default's cost, so that thousands of comparisons take seconds.
+const simResamples = 500
+
 // passRate compares trials pairs of fabricated 6-round runs and returns
 // the share that passed.
 func passRate(t *testing.T, trials int, gen func() (base, head []float64)) float64 {
@@ -57,7 +63,7 @@ func passRate(t *testing.T, trials int, gen func() (base, head []float64)) float
 	passed := 0
 	for range trials {
 		b, h := gen()
-		c, err := Compare(fabricateRun(b), fabricateRun(h), "base", "head", CompareOptions{})
+		c, err := Compare(fabricateRun(b), fabricateRun(h), "base", "head", CompareOptions{resamples: simResamples})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,9 +117,17 @@ func TestCompareUnderGaussianNoise(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1000 trials")
 	}
-	rng := rand.New(rand.NewPCG(11, 11))
-	same := passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 2, 0.15) })
-	drop := 1 - passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 1.4, 0.15) })
+	var same, drop float64
+	var wg sync.WaitGroup // two cores, two simulations
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(11, 11))
+		same = passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 2, 0.15) })
+	})
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(12, 12))
+		drop = 1 - passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 1.4, 0.15) })
+	})
+	wg.Wait()
 	t.Logf("sd 15%%: no change passed %.1f%%, 30%% drop caught %.1f%% (1000 trials each)", 100*same, 100*drop)
 	if same < 0.97 || drop < 0.87 {
 		t.Errorf("no change passed %.1f%% (want >= 97%%), 30%% drop caught %.1f%% (want >= 87%%)", 100*same, 100*drop)
@@ -158,7 +172,7 @@ func TestCompareRejects(t *testing.T) {
 		msg  string
 	}{
 		{"cpus", otherCPUs, CompareOptions{}, ErrIncomparable, "2 CPUs"},
-		{"image", otherImage, CompareOptions{}, ErrIncomparable, "--force"},
+		{"image", otherImage, CompareOptions{}, ErrIncomparable, "image bb"},
 		{"schema", badSchema, CompareOptions{}, ErrIncomparable, "flipbench/load/v1"},
 		{"rounds", fabricateRun([]float64{2, 2, 2}), CompareOptions{}, ErrTooFewRounds, "at least 4"},
 		{"gate", fabricateRun(six), CompareOptions{Gates: []string{"speed"}}, nil, "unknown gate"},

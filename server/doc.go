@@ -17,4 +17,12 @@
 // TCP handshake on loopback costs tens of microseconds beside a job of about
 // a second. A client that connects and sends nothing holds its slot for at
 // most [DefaultReadHeaderTimeout].
+//
+// Processes talk through structured channels only. A supervisor gives each
+// worker a JSON spec ([WorkerEnv]) and three inherited files: the socket, a
+// lifeline pipe and a ready pipe ([InheritedWorker], [Worker.Run]). [Launch]
+// starts a supervisor for a benchmark the same way ([LaunchEnv],
+// [RunLaunched]): a JSON spec in, the address and each worker's readiness
+// out as JSON lines on a status pipe. Logs are for people; nothing parses
+// them.
 package server

@@ -103,3 +103,36 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 		t.Errorf("requests %d url %q; want 7 from FLIPBENCH_REQUESTS and the --url flag", got.cfg.Requests, got.cfg.URL)
 	}
 }
+
+// TestExitCodes runs the real root command with load's work replaced by
+// runF returning each kind of error, and checks the exit code and the
+// one line on stderr that each gets.
+func TestExitCodes(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		code   int
+		stderr string
+	}{
+		{"ok", nil, exitOK, ""},
+		{"failure", errors.New("3 of 10 requests failed"), exitFailure, "flipbench: 3 of 10 requests failed\n"},
+		{"usage", usageErrorf("--body: no such file"), exitUsage, "flipbench: --body: no such file (see 'flipbench load --help')\n"},
+		{"usage with a hint", usageErrorf("no URL\nTry: flipbench load --url URL"), exitUsage, "flipbench: no URL (see 'flipbench load --help')\nTry: flipbench load --url URL\n"},
+		{"interrupted", errInterrupted, exitInterrupted, "flipbench: interrupted\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootCmd(func(string) string { return "" })
+			for _, c := range root.Commands() {
+				if c.Name() == "load" {
+					root.RemoveCommand(c)
+				}
+			}
+			root.AddCommand(newLoadCmd(func(context.Context, *loadOptions, io.Writer, io.Writer) error { return tt.err }))
+			var stderr bytes.Buffer
+			code := execute(context.Background(), root, []string{"load", "-n", "3"}, io.Discard, &stderr)
+			if code != tt.code || stderr.String() != tt.stderr {
+				t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr.String(), tt.code, tt.stderr)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -101,6 +102,9 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 		return err
 	}
 	c, err := report.Compare(base, head, opts.base, opts.head, opts.opt)
+	if errors.Is(err, report.ErrIncomparable) && !opts.opt.Force {
+		return usageErrorf("%w (--force compares them anyway)", err)
+	}
 	if err != nil {
 		// Incomparable runs, too few rounds, an unknown gate: all bad input.
 		return &usageError{err}

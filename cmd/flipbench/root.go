@@ -44,7 +44,12 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		<-ctx.Done()
 		stop()
 	}()
-	root := newRootCmd(getenv)
+	return execute(ctx, newRootCmd(getenv), args, stdout, stderr)
+}
+
+// execute runs root with args, prints an error as one line (and a hint
+// on a second), and returns the exit code its type calls for.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

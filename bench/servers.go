@@ -79,12 +79,7 @@ func (o *Own) Start(ctx context.Context, side string) (Server, error) {
 
 // Processes is one for the standard side and the cluster's size for
 // the cluster.
-func (o *Own) Processes(side string) int {
-	if side == results.Standard {
-		return 1
-	}
-	return cmp.Or(o.Workers, runtime.NumCPU())
-}
+func (o *Own) Processes(side string) int { return processes(side, o.Workers) }
 
 // Sequential is false: each server has a port of its own.
 func (o *Own) Sequential() bool { return false }
@@ -155,11 +150,15 @@ func (c *Commands) Start(ctx context.Context, side string) (Server, error) {
 }
 
 // Processes is one for the standard side and Workers for the cluster.
-func (c *Commands) Processes(side string) int {
+func (c *Commands) Processes(side string) int { return processes(side, c.Workers) }
+
+// processes is one worker for the standard side and workers (zero: one
+// per CPU) for the cluster.
+func processes(side string, workers int) int {
 	if side == results.Standard {
 		return 1
 	}
-	return cmp.Or(c.Workers, runtime.NumCPU())
+	return cmp.Or(workers, runtime.NumCPU())
 }
 
 // Sequential is true: both commands serve one URL.

@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -72,5 +74,75 @@ func TestGatedListenerCloseUnblocksAccept(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Accept still blocked after Close")
+	}
+}
+
+// slotCheckingListener hands out in-memory connections at once and
+// records, at each Accept, how many of gl's slots are taken beyond the
+// connections it has handed out and not seen closed: 1 when the caller
+// took its slot before accepting, as it must, 0 when it accepted first.
+type slotCheckingListener struct {
+	net.Listener // for Addr; never called
+	gl           *gatedListener
+	mu           sync.Mutex
+	open         int
+	held         []int
+}
+
+func (l *slotCheckingListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held = append(l.held, len(l.gl.slots)-l.open)
+	l.open++
+	c, other := net.Pipe()
+	other.Close()
+	return &closeHookConn{Conn: c, hook: func() {
+		l.mu.Lock()
+		l.open--
+		l.mu.Unlock()
+	}}, nil
+}
+
+func (l *slotCheckingListener) Close() error { return nil }
+
+type closeHookConn struct {
+	net.Conn
+	hook func()
+}
+
+func (c *closeHookConn) Close() error {
+	err := c.Conn.Close()
+	c.hook()
+	return err
+}
+
+// TestGatedListenerNeverAcceptsWithoutASlot fails for a listener that
+// accepts and then waits for a slot: such a worker would take a
+// connection off the shared socket that a free worker could serve.
+func TestGatedListenerNeverAcceptsWithoutASlot(t *testing.T) {
+	t.Parallel()
+	inner := &slotCheckingListener{}
+	gl := newGatedListener(inner, 2)
+	inner.gl = gl
+	var conns []net.Conn
+	for range 2 {
+		c, err := gl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	conns[0].Close()
+	c, err := gl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	conns[1].Close()
+	if want := []int{1, 1, 1}; !slices.Equal(inner.held, want) {
+		t.Errorf("slots held beyond open connections at each Accept: %v, want %v (a slot taken before every accept)", inner.held, want)
+	}
+	if len(gl.slots) != 0 {
+		t.Errorf("%d slots still taken after every connection closed", len(gl.slots))
 	}
 }

@@ -36,14 +36,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Servers == nil:
 		return errors.New("bench: no servers to compare")
-	case c.Requests < 0:
-		return fmt.Errorf("requests must be >= 1, got %d", c.Requests)
 	case c.Rounds < 0:
 		return fmt.Errorf("rounds must be >= 1, got %d", c.Rounds)
 	case c.Timeout < 0:
 		return fmt.Errorf("timeout must be > 0, got %s", c.Timeout)
 	}
-	if err := (loadgen.Config{Requests: c.Requests}).Validate(); err != nil {
+	if err := (loadgen.Config{Requests: c.Requests}).Validate(); err != nil { // the burst's size
 		return err
 	}
 	return c.Servers.Validate()

@@ -16,9 +16,10 @@ import (
 //
 // When ctx is cancelled it stops early and returns the rounds that
 // finished, with Interrupted set and no error. Failed requests are data
-// in the run (see results.Run.Check), not an error. An error that comes
-// after the measurements (a server that did not stop cleanly) is returned
-// with the run.
+// in the run (see results.Run.Check), not an error. A server that fails
+// to start, or a burst that cannot be sent, ends the bench with an error
+// and no run; a server that did not stop cleanly is an error returned
+// with the run, whose measurements are whole.
 func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -40,8 +41,8 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	start := time.Now()
 	b := &bencher{cfg: cfg, running: map[string]Server{}, measured: map[Step]results.RoundSide{}}
 	defer b.stopAll()
-	err := b.execute(ctx, Schedule(cfg.rounds(), srv.Sequential()))
-	if err != nil && ctx.Err() == nil && len(b.measured) == 0 {
+	failed, err := b.execute(ctx, Schedule(cfg.rounds(), srv.Sequential()))
+	if err != nil && ctx.Err() == nil && failed.Action != Stop {
 		return nil, err
 	}
 	b.assemble(run)
@@ -62,16 +63,17 @@ type bencher struct {
 	order    []Step // the measure steps, in the order they ran
 }
 
-// execute runs the steps in order until one fails or ctx is done.
-func (b *bencher) execute(ctx context.Context, steps []Step) error {
+// execute runs the steps in order until one fails, which it returns with
+// its error, or ctx is done.
+func (b *bencher) execute(ctx context.Context, steps []Step) (Step, error) {
 	for _, st := range steps {
 		if ctx.Err() != nil {
-			return nil
+			return Step{}, nil
 		}
 		var err error
 		switch st.Action {
 		case Start:
-			b.running[st.Side], err = b.cfg.Servers.Start(ctx, st.Side)
+			err = b.start(ctx, st.Side)
 		case WarmUp:
 			size := min(b.cfg.requests(), b.cfg.Servers.Processes(st.Side))
 			_, err = b.burst(ctx, st.Side, size, "warm-up "+st.Side)
@@ -81,9 +83,20 @@ func (b *bencher) execute(ctx context.Context, steps []Step) error {
 			err = b.stop(st.Side)
 		}
 		if err != nil {
-			return err
+			return st, err
 		}
 	}
+	return Step{}, nil
+}
+
+// start starts side's server; only a server that started is kept, to be
+// stopped.
+func (b *bencher) start(ctx context.Context, side string) error {
+	s, err := b.cfg.Servers.Start(ctx, side)
+	if err != nil {
+		return err
+	}
+	b.running[side] = s
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 type fakeServers struct {
 	sequential bool
 	onRequest  func(side string)
+	failStart  string // a side whose Start fails
 
 	mu      sync.Mutex
 	started []string
@@ -36,6 +37,9 @@ func (f *fakeServers) Sequential() bool                      { return f.sequenti
 func (f *fakeServers) Describe(cfg *results.RunConfig) error { cfg.Workers = 2; return nil }
 
 func (f *fakeServers) Start(ctx context.Context, side string) (Server, error) {
+	if side == f.failStart {
+		return (*fakeServer)(nil), fmt.Errorf("%s would not start", side) // a typed nil, as careless code returns
+	}
 	f.mu.Lock()
 	f.started = append(f.started, side)
 	f.mu.Unlock()
@@ -157,5 +161,21 @@ func TestRunValidates(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v): no error", cfg)
 		}
+	}
+}
+
+// TestRunFailsWithoutARunWhenAServerWillNotStart: the standard side has
+// measured all its rounds when the cluster will not start; the bench
+// fails with no run (no run file to overwrite a good one with), and the
+// server that did start is stopped.
+func TestRunFailsWithoutARunWhenAServerWillNotStart(t *testing.T) {
+	t.Parallel()
+	f := &fakeServers{sequential: true, failStart: results.Cluster}
+	run, err := Run(context.Background(), Config{Servers: f, Requests: 2, Rounds: 2})
+	if err == nil || run != nil {
+		t.Fatalf("run %v, err %v; want no run and an error", run, err)
+	}
+	if !slices.Equal(f.started, []string{"standard"}) || !slices.Equal(f.stopped, []string{"standard"}) {
+		t.Errorf("started %v, stopped %v; want standard started and stopped", f.started, f.stopped)
 	}
 }

@@ -43,8 +43,8 @@ func PlotFormatOf(path string) (string, error) {
 // of each mode over every round. format is html (one self-contained page,
 // nothing fetched when viewed), svg or png.
 func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
-	// Each round's speedup, in the rounds' order (a round without one
-	// counts as 0, the metric table's rule).
+	// Each round's speedup, in the rounds' order, to pick the round to
+	// draw; a round without one counts as 0.
 	speedups := make([]float64, len(r.Rounds))
 	for i, rd := range r.Rounds {
 		speedups[i] = rd.Speedup

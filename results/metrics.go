@@ -79,7 +79,7 @@ var metrics = func() []Metric {
 			run: func(r *Run) float64 { return r.Speedup.Efficiency },
 			round: func(r *Run, rd Round) (float64, bool) {
 				v, ok := speedup(r, rd)
-				return v / float64(max(r.Config.Workers, 1)), ok
+				return v / float64(max(r.Cluster.Workers, 1)), ok
 			}},
 	}
 	for _, side := range Sides {

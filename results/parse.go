@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,8 +101,11 @@ func (v runV1) convert() (*Run, error) {
 	run := &Run{
 		Schema: RunSchema, Env: v.Env, Config: v.Config, Started: v.Started, WallMs: v.WallMs,
 		Order: v.Order, Interrupted: v.Interrupted,
-		Standard: Side{Workers: v.Modes[0].Workers}, Cluster: Side{Workers: v.Modes[1].Workers},
-		Rounds: []Round{},
+		// The first v1 files had no worker_processes: standard is one
+		// worker, and the cluster is the configured size.
+		Standard: Side{Workers: cmp.Or(v.Modes[0].Workers, 1)},
+		Cluster:  Side{Workers: cmp.Or(v.Modes[1].Workers, v.Config.Workers)},
+		Rounds:   []Round{},
 	}
 	std, cl := v.Modes[0].Rounds, v.Modes[1].Rounds
 	for i := range min(len(std), len(cl)) {

@@ -152,3 +152,26 @@ func TestParseRejects(t *testing.T) {
 		t.Errorf("Parse of a load file: %v, %v", v, err)
 	}
 }
+
+// TestParseRunV1WithoutWorkerProcesses reads a v1 file as the first v1
+// releases wrote them, before worker_processes: standard is one worker,
+// the cluster the configured size, and the efficiency is per worker.
+func TestParseRunV1WithoutWorkerProcesses(t *testing.T) {
+	t.Parallel()
+	var raw map[string]any
+	if err := json.Unmarshal(mustReadFile(t, "run-v1.json"), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range raw["modes"].([]any) {
+		delete(m.(map[string]any), "worker_processes")
+	}
+	b, _ := json.Marshal(raw)
+	run, err := ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Standard.Workers != 1 || run.Cluster.Workers != 2 || run.Speedup.Efficiency != round3(run.Speedup.Median/2) {
+		t.Errorf("workers %d and %d, efficiency %v of speedup %v; want 1, 2 and half the speedup",
+			run.Standard.Workers, run.Cluster.Workers, run.Speedup.Efficiency, run.Speedup.Median)
+	}
+}

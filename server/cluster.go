@@ -74,7 +74,8 @@ type Cluster struct {
 	// Stderr receives the workers' stderr (their logs). Nil means os.Stderr.
 	Stderr io.Writer
 	// Ready, if set, is called each time a worker becomes ready to
-	// serve, restarted ones included, from the worker's own goroutine.
+	// serve, restarted ones included, from the goroutine that supervises
+	// that worker: it must not block.
 	Ready func(worker, pid int)
 	// Reload triggers a rolling restart for each value received: one
 	// worker at a time, the new one ready before the old one drains.

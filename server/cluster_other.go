@@ -7,6 +7,11 @@ import (
 	"net"
 )
 
+// Forks reports whether a [Cluster] runs its workers as processes of
+// their own. Where it does not, a cluster of one serves in the calling
+// process, whose GOMAXPROCS the entry point must then set.
+const Forks = false
+
 // Run returns [ErrUnsupported]: sharing one listening socket between
 // worker processes is implemented for Linux and macOS only.
 func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {

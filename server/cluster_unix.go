@@ -19,6 +19,11 @@ import (
 	"time"
 )
 
+// Forks reports whether a [Cluster] runs its workers as processes of
+// their own. Where it does not, a cluster of one serves in the calling
+// process, whose GOMAXPROCS the entry point must then set.
+const Forks = true
+
 // Run starts the workers on ln and supervises them until ctx is done, then
 // stops them: SIGTERM, up to Grace for in-flight jobs, then SIGKILL. It
 // returns nil after such a stop, or an error wrapping [ErrGaveUp] when a

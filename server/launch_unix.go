@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,7 +30,8 @@ type Instance struct {
 	URL string
 	// PID is the supervisor's process ID.
 	PID int
-	// WorkerPIDs are the ready workers' process IDs, by worker index.
+	// WorkerPIDs are the workers' process IDs when the server became
+	// ready, by worker index.
 	WorkerPIDs []int
 
 	cmd  *exec.Cmd
@@ -60,6 +60,12 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Instance, error) {
 		}
 		return nil, fmt.Errorf("launch %s: %w", cfg.Name, err)
 	}
+	// Keep reading: a worker restarted later reports again, and a
+	// supervisor whose status pipe filled up would block on it.
+	go func() {
+		for range events {
+		}
+	}()
 	return inst, nil
 }
 
@@ -157,9 +163,10 @@ func (i *Instance) waitReady(ctx context.Context, events <-chan launchEvent, tim
 }
 
 // readEvents decodes the status pipe into events until EOF, then closes
-// r. Lines it cannot decode are skipped; done stops a send nobody waits
-// for.
+// r and events. Lines it cannot decode are skipped; done stops a send
+// nobody waits for.
 func readEvents(r io.ReadCloser, events chan<- launchEvent, done <-chan struct{}) {
+	defer close(events)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -252,15 +259,17 @@ func RunLaunched(ctx context.Context, stderr io.Writer) error {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		return fmt.Errorf("launch spec: %w", err)
 	}
-	// The workers must inherit neither pipe: the launcher's EOF must not
-	// wait for them, and the lifeline is between it and us.
-	syscall.CloseOnExec(fdLaunchLifeline)
-	syscall.CloseOnExec(fdLaunchStatus)
+	for _, fd := range []int{fdLaunchLifeline, fdLaunchStatus} {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("launched server: inherited fd %d: %w", fd, err)
+		}
+		// The workers must inherit neither pipe: the launcher's EOF must
+		// not wait for them, and the lifeline is between it and us.
+		syscall.CloseOnExec(fd)
+	}
 	lifeline := os.NewFile(fdLaunchLifeline, "launch-lifeline")
 	status := os.NewFile(fdLaunchStatus, "launch-status")
-	if lifeline == nil || status == nil {
-		return errors.New("launched server: inherited files are missing")
-	}
 	defer status.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -274,7 +283,7 @@ func RunLaunched(ctx context.Context, stderr io.Writer) error {
 	report := func(ev launchEvent) {
 		mu.Lock()
 		defer mu.Unlock()
-		enc.Encode(ev) // a launcher that stopped reading has gone away
+		enc.Encode(ev) // fails only once the launcher is gone (EPIPE)
 	}
 	c := &Cluster{
 		Name:    spec.Name,

@@ -124,6 +124,9 @@ func (o *benchOptions) validate() error {
 		return err
 	}
 	if o.cmds.Standard != "" || o.cmds.Cluster != "" {
+		if o.cmds.Standard == "" || o.cmds.Cluster == "" {
+			return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
+		}
 		if o.quick || o.image != "" {
 			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
 		}

@@ -125,6 +125,9 @@ func (o *serveOptions) config() server.Config {
 
 func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer) error {
 	ignoreSIGPIPE()
+	if !server.Forks && opts.threads > 0 {
+		runtime.GOMAXPROCS(opts.threads) // the one worker serves in this process
+	}
 	reload := make(chan os.Signal, 1)
 	signal.Notify(reload, syscall.SIGHUP) // rolling restart
 	defer signal.Stop(reload)

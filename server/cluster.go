@@ -45,6 +45,13 @@ type Cluster struct {
 	Name string
 	// Workers is the number of worker processes. Zero means one per CPU.
 	Workers int
+	// Sched is the dispatch policy, one of [Scheds]. Empty means
+	// [DefaultSched].
+	Sched string
+	// Queue bounds the requests waiting for a worker under the rr and
+	// free policies; past it they get 503 with Retry-After. Zero means
+	// [DefaultQueue].
+	Queue int
 	// Config is every worker's configuration; Worker is set per process.
 	Config Config
 	// Exe is the program to start as a worker. Empty means this program
@@ -103,6 +110,21 @@ func (c *Cluster) maxStartFailures() int {
 // unsupervised.
 func (c *Cluster) ListenAndRun(ctx context.Context, addr string, listening func(url string)) error {
 	log := c.logger()
+	if err := checkSched(c.Sched); err != nil {
+		return err
+	}
+	if c.sched() == SchedReusePort {
+		reserved, bound, err := reservePort(addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		defer reserved.Close()
+		if listening != nil {
+			listening("http://" + bound.String())
+		}
+		c.logStarted(bound)
+		return c.stopped(c.runReusePort(ctx, reserved, bound.String()))
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -111,19 +133,30 @@ func (c *Cluster) ListenAndRun(ctx context.Context, addr string, listening func(
 	if listening != nil {
 		listening("http://" + ln.Addr().String())
 	}
-	log.Info("supervisor started", "mode", c.Name, "pid", os.Getpid(), "workers", c.workers(),
-		"threads", c.Config.Threads, "addr", ln.Addr().String())
+	c.logStarted(ln.Addr())
 	err = c.Run(ctx, ln)
 	if errors.Is(err, ErrUnsupported) && c.workers() == 1 {
 		log.Warn("no worker supervision on this system, serving in-process", "os", runtime.GOOS)
 		return c.serveInProcess(ctx, ln)
 	}
-	if err != nil {
-		return err
-	}
-	log.Info("supervisor stopped", "mode", c.Name, "pid", os.Getpid())
-	return nil
+	return c.stopped(err)
 }
+
+func (c *Cluster) logStarted(addr net.Addr) {
+	c.logger().Info("supervisor started", "mode", c.Name, "pid", os.Getpid(), "workers", c.workers(),
+		"threads", c.Config.Threads, "sched", c.sched(), "addr", addr.String())
+}
+
+// stopped logs a clean stop and passes err on.
+func (c *Cluster) stopped(err error) error {
+	if err == nil {
+		c.logger().Info("supervisor stopped", "mode", c.Name, "pid", os.Getpid())
+	}
+	return err
+}
+
+func (c *Cluster) sched() string { return cmp.Or(c.Sched, DefaultSched) }
+func (c *Cluster) queue() int    { return cmp.Or(c.Queue, DefaultQueue) }
 
 // serveInProcess serves on ln in this process, with the process's own
 // GOMAXPROCS: the fallback where workers cannot be forked.

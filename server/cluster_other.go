@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"net"
+	"os"
 )
 
 // Forks reports whether a [Cluster] runs its workers as processes of
@@ -15,5 +16,9 @@ const Forks = false
 // Run returns [ErrUnsupported]: sharing one listening socket between
 // worker processes is implemented for Linux and macOS only.
 func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
+	return ErrUnsupported
+}
+
+func (c *Cluster) runReusePort(ctx context.Context, reserved *os.File, addr string) error {
 	return ErrUnsupported
 }

@@ -48,9 +48,17 @@ func TestClusterGivesUpOnWorkersThatNeverStart(t *testing.T) {
 
 func TestClusterNeedsAShareableListener(t *testing.T) {
 	t.Parallel()
-	err := (&Cluster{}).Run(context.Background(), fakeListener{})
+	err := (&Cluster{Sched: SchedShared}).Run(context.Background(), fakeListener{})
 	if err == nil || !strings.Contains(err.Error(), "cannot be shared") {
 		t.Errorf("got %v, want a listener error", err)
+	}
+	err = (&Cluster{Sched: SchedFree}).Run(context.Background(), fakeListener{})
+	if err == nil || !strings.Contains(err.Error(), "accepts TCP connections") {
+		t.Errorf("free: got %v, want a listener error", err)
+	}
+	err = (&Cluster{Sched: "random"}).Run(context.Background(), fakeListener{})
+	if err == nil || !strings.Contains(err.Error(), "dispatch policy must be one of") {
+		t.Errorf("unknown policy: got %v, want a policy error", err)
 	}
 }
 

@@ -28,9 +28,25 @@ const Forks = true
 // stops them: SIGTERM, up to Grace for in-flight jobs, then SIGKILL. It
 // returns nil after such a stop, or an error wrapping [ErrGaveUp] when a
 // worker keeps dying before it becomes ready (the other workers are stopped
-// first). ln must be a *net.TCPListener or *net.UnixListener; Run does not
-// close it.
+// first). Under the shared policy ln must be a *net.TCPListener or
+// *net.UnixListener, which every worker inherits; under rr and free a
+// *net.TCPListener, on which the supervisor accepts. Run does not close
+// it. The reuseport policy binds sockets of its own: see
+// [Cluster.ListenAndRun].
 func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
+	if err := checkSched(c.Sched); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	switch c.sched() {
+	case SchedReusePort:
+		return errors.New("cluster: the reuseport policy binds its own sockets: use ListenAndRun")
+	case SchedRR, SchedFree:
+		tl, ok := ln.(*net.TCPListener)
+		if !ok {
+			return fmt.Errorf("cluster: the %s policy accepts TCP connections, not a %T", c.sched(), ln)
+		}
+		return c.runWorkers(ctx, handoffPair, "", tl)
+	}
 	fl, ok := ln.(interface{ File() (*os.File, error) })
 	if !ok {
 		return fmt.Errorf("cluster: listener %T cannot be shared with workers", ln)
@@ -42,9 +58,28 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("cluster: share listener: %w", err)
 	}
 	defer lnFile.Close()
+	return c.runWorkers(ctx, sameFile(lnFile), "", nil)
+}
 
+// sameFile gives every worker the same fd 3.
+func sameFile(f *os.File) func() (*net.UnixConn, *os.File, error) {
+	return func() (*net.UnixConn, *os.File, error) { return nil, f, nil }
+}
+
+// runReusePort runs the workers of the reuseport policy: each listens on
+// addr itself; reserved, the supervisor's bound socket, keeps the port.
+func (c *Cluster) runReusePort(ctx context.Context, reserved *os.File, addr string) error {
+	return c.runWorkers(ctx, sameFile(reserved), addr, nil)
+}
+
+// runWorkers supervises the workers until ctx is done. fd3 makes what a
+// new worker gets as fd 3 and, for a socket of its own, the supervisor's
+// end of it; addr is where reuseport workers listen; ln, if not nil, is
+// the socket the supervisor accepts on for rr and free.
+func (c *Cluster) runWorkers(ctx context.Context, fd3 func() (*net.UnixConn, *os.File, error), addr string, ln *net.TCPListener) error {
 	exe := c.Exe
 	if exe == "" {
+		var err error
 		if exe, err = os.Executable(); err != nil {
 			return fmt.Errorf("cluster: find own executable: %w", err)
 		}
@@ -54,11 +89,21 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var fr *front
+	if ln != nil {
+		fr = c.newFront()
+		frontDone := make(chan struct{})
+		go func() {
+			defer close(frontDone)
+			fr.run(runCtx, ln, fr.handler(time.Now()))
+		}()
+		defer func() { <-frontDone }()
+	}
 	var wg sync.WaitGroup
 	rolls := make([]chan chan struct{}, n)
 	for i := range n {
 		rolls[i] = make(chan chan struct{})
-		sup := &slot{c: c, index: i, exe: exe, ln: lnFile, log: log}
+		sup := &slot{c: c, index: i, exe: exe, fd3: fd3, addr: addr, front: fr, log: log}
 		wg.Go(func() {
 			if err := sup.run(runCtx, rolls[i]); err != nil {
 				cancel(err) // one worker gave up: stop the others too
@@ -67,6 +112,7 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 	}
 	go c.rollOnReload(runCtx, rolls, log)
 	wg.Wait()
+	cancel(nil) // the front stops with the workers, however they stopped
 	if err := context.Cause(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -78,7 +124,9 @@ type slot struct {
 	c     *Cluster
 	index int
 	exe   string
-	ln    *os.File
+	fd3   func() (*net.UnixConn, *os.File, error)
+	addr  string
+	front *front // nil unless the supervisor accepts
 	log   *slog.Logger
 }
 
@@ -125,14 +173,14 @@ func (s *slot) run(ctx context.Context, roll <-chan chan struct{}) error {
 		readyAt, outcome, next := s.supervise(ctx, p, roll)
 		switch outcome {
 		case stopped:
-			s.removeTempDir(p.pid)
+			s.ended(p)
 			return nil
 		case replaced:
 			p, failures, backoff = next, 0, s.c.backoff()
 			continue
 		}
 		up := time.Since(p.started).Round(time.Millisecond)
-		s.removeTempDir(p.pid)
+		s.ended(p)
 		s.log.Warn("worker exited", "worker", s.index, "pid", p.pid, "status", p.status(), "uptime", up.String())
 		switch {
 		case readyAt.IsZero():
@@ -155,6 +203,9 @@ func (s *slot) run(ctx context.Context, roll <-chan chan struct{}) error {
 		}
 		backoff = min(2*backoff, s.c.maxBackoff())
 		p, err = s.start()
+		if err == nil {
+			p.restart = true
+		}
 	}
 }
 
@@ -220,23 +271,23 @@ func (s *slot) replace(ctx context.Context, old *proc) *proc {
 	case <-next.exited:
 		s.log.Error("rolling restart: new worker died before it was ready, keeping the old one",
 			"worker", s.index, "pid", next.pid, "status", next.status())
-		s.removeTempDir(next.pid)
+		s.ended(next)
 		return nil
 	case <-t.C:
 		s.log.Error("rolling restart: new worker not ready in time, keeping the old one", "worker", s.index, "pid", next.pid)
 		next.cmd.Process.Kill()
 		<-next.exited
-		s.removeTempDir(next.pid)
+		s.ended(next)
 		return nil
 	case <-ctx.Done():
 		next.stop(s.c.grace(), s.log)
-		s.removeTempDir(next.pid)
+		s.ended(next)
 		return nil
 	}
 	s.ready(next)
 	s.log.Info("worker replaced", "worker", s.index, "old_pid", old.pid, "pid", next.pid)
 	old.stop(s.c.grace(), s.log) // the new one is already accepting
-	s.removeTempDir(old.pid)
+	s.ended(old)
 	return next
 }
 
@@ -256,11 +307,30 @@ func (s *slot) removeTempDir(pid int) {
 	}
 }
 
-// ready tells the cluster's Ready callback that p serves.
+// ready tells the front and the cluster's Ready callback, once, that p
+// serves.
 func (s *slot) ready(p *proc) {
+	if p.said {
+		return
+	}
+	p.said = true
+	if s.front != nil {
+		s.front.attach(s.index, p.pid, p.uc, p.restart)
+	}
 	if s.c.Ready != nil {
 		s.c.Ready(s.index, p.pid)
 	}
+}
+
+// ended cleans up after p, whose process is gone: no more connections
+// for it, and no job files left behind.
+func (s *slot) ended(p *proc) {
+	if s.front != nil {
+		s.front.detach(s.index, p.uc)
+	} else if p.uc != nil {
+		p.uc.Close()
+	}
+	s.removeTempDir(p.pid)
 }
 
 // workerEnv is the environment of a worker: ours, less what marks a
@@ -284,24 +354,40 @@ type proc struct {
 	ready    chan struct{} // closed when the worker says it is ready
 	exited   chan struct{} // closed when the process has been reaped
 	lifeline *os.File      // write end; closing it tells the worker to go
+	uc       *net.UnixConn // the supervisor's end of its handoff socket, if any
+	restart  bool          // started because the one before it exited
+	said     bool          // ready was announced
 }
 
 func (s *slot) start() (*proc, error) {
 	cfg := s.c.Config
 	cfg.Worker = s.index
-	spec, err := json.Marshal(workerSpec{Config: cfg, Grace: s.c.grace()})
+	spec, err := json.Marshal(workerSpec{Config: cfg, Grace: s.c.grace(), Sched: s.c.sched(), Addr: s.addr})
 	if err != nil {
+		return nil, err
+	}
+	uc, fd3, err := s.fd3()
+	if err != nil {
+		return nil, err
+	}
+	if uc != nil {
+		defer fd3.Close() // the worker's own end: the child has its copy
+	}
+	fail := func(err error) (*proc, error) {
+		if uc != nil {
+			uc.Close()
+		}
 		return nil, err
 	}
 	lifeR, lifeW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		lifeR.Close()
 		lifeW.Close()
-		return nil, err
+		return fail(err)
 	}
 	args := s.c.Args
 	if args == nil {
@@ -314,7 +400,7 @@ func (s *slot) start() (*proc, error) {
 	if s.c.Stderr != nil {
 		cmd.Stdout, cmd.Stderr = s.c.Stderr, s.c.Stderr
 	}
-	cmd.ExtraFiles = []*os.File{s.ln, lifeR, readyW} // fds 3, 4, 5
+	cmd.ExtraFiles = []*os.File{fd3, lifeR, readyW} // fds 3, 4, 5
 	// A process group of its own keeps a terminal's Ctrl-C away from the
 	// workers: the supervisor decides how they stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -327,10 +413,10 @@ func (s *slot) start() (*proc, error) {
 	if err != nil {
 		lifeW.Close()
 		readyR.Close()
-		return nil, fmt.Errorf("start %s: %w", s.exe, err)
+		return fail(fmt.Errorf("start %s: %w", s.exe, err))
 	}
 	p := &proc{index: s.index, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(),
-		ready: make(chan struct{}), exited: make(chan struct{}), lifeline: lifeW}
+		ready: make(chan struct{}), exited: make(chan struct{}), lifeline: lifeW, uc: uc}
 	go func() {
 		defer readyR.Close()
 		line, _ := bufio.NewReader(readyR).ReadString('\n')

@@ -33,6 +33,10 @@ type LaunchConfig struct {
 	Name string
 	// Workers is the number of worker processes. Zero means one per CPU.
 	Workers int
+	// Sched and Queue are the cluster's dispatch policy and queue bound
+	// (see [Cluster]). Zero values mean the defaults.
+	Sched string
+	Queue int
 	// Config is every worker's configuration.
 	Config Config
 	// Grace is how long in-flight jobs may run after a stop. Zero means
@@ -50,6 +54,8 @@ type launchSpec struct {
 	Name    string        `json:"name"`
 	Addr    string        `json:"addr"`
 	Workers int           `json:"workers"`
+	Sched   string        `json:"sched"`
+	Queue   int           `json:"queue"`
 	Grace   time.Duration `json:"grace"`
 	Config  Config        `json:"config"`
 }

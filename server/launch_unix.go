@@ -79,7 +79,8 @@ func startLaunched(cfg LaunchConfig, workers int, stderr io.Writer) (*Instance, 
 			return nil, nil, err
 		}
 	}
-	spec, err := json.Marshal(launchSpec{Name: cfg.Name, Addr: "127.0.0.1:0", Workers: workers, Grace: cfg.Grace, Config: cfg.Config})
+	spec, err := json.Marshal(launchSpec{Name: cfg.Name, Addr: "127.0.0.1:0", Workers: workers,
+		Sched: cfg.Sched, Queue: cfg.Queue, Grace: cfg.Grace, Config: cfg.Config})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -288,6 +289,8 @@ func RunLaunched(ctx context.Context, stderr io.Writer) error {
 	c := &Cluster{
 		Name:    spec.Name,
 		Workers: spec.Workers,
+		Sched:   spec.Sched,
+		Queue:   spec.Queue,
 		Config:  spec.Config,
 		Grace:   spec.Grace,
 		Logger:  NewLogger(stderr, spec.Config.LogFormat),

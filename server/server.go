@@ -101,6 +101,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		ReadTimeout:       DefaultReadTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       withHanded,
 	}
 	srv.SetKeepAlivesEnabled(false)
 	errc := make(chan error, 1)
@@ -121,6 +122,62 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// handed is a connection that a supervisor accepted and handed over: it
+// knows when it was accepted, and reports its response's status back.
+type handed interface {
+	Accepted() time.Time
+	SetStatus(code int)
+}
+
+type handedKey struct{}
+
+// withHanded puts the handed connection under c, if any, in ctx, for the
+// middleware.
+func withHanded(ctx context.Context, c net.Conn) context.Context {
+	if sc, ok := c.(*slotConn); ok {
+		c = sc.Conn
+	}
+	if h, ok := c.(handed); ok {
+		return context.WithValue(ctx, handedKey{}, h)
+	}
+	return ctx
+}
+
+func handedOf(r *http.Request) handed {
+	h, _ := r.Context().Value(handedKey{}).(handed)
+	return h
+}
+
+// SupervisorHealth is the body of GET /healthz when the supervisor
+// answers it (the free policy): its view of the whole cluster.
+type SupervisorHealth struct {
+	// PID is the supervisor's; Sched the dispatch policy.
+	PID   int    `json:"pid"`
+	Sched string `json:"sched"`
+	// Workers is each worker's state.
+	Workers []WorkerHealth `json:"workers"`
+	// Queue is the requests waiting for a worker, QueueLimit its bound,
+	// Rejected the requests answered 503 since the start.
+	Queue      int   `json:"queue"`
+	QueueLimit int   `json:"queue_limit"`
+	Rejected   int64 `json:"rejected"`
+	// UptimeS is the seconds since the supervisor started.
+	UptimeS float64 `json:"uptime_s"`
+}
+
+// WorkerHealth is one worker in a [SupervisorHealth].
+type WorkerHealth struct {
+	// Index and PID identify it; State is ready, busy or down.
+	Index int    `json:"index"`
+	PID   int    `json:"pid"`
+	State string `json:"state"`
+	// Inflight is the requests it holds now, Served those it closed,
+	// Restarts how often its process was started again.
+	Inflight int   `json:"inflight"`
+	Served   int64 `json:"served"`
+	Restarts int   `json:"restarts"`
 }
 
 // Health is the body of GET /healthz.
@@ -164,7 +221,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Inflight:   s.inflight.Load(),
 		Served:     s.served.Load(),
-		UptimeS:    time.Since(s.start).Round(time.Millisecond).Seconds(),
+		UptimeS:    float64(time.Since(s.start).Milliseconds()) / 1000,
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"time"
@@ -32,6 +31,12 @@ var errSupervisorGone = errors.New("supervisor is gone")
 type workerSpec struct {
 	Config Config        `json:"config"`
 	Grace  time.Duration `json:"grace"`
+	// Sched is the dispatch policy, which decides what fd 3 is: the
+	// shared listening socket (shared), the handoff socket (rr, free),
+	// or the supervisor's reservation of the port Addr, on which the
+	// worker listens itself (reuseport).
+	Sched string `json:"sched"`
+	Addr  string `json:"addr,omitempty"`
 }
 
 // The file descriptors a worker inherits (0-2 are stdio).
@@ -75,14 +80,9 @@ func (w *Worker) Run(ctx context.Context, stderr io.Writer) error {
 
 	lifeline := os.NewFile(fdLifeline, "lifeline")
 	ready := os.NewFile(fdReady, "ready")
-	lnFile := os.NewFile(fdListener, "listener")
-	if lifeline == nil || ready == nil || lnFile == nil {
-		return errors.New("worker: inherited files are missing")
-	}
-	ln, err := net.FileListener(lnFile)
-	lnFile.Close()
+	ln, err := inheritedListener(w.spec)
 	if err != nil {
-		return fmt.Errorf("worker: inherited listener: %w", err)
+		return fmt.Errorf("worker %d: %w", cfg.Worker, err)
 	}
 	defer ln.Close()
 

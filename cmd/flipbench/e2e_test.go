@@ -113,9 +113,9 @@ func startServer(t *testing.T, env []string, args ...string) *serverProc {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no 'listening on' line in 20s: %s", p.stderr)
 	}
-	waitFor(t, 20*time.Second, "a worker answers /healthz", func() bool {
-		_, err := healthz(p.url)
-		return err == nil
+	waitFor(t, 20*time.Second, "every worker ready, as /healthz says", func() bool {
+		h, err := healthz(p.url)
+		return err == nil && h.allReady()
 	})
 	return p
 }
@@ -203,6 +203,32 @@ type health struct {
 	Inflight   int     `json:"inflight"`
 	Served     int     `json:"served"`
 	UptimeS    float64 `json:"uptime_s"`
+
+	// The supervisor's view, when it answers (the free policy).
+	Sched   string `json:"sched"`
+	Workers []struct {
+		PID      int    `json:"pid"`
+		State    string `json:"state"`
+		Inflight int    `json:"inflight"`
+		Served   int    `json:"served"`
+		Restarts int    `json:"restarts"`
+	} `json:"workers"`
+	Queue    int `json:"queue"`
+	Rejected int `json:"rejected"`
+}
+
+// allReady reports whether every worker serves: a worker's own answer
+// says so of itself; the supervisor's says it of each.
+func (h health) allReady() bool {
+	if h.Sched == "" {
+		return true
+	}
+	for _, w := range h.Workers {
+		if w.PID == 0 || w.State == "down" {
+			return false
+		}
+	}
+	return len(h.Workers) > 0
 }
 
 var client = &http.Client{Timeout: 60 * time.Second}
@@ -394,14 +420,22 @@ func TestClusterRestartsKilledWorker(t *testing.T) {
 		if len(now) != 2 || slices.Contains(now, victim) {
 			return false
 		}
+		// The supervisor's view: a new worker, ready, counted as a restart.
 		h, err := healthz(p.url)
-		if err == nil && !slices.Contains(before, h.PID) {
-			replacement = h.PID
-			return true
+		if err != nil || !h.allReady() {
+			return false
 		}
-		return false
+		for _, w := range h.Workers {
+			if !slices.Contains(before, w.PID) && w.Restarts == 1 {
+				replacement = w.PID
+			}
+		}
+		return replacement != 0
 	})
-	t.Logf("worker %d killed; worker %d served after %s", victim, replacement, time.Since(killed).Round(time.Millisecond))
+	if r := postFlip(p.url, nil); r.err != nil || r.status != 200 {
+		t.Errorf("after the restart: status %d, err %v; want 200", r.status, r.err)
+	}
+	t.Logf("worker %d killed; worker %d ready after %s", victim, replacement, time.Since(killed).Round(time.Millisecond))
 	// The killed worker could not remove its temp dir; the supervisor did.
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "flipbench-*"))
 	if len(dirs) != 2 || slices.ContainsFunc(dirs, func(d string) bool { return strings.Contains(d, fmt.Sprintf("-p%d-", victim)) }) {
@@ -461,7 +495,8 @@ func TestBusyWorkerDoesNotAccept(t *testing.T) {
 	// While the job runs the worker must not accept: a health check waits
 	// in the kernel's queue and is answered after the job, not during it
 	// (a plain net/http server would answer it at once with inflight 1).
-	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0")
+	// This is the shared policy's; under free the supervisor answers.
+	p := startServer(t, nil, "standard", "--sched", "shared", "--addr", "127.0.0.1:0")
 	result := make(chan flipResult, 1)
 	go func() { result <- postFlip(p.url, nil) }()
 	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
@@ -478,7 +513,8 @@ func TestBusyWorkerDoesNotAccept(t *testing.T) {
 }
 
 func TestStandardServesFromOnePID(t *testing.T) {
-	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	// Under shared the worker answers /healthz itself, with its GOMAXPROCS.
+	p := startServer(t, nil, "standard", "--sched", "shared", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
 	workers := children(p.pid())
 	if len(workers) != 1 {
 		t.Fatalf("children %v, want 1 worker", workers)
@@ -501,7 +537,7 @@ func TestStandardServesFromOnePID(t *testing.T) {
 }
 
 func TestThreadsFromEnvironment(t *testing.T) {
-	p := startServer(t, []string{"FLIPBENCH_THREADS=2"}, "standard", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	p := startServer(t, []string{"FLIPBENCH_THREADS=2"}, "standard", "--sched", "shared", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
 	h, err := healthz(p.url)
 	if err != nil {
 		t.Fatal(err)
@@ -987,8 +1023,18 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 	if n := strings.Count(p.stderr.String(), "worker replaced"); n != 2 {
 		t.Errorf("%d 'worker replaced' lines, want 2:\n%s", n, p.stderr)
 	}
-	if h, err := healthz(p.url); err != nil || !slices.Contains(now, h.PID) {
-		t.Errorf("after the roll: healthz %+v, %v; want an answer from a new worker", h, err)
+	// A new worker flips, and the supervisor's view names the new ones.
+	if r := postFlip(p.url, mustFixture(t, fixtures.SmallJPEG)); r.err != nil || r.status != 200 || !slices.Contains(now, r.pid) {
+		t.Errorf("after the roll: status %d from pid %d, err %v; want 200 from a new worker %v", r.status, r.pid, r.err, now)
+	}
+	h, err := healthz(p.url)
+	if err != nil || len(h.Workers) != 2 {
+		t.Fatalf("after the roll: healthz %+v, %v", h, err)
+	}
+	for _, w := range h.Workers {
+		if !slices.Contains(now, w.PID) || w.Restarts != 0 {
+			t.Errorf("after the roll: worker %+v in /healthz, want one of %v, not counted as a restart (a roll is not a crash)", w, now)
+		}
 	}
 }
 

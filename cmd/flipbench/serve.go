@@ -34,6 +34,8 @@ type serveOptions struct {
 	maxPixels int
 	grace     time.Duration
 	logFormat string
+	sched     string
+	queue     int
 }
 
 func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -68,12 +70,25 @@ X-Response-Time and X-Worker-Pid headers. Once bound it prints
 		cmd.Long = `Run the flip server as --workers worker processes (default: one per CPU) on one
 listening socket, restarting any that dies: the article's cluster.js.
 
-A worker takes a connection only when it has a free job slot, so the first free
-worker takes the next request. SIGTERM or Ctrl-C stops the workers gracefully
+--sched picks who takes the next request:
+  free       (default) the supervisor accepts, reads each request head under a
+             deadline, answers /healthz and /metrics itself, and hands the
+             request to a worker with a free job slot, first come first served;
+             idle and slow clients never hold a worker
+  shared     every worker accepts from the one socket when it has a free slot
+  rr         the supervisor hands each connection to the next worker in turn,
+             busy or not (Node.js cluster's default)
+  reuseport  a socket per worker on the same port, hashed by the kernel (Linux)
+Under rr and free at most --queue requests wait; past it the answer is 503
+with Retry-After, and each response says in X-Queue-Time how long it waited.
+
+SIGTERM or Ctrl-C stops the workers gracefully
 (in-flight jobs get --grace to finish); a second Ctrl-C exits at once. SIGHUP
 restarts the workers one at a time, each new one ready before the old one drains.`
 		cmd.Example = `  $ flipbench cluster
   $ flipbench cluster --workers 4 --addr 127.0.0.1:0
+  $ flipbench cluster --sched rr --queue 50
+  $ curl http://127.0.0.1:3000/metrics
   $ FLIPBENCH_LOG_FORMAT=json flipbench cluster`
 	}
 	f := cmd.Flags()
@@ -91,6 +106,8 @@ restarts the workers one at a time, each new one ready before the old one drains
 	f.IntVar(&opts.maxPixels, "max-pixels", server.DefaultMaxPixels, "largest image accepted, in pixels")
 	f.DurationVar(&opts.grace, "grace", server.DefaultGrace, "time in-flight jobs get to finish after SIGTERM")
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
+	f.Var(newEnum(&opts.sched, server.DefaultSched, server.Scheds...), "sched", "who takes the next request: shared, rr, free or reuseport (see docs/dispatch.md)")
+	f.Var(newIntAtLeast(&opts.queue, server.DefaultQueue, 1), "queue", "requests that may wait for a worker under rr and free; past it 503 with Retry-After")
 	return cmd
 }
 
@@ -134,6 +151,8 @@ func runServe(ctx context.Context, opts *serveOptions, stdout, stderr io.Writer)
 	c := &server.Cluster{
 		Name:    opts.mode,
 		Workers: opts.workers,
+		Sched:   opts.sched,
+		Queue:   opts.queue,
 		Config:  opts.config(),
 		Grace:   opts.grace,
 		Logger:  server.NewLogger(stderr, opts.logFormat),

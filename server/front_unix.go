@@ -1,0 +1,537 @@
+//go:build linux || darwin
+
+package server
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxHeadBytes bounds a request head the supervisor reads under free;
+// a longer one gets 431.
+const maxHeadBytes = 16 << 10
+
+// pending is an accepted connection that no worker has yet.
+type pending struct {
+	conn     *net.TCPConn
+	read     []byte    // what the supervisor read of it: the head, under free
+	accepted time.Time // when it was accepted
+}
+
+// frontWorker is the front's view of one worker index.
+type frontWorker struct {
+	index    int
+	pid      int
+	uc       *net.UnixConn // nil while no process of it is ready
+	inflight int           // handed over and not reported done
+	served   int64
+	restarts int
+	rr       []*pending // rr: waiting for this worker, in turn
+	sending  bool       // rr: a sender goroutine drains rr
+}
+
+// front is the supervisor's side of the rr and free policies: it accepts
+// every connection on the cluster's socket and hands each to a worker.
+// Under free it first reads the request head under a deadline, answers
+// /healthz and /metrics itself, and queues the rest, first come first
+// served, until a worker has a free slot; under rr it hands each
+// connection to the next worker in turn, busy or not. Waiting is bounded
+// by queue; past it the answer is 503 with Retry-After.
+type front struct {
+	sched string
+	slots int
+	queue int
+	log   *slog.Logger
+	stats *frontStats
+	admin *chanListener // connections for the supervisor's own HTTP server
+
+	mu      sync.Mutex
+	workers []*frontWorker
+	waiting []*pending // free: in arrival order
+	next    int        // rr: the worker whose turn it is
+	wake    chan struct{}
+}
+
+// newFront makes the front of c.
+func (c *Cluster) newFront() *front {
+	f := &front{sched: c.sched(), slots: cmp.Or(c.Config.Threads, runtime.NumCPU()), queue: c.queue(),
+		log: c.logger(), admin: newChanListener(), wake: make(chan struct{}, 1)}
+	for i := range c.workers() {
+		f.workers = append(f.workers, &frontWorker{index: i})
+	}
+	f.stats = newFrontStats(func() float64 {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return float64(f.queued())
+	})
+	return f
+}
+
+// handler serves the supervisor's own endpoints: GET /healthz, its view
+// of the cluster, and GET /metrics, in the Prometheus text format.
+func (f *front) handler(start time.Time) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, f.health(start))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(f.stats.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// run accepts on ln and dispatches until ctx is done. Connections still
+// waiting then get 503: the cluster is stopping.
+func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handler) {
+	srv := &http.Server{Handler: health, ReadHeaderTimeout: time.Second}
+	srv.SetKeepAlivesEnabled(false)
+	go srv.Serve(f.admin)
+	defer srv.Close()
+	if f.sched == SchedFree {
+		go f.dispatch(ctx)
+	}
+	go func() {
+		<-ctx.Done()
+		ln.SetDeadline(time.Now()) // unblock Accept without closing ln, which Run does not own
+	}()
+	for {
+		conn, err := ln.AcceptTCP()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			f.log.Warn("accept", "err", err)
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
+			continue
+		}
+		p := &pending{conn: conn, accepted: time.Now()}
+		if f.sched == SchedFree {
+			go f.readHead(p)
+		} else {
+			f.enqueue(p)
+		}
+	}
+	f.mu.Lock()
+	waiting := f.waiting
+	f.waiting = nil
+	for _, w := range f.workers {
+		waiting, w.rr = append(waiting, w.rr...), nil
+	}
+	f.mu.Unlock()
+	for _, p := range waiting {
+		f.reject(p, http.StatusServiceUnavailable, "stopping")
+	}
+}
+
+// readHead reads the request head of p under a deadline, then routes it.
+func (f *front) readHead(p *pending) {
+	p.conn.SetReadDeadline(time.Now().Add(DefaultReadHeaderTimeout))
+	buf := make([]byte, 0, 1024)
+	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
+		if len(buf) >= maxHeadBytes {
+			f.reject(p, http.StatusRequestHeaderFieldsTooLarge, "")
+			return
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		n, err := p.conn.Read(buf[len(buf):min(cap(buf), maxHeadBytes)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && len(buf) > 0 {
+				f.reject(p, http.StatusRequestTimeout, "")
+				return
+			}
+			p.conn.Close() // gone, or idle until the deadline: nothing to answer
+			return
+		}
+	}
+	p.conn.SetReadDeadline(time.Time{})
+	p.read = buf
+	method, path := requestLine(buf)
+	if method == http.MethodGet && (path == "/healthz" || path == "/metrics") {
+		f.admin.push(&prefixConn{Conn: p.conn, read: bytes.NewReader(buf)})
+		return
+	}
+	f.enqueue(p)
+}
+
+// requestLine returns the method and the path of a request head.
+func requestLine(head []byte) (method, path string) {
+	line, _, _ := bytes.Cut(head, []byte("\r\n"))
+	parts := bytes.Fields(line)
+	if len(parts) < 2 {
+		return "", ""
+	}
+	target, _, _ := bytes.Cut(parts[1], []byte("?"))
+	return string(parts[0]), string(target)
+}
+
+// enqueue queues p, or rejects it when the queue is full.
+func (f *front) enqueue(p *pending) {
+	f.mu.Lock()
+	if f.queued() >= f.queue {
+		f.mu.Unlock()
+		f.reject(p, http.StatusServiceUnavailable, "queue full")
+		return
+	}
+	if f.sched == SchedFree {
+		f.waiting = append(f.waiting, p)
+		f.mu.Unlock()
+		f.poke()
+		return
+	}
+	w := f.nextReady()
+	if w == nil { // no worker ready: wait for the first
+		f.waiting = append(f.waiting, p)
+		f.mu.Unlock()
+		return
+	}
+	f.assign(w, p)
+	f.mu.Unlock()
+}
+
+// queued is how many requests wait for a worker: under free those the
+// supervisor holds; under rr also those handed to busy workers. Call with
+// f.mu held.
+func (f *front) queued() int {
+	n := len(f.waiting)
+	if f.sched == SchedRR {
+		for _, w := range f.workers {
+			n += max(0, w.inflight+len(w.rr)-f.slots)
+		}
+	}
+	return n
+}
+
+// nextReady returns the worker whose turn it is under rr, nil if none is
+// ready. Call with f.mu held.
+func (f *front) nextReady() *frontWorker {
+	for range f.workers {
+		w := f.workers[f.next]
+		f.next = (f.next + 1) % len(f.workers)
+		if w.uc != nil {
+			return w
+		}
+	}
+	return nil
+}
+
+// assign gives p to w under rr: its sender hands it over in turn. Call
+// with f.mu held.
+func (f *front) assign(w *frontWorker, p *pending) {
+	w.rr = append(w.rr, p)
+	if !w.sending {
+		w.sending = true
+		go f.sendRR(w, w.uc)
+	}
+}
+
+// sendRR hands w's queue over uc, one connection after another; a send
+// blocks while the worker's socket buffer is full, which is rr's queue
+// in the worker.
+func (f *front) sendRR(w *frontWorker, uc *net.UnixConn) {
+	for {
+		f.mu.Lock()
+		if len(w.rr) == 0 || w.uc != uc {
+			w.sending = false
+			f.mu.Unlock()
+			return
+		}
+		p := w.rr[0]
+		w.rr = w.rr[1:]
+		w.inflight++
+		f.mu.Unlock()
+		if err := f.send(uc, p); err != nil {
+			f.mu.Lock()
+			w.inflight--
+			f.mu.Unlock()
+			f.reject(p, http.StatusServiceUnavailable, "worker gone")
+		}
+	}
+}
+
+// dispatch hands waiting connections to free workers under free, first
+// come first served, until ctx is done.
+func (f *front) dispatch(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		}
+		for {
+			f.mu.Lock()
+			w := f.freeWorker()
+			if w == nil || len(f.waiting) == 0 {
+				f.mu.Unlock()
+				break
+			}
+			p := f.waiting[0]
+			f.waiting = f.waiting[1:]
+			w.inflight++
+			uc := w.uc
+			f.mu.Unlock()
+			if !alive(p) {
+				f.release(w, uc)
+				continue // the client left while it waited: no job for it
+			}
+			if err := f.send(uc, p); err != nil {
+				f.release(w, uc)
+				f.mu.Lock()
+				f.waiting = append([]*pending{p}, f.waiting...)
+				f.mu.Unlock()
+			}
+		}
+	}
+}
+
+// freeWorker returns the ready worker with the most free slots, nil if
+// every one is busy. Call with f.mu held.
+func (f *front) freeWorker() *frontWorker {
+	var best *frontWorker
+	for _, w := range f.workers {
+		if w.uc != nil && w.inflight < f.slots && (best == nil || w.inflight < best.inflight) {
+			best = w
+		}
+	}
+	return best
+}
+
+// release undoes a handoff that did not happen.
+func (f *front) release(w *frontWorker, uc *net.UnixConn) {
+	f.mu.Lock()
+	if w.uc == uc {
+		w.inflight--
+	}
+	f.mu.Unlock()
+}
+
+// alive reports whether p's client is still there: a read that would
+// block means it is; EOF means it left. Body bytes that arrive are kept
+// to be handed over with the head.
+func alive(p *pending) bool {
+	p.conn.SetReadDeadline(time.Now())
+	defer p.conn.SetReadDeadline(time.Time{})
+	var b [4096]byte
+	n, err := p.conn.Read(b[:])
+	p.read = append(p.read, b[:n]...)
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	p.conn.Close()
+	return false
+}
+
+// send hands p to the worker behind uc and closes the supervisor's copy.
+func (f *front) send(uc *net.UnixConn, p *pending) error {
+	err := sendConn(uc, p.conn, p.accepted, p.read)
+	if err != nil {
+		return err
+	}
+	f.stats.queueWait.Observe(time.Since(p.accepted).Seconds())
+	p.conn.Close()
+	return nil
+}
+
+// reject answers p with code itself and closes it.
+func (f *front) reject(p *pending, code int, why string) {
+	if code == http.StatusServiceUnavailable {
+		f.stats.reject()
+	}
+	f.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	retry := ""
+	if code == http.StatusServiceUnavailable {
+		retry = "Retry-After: " + strconv.Itoa(f.retryAfter()) + "\r\n"
+	}
+	body := http.StatusText(code) + "\n"
+	if why != "" {
+		body = http.StatusText(code) + ": " + why + "\n"
+	}
+	p.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(p.conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%sX-Queue-Time: %s\r\nConnection: close\r\n\r\n%s",
+		code, http.StatusText(code), len(body), retry, FormatResponseTime(time.Since(p.accepted)), body)
+	closeSoftly(p.conn)
+}
+
+// closeSoftly closes conn after the client has read what was written: a
+// close with unread request bytes in the socket would send a reset that
+// can destroy the response on its way.
+func closeSoftly(conn *net.TCPConn) {
+	conn.CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	var b [4096]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	conn.Close()
+}
+
+// retryAfter estimates, in whole seconds, when a rejected client may find
+// room: the queue's length times the recent job time, over the slots.
+func (f *front) retryAfter() int {
+	f.mu.Lock()
+	q, slots := f.queued(), f.slots*len(f.workers)
+	f.mu.Unlock()
+	job := f.stats.recentJob()
+	return max(1, int(math.Ceil(float64(q+1)*job.Seconds()/float64(max(slots, 1)))))
+}
+
+// attach makes a ready worker process take connections; uc is the
+// supervisor's end of its handoff socket.
+func (f *front) attach(index, pid int, uc *net.UnixConn, restarted bool) {
+	f.mu.Lock()
+	w := f.workers[index]
+	w.pid, w.uc, w.inflight = pid, uc, 0
+	if restarted {
+		w.restarts++
+		f.stats.restarts.Inc()
+	}
+	var early []*pending
+	if f.sched == SchedRR {
+		early, f.waiting = f.waiting, nil
+		for _, p := range early {
+			f.assign(f.nextReady(), p)
+		}
+	}
+	f.mu.Unlock()
+	go f.readDone(w, uc)
+	f.poke()
+}
+
+// detach stops handing connections to a worker process that is stopping
+// or gone. Under rr, what waited for it goes to the others in turn.
+func (f *front) detach(index int, uc *net.UnixConn) {
+	f.mu.Lock()
+	w := f.workers[index]
+	if w.uc != uc {
+		f.mu.Unlock()
+		return
+	}
+	w.uc, w.inflight = nil, 0
+	orphans := w.rr
+	w.rr = nil
+	f.mu.Unlock()
+	uc.Close()
+	for _, p := range orphans {
+		f.enqueue(p)
+	}
+}
+
+// readDone reads the worker's reports of closed connections until its
+// socket closes.
+func (f *front) readDone(w *frontWorker, uc *net.UnixConn) {
+	buf := make([]byte, 64)
+	for {
+		n, err := uc.Read(buf)
+		if err != nil {
+			return
+		}
+		d, ok := parseDone(buf[:n])
+		if !ok {
+			continue
+		}
+		f.mu.Lock()
+		if w.uc == uc && w.inflight > 0 {
+			w.inflight--
+		}
+		w.served++
+		f.mu.Unlock()
+		f.stats.done(d)
+		f.poke()
+	}
+}
+
+func (f *front) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// health is the supervisor's view, for /healthz.
+func (f *front) health(start time.Time) SupervisorHealth {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := SupervisorHealth{PID: os.Getpid(), Sched: f.sched, Queue: f.queued(), QueueLimit: f.queue,
+		Rejected: f.stats.rejectedCount(), UptimeS: float64(time.Since(start).Milliseconds()) / 1000}
+	for _, w := range f.workers {
+		state := "ready"
+		if w.uc == nil {
+			state = "down"
+		} else if w.inflight >= f.slots {
+			state = "busy"
+		}
+		h.Workers = append(h.Workers, WorkerHealth{Index: w.index, PID: w.pid, State: state,
+			Inflight: w.inflight, Served: w.served, Restarts: w.restarts})
+	}
+	return h
+}
+
+// chanListener is a listener whose connections are pushed to it.
+type chanListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) push(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.UnixAddr{Name: "supervisor", Net: "unix"} }
+
+// prefixConn reads the bytes already read from it first.
+type prefixConn struct {
+	net.Conn
+	read *bytes.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if c.read.Len() > 0 {
+		return c.read.Read(p)
+	}
+	return c.Conn.Read(p)
+}

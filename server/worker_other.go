@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package server
+
+import "net"
+
+func inheritedListener(spec workerSpec) (net.Listener, error) { return nil, ErrUnsupported }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -165,6 +166,11 @@ func toRecord(res *vegeta.Result, roundStart time.Time, round int) results.Recor
 	}
 	if pid, err := strconv.Atoi(res.Headers.Get("X-Worker-Pid")); err == nil {
 		rec.PID = pid
+	}
+	if q, ok := strings.CutSuffix(res.Headers.Get("X-Queue-Time"), "ms"); ok {
+		if ms, err := strconv.ParseFloat(q, 64); err == nil && ms >= 0 {
+			rec.QueueMs = ms
+		}
 	}
 	// vegeta keeps at most keepBody bytes; the header has the real size.
 	if cl, err := strconv.ParseInt(res.Headers.Get("Content-Length"), 10, 64); err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -375,4 +376,41 @@ func TestResultsAreVegetaEncoded(t *testing.T) {
 			t.Fatalf("sequence numbers %v: want 0..20 without gaps", seqs)
 		}
 	}
+}
+
+// TestQueueTimeSplitsLatency: a server that says how long each request
+// waited (X-Queue-Time) gets its latency split into wait and service.
+func TestQueueTimeSplitsLatency(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10 * time.Millisecond) // longer than the wait it reports
+		w.Header().Set("X-Queue-Time", "2.5ms")
+	}))
+	defer ts.Close()
+	sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Results {
+		if r.QueueMs != 2.5 {
+			t.Errorf("request %d: queue %v ms, want 2.5 from X-Queue-Time", r.Seq, r.QueueMs)
+		}
+	}
+	if sum.WaitMs == nil || sum.WaitMs.P50 != 2.5 || sum.ServiceMs == nil || math.Abs(sum.ServiceMs.Max-(sum.LatencyMs.Max-2.5)) > 0.001 {
+		t.Errorf("wait %+v service %+v, want wait 2.5 ms and service the latency less 2.5 ms (latency %+v)", sum.WaitMs, sum.ServiceMs, sum.LatencyMs)
+	}
+	plain, err := Run(context.Background(), Config{URL: newPlainServer(t), Requests: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.WaitMs != nil || plain.ServiceMs != nil {
+		t.Errorf("a server without X-Queue-Time: wait %+v service %+v, want none", plain.WaitMs, plain.ServiceMs)
+	}
+}
+
+func newPlainServer(t *testing.T) string {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

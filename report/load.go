@@ -69,6 +69,11 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 		{"latency max", dur(l.Max)},
 		{"throughput", fmt.Sprintf("%.2f req/s", s.ThroughputRPS)},
 	}
+	if s.WaitMs != nil { // the server said how long each request waited
+		rows = append(rows,
+			row{"wait p50 / p99", Duration(s.WaitMs.P50) + " / " + Duration(s.WaitMs.P99)},
+			row{"service p50 / p99", Duration(s.ServiceMs.P50) + " / " + Duration(s.ServiceMs.P99)})
+	}
 	title := fmt.Sprintf("%s %s, %s of %d", s.Method, s.URL, s.Mode, s.N)
 	if s.Mode == "rate" {
 		title = fmt.Sprintf("%s %s, %s for %s", s.Method, s.URL, s.Rate, s.Duration)

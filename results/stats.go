@@ -22,6 +22,9 @@ type Record struct {
 	SentMs    float64 `json:"sent_ms"`
 	LatencyMs float64 `json:"latency_ms"`
 	EndMs     float64 `json:"end_ms"`
+	// QueueMs is how long the request waited for a worker, as the server
+	// reported it (X-Queue-Time); 0 when it did not.
+	QueueMs float64 `json:"queue_ms,omitempty"`
 	// Status is the HTTP status, 0 when no answer came.
 	Status int `json:"status"`
 	// PID is the X-Worker-Pid header of the answer, 0 without one.
@@ -68,6 +71,11 @@ type Stats struct {
 	SendSpreadMs float64 `json:"send_spread_ms"`
 	// LatencyMs is over the requests that got a response.
 	LatencyMs Latency `json:"latency_ms"`
+	// WaitMs and ServiceMs split the latency of the requests whose server
+	// reported their queueing (X-Queue-Time): the wait for a worker, and
+	// the rest. Nil when no response reported it.
+	WaitMs    *Latency `json:"wait_ms,omitempty"`
+	ServiceMs *Latency `json:"service_ms,omitempty"`
 	// ThroughputRPS is successful responses per second of the round's
 	// wall time (first send to last response), summed time over rounds.
 	ThroughputRPS float64 `json:"throughput_rps"`
@@ -133,7 +141,7 @@ func Summarize(recs []Record) Stats {
 		ErrorsByKind:      map[string]int{},
 		RequestsPerWorker: map[string]int{},
 	}
-	var lat []float64
+	var lat, wait, service []float64
 	first, last := math.Inf(1), 0.0
 	minSent, maxSent := math.Inf(1), math.Inf(-1)
 	for _, r := range recs {
@@ -152,6 +160,10 @@ func Summarize(recs []Record) Stats {
 			s.RequestsPerWorker[strconv.Itoa(r.PID)]++
 		}
 		lat = append(lat, r.LatencyMs)
+		if r.QueueMs > 0 {
+			// The two clocks differ: the service time is never below 0.
+			wait, service = append(wait, r.QueueMs), append(service, max(0, r.LatencyMs-r.QueueMs))
+		}
 		first, last = math.Min(first, r.EndMs), math.Max(last, r.EndMs)
 	}
 	if len(recs) > 0 {
@@ -160,6 +172,10 @@ func Summarize(recs []Record) Stats {
 	if len(lat) > 0 {
 		s.FirstMs, s.LastMs = round3(first), round3(last)
 		s.LatencyMs = latency(lat)
+	}
+	if len(wait) > 0 {
+		w, sv := latency(wait), latency(service)
+		s.WaitMs, s.ServiceMs = &w, &sv
 	}
 	for _, r := range recs {
 		s.ActiveMs = round3(math.Max(s.ActiveMs, r.EndMs-minSent))

@@ -29,7 +29,7 @@ type FlipFileConfig struct {
 // the machine.
 func IsBadInput(err error) bool {
 	return errors.Is(err, ErrUnsupportedFormat) || errors.Is(err, ErrCorruptImage) ||
-		errors.Is(err, ErrTooManyPixels) || errors.Is(err, ErrEmptySource)
+		errors.Is(err, ErrTooManyPixels) || errors.Is(err, ErrEmptySource) || errors.Is(err, ErrReadSource)
 }
 
 // FlipFile runs the flip job cfg.Runs times with the same [Flipper] a

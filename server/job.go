@@ -26,6 +26,9 @@ var (
 	ErrTooManyPixels = errors.New("image too large")
 	// ErrEmptySource means the source had no bytes.
 	ErrEmptySource = errors.New("empty image")
+	// ErrReadSource means the source could not be read to its end: a
+	// request body shorter than its Content-Length, cut off, or too slow.
+	ErrReadSource = errors.New("reading the image")
 )
 
 // formats maps the names image.DecodeConfig reports to imaging's encoders,
@@ -186,14 +189,33 @@ func copyTo(path string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("copy source: %w", err)
 	}
-	n, err := io.Copy(out, r)
+	src := &trackedReader{r: r}
+	n, err := io.Copy(out, src)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
+	}
+	if src.err != nil {
+		return n, fmt.Errorf("%w: %w", ErrReadSource, src.err)
 	}
 	if err != nil {
 		return n, fmt.Errorf("copy source: %w", err)
 	}
 	return n, nil
+}
+
+// trackedReader keeps the error its reader returned, so that a failed
+// read (the client's doing) is told from a failed write (the machine's).
+type trackedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
 }
 
 func decodeFile(path string, maxPixels int) (image.Image, string, error) {

@@ -299,9 +299,14 @@ func (s *Server) pickSource(body io.ReadCloser, length int64) (io.ReadCloser, st
 // statusFor maps a job error to an HTTP status.
 func statusFor(err error) int {
 	var maxBytes *http.MaxBytesError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &maxBytes), errors.Is(err, ErrTooManyPixels):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrReadSource) && errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusRequestTimeout // a body that trickled past the read deadline
+	case errors.Is(err, ErrReadSource):
+		return http.StatusBadRequest
 	case errors.Is(err, ErrUnsupportedFormat):
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrCorruptImage), errors.Is(err, ErrEmptySource):

@@ -1,0 +1,449 @@
+//go:build linux
+
+// End-to-end tests of the dispatch policies (docs/dispatch.md): who takes
+// the next request under `cluster --sched shared|rr|free|reuseport`, what
+// idle and slow clients cost, the queue's 503s, health checks during a
+// burst, and what a killed worker or a stopping supervisor loses.
+package main_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flipbench/flipbench/fixtures"
+)
+
+// dispatchResult is one POST /flip with the headers the dispatch tests read.
+type dispatchResult struct {
+	status     int
+	pid        int
+	queueTime  string // X-Queue-Time, set when the supervisor accepted the connection
+	retryAfter string // Retry-After, on the supervisor's 503s
+	took       time.Duration
+	err        error
+}
+
+// postDispatch sends one POST /flip through c, with body if not nil.
+func postDispatch(c *http.Client, url string, body []byte) dispatchResult {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	start := time.Now()
+	resp, err := c.Post(url+"/flip", "application/octet-stream", r)
+	if err != nil {
+		return dispatchResult{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	pid, _ := strconv.Atoi(resp.Header.Get("X-Worker-Pid"))
+	return dispatchResult{status: resp.StatusCode, pid: pid, queueTime: resp.Header.Get("X-Queue-Time"),
+		retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start), err: err}
+}
+
+// postAllDispatch sends n POST /flip at once and returns their results.
+func postAllDispatch(url string, n int, body []byte) []dispatchResult {
+	results := make([]dispatchResult, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = postDispatch(client, url, body)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+// postInBackground sends n POST /flip at once and delivers their results
+// on the channel when all are in.
+func postInBackground(url string, n int, body []byte) <-chan []dispatchResult {
+	out := make(chan []dispatchResult, 1)
+	go func() { out <- postAllDispatch(url, n, body) }()
+	return out
+}
+
+// waitWorkersServe waits until each of the n workers serves: under free
+// the supervisor's /healthz says so; under the other policies a worker
+// answers /healthz itself, so each of n distinct pids must have answered
+// (startServer is satisfied with the first).
+func waitWorkersServe(t *testing.T, p *serverProc, n int) {
+	t.Helper()
+	answered := map[int]bool{}
+	waitFor(t, 20*time.Second, "every worker to answer /healthz", func() bool {
+		h, err := healthz(p.url)
+		if err != nil {
+			return false
+		}
+		if h.Sched != "" {
+			return h.allReady() && len(h.Workers) == n
+		}
+		answered[h.PID] = true
+		return len(answered) >= n
+	})
+}
+
+var jobStartRE = regexp.MustCompile(`msg="job start" worker=\d+ pid=(\d+)`)
+
+// jobStarts counts the "job start" log lines of each worker pid.
+func jobStarts(p *serverProc) map[int]int {
+	n := map[int]int{}
+	for _, m := range jobStartRE.FindAllStringSubmatch(p.stderr.String(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		n[pid]++
+	}
+	return n
+}
+
+func TestPoliciesServeFromEveryWorker(t *testing.T) {
+	t.Parallel()
+	img := mustFixtureFile(t, fixtures.SmallJPEG)
+	body := mustFixture(t, fixtures.SmallJPEG)
+	for _, tt := range []struct {
+		sched     string
+		queueTime bool // the supervisor accepts: every response says how long it waited
+	}{
+		{"shared", false},
+		{"rr", true},
+		{"free", true},
+		{"reuseport", false},
+	} {
+		t.Run(tt.sched, func(t *testing.T) {
+			p := startServer(t, nil, "cluster", "--sched", tt.sched, "--workers", "2", "--addr", "127.0.0.1:0", "--image", img)
+			workers := children(p.pid())
+			if len(workers) != 2 {
+				t.Fatalf("supervisor has children %v, want 2 workers", workers)
+			}
+			waitWorkersServe(t, p, 2)
+			pids := map[int]int{}
+			// Which worker a connection reaches is the kernel's choice
+			// under shared and reuseport: a burst may, rarely, reach only
+			// one. Bounded retries, as in TestClusterServesFromBothWorkers.
+			for round := 0; round < 5 && len(pids) < 2; round++ {
+				for _, r := range postAllDispatch(p.url, 20, body) {
+					if r.err != nil || r.status != 200 {
+						t.Fatalf("POST /flip: status %d, err %v; want 200", r.status, r.err)
+					}
+					if !slices.Contains(workers, r.pid) {
+						t.Errorf("X-Worker-Pid %d is not one of the workers %v", r.pid, workers)
+					}
+					if tt.queueTime && !strings.HasSuffix(r.queueTime, "ms") {
+						t.Errorf("X-Queue-Time = %q, want a time in ms", r.queueTime)
+					}
+					if !tt.queueTime && r.queueTime != "" {
+						t.Errorf("X-Queue-Time = %q, want none (the kernel's wait is invisible)", r.queueTime)
+					}
+					pids[r.pid]++
+				}
+			}
+			if len(pids) != 2 {
+				t.Errorf("requests per worker pid: %v, want both workers %v", pids, workers)
+			}
+			t.Logf("requests per worker pid: %v", pids)
+		})
+	}
+}
+
+func TestFreeIdleAndSlowClientsHoldNoWorker(t *testing.T) {
+	t.Parallel()
+	img := mustFixtureFile(t, fixtures.SmallJPEG)
+	body := mustFixture(t, fixtures.SmallJPEG)
+	for _, tt := range []struct {
+		sched  string
+		strict bool // false: a contrast, whose delay is only logged
+	}{
+		{"free", true},
+		{"shared", false},
+	} {
+		t.Run(tt.sched, func(t *testing.T) {
+			t.Parallel()
+			p := startServer(t, nil, "cluster", "--sched", tt.sched, "--workers", "2", "--addr", "127.0.0.1:0", "--image", img)
+			waitWorkersServe(t, p, 2)
+			addr := strings.TrimPrefix(p.url, "http://")
+
+			// 8 idle connections and 2 slow clients, a byte of request
+			// head every 200 ms: all in the kernel's accept queue (or the
+			// supervisor's hands) before the real request.
+			var conns []net.Conn
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			t.Cleanup(func() { // runs before startServer's stop
+				close(stop)
+				wg.Wait()
+				for _, c := range conns {
+					c.Close()
+				}
+			})
+			for range 8 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			head := []byte("POST /flip HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\n")
+			sent := make(chan struct{}, 2)
+			for range 2 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+				wg.Go(func() {
+					tick := time.NewTicker(200 * time.Millisecond)
+					defer tick.Stop()
+					for i := range head {
+						if _, err := c.Write(head[i : i+1]); err != nil {
+							return
+						}
+						if i == 0 {
+							sent <- struct{}{}
+						}
+						select {
+						case <-stop:
+							return
+						case <-tick.C:
+						}
+					}
+				})
+			}
+			<-sent
+			<-sent
+
+			c := &http.Client{Timeout: 5 * time.Second}
+			r := postDispatch(c, p.url, body)
+			if !tt.strict {
+				t.Logf("under %s with 10 idle or slow connections open: POST /flip status %d after %s, err %v",
+					tt.sched, r.status, r.took.Round(time.Millisecond), r.err)
+				return
+			}
+			if r.err != nil || r.status != 200 {
+				t.Fatalf("POST /flip with 10 idle or slow connections open: status %d, err %v after %s; want 200 within 5s (the header deadline is 10s)",
+					r.status, r.err, r.took.Round(time.Millisecond))
+			}
+			t.Logf("POST /flip with 10 idle or slow connections open: 200 after %s", r.took.Round(time.Millisecond))
+
+			// The supervisor answers while they are open, and no worker
+			// holds any of them.
+			var last health
+			waitFor(t, 5*time.Second, "/healthz: both workers ready, nothing in flight", func() bool {
+				h, err := healthz(p.url)
+				if err != nil {
+					return false
+				}
+				last = h
+				if len(h.Workers) != 2 {
+					return false
+				}
+				for _, w := range h.Workers {
+					if w.State != "ready" || w.Inflight != 0 {
+						return false
+					}
+				}
+				return true
+			})
+			for _, w := range last.Workers {
+				if w.State == "down" {
+					t.Errorf("worker %d: state %q, want not down", w.PID, w.State)
+				}
+			}
+			if last.Queue != 0 {
+				t.Errorf("queue %d with only idle and slow clients waiting, want 0 (they wait for their head, not for a worker)", last.Queue)
+			}
+		})
+	}
+}
+
+func TestFreeQueueOverflowAnswers503(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--queue", "2", "--addr", "127.0.0.1:0",
+		"--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	body := mustFixture(t, fixtures.SmallJPEG)
+	var ok, rejected int
+	// A burst far larger than 2 slots and a queue of 2 overflows at once
+	// unless the machine serializes the clients; grow it, bounded.
+	for _, n := range []int{60, 120, 200} {
+		for _, r := range postAllDispatch(p.url, n, body) {
+			switch {
+			case r.err != nil:
+				t.Errorf("POST /flip in a burst of %d: %v; want an HTTP answer (200 or 503), never a transport error", n, r.err)
+			case r.status == 200:
+				ok++
+			case r.status == 503:
+				rejected++
+				if secs, err := strconv.Atoi(r.retryAfter); err != nil || secs <= 0 {
+					t.Errorf("503 with Retry-After %q, want a positive number of seconds", r.retryAfter)
+				}
+				if !strings.HasSuffix(r.queueTime, "ms") {
+					t.Errorf("503 with X-Queue-Time %q, want a time in ms", r.queueTime)
+				}
+			default:
+				t.Errorf("POST /flip in a burst of %d: status %d, want 200 or 503", n, r.status)
+			}
+		}
+		t.Logf("burst of %d: %d ok, %d answered 503 so far", n, ok, rejected)
+		if rejected > 0 || t.Failed() {
+			break
+		}
+	}
+	if rejected == 0 {
+		t.Fatalf("no 503 in bursts of 60, 120 and 200 with 2 workers and --queue 2 (%d ok)", ok)
+	}
+	var last health
+	waitFor(t, 10*time.Second, "/healthz: queue back to 0", func() bool {
+		h, err := healthz(p.url)
+		last = h
+		return err == nil && h.Queue == 0
+	})
+	if last.Rejected < rejected {
+		t.Errorf("/healthz rejected %d, want >= the %d 503s seen", last.Rejected, rejected)
+	}
+}
+
+func TestFreeHealthAnswersWhileWorkersAreBusy(t *testing.T) {
+	// The embedded 20 MP photo: about a second a job, 4 jobs on 2 workers.
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
+	results := postInBackground(p.url, 4, nil)
+	var busy health
+	waitFor(t, 20*time.Second, "/healthz: both workers busy", func() bool {
+		h, err := healthz(p.url)
+		if err != nil || len(h.Workers) != 2 {
+			return false
+		}
+		for _, w := range h.Workers {
+			if w.State != "busy" {
+				return false
+			}
+		}
+		busy = h
+		return true
+	})
+	// That answer came while both workers had a job: the supervisor did
+	// not wait behind them.
+	t.Logf("/healthz while both workers are busy: queue %d, workers %+v", busy.Queue, busy.Workers)
+	for _, w := range busy.Workers {
+		if w.Inflight != 1 {
+			t.Errorf("busy worker %d: inflight %d, want 1 (one job slot)", w.PID, w.Inflight)
+		}
+	}
+	for _, r := range <-results {
+		if r.err != nil || r.status != 200 {
+			t.Errorf("POST /flip: status %d, err %v; want 200", r.status, r.err)
+		}
+	}
+}
+
+func TestKillWorkerUnderLoadLosesOnlyItsRequests(t *testing.T) {
+	// 6 jobs of the 20 MP photo on 2 workers of one job slot each. The
+	// killed worker loses what it had taken: under free its one job in
+	// flight (the rest wait in the supervisor); under rr also what the
+	// supervisor had already sent to its socket, every other request.
+	const n = 6
+	for _, tt := range []struct {
+		sched string
+		taken int // the most requests the killed worker can have taken
+	}{
+		{"free", 1},
+		{"rr", n / 2},
+	} {
+		t.Run(tt.sched, func(t *testing.T) {
+			p := startServer(t, nil, "cluster", "--sched", tt.sched, "--workers", "2", "--addr", "127.0.0.1:0")
+			workers := children(p.pid())
+			if len(workers) != 2 {
+				t.Fatalf("supervisor has children %v, want 2 workers", workers)
+			}
+			waitWorkersServe(t, p, 2)
+			results := postInBackground(p.url, n, nil)
+			waitFor(t, 20*time.Second, "a job to start on both workers", func() bool {
+				started := jobStarts(p)
+				return started[workers[0]] > 0 && started[workers[1]] > 0
+			})
+			victim := workers[0]
+			if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			var failed, ok int
+			byPID := map[int]int{}
+			for _, r := range <-results {
+				switch {
+				case r.err != nil:
+					failed++
+				case r.status != 200:
+					t.Errorf("POST /flip: status %d, want 200 (or a transport error, for the killed worker's)", r.status)
+				case r.pid == victim:
+					t.Errorf("200 from the killed worker %d", victim)
+				default:
+					ok++
+					byPID[r.pid]++
+				}
+			}
+			t.Logf("%s: killed worker %d: %d of %d requests failed, %d answered 200 by pid %v", tt.sched, victim, failed, n, ok, byPID)
+			if failed < 1 || failed > tt.taken {
+				t.Errorf("%d requests failed, want 1 to %d (what the killed worker had taken)", failed, tt.taken)
+			}
+			waitFor(t, 10*time.Second, "the killed worker replaced", func() bool {
+				now := children(p.pid())
+				return len(now) == 2 && !slices.Contains(now, victim)
+			})
+		})
+	}
+}
+
+func TestSIGTERMUnderLoadAnswersEveryRequest(t *testing.T) {
+	// 6 jobs of the 20 MP photo on 2 workers: 2 run, 4 wait in the
+	// supervisor when SIGTERM comes. The running ones finish (200); the
+	// waiting ones are told to come back (503): none is dropped.
+	p := startServer(t, nil, "cluster", "--sched", "free", "--workers", "2", "--addr", "127.0.0.1:0")
+	workers := children(p.pid())
+	results := postInBackground(p.url, 6, nil)
+	waitFor(t, 20*time.Second, "/healthz: both workers busy", func() bool {
+		h, err := healthz(p.url)
+		if err != nil || len(h.Workers) != 2 {
+			return false
+		}
+		for _, w := range h.Workers {
+			if w.State != "busy" {
+				return false
+			}
+		}
+		return true
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[int]int{}
+	for _, r := range <-results {
+		switch {
+		case r.err != nil:
+			t.Errorf("POST /flip during a graceful stop: %v; want an HTTP answer (200 or 503)", r.err)
+		case r.status != 200 && r.status != 503:
+			t.Errorf("POST /flip during a graceful stop: status %d, want 200 or 503", r.status)
+		default:
+			counts[r.status]++
+		}
+	}
+	t.Logf("during the graceful stop: %v", counts)
+	if counts[200] < 2 {
+		t.Errorf("%d answered 200, want at least the 2 jobs in flight at SIGTERM", counts[200])
+	}
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("supervisor did not exit within 40s of SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("supervisor exit: %v, want 0\nstderr:\n%s", p.err, p.stderr)
+	}
+	waitForOrKill(t, 5*time.Second, workers)
+}

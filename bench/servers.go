@@ -50,6 +50,9 @@ type Own struct {
 	Config server.Config
 	// Workers is the cluster's size. Zero means one per CPU.
 	Workers int
+	// Sched is both servers' dispatch policy. Empty means
+	// server.DefaultSched.
+	Sched string
 	// Logs receives the servers' logs. Nil discards them.
 	Logs io.Writer
 }
@@ -61,6 +64,9 @@ func (o *Own) Validate() error {
 	if o.Workers < 0 {
 		return fmt.Errorf("workers must be >= 1, got %d", o.Workers)
 	}
+	if err := server.CheckSched(o.Sched); err != nil {
+		return err
+	}
 	return o.Config.Validate()
 }
 
@@ -69,7 +75,7 @@ func (o *Own) Start(ctx context.Context, side string) (Server, error) {
 	cfg := o.Config
 	cfg.LogFormat = "json"
 	inst, err := server.Launch(ctx, server.LaunchConfig{
-		Exe: o.Exe, Name: side, Workers: o.Processes(side), Config: cfg, Stderr: o.Logs,
+		Exe: o.Exe, Name: side, Workers: o.Processes(side), Sched: o.Sched, Config: cfg, Stderr: o.Logs,
 	})
 	if err != nil {
 		return nil, err
@@ -98,6 +104,7 @@ func (o *Own) Describe(cfg *results.RunConfig) error {
 	}
 	cfg.Threads = o.Config.Threads
 	cfg.Workers = o.Processes(results.Cluster)
+	cfg.Sched = cmp.Or(o.Sched, server.DefaultSched)
 	return nil
 }
 

@@ -33,6 +33,9 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if r.Config.Threads == 0 {
 		threads = "all CPUs a worker"
 	}
+	if r.Config.Sched != "" {
+		threads += ", dispatch " + r.Config.Sched
+	}
 	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
 		r.Config.N, len(r.Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
 		r.Env.NumCPU, r.Env.CPU, threads)

@@ -245,6 +245,13 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		}
 		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
 	}
+	if bs, hs := schedOf(base), schedOf(head); bs != hs {
+		why := fmt.Sprintf("base dispatched with %s, head with %s", bs, hs)
+		if !opt.Force {
+			return nil, fmt.Errorf("%s; the dispatch policy decides the last response: %w", why, ErrIncomparable)
+		}
+		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
+	}
 	if base.Config.Workers != head.Config.Workers {
 		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", base.Config.Workers, head.Config.Workers))
 	}
@@ -266,6 +273,15 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		c.Failed = append(c.Failed, fmt.Sprintf("head had %d failed requests", c.Head.Errors))
 	}
 	return c, nil
+}
+
+// schedOf is a run's dispatch policy: "shared" for flipbench's servers
+// before there was a choice, "" for servers under test.
+func schedOf(r *results.Run) string {
+	if r.Config.Sched == "" && r.Config.StandardCmd == "" {
+		return "shared"
+	}
+	return r.Config.Sched
 }
 
 // gateMatches reports whether gate names metric: exactly, or by the

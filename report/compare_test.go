@@ -162,6 +162,8 @@ func TestCompareRejects(t *testing.T) {
 	otherCPUs.Env.NumCPU = 8
 	otherImage := fabricateRun(six)
 	otherImage.Config.Image = imageWithSHA("bb")
+	otherSched := fabricateRun(six)
+	otherSched.Config.Sched = "rr"
 	badSchema := fabricateRun(six)
 	badSchema.Schema = "flipbench/load/v1"
 	tests := []struct {
@@ -173,6 +175,7 @@ func TestCompareRejects(t *testing.T) {
 	}{
 		{"cpus", otherCPUs, CompareOptions{}, ErrIncomparable, "2 CPUs"},
 		{"image", otherImage, CompareOptions{}, ErrIncomparable, "image bb"},
+		{"dispatch", otherSched, CompareOptions{}, ErrIncomparable, "base dispatched with shared, head with rr"},
 		{"schema", badSchema, CompareOptions{}, ErrIncomparable, "flipbench/load/v1"},
 		{"rounds", fabricateRun([]float64{2, 2, 2}), CompareOptions{}, ErrTooFewRounds, "at least 4"},
 		{"gate", fabricateRun(six), CompareOptions{Gates: []string{"speed"}}, nil, "unknown gate"},

@@ -66,6 +66,9 @@ type RunConfig struct {
 	// Workers is the cluster's size, Threads GOMAXPROCS in each worker.
 	Workers int `json:"workers"`
 	Threads int `json:"threads"`
+	// Sched is the servers' dispatch policy (empty for servers under
+	// test, and in files from before there was a choice: shared).
+	Sched string `json:"sched,omitempty"`
 	// Image is what the servers flipped (empty for servers under test).
 	Image ImageInfo `json:"image"`
 }

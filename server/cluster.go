@@ -110,7 +110,7 @@ func (c *Cluster) maxStartFailures() int {
 // unsupervised.
 func (c *Cluster) ListenAndRun(ctx context.Context, addr string, listening func(url string)) error {
 	log := c.logger()
-	if err := checkSched(c.Sched); err != nil {
+	if err := CheckSched(c.Sched); err != nil {
 		return err
 	}
 	if c.sched() == SchedReusePort {

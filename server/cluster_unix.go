@@ -34,7 +34,7 @@ const Forks = true
 // it. The reuseport policy binds sockets of its own: see
 // [Cluster.ListenAndRun].
 func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
-	if err := checkSched(c.Sched); err != nil {
+	if err := CheckSched(c.Sched); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	switch c.sched() {

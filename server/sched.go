@@ -45,7 +45,9 @@ const DefaultSched = SchedFree
 // request head for each.
 const DefaultQueue = 128
 
-func checkSched(sched string) error {
+// CheckSched returns an error unless sched is one of [Scheds] or empty
+// (the default).
+func CheckSched(sched string) error {
 	if sched != "" && !slices.Contains(Scheds, sched) {
 		return fmt.Errorf("dispatch policy must be one of %s, got %q", strings.Join(Scheds, ", "), sched)
 	}

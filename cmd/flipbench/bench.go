@@ -28,6 +28,7 @@ type benchOptions struct {
 	own        bench.Own
 	cmds       bench.Commands
 	workers    int
+	sched      string
 	image      string
 	quick      bool
 	format     string
@@ -92,6 +93,7 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
 	f.Var(newIntAtLeast(&opts.workers, runtime.NumCPU(), 1), "workers", "the cluster's worker processes")
 	f.IntVar(&opts.own.Config.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.Var(newEnum(&opts.sched, "", server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport (default "+server.DefaultSched+"; see docs/dispatch.md)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
@@ -130,6 +132,9 @@ func (o *benchOptions) validate() error {
 		if o.quick || o.image != "" {
 			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
 		}
+		if o.sched != "" {
+			return usageErrorf("--sched chooses flipbench's own servers' dispatch; the commands' servers dispatch their own way")
+		}
 		o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
 		if err := (loadgen.Config{URL: o.cmds.URL}).Validate(); err != nil {
 			return usageErrorf("--url: %w", err)
@@ -148,7 +153,7 @@ func (o *benchOptions) validate() error {
 		if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
 			return usageErrorf("--image: %w", err)
 		}
-		o.own.Workers = o.workers
+		o.own.Workers, o.own.Sched = o.workers, o.sched
 		o.cfg.Servers = &o.own
 	}
 	if err := o.cfg.Validate(); err != nil {

@@ -313,6 +313,7 @@ func TestFreeQueueOverflowAnswers503(t *testing.T) {
 
 func TestFreeHealthAnswersWhileWorkersAreBusy(t *testing.T) {
 	// The embedded 20 MP photo: about a second a job, 4 jobs on 2 workers.
+	t.Cleanup(func() { t.Logf("DEBUG stopped at %s", time.Now().Format("15:04:05.000")) })
 	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
 	results := postInBackground(p.url, 4, nil)
 	var busy health
@@ -342,6 +343,8 @@ func TestFreeHealthAnswersWhileWorkersAreBusy(t *testing.T) {
 			t.Errorf("POST /flip: status %d, err %v; want 200", r.status, r.err)
 		}
 	}
+	t.Logf("DEBUG jobs done at %s", time.Now().Format("15:04:05.000"))
+	t.Cleanup(func() { t.Logf("DEBUG stderr:\n%s", p.stderr) })
 }
 
 func TestKillWorkerUnderLoadLosesOnlyItsRequests(t *testing.T) {

@@ -260,3 +260,20 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // Ms converts d to milliseconds, rounded to microseconds.
 func Ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+
+// Jain returns Jain's fairness index of the requests each worker
+// answered: 1 when all answered as many, 1/n when one answered all.
+// workers is how many there were, so that one that answered nothing
+// counts; 0 for no requests.
+func Jain(perWorker map[string]int, workers int) float64 {
+	var sum, squares float64
+	for _, n := range perWorker {
+		sum += float64(n)
+		squares += float64(n) * float64(n)
+	}
+	n := max(workers, len(perWorker))
+	if squares == 0 || n == 0 {
+		return 0
+	}
+	return round3(sum * sum / (float64(n) * squares))
+}

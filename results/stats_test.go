@@ -11,3 +11,21 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+func TestJain(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		counts  map[string]int
+		workers int
+		want    float64
+	}{
+		{map[string]int{"1": 5, "2": 5}, 2, 1},
+		{map[string]int{"1": 10}, 2, 0.5}, // one did all, one nothing
+		{map[string]int{"1": 3, "2": 1}, 2, 0.8},
+		{nil, 2, 0},
+	} {
+		if got := Jain(tt.counts, tt.workers); got != tt.want {
+			t.Errorf("Jain(%v, %d) = %v, want %v", tt.counts, tt.workers, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -194,33 +195,30 @@ func TestFreeIdleAndSlowClientsHoldNoWorker(t *testing.T) {
 				conns = append(conns, c)
 			}
 			head := []byte("POST /flip HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\n")
-			sent := make(chan struct{}, 2)
 			for range 2 {
 				c, err := net.Dial("tcp", addr)
 				if err != nil {
 					t.Fatal(err)
 				}
 				conns = append(conns, c)
+				if _, err := c.Write(head[:1]); err != nil {
+					t.Fatal(err)
+				}
 				wg.Go(func() {
 					tick := time.NewTicker(200 * time.Millisecond)
 					defer tick.Stop()
-					for i := range head {
-						if _, err := c.Write(head[i : i+1]); err != nil {
-							return
-						}
-						if i == 0 {
-							sent <- struct{}{}
-						}
+					for i := 1; i < len(head); i++ {
 						select {
 						case <-stop:
 							return
 						case <-tick.C:
 						}
+						if _, err := c.Write(head[i : i+1]); err != nil {
+							return
+						}
 					}
 				})
 			}
-			<-sent
-			<-sent
 
 			c := &http.Client{Timeout: 5 * time.Second}
 			r := postDispatch(c, p.url, body)
@@ -313,7 +311,6 @@ func TestFreeQueueOverflowAnswers503(t *testing.T) {
 
 func TestFreeHealthAnswersWhileWorkersAreBusy(t *testing.T) {
 	// The embedded 20 MP photo: about a second a job, 4 jobs on 2 workers.
-	t.Cleanup(func() { t.Logf("DEBUG stopped at %s", time.Now().Format("15:04:05.000")) })
 	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0")
 	results := postInBackground(p.url, 4, nil)
 	var busy health
@@ -343,8 +340,6 @@ func TestFreeHealthAnswersWhileWorkersAreBusy(t *testing.T) {
 			t.Errorf("POST /flip: status %d, err %v; want 200", r.status, r.err)
 		}
 	}
-	t.Logf("DEBUG jobs done at %s", time.Now().Format("15:04:05.000"))
-	t.Cleanup(func() { t.Logf("DEBUG stderr:\n%s", p.stderr) })
 }
 
 func TestKillWorkerUnderLoadLosesOnlyItsRequests(t *testing.T) {
@@ -404,46 +399,111 @@ func TestKillWorkerUnderLoadLosesOnlyItsRequests(t *testing.T) {
 }
 
 func TestSIGTERMUnderLoadAnswersEveryRequest(t *testing.T) {
-	// 6 jobs of the 20 MP photo on 2 workers: 2 run, 4 wait in the
-	// supervisor when SIGTERM comes. The running ones finish (200); the
-	// waiting ones are told to come back (503): none is dropped.
+	// 6 jobs of the 20 MP photo on 2 workers of one job slot: 2 run and 4
+	// wait when SIGTERM comes. The running ones finish (200); the waiting
+	// ones are told to come back (503): none is dropped.
+	for _, tt := range []struct {
+		sched string
+		bug   string // why the case is skipped, until the server is fixed
+	}{
+		{"free", ""},
+		{"rr", "bug: under rr a graceful stop resets the requests already handed to a busy worker's socket " +
+			"(front.run 503s only those the supervisor still holds; the worker's Shutdown closes its handoff " +
+			"socket with their descriptors unread): typically 4 of 6 are reset"},
+	} {
+		t.Run(tt.sched, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip(tt.bug)
+			}
+			p := startServer(t, nil, "cluster", "--sched", tt.sched, "--workers", "2", "--addr", "127.0.0.1:0")
+			workers := children(p.pid())
+			if len(workers) != 2 {
+				t.Fatalf("supervisor has children %v, want 2 workers", workers)
+			}
+			waitWorkersServe(t, p, 2)
+			results := postInBackground(p.url, 6, nil)
+			// Both jobs run (the logs say so, whoever answers /healthz).
+			waitFor(t, 20*time.Second, "a job to start on both workers", func() bool {
+				started := jobStarts(p)
+				return started[workers[0]] > 0 && started[workers[1]] > 0
+			})
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			counts := map[int]int{}
+			for _, r := range <-results {
+				switch {
+				case r.err != nil:
+					t.Errorf("POST /flip during a graceful stop: %v; want an HTTP answer (200 or 503)", r.err)
+				case r.status != 200 && r.status != 503:
+					t.Errorf("POST /flip during a graceful stop: status %d, want 200 or 503", r.status)
+				default:
+					counts[r.status]++
+				}
+			}
+			t.Logf("%s: answers during the graceful stop: %v", tt.sched, counts)
+			if counts[200] < 2 {
+				t.Errorf("%d answered 200, want at least the 2 jobs in flight at SIGTERM", counts[200])
+			}
+			waitExit(t, p, workers)
+		})
+	}
+}
+
+func TestSIGTERMAnswersAHeadCompletedDuringTheStop(t *testing.T) {
+	t.Skip("bug: under free a connection accepted before SIGTERM whose request head completes after it is " +
+		"never answered: readHead enqueues it after front.run has 503'd the waiting ones and dispatch has " +
+		"returned, so it is closed without a response when the supervisor exits")
+	// One job of the 20 MP photo in flight keeps the supervisor up for a
+	// second after SIGTERM.
 	p := startServer(t, nil, "cluster", "--sched", "free", "--workers", "2", "--addr", "127.0.0.1:0")
 	workers := children(p.pid())
-	results := postInBackground(p.url, 6, nil)
-	waitFor(t, 20*time.Second, "/healthz: both workers busy", func() bool {
-		h, err := healthz(p.url)
-		if err != nil || len(h.Workers) != 2 {
-			return false
-		}
-		for _, w := range h.Workers {
-			if w.State != "busy" {
-				return false
-			}
-		}
-		return true
-	})
+	job := postInBackground(p.url, 1, nil)
+	waitFor(t, 20*time.Second, "the job to start", func() bool { return len(jobStarts(p)) > 0 })
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /flip HTTP/1.1\r\nHost: flipbench\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The supervisor accepts in order: once /healthz, connected after,
+	// answers, the connection above was accepted too.
+	if _, err := healthz(p.url); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	counts := map[int]int{}
-	for _, r := range <-results {
-		switch {
-		case r.err != nil:
-			t.Errorf("POST /flip during a graceful stop: %v; want an HTTP answer (200 or 503)", r.err)
-		case r.status != 200 && r.status != 503:
-			t.Errorf("POST /flip during a graceful stop: status %d, want 200 or 503", r.status)
-		default:
-			counts[r.status]++
-		}
+	// The idle worker stops at once: the stop is under way.
+	waitFor(t, 10*time.Second, "the idle worker to stop", func() bool { return strings.Contains(p.stderr.String(), "worker stopped") })
+	if _, err := io.WriteString(conn, "Content-Length: 0\r\n\r\n"); err != nil {
+		t.Fatalf("the rest of the head after SIGTERM: %v", err)
 	}
-	t.Logf("during the graceful stop: %v", counts)
-	if counts[200] < 2 {
-		t.Errorf("%d answered 200, want at least the 2 jobs in flight at SIGTERM", counts[200])
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Errorf("a request accepted before SIGTERM, head completed after it: %v; want an HTTP answer (200 or 503)", err)
+	} else if resp.StatusCode != 200 && resp.StatusCode != 503 {
+		t.Errorf("a request accepted before SIGTERM, head completed after it: status %d, want 200 or 503", resp.StatusCode)
 	}
+	if r := (<-job)[0]; r.err != nil || r.status != 200 {
+		t.Errorf("the job in flight at SIGTERM: status %d, err %v; want 200", r.status, r.err)
+	}
+	waitExit(t, p, workers)
+}
+
+// waitExit waits for a supervisor sent SIGTERM to exit, checks that it
+// exits 0, and that its workers are gone. startServer's cleanup then
+// finds it exited: its SIGTERM goes nowhere and its checks pass again.
+func waitExit(t *testing.T, p *serverProc, workers []int) {
+	t.Helper()
 	select {
 	case <-p.done:
 	case <-time.After(40 * time.Second):
-		t.Fatal("supervisor did not exit within 40s of SIGTERM")
+		t.Fatalf("supervisor did not exit within 40s of SIGTERM\nstderr:\n%s", p.stderr)
 	}
 	if p.err != nil {
 		t.Errorf("supervisor exit: %v, want 0\nstderr:\n%s", p.err, p.stderr)

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,17 +60,21 @@ type front struct {
 	stats *frontStats
 	admin *chanListener // connections for the supervisor's own HTTP server
 
-	mu      sync.Mutex
-	workers []*frontWorker
-	waiting []*pending // free: in arrival order
-	next    int        // rr: the worker whose turn it is
-	wake    chan struct{}
+	mu       sync.Mutex
+	workers  []*frontWorker
+	waiting  []*pending // free: in arrival order
+	next     int        // rr: the worker whose turn it is
+	wake     chan struct{}
+	stopping bool                  // no more dispatch: what comes gets 503
+	reading  map[*pending]struct{} // free: heads being read
+
+	replies sync.WaitGroup // rejections being written, and heads being read
 }
 
 // newFront makes the front of c.
 func (c *Cluster) newFront() *front {
 	f := &front{sched: c.sched(), slots: cmp.Or(c.Config.Threads, runtime.NumCPU()), queue: c.queue(),
-		log: c.logger(), admin: newChanListener(), wake: make(chan struct{}, 1)}
+		log: c.logger(), admin: newChanListener(), wake: make(chan struct{}, 1), reading: map[*pending]struct{}{}}
 	for i := range c.workers() {
 		f.workers = append(f.workers, &frontWorker{index: i})
 	}
@@ -122,25 +127,45 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 		}
 		p := &pending{conn: conn, accepted: time.Now()}
 		if f.sched == SchedFree {
-			go f.readHead(p)
+			f.mu.Lock()
+			f.reading[p] = struct{}{}
+			f.mu.Unlock()
+			f.replies.Go(func() { f.readHead(p) })
 		} else {
 			f.enqueue(p)
 		}
 	}
+	f.stop()
+}
+
+// stop answers 503 to every request no worker has taken, and to those
+// whose head is still arriving, and waits until they are answered: a
+// graceful stop leaves no client with a reset.
+func (f *front) stop() {
 	f.mu.Lock()
+	f.stopping = true
 	waiting := f.waiting
 	f.waiting = nil
 	for _, w := range f.workers {
 		waiting, w.rr = append(waiting, w.rr...), nil
 	}
+	for p := range f.reading {
+		p.conn.SetReadDeadline(time.Now()) // readHead sees stopping and answers
+	}
 	f.mu.Unlock()
 	for _, p := range waiting {
 		f.reject(p, http.StatusServiceUnavailable, "stopping")
 	}
+	f.replies.Wait()
 }
 
 // readHead reads the request head of p under a deadline, then routes it.
 func (f *front) readHead(p *pending) {
+	defer func() {
+		f.mu.Lock()
+		delete(f.reading, p)
+		f.mu.Unlock()
+	}()
 	p.conn.SetReadDeadline(time.Now().Add(DefaultReadHeaderTimeout))
 	buf := make([]byte, 0, 1024)
 	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
@@ -155,11 +180,18 @@ func (f *front) readHead(p *pending) {
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && len(buf) > 0 {
+			timeout := errors.As(err, &ne) && ne.Timeout()
+			f.mu.Lock()
+			stopping := f.stopping
+			f.mu.Unlock()
+			switch {
+			case timeout && stopping:
+				f.reject(p, http.StatusServiceUnavailable, "stopping")
+			case timeout && len(buf) > 0:
 				f.reject(p, http.StatusRequestTimeout, "")
-				return
+			default:
+				p.conn.Close() // gone, or idle until the deadline: nothing to answer
 			}
-			p.conn.Close() // gone, or idle until the deadline: nothing to answer
 			return
 		}
 	}
@@ -187,6 +219,11 @@ func requestLine(head []byte) (method, path string) {
 // enqueue queues p, or rejects it when the queue is full.
 func (f *front) enqueue(p *pending) {
 	f.mu.Lock()
+	if f.stopping {
+		f.mu.Unlock()
+		f.reject(p, http.StatusServiceUnavailable, "stopping")
+		return
+	}
 	if f.queued() >= f.queue {
 		f.mu.Unlock()
 		f.reject(p, http.StatusServiceUnavailable, "queue full")
@@ -324,21 +361,25 @@ func (f *front) release(w *frontWorker, uc *net.UnixConn) {
 	f.mu.Unlock()
 }
 
-// alive reports whether p's client is still there: a read that would
-// block means it is; EOF means it left. Body bytes that arrive are kept
-// to be handed over with the head.
+// alive reports whether p's client is still there: it peeks at the
+// socket without blocking; an orderly EOF means the client left. (A read
+// with a deadline already past would not even look.)
 func alive(p *pending) bool {
-	p.conn.SetReadDeadline(time.Now())
-	defer p.conn.SetReadDeadline(time.Time{})
-	var b [4096]byte
-	n, err := p.conn.Read(b[:])
-	p.read = append(p.read, b[:n]...)
-	var ne net.Error
-	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+	rc, err := p.conn.SyscallConn()
+	if err != nil {
 		return true
 	}
-	p.conn.Close()
-	return false
+	gone := false
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = n == 0 && err == nil
+		return true // never wait
+	})
+	if gone {
+		p.conn.Close()
+	}
+	return !gone
 }
 
 // send hands p to the worker behind uc and closes the supervisor's copy.
@@ -352,24 +393,36 @@ func (f *front) send(uc *net.UnixConn, p *pending) error {
 	return nil
 }
 
-// reject answers p with code itself and closes it.
+// reject answers p with code itself and closes it, in a goroutine of its
+// own: a client slow to read its 503 must not hold up the accept loop.
+// stop waits for the answers.
 func (f *front) reject(p *pending, code int, why string) {
+	f.replies.Go(func() { f.answer(p, code, why) })
+}
+
+func (f *front) answer(p *pending, code int, why string) {
 	if code == http.StatusServiceUnavailable {
 		f.stats.reject()
 	}
 	f.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
-	retry := ""
+	headers := "X-Queue-Time: " + FormatResponseTime(time.Since(p.accepted)) + "\r\n"
 	if code == http.StatusServiceUnavailable {
-		retry = "Retry-After: " + strconv.Itoa(f.retryAfter()) + "\r\n"
+		headers += "Retry-After: " + strconv.Itoa(f.retryAfter()) + "\r\n"
 	}
+	rawAnswer(p.conn, code, why, headers)
+}
+
+// rawAnswer writes a plain-text response with code on a connection no
+// HTTP server owns, then closes it softly.
+func rawAnswer(conn *net.TCPConn, code int, why, headers string) {
 	body := http.StatusText(code) + "\n"
 	if why != "" {
 		body = http.StatusText(code) + ": " + why + "\n"
 	}
-	p.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(p.conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%sX-Queue-Time: %s\r\nConnection: close\r\n\r\n%s",
-		code, http.StatusText(code), len(body), retry, FormatResponseTime(time.Since(p.accepted)), body)
-	closeSoftly(p.conn)
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+		code, http.StatusText(code), len(body), headers, body)
+	closeSoftly(conn)
 }
 
 // closeSoftly closes conn after the client has read what was written: a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -149,7 +150,36 @@ func receivedConn(msg, oob []byte) (*handedConn, error) {
 	return &handedConn{Conn: c, read: bytes.NewReader(bytes.Clone(msg[handoffHeader:])), accepted: accepted, taken: time.Now()}, nil
 }
 
-func (l *handoffListener) Close() error   { return l.uc.Close() }
+// Close stops accepting. Connections the supervisor handed over that no
+// one took (under rr, those queued for this worker) would be reset with
+// the socket: each is answered 503 first, so that a graceful stop drops
+// no request unanswered.
+func (l *handoffListener) Close() error {
+	// A deadline already past would fail the read before it looks: give
+	// the queue a moment, which a read with data in the buffer never
+	// waits.
+	l.uc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	buf := make([]byte, maxHandoff)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	var answered sync.WaitGroup
+	for {
+		n, oobn, _, _, err := l.uc.ReadMsgUnix(buf, oob)
+		if err != nil || n == 0 && oobn == 0 {
+			break
+		}
+		hc, err := receivedConn(buf[:n], oob[:oobn])
+		if err != nil {
+			continue
+		}
+		if tc, ok := hc.Conn.(*net.TCPConn); ok {
+			answered.Go(func() { rawAnswer(tc, http.StatusServiceUnavailable, "stopping", "Retry-After: 1\r\n") })
+		} else {
+			hc.Conn.Close()
+		}
+	}
+	answered.Wait()
+	return l.uc.Close()
+}
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
 // report tells the supervisor that a handed connection is closed.

@@ -62,6 +62,10 @@ type Config struct {
 	// MaxPixels is the largest accepted image in pixels. Zero means
 	// [DefaultMaxPixels].
 	MaxPixels int `json:"max_pixels,omitempty"`
+	// ReadTimeout bounds the time a request takes to arrive, body
+	// included, from the moment a worker takes it; a body that trickles
+	// past it gets 408. Zero means [DefaultReadTimeout].
+	ReadTimeout time.Duration `json:"read_timeout,omitempty"`
 	// Worker is this process's index in its cluster, reported in responses
 	// and logs.
 	Worker int `json:"worker"`
@@ -87,6 +91,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPixels < 0 {
 		return fmt.Errorf("max pixels must be >= 0, got %d", c.MaxPixels)
+	}
+	if c.ReadTimeout < 0 {
+		return fmt.Errorf("read timeout must be >= 0, got %s", c.ReadTimeout)
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

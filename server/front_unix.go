@@ -42,7 +42,6 @@ type frontWorker struct {
 	served   int64
 	restarts int
 	rr       []*pending // rr: waiting for this worker, in turn
-	sending  bool       // rr: a sender goroutine drains rr
 }
 
 // front is the supervisor's side of the rr and free policies: it accepts
@@ -104,9 +103,7 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 	srv.SetKeepAlivesEnabled(false)
 	go srv.Serve(f.admin)
 	defer srv.Close()
-	if f.sched == SchedFree {
-		go f.dispatch(ctx)
-	}
+	go f.dispatch(ctx)
 	go func() {
 		<-ctx.Done()
 		ln.SetDeadline(time.Now()) // unblock Accept without closing ln, which Run does not own
@@ -243,17 +240,16 @@ func (f *front) enqueue(p *pending) {
 	}
 	f.assign(w, p)
 	f.mu.Unlock()
+	f.poke()
 }
 
-// queued is how many requests wait for a worker: under free those the
-// supervisor holds; under rr also those handed to busy workers. Call with
-// f.mu held.
+// queued is how many requests wait for a worker: under free in the
+// supervisor's queue, under rr in the workers' queues (and in the
+// supervisor's while no worker is ready). Call with f.mu held.
 func (f *front) queued() int {
 	n := len(f.waiting)
-	if f.sched == SchedRR {
-		for _, w := range f.workers {
-			n += max(0, w.inflight+len(w.rr)-f.slots)
-		}
+	for _, w := range f.workers {
+		n += len(w.rr)
 	}
 	return n
 }
@@ -271,42 +267,17 @@ func (f *front) nextReady() *frontWorker {
 	return nil
 }
 
-// assign gives p to w under rr: its sender hands it over in turn. Call
-// with f.mu held.
+// assign gives p to w under rr: it waits in w's own queue until w has a
+// free slot. Call with f.mu held.
 func (f *front) assign(w *frontWorker, p *pending) {
 	w.rr = append(w.rr, p)
-	if !w.sending {
-		w.sending = true
-		go f.sendRR(w, w.uc)
-	}
 }
 
-// sendRR hands w's queue over uc, one connection after another; a send
-// blocks while the worker's socket buffer is full, which is rr's queue
-// in the worker.
-func (f *front) sendRR(w *frontWorker, uc *net.UnixConn) {
-	for {
-		f.mu.Lock()
-		if len(w.rr) == 0 || w.uc != uc {
-			w.sending = false
-			f.mu.Unlock()
-			return
-		}
-		p := w.rr[0]
-		w.rr = w.rr[1:]
-		w.inflight++
-		f.mu.Unlock()
-		if err := f.send(uc, p); err != nil {
-			f.mu.Lock()
-			w.inflight--
-			f.mu.Unlock()
-			f.reject(p, http.StatusServiceUnavailable, "worker gone")
-		}
-	}
-}
-
-// dispatch hands waiting connections to free workers under free, first
-// come first served, until ctx is done.
+// dispatch hands waiting connections to workers with a free slot until
+// ctx is done: under free the oldest waiting one to the least busy
+// worker; under rr each worker's own queue, in order. A worker is handed
+// a connection only when it can take it, so nothing waits in a worker
+// that could die or be replaced with it.
 func (f *front) dispatch(ctx context.Context) {
 	for {
 		select {
@@ -316,13 +287,11 @@ func (f *front) dispatch(ctx context.Context) {
 		}
 		for {
 			f.mu.Lock()
-			w := f.freeWorker()
-			if w == nil || len(f.waiting) == 0 {
+			w, p := f.nextHandoff()
+			if w == nil {
 				f.mu.Unlock()
 				break
 			}
-			p := f.waiting[0]
-			f.waiting = f.waiting[1:]
 			w.inflight++
 			uc := w.uc
 			f.mu.Unlock()
@@ -332,12 +301,43 @@ func (f *front) dispatch(ctx context.Context) {
 			}
 			if err := f.send(uc, p); err != nil {
 				f.release(w, uc)
-				f.mu.Lock()
-				f.waiting = append([]*pending{p}, f.waiting...)
-				f.mu.Unlock()
+				f.requeue(w, p)
 			}
 		}
 	}
+}
+
+// nextHandoff takes the next connection to hand over, and its worker;
+// nil if none can go now. Call with f.mu held.
+func (f *front) nextHandoff() (*frontWorker, *pending) {
+	if f.sched == SchedFree {
+		w := f.freeWorker()
+		if w == nil || len(f.waiting) == 0 {
+			return nil, nil
+		}
+		p := f.waiting[0]
+		f.waiting = f.waiting[1:]
+		return w, p
+	}
+	for _, w := range f.workers {
+		if w.uc != nil && w.inflight < f.slots && len(w.rr) > 0 {
+			p := w.rr[0]
+			w.rr = w.rr[1:]
+			return w, p
+		}
+	}
+	return nil, nil
+}
+
+// requeue puts back a connection whose handoff failed, first in line.
+func (f *front) requeue(w *frontWorker, p *pending) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sched == SchedFree {
+		f.waiting = append([]*pending{p}, f.waiting...)
+		return
+	}
+	w.rr = append([]*pending{p}, w.rr...)
 }
 
 // freeWorker returns the ready worker with the most free slots, nil if
@@ -401,6 +401,12 @@ func (f *front) reject(p *pending, code int, why string) {
 }
 
 func (f *front) answer(p *pending, code int, why string) {
+	if len(p.read) == 0 {
+		// Under rr nothing was read yet: read the head first, for a
+		// client that gets its answer before it has sent its request
+		// takes it for a broken connection.
+		readHeadQuietly(p.conn)
+	}
 	if code == http.StatusServiceUnavailable {
 		f.stats.reject()
 	}
@@ -410,6 +416,22 @@ func (f *front) answer(p *pending, code int, why string) {
 		headers += "Retry-After: " + strconv.Itoa(f.retryAfter()) + "\r\n"
 	}
 	rawAnswer(p.conn, code, why, headers)
+}
+
+// readHeadQuietly reads what a client sends until the end of its request
+// head, for at most a second.
+func readHeadQuietly(conn *net.TCPConn) {
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	defer conn.SetReadDeadline(time.Time{})
+	var head []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < maxHeadBytes {
+		n, err := conn.Read(buf)
+		head = append(head, buf[:n]...)
+		if err != nil {
+			return
+		}
+	}
 }
 
 // rawAnswer writes a plain-text response with code on a connection no

@@ -36,6 +36,7 @@ type serveOptions struct {
 	logFormat string
 	sched     string
 	queue     int
+	readTO    time.Duration
 }
 
 func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -105,6 +106,7 @@ restarts the workers one at a time, each new one ready before the old one drains
 	f.Var(newByteSize(&opts.maxBody, server.DefaultMaxBody), "max-body", "largest request body accepted")
 	f.IntVar(&opts.maxPixels, "max-pixels", server.DefaultMaxPixels, "largest image accepted, in pixels")
 	f.DurationVar(&opts.grace, "grace", server.DefaultGrace, "time in-flight jobs get to finish after SIGTERM")
+	f.DurationVar(&opts.readTO, "read-timeout", server.DefaultReadTimeout, "longest a request may take to arrive, body included; a slower one gets 408")
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
 	f.Var(newEnum(&opts.sched, server.DefaultSched, server.Scheds...), "sched", "who takes the next request: shared, rr, free or reuseport (see docs/dispatch.md)")
 	f.Var(newIntAtLeast(&opts.queue, server.DefaultQueue, 1), "queue", "requests that may wait for a worker under rr and free; past it 503 with Retry-After")
@@ -118,6 +120,9 @@ func (o *serveOptions) validate() error {
 	if o.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", o.grace)
 	}
+	if o.readTO <= 0 {
+		return usageErrorf("--read-timeout must be > 0, got %s", o.readTO)
+	}
 	var err error
 	if o.image, err = server.ResolveImage(o.image); err != nil { // workers must find it whatever their directory
 		return usageErrorf("--image: %w", err)
@@ -130,13 +135,14 @@ func (o *serveOptions) validate() error {
 
 func (o *serveOptions) config() server.Config {
 	return server.Config{
-		Image:     o.image,
-		Threads:   o.threads,
-		Quality:   o.quality,
-		TmpDir:    o.tmpDir,
-		MaxBody:   o.maxBody,
-		MaxPixels: o.maxPixels,
-		LogFormat: o.logFormat,
+		Image:       o.image,
+		Threads:     o.threads,
+		Quality:     o.quality,
+		TmpDir:      o.tmpDir,
+		MaxBody:     o.maxBody,
+		MaxPixels:   o.maxPixels,
+		ReadTimeout: o.readTO,
+		LogFormat:   o.logFormat,
 	}
 }
 

@@ -161,6 +161,54 @@ func TestPoliciesServeFromEveryWorker(t *testing.T) {
 	}
 }
 
+// openIdleAndSlow opens idle connections that send nothing, and slow
+// ones that send a request head a byte every 200 ms, until the test ends.
+func openIdleAndSlow(t *testing.T, addr string, idle, slow int) {
+	t.Helper()
+	var conns []net.Conn
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { // runs before startServer's stop
+		close(stop)
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for range idle {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	head := []byte("POST /flip HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\n")
+	for range slow {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(head[:1]); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for i := 1; i < len(head); i++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				if _, err := c.Write(head[i : i+1]); err != nil {
+					return
+				}
+			}
+		})
+	}
+}
+
 func TestFreeIdleAndSlowClientsHoldNoWorker(t *testing.T) {
 	t.Parallel()
 	img := mustFixtureFile(t, fixtures.SmallJPEG)
@@ -181,48 +229,7 @@ func TestFreeIdleAndSlowClientsHoldNoWorker(t *testing.T) {
 			// 8 idle connections and 2 slow clients, a byte of request
 			// head every 200 ms: all in the kernel's accept queue (or the
 			// supervisor's hands) before the real request.
-			var conns []net.Conn
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			t.Cleanup(func() { // runs before startServer's stop
-				close(stop)
-				wg.Wait()
-				for _, c := range conns {
-					c.Close()
-				}
-			})
-			for range 8 {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns = append(conns, c)
-			}
-			head := []byte("POST /flip HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n\r\n")
-			for range 2 {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns = append(conns, c)
-				if _, err := c.Write(head[:1]); err != nil {
-					t.Fatal(err)
-				}
-				wg.Go(func() {
-					tick := time.NewTicker(200 * time.Millisecond)
-					defer tick.Stop()
-					for i := 1; i < len(head); i++ {
-						select {
-						case <-stop:
-							return
-						case <-tick.C:
-						}
-						if _, err := c.Write(head[i : i+1]); err != nil {
-							return
-						}
-					}
-				})
-			}
+			openIdleAndSlow(t, addr, 8, 2)
 
 			c := &http.Client{Timeout: 5 * time.Second}
 			r := postDispatch(c, p.url, body)

@@ -124,6 +124,9 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 		}
 		p := &pending{conn: conn, accepted: time.Now()}
 		if f.sched == SchedFree {
+			// The deadline is set before stop can see the connection, so
+			// that stop's deadline is the one that stays.
+			conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
 			f.mu.Lock()
 			f.reading[p] = struct{}{}
 			f.mu.Unlock()
@@ -163,10 +166,10 @@ func (f *front) readHead(p *pending) {
 		delete(f.reading, p)
 		f.mu.Unlock()
 	}()
-	p.conn.SetReadDeadline(time.Now().Add(DefaultReadHeaderTimeout))
 	buf := make([]byte, 0, 1024)
 	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
 		if len(buf) >= maxHeadBytes {
+			p.read = buf // no need to read more before answering
 			f.reject(p, http.StatusRequestHeaderFieldsTooLarge, "")
 			return
 		}
@@ -181,6 +184,7 @@ func (f *front) readHead(p *pending) {
 			f.mu.Lock()
 			stopping := f.stopping
 			f.mu.Unlock()
+			p.read = buf // what came is all that will: answer at once
 			switch {
 			case timeout && stopping:
 				f.reject(p, http.StatusServiceUnavailable, "stopping")
@@ -300,8 +304,8 @@ func (f *front) dispatch(ctx context.Context) {
 				continue // the client left while it waited: no job for it
 			}
 			if err := f.send(uc, p); err != nil {
-				f.release(w, uc)
-				f.requeue(w, p)
+				f.broken(w, uc)
+				f.requeue(p)
 			}
 		}
 	}
@@ -329,15 +333,35 @@ func (f *front) nextHandoff() (*frontWorker, *pending) {
 	return nil, nil
 }
 
-// requeue puts back a connection whose handoff failed, first in line.
-func (f *front) requeue(w *frontWorker, p *pending) {
+// broken stops handing connections to a worker whose handoff socket
+// failed (it died, and its exit is not reaped yet): detach will follow.
+func (f *front) broken(w *frontWorker, uc *net.UnixConn) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w.uc == uc {
+		w.uc, w.inflight = nil, 0
+		f.redistribute(w)
+	}
+}
+
+// requeue puts back a connection whose handoff failed, first in line for
+// the next worker; during a stop it is answered 503 instead.
+func (f *front) requeue(p *pending) {
+	f.mu.Lock()
+	if f.stopping {
+		f.mu.Unlock()
+		f.reject(p, http.StatusServiceUnavailable, "stopping")
+		return
+	}
 	defer f.mu.Unlock()
 	if f.sched == SchedFree {
 		f.waiting = append([]*pending{p}, f.waiting...)
-		return
+	} else if w := f.nextReady(); w != nil {
+		w.rr = append([]*pending{p}, w.rr...)
+	} else {
+		f.waiting = append([]*pending{p}, f.waiting...)
 	}
-	w.rr = append([]*pending{p}, w.rr...)
+	f.poke()
 }
 
 // freeWorker returns the ready worker with the most free slots, nil if
@@ -497,20 +521,31 @@ func (f *front) attach(index, pid int, uc *net.UnixConn, restarted bool) {
 // detach stops handing connections to a worker process that is stopping
 // or gone. Under rr, what waited for it goes to the others in turn.
 func (f *front) detach(index int, uc *net.UnixConn) {
+	defer uc.Close() // also when a newer process took its place: no fd left behind
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	w := f.workers[index]
 	if w.uc != uc {
-		f.mu.Unlock()
 		return
 	}
 	w.uc, w.inflight = nil, 0
+	f.redistribute(w)
+}
+
+// redistribute moves what waited for w to the others in turn, or back to
+// the supervisor's queue while none is ready: the total waiting does not
+// change, so nobody is turned away. Call with f.mu held.
+func (f *front) redistribute(w *frontWorker) {
 	orphans := w.rr
 	w.rr = nil
-	f.mu.Unlock()
-	uc.Close()
 	for _, p := range orphans {
-		f.enqueue(p)
+		if next := f.nextReady(); next != nil {
+			f.assign(next, p)
+		} else {
+			f.waiting = append(f.waiting, p)
+		}
 	}
+	f.poke()
 }
 
 // readDone reads the worker's reports of closed connections until its

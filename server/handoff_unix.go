@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -37,12 +36,18 @@ const (
 // supervisor's end as a *net.UnixConn and the worker's as a file to
 // inherit.
 func handoffPair() (*net.UnixConn, *os.File, error) {
+	// Under the fork lock, as os/exec's own pipes: a worker that another
+	// slot starts at this moment must not inherit both ends.
+	syscall.ForkLock.RLock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("handoff socket pair: %w", err)
 	}
-	syscall.CloseOnExec(fds[0])
-	syscall.CloseOnExec(fds[1])
 	ours := os.NewFile(uintptr(fds[0]), "handoff")
 	defer ours.Close() // FileConn dups it
 	c, err := net.FileConn(ours)
@@ -96,9 +101,10 @@ func parseDone(b []byte) (jobDone, bool) {
 // handoffListener is a worker's listener under rr and free: it accepts
 // the connections the supervisor hands over uc.
 type handoffListener struct {
-	uc   *net.UnixConn
-	addr net.Addr
-	mu   sync.Mutex // serializes the done reports
+	uc     *net.UnixConn
+	addr   net.Addr
+	mu     sync.Mutex // serializes the done reports
+	closed atomic.Bool
 }
 
 func newHandoffListener(uc *net.UnixConn) *handoffListener {
@@ -109,16 +115,26 @@ func (l *handoffListener) Accept() (net.Conn, error) {
 	buf := make([]byte, maxHandoff)
 	oob := make([]byte, syscall.CmsgSpace(4))
 	for {
-		n, oobn, _, _, err := l.uc.ReadMsgUnix(buf, oob)
-		if err != nil {
-			return nil, err // net.ErrClosed after Close
+		if l.closed.Load() {
+			return nil, net.ErrClosed
 		}
-		if n == 0 && oobn == 0 {
-			return nil, io.EOF // the supervisor closed its end
+		n, oobn, _, _, err := l.uc.ReadMsgUnix(buf, oob)
+		if l.closed.Load() {
+			if err == nil { // handed over as Close drained: answer it too
+				if hc, err := receivedConn(buf[:n], oob[:oobn]); err == nil {
+					answerStopping(hc)
+				}
+			}
+			return nil, net.ErrClosed
+		}
+		if err != nil {
+			return nil, err
 		}
 		conn, err := receivedConn(buf[:n], oob[:oobn])
 		if err != nil {
-			continue // a malformed handoff costs that connection only
+			// That connection is lost; its slot must not be.
+			l.report(jobDone{})
+			continue
 		}
 		conn.l = l
 		return conn, nil
@@ -151,10 +167,13 @@ func receivedConn(msg, oob []byte) (*handedConn, error) {
 }
 
 // Close stops accepting. Connections the supervisor handed over that no
-// one took (under rr, those queued for this worker) would be reset with
-// the socket: each is answered 503 first, so that a graceful stop drops
-// no request unanswered.
+// one took would be reset with the socket: each is answered 503 first, so
+// that a graceful stop drops no request unanswered. The socket stays open
+// for the reports of the jobs still running; the process's exit closes it.
 func (l *handoffListener) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
 	// A deadline already past would fail the read before it looks: give
 	// the queue a moment, which a read with data in the buffer never
 	// waits.
@@ -171,14 +190,11 @@ func (l *handoffListener) Close() error {
 		if err != nil {
 			continue
 		}
-		if tc, ok := hc.Conn.(*net.TCPConn); ok {
-			answered.Go(func() { rawAnswer(tc, http.StatusServiceUnavailable, "stopping", "Retry-After: 1\r\n") })
-		} else {
-			hc.Conn.Close()
-		}
+		answered.Go(func() { answerStopping(hc) })
 	}
 	answered.Wait()
-	return l.uc.Close()
+	l.uc.SetReadDeadline(time.Now()) // wakes an Accept still reading
+	return nil
 }
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
@@ -187,6 +203,16 @@ func (l *handoffListener) report(d jobDone) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.uc.Write(d.marshal()) // a supervisor that is gone takes the worker with it
+}
+
+// answerStopping answers 503 on a handed connection this worker will not
+// serve.
+func answerStopping(hc *handedConn) {
+	if tc, ok := hc.Conn.(*net.TCPConn); ok {
+		rawAnswer(tc, http.StatusServiceUnavailable, "stopping", "Retry-After: 1\r\n")
+		return
+	}
+	hc.Conn.Close()
 }
 
 // handedConn is a connection received from the supervisor: the bytes it

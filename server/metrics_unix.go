@@ -43,7 +43,7 @@ func newFrontStats(queueLength func() float64) *frontStats {
 			Name: "flipbench_queue_wait_seconds", Help: "Time a request waited in the supervisor for a worker.", Buckets: jobBuckets,
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "flipbench_rejected_total", Help: "Requests answered 503 because the queue was full.",
+			Name: "flipbench_rejected_total", Help: "Requests answered 503 by the supervisor: the queue was full, or the cluster was stopping.",
 		}),
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "flipbench_worker_restarts_total", Help: "Worker processes started again after one exited.",

@@ -1004,6 +1004,7 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 	if len(old) != 2 {
 		t.Fatalf("children %v, want 2 workers", old)
 	}
+	fds := openFiles(p.pid())
 	result := make(chan flipResult, 1)
 	go func() { result <- postFlip(p.url, nil) }()
 	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
@@ -1037,6 +1038,16 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 			t.Errorf("after the roll: worker %+v in /healthz, want one of %v, not counted as a restart (a roll is not a crash)", w, now)
 		}
 	}
+	// The old workers' handoff sockets are closed: a roll leaks nothing.
+	waitFor(t, 5*time.Second, fmt.Sprintf("the supervisor back to its %d open files", fds), func() bool {
+		return openFiles(p.pid()) == fds
+	})
+}
+
+// openFiles counts a process's open file descriptors.
+func openFiles(pid int) int {
+	entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(entries)
 }
 
 func TestBenchKilledTakesItsServersDown(t *testing.T) {

@@ -26,6 +26,11 @@ import (
 // a longer one gets 431.
 const maxHeadBytes = 16 << 10
 
+// maxReading bounds the connections whose head the supervisor reads at
+// once under free: with maxHeadBytes each, 64 MiB at the most, whatever
+// a flood of idle connections. Past it a new connection gets 503.
+const maxReading = 4096
+
 // pending is an accepted connection that no worker has yet.
 type pending struct {
 	conn     *net.TCPConn
@@ -128,8 +133,15 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 			// that stop's deadline is the one that stays.
 			conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
 			f.mu.Lock()
-			f.reading[p] = struct{}{}
+			full := len(f.reading) >= maxReading
+			if !full {
+				f.reading[p] = struct{}{}
+			}
 			f.mu.Unlock()
+			if full {
+				f.reject(p, http.StatusServiceUnavailable, "too many connections")
+				continue
+			}
 			f.replies.Go(func() { f.readHead(p) })
 		} else {
 			f.enqueue(p)

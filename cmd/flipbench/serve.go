@@ -83,9 +83,9 @@ listening socket, restarting any that dies: the article's cluster.js.
 Under rr and free at most --queue requests wait; past it the answer is 503
 with Retry-After, and each response says in X-Queue-Time how long it waited.
 
-SIGTERM or Ctrl-C stops the workers gracefully
-(in-flight jobs get --grace to finish); a second Ctrl-C exits at once. SIGHUP
-restarts the workers one at a time, each new one ready before the old one drains.`
+SIGTERM or Ctrl-C stops the workers gracefully (in-flight jobs get --grace to
+finish, waiting requests get 503); a second Ctrl-C exits at once. SIGHUP restarts
+the workers one at a time, each new one ready before the old one drains.`
 		cmd.Example = `  $ flipbench cluster
   $ flipbench cluster --workers 4 --addr 127.0.0.1:0
   $ flipbench cluster --sched rr --queue 50

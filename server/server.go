@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -105,13 +106,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		ConnContext:       withHanded,
 	}
 	srv.SetKeepAlivesEnabled(false)
+	unread := &unreadConns{conns: map[net.Conn]struct{}{}}
+	srv.ConnState = unread.track
+	gl := newGatedListener(ln, s.Slots())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(newGatedListener(ln, s.Slots())) }()
+	go func() { errc <- srv.Serve(gl) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// net/http drops, unanswered, a request it reads once Shutdown has
+	// begun: stop accepting first, and give the connections already
+	// accepted a moment to deliver their requests.
+	gl.Close()
+	unread.wait(unreadWait)
 	sctx := context.Background()
 	if grace > 0 {
 		var cancel context.CancelFunc
@@ -123,6 +132,44 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// unreadWait bounds how long a stopping server waits for the requests of
+// connections it has accepted: a client sends its request at once, and
+// one that does not is idle, which Shutdown handles.
+const unreadWait = time.Second
+
+// unreadConns tracks the connections accepted whose request has not been
+// read yet (http.StateNew).
+type unreadConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (u *unreadConns) track(c net.Conn, st http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if st == http.StateNew {
+		u.conns[c] = struct{}{}
+	} else {
+		delete(u.conns, c)
+	}
+}
+
+// wait returns once no accepted connection waits to be read, or after max.
+func (u *unreadConns) wait(max time.Duration) {
+	deadline := time.Now().Add(max)
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		u.mu.Lock()
+		n := len(u.conns)
+		u.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		<-t.C
+	}
 }
 
 // handed is a connection that a supervisor accepted and handed over: it

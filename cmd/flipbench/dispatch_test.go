@@ -575,11 +575,12 @@ func TestTricklingBodyGets408(t *testing.T) {
 }
 
 // TestRollingRestartUnderSteadyLoad: SIGHUP under a steady 40 requests a
-// second; under rr and free, where the supervisor holds what waits, no
-// request fails. Under shared and reuseport the kernel holds it, and the
-// test only logs the count: shared loses about one request a roll (an
-// EOF, cause not yet found; see docs/dispatch.md), and a stopping
-// reuseport worker can lose what the kernel had queued on its socket.
+// second; under shared, rr and free no request fails. (Under shared one
+// a roll used to: net/http drops a request it reads after Shutdown has
+// begun, so a stopping worker now stops accepting first and lets what it
+// accepted arrive.) Under reuseport a stopping worker closes a socket of
+// its own, and what the kernel had queued there is lost: the test only
+// logs the count.
 func TestRollingRestartUnderSteadyLoad(t *testing.T) {
 	for _, sched := range server.Scheds {
 		t.Run(sched, func(t *testing.T) {
@@ -612,7 +613,7 @@ func TestRollingRestartUnderSteadyLoad(t *testing.T) {
 			if out.Requests != 120 {
 				t.Errorf("%d requests sent, want 120", out.Requests)
 			}
-			if (sched == server.SchedRR || sched == server.SchedFree) && out.Errors != 0 {
+			if sched != server.SchedReusePort && out.Errors != 0 {
 				t.Errorf("%d requests failed during a rolling restart, want 0", out.Errors)
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,30 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("cluster: share listener: %w", err)
 	}
 	defer lnFile.Close()
-	return c.runWorkers(ctx, sameFile(lnFile), "", nil)
+	err = c.runWorkers(ctx, sameFile(lnFile), "", nil)
+	if tl, ok := ln.(*net.TCPListener); ok {
+		answerBacklog(tl)
+	}
+	return err
+}
+
+// answerBacklog answers 503 to the connections still queued on ln once
+// every worker has stopped: closing the socket would reset them.
+func answerBacklog(ln *net.TCPListener) {
+	var answered sync.WaitGroup
+	defer answered.Wait()
+	for {
+		// A moment, not a deadline already past, which would not look.
+		ln.SetDeadline(time.Now().Add(20 * time.Millisecond))
+		conn, err := ln.AcceptTCP()
+		if err != nil {
+			return
+		}
+		answered.Go(func() {
+			readHeadQuietly(conn)
+			rawAnswer(conn, http.StatusServiceUnavailable, "stopping", "Retry-After: 1\r\n")
+		})
+	}
 }
 
 // sameFile gives every worker the same fd 3.

@@ -419,6 +419,7 @@ func TestSIGTERMUnderLoadAnswersEveryRequest(t *testing.T) {
 	}{
 		{"free", ""},
 		{"rr", ""},
+		{"shared", ""},
 	} {
 		t.Run(tt.sched, func(t *testing.T) {
 			if tt.bug != "" {

@@ -211,7 +211,7 @@ func (f *front) readHead(p *pending) {
 	p.conn.SetReadDeadline(time.Time{})
 	p.read = buf
 	method, path := requestLine(buf)
-	if method == http.MethodGet && (path == "/healthz" || path == "/metrics") {
+	if (method == http.MethodGet || method == http.MethodHead) && (path == "/healthz" || path == "/metrics") {
 		f.admin.push(&prefixConn{Conn: p.conn, read: bytes.NewReader(buf)})
 		return
 	}

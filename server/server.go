@@ -93,10 +93,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it
-// stops accepting and waits for in-flight requests for up to grace (zero
-// means as long as they take) before closing their connections. It takes a
-// job slot before each Accept (see the package comment), and returns nil
-// after a shutdown.
+// stops accepting, lets the connections it accepted deliver their
+// requests, and waits for in-flight requests for up to grace (zero means
+// as long as they take) before closing their connections. It takes a job
+// slot before each Accept, so it never accepts what it cannot serve now,
+// and returns nil after a shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),

@@ -3,14 +3,17 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
-
-	"github.com/flipbench/flipbench/fixtures"
 )
 
 // FuzzFlipRequest sends any bytes, parsed as an HTTP request, through
@@ -20,8 +23,9 @@ import (
 // seed corpus runs in the normal suite; `go test -fuzz FuzzFlipRequest
 // ./server` explores beyond it.
 func FuzzFlipRequest(f *testing.F) {
-	jpg, _ := fixtures.Bytes(fixtures.SmallJPEG)
-	png, _ := fixtures.Bytes(fixtures.SmallPNG)
+	// Tiny images: under -fuzz every package is instrumented, and a job on
+	// the 384x256 fixture takes a second or more an input.
+	jpg, png := tinyImage(f, "jpeg"), tinyImage(f, "png")
 	post := func(target string, body []byte) []byte {
 		var b bytes.Buffer
 		b.WriteString("POST " + target + " HTTP/1.1\r\nHost: x\r\n")
@@ -44,7 +48,11 @@ func FuzzFlipRequest(f *testing.F) {
 		f.Add(seed)
 	}
 	dir := f.TempDir()
-	s, err := New(Config{Image: "fixture:" + fixtures.SmallJPEG, TmpDir: dir, MaxPixels: 1 << 20, MaxBody: 1 << 20})
+	fallback := filepath.Join(dir, "tiny.png")
+	if err := os.WriteFile(fallback, png, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	s, err := New(Config{Image: fallback, TmpDir: dir, MaxPixels: 1 << 16, MaxBody: 1 << 20})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -64,4 +72,26 @@ func FuzzFlipRequest(f *testing.F) {
 			t.Errorf("job files left behind: %v", left)
 		}
 	})
+}
+
+// tinyImage encodes a 12x8 gradient in format.
+func tinyImage(tb testing.TB, format string) []byte {
+	tb.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 12, 8))
+	for y := range 8 {
+		for x := range 12 {
+			img.Set(x, y, color.NRGBA{uint8(20 * x), uint8(30 * y), 100, 255})
+		}
+	}
+	var b bytes.Buffer
+	var err error
+	if format == "png" {
+		err = png.Encode(&b, img)
+	} else {
+		err = jpeg.Encode(&b, img, nil)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
 }

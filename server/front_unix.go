@@ -229,12 +229,21 @@ func requestLine(head []byte) (method, path string) {
 	return string(parts[0]), string(target)
 }
 
+// lockUnlessStopping takes f.mu and returns true; during a stop it
+// answers p 503 instead and returns false, with f.mu not held.
+func (f *front) lockUnlessStopping(p *pending) bool {
+	f.mu.Lock()
+	if !f.stopping {
+		return true
+	}
+	f.mu.Unlock()
+	f.reject(p, http.StatusServiceUnavailable, "stopping")
+	return false
+}
+
 // enqueue queues p, or rejects it when the queue is full.
 func (f *front) enqueue(p *pending) {
-	f.mu.Lock()
-	if f.stopping {
-		f.mu.Unlock()
-		f.reject(p, http.StatusServiceUnavailable, "stopping")
+	if !f.lockUnlessStopping(p) {
 		return
 	}
 	if f.queued() >= f.queue {
@@ -359,10 +368,7 @@ func (f *front) broken(w *frontWorker, uc *net.UnixConn) {
 // requeue puts back a connection whose handoff failed, first in line for
 // the next worker; during a stop it is answered 503 instead.
 func (f *front) requeue(p *pending) {
-	f.mu.Lock()
-	if f.stopping {
-		f.mu.Unlock()
-		f.reject(p, http.StatusServiceUnavailable, "stopping")
+	if !f.lockUnlessStopping(p) {
 		return
 	}
 	defer f.mu.Unlock()

@@ -468,14 +468,7 @@ func TestSIGTERMAnswersAHeadCompletedDuringTheStop(t *testing.T) {
 	job := postInBackground(p.url, 1, nil)
 	waitFor(t, 20*time.Second, "the job to start", func() bool { return len(jobStarts(p)) > 0 })
 
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST /flip HTTP/1.1\r\nHost: flipbench\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn := dialAndSend(t, p.url, "POST /flip HTTP/1.1\r\nHost: flipbench\r\n")
 	// The supervisor accepts in order: once /healthz, connected after,
 	// answers, the connection above was accepted too.
 	if _, err := healthz(p.url); err != nil {
@@ -527,13 +520,7 @@ func TestFreeClientThatLeftCostsNoJob(t *testing.T) {
 	first := postInBackground(p.url, 1, nil)
 	waitFor(t, 20*time.Second, "the first job to start", func() bool { return len(jobStarts(p)) > 0 })
 
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(conn, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 0\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn := dialAndSend(t, p.url, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 0\r\n\r\n")
 	waitFor(t, 10*time.Second, "the request to wait in the queue", func() bool {
 		h, err := healthz(p.url)
 		return err == nil && h.Queue == 1
@@ -556,15 +543,8 @@ func TestFreeClientThatLeftCostsNoJob(t *testing.T) {
 func TestTricklingBodyGets408(t *testing.T) {
 	t.Parallel()
 	p := startServer(t, nil, "cluster", "--workers", "1", "--read-timeout", "1s", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	// A head that promises 100 kB, ten bytes of it, then nothing.
-	if _, err := io.WriteString(conn, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 100000\r\n\r\n0123456789"); err != nil {
-		t.Fatal(err)
-	}
+	conn := dialAndSend(t, p.url, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 100000\r\n\r\n0123456789")
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	status, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 408") {
@@ -680,4 +660,19 @@ func peakRSSMB(pid int) int {
 		}
 	}
 	return 0
+}
+
+// dialAndSend opens a connection to url's host and writes raw on it; the
+// test's end closes it.
+func dialAndSend(t *testing.T, url, raw string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

@@ -26,22 +26,30 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	}
 	srv := cfg.Servers
 	run := &results.Run{
-		Schema:   results.RunSchema,
-		Env:      results.CurrentEnv(cfg.Version, cfg.Commit),
-		Config:   results.RunConfig{N: cfg.requests(), Rounds: cfg.rounds()},
-		Started:  time.Now().UTC().Format(time.RFC3339),
-		Order:    []string{},
-		Standard: results.Side{Workers: srv.Processes(results.Standard)},
-		Cluster:  results.Side{Workers: srv.Processes(results.Cluster)},
-		Rounds:   []results.Round{},
+		Schema:  results.RunSchema,
+		Env:     results.CurrentEnv(cfg.Version, cfg.Commit),
+		Config:  results.RunConfig{N: cfg.requests(), Rounds: cfg.rounds()},
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Order:   []string{},
+		Rounds:  []results.Round{},
+	}
+	arms := map[string]results.ArmSpec{}
+	var names []string
+	for _, a := range srv.Arms() {
+		run.Arms = append(run.Arms, results.Arm{ArmSpec: a})
+		arms[a.Name] = a
+		names = append(names, a.Name)
+	}
+	if err := run.Validate(); err != nil {
+		return nil, err
 	}
 	if err := srv.Describe(&run.Config); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	b := &bencher{cfg: cfg, running: map[string]Server{}, measured: map[Step]results.RoundSide{}}
+	b := &bencher{cfg: cfg, arms: arms, running: map[string]Server{}, measured: map[Step]results.RoundSide{}}
 	defer b.stopAll()
-	failed, err := b.execute(ctx, Schedule(cfg.rounds(), srv.Sequential()))
+	failed, err := b.execute(ctx, Schedule(names, cfg.rounds(), srv.Sequential()))
 	if err != nil && ctx.Err() == nil && failed.Action != Stop {
 		return nil, err
 	}
@@ -58,7 +66,8 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 // bencher carries out a schedule.
 type bencher struct {
 	cfg      Config
-	running  map[string]Server // by side
+	arms     map[string]results.ArmSpec // by name
+	running  map[string]Server          // by arm
 	measured map[Step]results.RoundSide
 	order    []Step // the measure steps, in the order they ran
 }
@@ -73,14 +82,14 @@ func (b *bencher) execute(ctx context.Context, steps []Step) (Step, error) {
 		var err error
 		switch st.Action {
 		case Start:
-			err = b.start(ctx, st.Side)
+			err = b.start(ctx, st.Arm)
 		case WarmUp:
-			size := min(b.cfg.requests(), b.cfg.Servers.Processes(st.Side))
-			_, err = b.burst(ctx, st.Side, size, "warm-up "+st.Side)
+			size := min(b.cfg.requests(), b.arms[st.Arm].Workers)
+			_, err = b.burst(ctx, st.Arm, size, "warm-up "+st.Arm)
 		case Measure:
 			err = b.measure(ctx, st)
 		case Stop:
-			err = b.stop(st.Side)
+			err = b.stop(st.Arm)
 		}
 		if err != nil {
 			return st, err
@@ -89,20 +98,20 @@ func (b *bencher) execute(ctx context.Context, steps []Step) (Step, error) {
 	return Step{}, nil
 }
 
-// start starts side's server; only a server that started is kept, to be
+// start starts arm's server; only a server that started is kept, to be
 // stopped.
-func (b *bencher) start(ctx context.Context, side string) error {
-	s, err := b.cfg.Servers.Start(ctx, side)
+func (b *bencher) start(ctx context.Context, arm string) error {
+	s, err := b.cfg.Servers.Start(ctx, b.arms[arm])
 	if err != nil {
 		return err
 	}
-	b.running[side] = s
+	b.running[arm] = s
 	return nil
 }
 
-// burst fires size requests at side's server.
-func (b *bencher) burst(ctx context.Context, side string, size int, label string) (*results.Summary, error) {
-	c := loadgen.Config{URL: b.running[side].URL(), Requests: size, Timeout: b.cfg.Timeout}
+// burst fires size requests at arm's server.
+func (b *bencher) burst(ctx context.Context, arm string, size int, label string) (*results.Summary, error) {
+	c := loadgen.Config{URL: b.running[arm].URL(), Requests: size, Timeout: b.cfg.Timeout}
 	if b.cfg.Progress != nil {
 		c.Progress = func(p loadgen.Progress) { b.cfg.Progress(label, p) }
 	}
@@ -112,46 +121,46 @@ func (b *bencher) burst(ctx context.Context, side string, size int, label string
 // measure runs one measured round at one side; an interrupted burst is
 // not kept.
 func (b *bencher) measure(ctx context.Context, st Step) error {
-	sum, err := b.burst(ctx, st.Side, b.cfg.requests(), fmt.Sprintf("%s %d/%d", st.Side, st.Round, b.cfg.rounds()))
+	sum, err := b.burst(ctx, st.Arm, b.cfg.requests(), fmt.Sprintf("%s %d/%d", st.Arm, st.Round, b.cfg.rounds()))
 	if err != nil || sum.Interrupted {
 		return err
 	}
 	for i := range sum.Results {
 		sum.Results[i].Round = st.Round
 	}
-	b.measured[st] = results.RoundSide{Results: sum.Results}
+	b.measured[st] = results.RoundSide{Arm: st.Arm, Results: sum.Results}
 	b.order = append(b.order, st)
 	return nil
 }
 
-// stop stops side's server, if it runs.
-func (b *bencher) stop(side string) error {
-	s := b.running[side]
+// stop stops arm's server, if it runs.
+func (b *bencher) stop(arm string) error {
+	s := b.running[arm]
 	if s == nil {
 		return nil
 	}
-	delete(b.running, side)
+	delete(b.running, arm)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*server.DefaultGrace)
 	defer cancel()
 	if err := s.Stop(ctx); err != nil {
-		return fmt.Errorf("stop %s: %w", side, err)
+		return fmt.Errorf("stop %s: %w", arm, err)
 	}
 	return nil
 }
 
 // stopAll stops whatever still runs, after a failure or an interruption.
 func (b *bencher) stopAll() {
-	for side := range b.running {
-		b.stop(side)
+	for arm := range b.running {
+		b.stop(arm)
 	}
 }
 
-// assemble puts the rounds that both sides measured into run, in round
+// assemble puts the rounds that every arm measured into run, in round
 // order, and the order in which their bursts ran.
 func (b *bencher) assemble(run *results.Run) {
 	complete := func(round int) bool {
-		for _, side := range results.Sides {
-			if _, ok := b.measured[Step{Action: Measure, Side: side, Round: round}]; !ok {
+		for _, a := range run.Arms {
+			if _, ok := b.measured[Step{Action: Measure, Arm: a.Name, Round: round}]; !ok {
 				return false
 			}
 		}
@@ -161,15 +170,15 @@ func (b *bencher) assemble(run *results.Run) {
 		if !complete(r) {
 			continue
 		}
-		run.Rounds = append(run.Rounds, results.Round{
-			Round:    r,
-			Standard: b.measured[Step{Action: Measure, Side: results.Standard, Round: r}],
-			Cluster:  b.measured[Step{Action: Measure, Side: results.Cluster, Round: r}],
-		})
+		rd := results.Round{Round: r}
+		for _, a := range run.Arms {
+			rd.Arms = append(rd.Arms, b.measured[Step{Action: Measure, Arm: a.Name, Round: r}])
+		}
+		run.Rounds = append(run.Rounds, rd)
 	}
 	for _, st := range b.order {
 		if complete(st.Round) {
-			run.Order = append(run.Order, st.Side)
+			run.Order = append(run.Order, st.Arm)
 		}
 	}
 }

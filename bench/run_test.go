@@ -18,6 +18,7 @@ import (
 // the real ones). onRequest, if set, is called with each request's side.
 type fakeServers struct {
 	sequential bool
+	arms       []results.ArmSpec // nil: standard and a cluster of 2
 	onRequest  func(side string)
 	failStart  string // a side whose Start fails
 
@@ -27,16 +28,20 @@ type fakeServers struct {
 }
 
 func (f *fakeServers) Validate() error { return nil }
-func (f *fakeServers) Processes(side string) int {
-	if side == results.Standard {
-		return 1
+func (f *fakeServers) Arms() []results.ArmSpec {
+	if f.arms != nil {
+		return f.arms
 	}
-	return 2
+	return []results.ArmSpec{
+		{Name: results.Standard, Mode: results.Standard, Workers: 1},
+		{Name: results.Cluster, Mode: results.Cluster, Workers: 2, Baseline: results.Standard},
+	}
 }
 func (f *fakeServers) Sequential() bool                      { return f.sequential }
-func (f *fakeServers) Describe(cfg *results.RunConfig) error { cfg.Workers = 2; return nil }
+func (f *fakeServers) Describe(cfg *results.RunConfig) error { cfg.Threads = 1; return nil }
 
-func (f *fakeServers) Start(ctx context.Context, side string) (Server, error) {
+func (f *fakeServers) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
+	side := arm.Name
 	if side == f.failStart {
 		return (*fakeServer)(nil), fmt.Errorf("%s would not start", side) // a typed nil, as careless code returns
 	}
@@ -51,7 +56,7 @@ func (f *fakeServers) Start(ctx context.Context, side string) (Server, error) {
 		}
 		nmu.Lock()
 		n++
-		pid := 100 + n%f.Processes(side) // the workers answer in turn
+		pid := 100 + n%arm.Workers // the workers answer in turn
 		nmu.Unlock()
 		w.Header().Set("X-Worker-Pid", strconv.Itoa(pid))
 	}))
@@ -84,26 +89,27 @@ func TestRunAssemblesNamedRounds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if run.Schema != results.RunSchema || run.Env.Version != "test" || run.Config.N != 4 || run.Config.Rounds != 3 || run.Config.Workers != 2 {
+			if run.Schema != results.RunSchema || run.Env.Version != "test" || run.Config.N != 4 || run.Config.Rounds != 3 || run.Config.Threads != 1 {
 				t.Errorf("run header: schema %q env %+v config %+v", run.Schema, run.Env, run.Config)
 			}
 			if len(run.Rounds) != 3 || run.Interrupted {
 				t.Fatalf("%d rounds (interrupted %v), want 3", len(run.Rounds), run.Interrupted)
 			}
 			for i, rd := range run.Rounds {
-				for _, side := range results.Sides {
+				for _, side := range []string{results.Standard, results.Cluster} {
 					rs := rd.Side(side)
 					if rd.Round != i+1 || rs.Requests != 4 || rs.OK != 4 || rs.Results[0].Round != i+1 {
 						t.Errorf("round %d %s: round %d, %d requests, %d ok; want %d, 4, 4", i+1, side, rd.Round, rs.Requests, rs.OK, i+1)
 					}
 				}
-				if rd.Speedup <= 0 {
-					t.Errorf("round %d: speedup %v, want one", i+1, rd.Speedup)
+				if sp := rd.Side(results.Cluster).Speedup; sp <= 0 {
+					t.Errorf("round %d: speedup %v, want one", i+1, sp)
 				}
 			}
-			if run.Standard.Workers != 1 || run.Cluster.Workers != 2 || run.Cluster.Requests != 12 || len(run.Cluster.RequestsPerWorker) != 2 {
-				t.Errorf("sides: standard %d workers, cluster %d workers, %d requests, per worker %v",
-					run.Standard.Workers, run.Cluster.Workers, run.Cluster.Requests, run.Cluster.RequestsPerWorker)
+			std, cl := run.Standard(), run.Cluster()
+			if std.Workers != 1 || cl.Workers != 2 || cl.Requests != 12 || len(cl.RequestsPerWorker) != 2 || cl.Jain != 1 {
+				t.Errorf("arms: standard %d workers, cluster %d workers, %d requests, per worker %v, Jain %v",
+					std.Workers, cl.Workers, cl.Requests, cl.RequestsPerWorker, cl.Jain)
 			}
 			want := []string{"standard", "cluster", "cluster", "standard", "standard", "cluster"}
 			if seq {
@@ -141,7 +147,7 @@ func TestRunInterruptedKeepsCompleteRounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !run.Interrupted || len(run.Rounds) != 1 || run.Speedup.Rounds != 1 || !slices.Equal(run.Order, []string{"standard", "cluster"}) {
+	if !run.Interrupted || len(run.Rounds) != 1 || run.Cluster().Speedup.Rounds != 1 || !slices.Equal(run.Order, []string{"standard", "cluster"}) {
 		t.Errorf("interrupted %v, %d rounds, order %v; want true, 1 round, [standard cluster]", run.Interrupted, len(run.Rounds), run.Order)
 	}
 	if len(f.stopped) != 2 {
@@ -177,5 +183,71 @@ func TestRunFailsWithoutARunWhenAServerWillNotStart(t *testing.T) {
 	}
 	if !slices.Equal(f.started, []string{"standard"}) || !slices.Equal(f.stopped, []string{"standard"}) {
 		t.Errorf("started %v, stopped %v; want standard started and stopped", f.started, f.stopped)
+	}
+}
+
+// TestRunMeasuresEveryArm: a bench of a standard and three clusters
+// measures each in every round, in ABBA order, and gives each cluster a
+// speedup over the standard arm.
+func TestRunMeasuresEveryArm(t *testing.T) {
+	t.Parallel()
+	f := &fakeServers{arms: []results.ArmSpec{
+		{Name: results.Standard, Mode: results.Standard, Workers: 1},
+		{Name: "cluster/2w", Mode: results.Cluster, Workers: 2, Baseline: results.Standard},
+		{Name: "cluster/3w", Mode: results.Cluster, Workers: 3, Baseline: results.Standard},
+		{Name: "cluster/4w", Mode: results.Cluster, Workers: 4, Baseline: results.Standard},
+	}}
+	run, err := Run(context.Background(), Config{Servers: f, Requests: 12, Rounds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"standard", "cluster/2w", "cluster/3w", "cluster/4w", "cluster/4w", "cluster/3w", "cluster/2w", "standard"}
+	if !slices.Equal(run.Order, want) || len(run.Rounds) != 2 {
+		t.Fatalf("order %v over %d rounds, want %v over 2", run.Order, len(run.Rounds), want)
+	}
+	for _, a := range run.Clusters() {
+		if a.Requests != 24 || len(a.RequestsPerWorker) != a.Workers || a.Speedup.Rounds != 2 {
+			t.Errorf("%s: %d requests from %d workers, speedup over %d rounds; want 24, %d, 2",
+				a.Name, a.Requests, len(a.RequestsPerWorker), a.Speedup.Rounds, a.Workers)
+		}
+	}
+	if len(f.started) != 4 || len(f.stopped) != 4 {
+		t.Errorf("started %v, stopped %v; want every arm once", f.started, f.stopped)
+	}
+}
+
+func TestArmsOfOwnAndCommands(t *testing.T) {
+	t.Parallel()
+	names := func(arms []results.ArmSpec) []string {
+		var v []string
+		for _, a := range arms {
+			v = append(v, fmt.Sprintf("%s:%d:%s:%s", a.Name, a.Workers, a.Sched, a.Command))
+		}
+		return v
+	}
+	own := &Own{Workers: []int{1, 2}, Scheds: []string{"rr", "free"}}
+	want := []string{"standard:1:rr:", "cluster/1w/rr:1:rr:", "cluster/1w/free:1:free:", "cluster/2w/rr:2:rr:", "cluster/2w/free:2:free:"}
+	if got := names(own.Arms()); !slices.Equal(got, want) {
+		t.Errorf("Own arms %v, want %v", got, want)
+	}
+	own = &Own{Workers: []int{3}}
+	if got := names(own.Arms()); !slices.Equal(got, []string{"standard:1:free:", "cluster:3:free:"}) {
+		t.Errorf("Own arms of one cluster %v", got)
+	}
+	cmds := &Commands{Standard: "app", Cluster: "app -w {workers}", URL: "http://127.0.0.1:1/", Workers: []int{2, 4}}
+	want = []string{"standard:1::app", "cluster/2w:2::app -w 2", "cluster/4w:4::app -w 4"}
+	if got := names(cmds.Arms()); !slices.Equal(got, want) || cmds.Validate() != nil {
+		t.Errorf("Commands arms %v (%v), want %v", got, cmds.Validate(), want)
+	}
+	for _, bad := range []Servers{
+		&Commands{Standard: "app", Cluster: "app -w 2", URL: "http://127.0.0.1:1/", Workers: []int{2, 4}},
+		&Commands{Standard: "app", Cluster: "app", URL: "http://127.0.0.1:1/", Workers: []int{2, 2}},
+		&Own{Workers: []int{0}},
+		&Own{Scheds: []string{"rr", "rr"}},
+		&Own{Scheds: []string{"lifo"}},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v: valid, want an error", bad)
+		}
 	}
 }

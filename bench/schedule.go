@@ -2,8 +2,7 @@ package bench
 
 import (
 	"fmt"
-
-	"github.com/flipbench/flipbench/results"
+	"slices"
 )
 
 // Action is what a [Step] does.
@@ -36,50 +35,61 @@ func (a Action) String() string {
 	return fmt.Sprintf("Action(%d)", int(a))
 }
 
-// Step is one thing a bench does to one side.
+// Step is one thing a bench does to one arm.
 type Step struct {
 	Action Action
-	// Side is results.Standard or results.Cluster.
-	Side string
+	// Arm is the arm's name: "standard", "cluster", "cluster/rr"...
+	Arm string
 	// Round is the measured round, from 1; 0 for other actions.
 	Round int
 }
 
 func (s Step) String() string {
 	if s.Action == Measure {
-		return fmt.Sprintf("%s %s %d", s.Action, s.Side, s.Round)
+		return fmt.Sprintf("%s %s %d", s.Action, s.Arm, s.Round)
 	}
-	return fmt.Sprintf("%s %s", s.Action, s.Side)
+	return fmt.Sprintf("%s %s", s.Action, s.Arm)
 }
 
-// Schedule is the order of work of a bench of rounds measured rounds.
-// Side by side (sequential false), both servers start and warm up, then
-// the rounds alternate in ABBA order: standard then cluster in odd rounds,
-// cluster then standard in even ones, so that a drift in the machine's
-// speed weighs on both sides alike. Sequential servers (they share one
-// address) run one after the other: all of standard's rounds, then all
-// of cluster's; rounds pair by number.
-func Schedule(rounds int, sequential bool) []Step {
-	std, cl := results.Standard, results.Cluster
+// Schedule is the order of work of a bench of rounds measured rounds at
+// arms. Side by side (sequential false), every server starts and warms
+// up, then the rounds alternate in ABBA order: the arms in their order
+// in odd rounds, in reverse in even ones, so that a drift in the
+// machine's speed weighs on every arm alike and no arm always follows
+// the same one. Sequential servers (they share one address) run one
+// after the other: all of one arm's rounds, then the next's; rounds pair
+// by number.
+func Schedule(arms []string, rounds int, sequential bool) []Step {
 	var steps []Step
 	if sequential {
-		for _, side := range []string{std, cl} {
-			steps = append(steps, Step{Action: Start, Side: side}, Step{Action: WarmUp, Side: side})
+		for _, arm := range arms {
+			steps = append(steps, Step{Action: Start, Arm: arm}, Step{Action: WarmUp, Arm: arm})
 			for r := 1; r <= rounds; r++ {
-				steps = append(steps, Step{Action: Measure, Side: side, Round: r})
+				steps = append(steps, Step{Action: Measure, Arm: arm, Round: r})
 			}
-			steps = append(steps, Step{Action: Stop, Side: side})
+			steps = append(steps, Step{Action: Stop, Arm: arm})
 		}
 		return steps
 	}
-	steps = append(steps, Step{Action: Start, Side: std}, Step{Action: Start, Side: cl},
-		Step{Action: WarmUp, Side: std}, Step{Action: WarmUp, Side: cl})
-	for r := 1; r <= rounds; r++ {
-		first, second := std, cl
-		if r%2 == 0 {
-			first, second = cl, std
-		}
-		steps = append(steps, Step{Action: Measure, Side: first, Round: r}, Step{Action: Measure, Side: second, Round: r})
+	for _, arm := range arms {
+		steps = append(steps, Step{Action: Start, Arm: arm})
 	}
-	return append(steps, Step{Action: Stop, Side: std}, Step{Action: Stop, Side: cl})
+	for _, arm := range arms {
+		steps = append(steps, Step{Action: WarmUp, Arm: arm})
+	}
+	reversed := slices.Clone(arms)
+	slices.Reverse(reversed)
+	for r := 1; r <= rounds; r++ {
+		order := arms
+		if r%2 == 0 {
+			order = reversed
+		}
+		for _, arm := range order {
+			steps = append(steps, Step{Action: Measure, Arm: arm, Round: r})
+		}
+	}
+	for _, arm := range arms {
+		steps = append(steps, Step{Action: Stop, Arm: arm})
+	}
+	return steps
 }

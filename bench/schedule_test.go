@@ -15,7 +15,7 @@ func stepsOf(steps []Step) []string {
 
 func TestScheduleSideBySideIsABBA(t *testing.T) {
 	t.Parallel()
-	got := stepsOf(Schedule(3, false))
+	got := stepsOf(Schedule([]string{"standard", "cluster"}, 3, false))
 	want := []string{
 		"start standard", "start cluster", "warm-up standard", "warm-up cluster",
 		"measure standard 1", "measure cluster 1",
@@ -30,7 +30,7 @@ func TestScheduleSideBySideIsABBA(t *testing.T) {
 
 func TestScheduleSequentialRunsOneSideAtATime(t *testing.T) {
 	t.Parallel()
-	got := stepsOf(Schedule(2, true))
+	got := stepsOf(Schedule([]string{"standard", "cluster"}, 2, true))
 	want := []string{
 		"start standard", "warm-up standard", "measure standard 1", "measure standard 2", "stop standard",
 		"start cluster", "warm-up cluster", "measure cluster 1", "measure cluster 2", "stop cluster",
@@ -45,18 +45,19 @@ func TestScheduleSequentialRunsOneSideAtATime(t *testing.T) {
 // and stopped after.
 func TestScheduleMeasuresEveryRoundOnce(t *testing.T) {
 	t.Parallel()
+	arms := []string{"standard", "cluster/shared", "cluster/rr", "cluster/free"}
 	for _, seq := range []bool{false, true} {
 		for rounds := 1; rounds <= 7; rounds++ {
 			running := map[string]bool{}
 			measured := map[Step]int{}
-			for _, st := range Schedule(rounds, seq) {
+			for _, st := range Schedule(arms, rounds, seq) {
 				switch st.Action {
 				case Start:
-					running[st.Side] = true
+					running[st.Arm] = true
 				case Stop:
-					running[st.Side] = false
+					running[st.Arm] = false
 				default:
-					if !running[st.Side] {
+					if !running[st.Arm] {
 						t.Fatalf("rounds %d sequential %v: %s before its server started", rounds, seq, st)
 					}
 				}
@@ -64,17 +65,40 @@ func TestScheduleMeasuresEveryRoundOnce(t *testing.T) {
 					measured[st]++
 				}
 			}
-			if len(measured) != 2*rounds {
-				t.Errorf("rounds %d sequential %v: %d bursts measured, want %d", rounds, seq, len(measured), 2*rounds)
+			if len(measured) != len(arms)*rounds {
+				t.Errorf("rounds %d sequential %v: %d bursts measured, want %d", rounds, seq, len(measured), len(arms)*rounds)
 			}
 			for st, n := range measured {
 				if n != 1 || st.Round < 1 || st.Round > rounds {
 					t.Errorf("rounds %d sequential %v: %s measured %d times", rounds, seq, st, n)
 				}
 			}
-			if running["standard"] || running["cluster"] {
-				t.Errorf("rounds %d sequential %v: a server is left running", rounds, seq)
+			for arm, on := range running {
+				if on {
+					t.Errorf("rounds %d sequential %v: %s is left running", rounds, seq, arm)
+				}
 			}
 		}
+	}
+}
+
+// TestScheduleBalancesPositions: over two rounds, every arm of a
+// several-arm bench runs once in each half, so that none always runs
+// right after the same one or always first.
+func TestScheduleBalancesPositions(t *testing.T) {
+	t.Parallel()
+	arms := []string{"standard", "cluster/shared", "cluster/rr", "cluster/free"}
+	var got []string
+	for _, st := range Schedule(arms, 2, false) {
+		if st.Action == Measure {
+			got = append(got, st.String())
+		}
+	}
+	want := []string{
+		"measure standard 1", "measure cluster/shared 1", "measure cluster/rr 1", "measure cluster/free 1",
+		"measure cluster/free 2", "measure cluster/rr 2", "measure cluster/shared 2", "measure standard 2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("measured\n%v\nwant\n%v", got, want)
 	}
 }

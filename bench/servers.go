@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,21 +8,24 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
 
-// Servers starts the servers of the two sides of a bench.
+// Servers starts the servers of the arms of a bench.
 type Servers interface {
 	// Validate checks the configuration before anything starts.
 	Validate() error
-	// Start starts side's server (results.Standard or results.Cluster)
-	// and returns once it serves.
-	Start(ctx context.Context, side string) (Server, error)
-	// Processes is the number of worker processes side's server runs.
-	Processes(side string) int
-	// Sequential reports whether the sides must run one at a time
+	// Arms lists the servers to measure: a standard arm first, then each
+	// cluster, with names unique in the bench.
+	Arms() []results.ArmSpec
+	// Start starts arm's server and returns once it serves.
+	Start(ctx context.Context, arm results.ArmSpec) (Server, error)
+	// Sequential reports whether the arms must run one at a time
 	// because they share one address.
 	Sequential() bool
 	// Describe records in cfg what was served (image, threads, commands).
@@ -40,42 +42,90 @@ type Server interface {
 }
 
 // Own starts flipbench's own servers through server.Launch: one worker
-// for the standard side, Workers for the cluster, both flipping the same
-// image with the same configuration, on free loopback ports.
+// for the standard arm, and a cluster of each size under each policy,
+// all flipping the same image with the same configuration, on free
+// loopback ports.
 type Own struct {
 	// Exe is the flipbench binary that serves. Empty means this program.
 	Exe string
-	// Config is both servers' configuration (Image, Threads, Quality...).
+	// Config is the servers' configuration (Image, Threads, Quality...).
 	// Its LogFormat is set to json, so that Logs are JSON lines.
 	Config server.Config
-	// Workers is the cluster's size. Zero means one per CPU.
-	Workers int
-	// Sched is both servers' dispatch policy. Empty means
-	// server.DefaultSched.
-	Sched string
+	// Workers are the clusters' sizes, each measured. Empty means one
+	// cluster of one worker per CPU.
+	Workers []int
+	// Scheds are the dispatch policies, each measured at each size; the
+	// standard arm runs the first. Empty means server.DefaultSched.
+	Scheds []string
 	// Logs receives the servers' logs. Nil discards them.
 	Logs io.Writer
 }
 
 var _ Servers = (*Own)(nil)
 
-// Validate checks the servers' configuration and image.
+// Validate checks the sizes, the policies, the servers' configuration
+// and image.
 func (o *Own) Validate() error {
-	if o.Workers < 0 {
-		return fmt.Errorf("workers must be >= 1, got %d", o.Workers)
-	}
-	if err := server.CheckSched(o.Sched); err != nil {
+	if err := checkSizes(o.Workers); err != nil {
 		return err
+	}
+	for i, s := range o.Scheds {
+		if err := server.CheckSched(s); err != nil {
+			return err
+		}
+		if slices.Contains(o.Scheds[:i], s) {
+			return fmt.Errorf("policy %s listed twice", s)
+		}
 	}
 	return o.Config.Validate()
 }
 
-// Start launches side's server and waits until every worker is ready.
-func (o *Own) Start(ctx context.Context, side string) (Server, error) {
+func checkSizes(sizes []int) error {
+	for i, w := range sizes {
+		if w < 1 {
+			return fmt.Errorf("workers must be >= 1, got %d", w)
+		}
+		if slices.Contains(sizes[:i], w) {
+			return fmt.Errorf("cluster size %d listed twice", w)
+		}
+	}
+	return nil
+}
+
+// Arms is the standard arm under the first policy, then a cluster arm
+// for each size and policy, sizes first.
+func (o *Own) Arms() []results.ArmSpec {
+	scheds := o.Scheds
+	if len(scheds) == 0 {
+		scheds = []string{server.DefaultSched}
+	}
+	arms := []results.ArmSpec{{Name: results.Standard, Mode: results.Standard, Workers: 1, Sched: scheds[0]}}
+	sizes := sizesOr(o.Workers)
+	for _, w := range sizes {
+		for _, s := range scheds {
+			arms = append(arms, results.ArmSpec{
+				Name: results.ArmName(w, s, len(sizes) > 1, len(scheds) > 1),
+				Mode: results.Cluster, Workers: w, Sched: s, Baseline: results.Standard,
+			})
+		}
+	}
+	return arms
+}
+
+// sizesOr is sizes, or one cluster of one worker per CPU.
+func sizesOr(sizes []int) []int {
+	if len(sizes) == 0 {
+		return []int{runtime.NumCPU()}
+	}
+	return sizes
+}
+
+// Start launches arm's server and waits until every worker is ready.
+func (o *Own) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
 	cfg := o.Config
 	cfg.LogFormat = "json"
 	inst, err := server.Launch(ctx, server.LaunchConfig{
-		Exe: o.Exe, Name: side, Workers: o.Processes(side), Sched: o.Sched, Config: cfg, Stderr: o.Logs,
+		Exe: o.Exe, Name: arm.Name, Workers: arm.Workers, Sched: arm.Sched, Config: cfg, Stderr: o.Logs,
 	})
 	if err != nil {
 		return nil, err
@@ -83,15 +133,10 @@ func (o *Own) Start(ctx context.Context, side string) (Server, error) {
 	return ownServer{inst}, nil
 }
 
-// Processes is one for the standard side and the cluster's size for
-// the cluster.
-func (o *Own) Processes(side string) int { return processes(side, o.Workers) }
-
 // Sequential is false: each server has a port of its own.
 func (o *Own) Sequential() bool { return false }
 
-// Describe records the image (its digest too), the threads and the
-// cluster's size.
+// Describe records the image (its digest too) and the threads.
 func (o *Own) Describe(cfg *results.RunConfig) error {
 	img, err := o.Config.ReadImage()
 	if err != nil {
@@ -103,8 +148,6 @@ func (o *Own) Describe(cfg *results.RunConfig) error {
 		Format: img.Format, Width: img.Width, Height: img.Height, Pixels: img.Width * img.Height,
 	}
 	cfg.Threads = o.Config.Threads
-	cfg.Workers = o.Processes(results.Cluster)
-	cfg.Sched = cmp.Or(o.Sched, server.DefaultSched)
 	return nil
 }
 
@@ -112,68 +155,71 @@ type ownServer struct{ *server.Instance }
 
 func (s ownServer) URL() string { return s.Instance.URL + "/flip" }
 
+// WorkersPlaceholder in a cluster command is replaced by each cluster
+// size: "gunicorn -w {workers} app:app".
+const WorkersPlaceholder = "{workers}"
+
 // Commands starts any servers under test with shell commands: the
-// article's Node app, a gunicorn or PM2 setup. Both serve URL, so they
-// run one after the other.
+// article's Node app, a gunicorn or PM2 setup. They all serve URL, so
+// they run one after the other.
 type Commands struct {
 	// Standard and Cluster are run with sh -c, each in a process group
 	// of its own, and stopped with SIGTERM, then SIGKILL, to the group.
+	// Cluster may hold [WorkersPlaceholder].
 	Standard, Cluster string
 	// URL is the full URL both serve; it is polled until it answers.
 	URL string
-	// Workers is how many workers Cluster runs, for the efficiency. Zero
-	// means one per CPU.
-	Workers int
+	// Workers are the clusters' sizes: with several, Cluster must hold
+	// [WorkersPlaceholder] and runs once per size. Empty means one per
+	// CPU, for the efficiency.
+	Workers []int
 	// Logs receives the commands' output. Nil discards it.
 	Logs io.Writer
 }
 
 var _ Servers = (*Commands)(nil)
 
-// Validate checks that both commands and the URL are given.
+// Validate checks that both commands and the URL are given, and that
+// several sizes have a placeholder to go in.
 func (c *Commands) Validate() error {
 	switch {
 	case c.Standard == "" || c.Cluster == "":
 		return errors.New("servers under test need both a standard and a cluster command")
 	case c.URL == "":
 		return errors.New("servers under test need the URL they serve")
-	case c.Workers < 0:
-		return fmt.Errorf("workers must be >= 1, got %d", c.Workers)
+	case len(c.Workers) > 1 && !strings.Contains(c.Cluster, WorkersPlaceholder):
+		return fmt.Errorf("several cluster sizes need %s in the cluster command, to start each size", WorkersPlaceholder)
 	}
-	return nil
+	return checkSizes(c.Workers)
 }
 
-// Start runs side's command and waits until the URL answers.
-func (c *Commands) Start(ctx context.Context, side string) (Server, error) {
-	command := c.Standard
-	if side == results.Cluster {
-		command = c.Cluster
+// Arms is the standard command, then the cluster command at each size.
+func (c *Commands) Arms() []results.ArmSpec {
+	arms := []results.ArmSpec{{Name: results.Standard, Mode: results.Standard, Workers: 1, Command: c.Standard}}
+	sizes := sizesOr(c.Workers)
+	for _, w := range sizes {
+		arms = append(arms, results.ArmSpec{
+			Name: results.ArmName(w, "", len(sizes) > 1, false), Mode: results.Cluster, Workers: w,
+			Command: strings.ReplaceAll(c.Cluster, WorkersPlaceholder, strconv.Itoa(w)), Baseline: results.Standard,
+		})
 	}
-	s, err := startCommand(ctx, command, c.URL, c.Logs)
+	return arms
+}
+
+// Start runs arm's command and waits until the URL answers.
+func (c *Commands) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
+	s, err := startCommand(ctx, arm.Command, c.URL, c.Logs)
 	if err != nil {
 		return nil, err // not a nil *commandServer in a non-nil Server
 	}
 	return s, nil
 }
 
-// Processes is one for the standard side and Workers for the cluster.
-func (c *Commands) Processes(side string) int { return processes(side, c.Workers) }
-
-// processes is one worker for the standard side and workers (zero: one
-// per CPU) for the cluster.
-func processes(side string, workers int) int {
-	if side == results.Standard {
-		return 1
-	}
-	return cmp.Or(workers, runtime.NumCPU())
-}
-
-// Sequential is true: both commands serve one URL.
+// Sequential is true: every command serves one URL.
 func (c *Commands) Sequential() bool { return true }
 
-// Describe records the commands, the URL and the cluster's size.
+// Describe records the commands and the URL.
 func (c *Commands) Describe(cfg *results.RunConfig) error {
 	cfg.StandardCmd, cfg.ClusterCmd, cfg.URL = c.Standard, c.Cluster, c.URL
-	cfg.Workers = c.Processes(results.Cluster)
 	return nil
 }

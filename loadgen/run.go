@@ -167,17 +167,28 @@ func toRecord(res *vegeta.Result, roundStart time.Time, round int) results.Recor
 	if pid, err := strconv.Atoi(res.Headers.Get("X-Worker-Pid")); err == nil {
 		rec.PID = pid
 	}
-	if q, ok := strings.CutSuffix(res.Headers.Get("X-Queue-Time"), "ms"); ok {
-		if ms, err := strconv.ParseFloat(q, 64); err == nil && ms >= 0 {
-			rec.QueueMs = ms
-		}
-	}
+	rec.QueueMs = headerMs(res.Headers, "X-Queue-Time")
+	rec.JobMs = headerMs(res.Headers, "X-Response-Time")
 	// vegeta keeps at most keepBody bytes; the header has the real size.
 	if cl, err := strconv.ParseInt(res.Headers.Get("Content-Length"), 10, 64); err == nil {
 		rec.Bytes = cl
 	}
 	rec.Kind = ErrorKind(rec.Status, rec.Error)
 	return rec
+}
+
+// headerMs reads a time header in milliseconds, "12.3ms" (flipbench,
+// Koa), as a count of milliseconds; 0 when absent or unreadable.
+func headerMs(h http.Header, name string) float64 {
+	v, ok := strings.CutSuffix(strings.TrimSpace(h.Get(name)), "ms")
+	if !ok {
+		return 0
+	}
+	ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || ms < 0 || math.IsInf(ms, 0) || math.IsNaN(ms) {
+		return 0
+	}
+	return ms
 }
 
 // countPacer stops after n hits: a burst sends all n at once (inner is

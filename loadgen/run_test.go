@@ -408,6 +408,31 @@ func TestQueueTimeSplitsLatency(t *testing.T) {
 	}
 }
 
+// TestResponseTimeIsTheJob: the server's X-Response-Time, in flipbench's
+// and Koa's "12.3ms" form, is each request's job time; other forms are
+// not guessed at.
+func TestResponseTimeIsTheJob(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		header string
+		want   float64
+	}{{"12.5ms", 12.5}, {"7ms", 7}, {" 3.25 ms", 3.25}, {"0.012s", 0}, {"NaNms", 0}, {"-1ms", 0}, {"", 0}} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tt.header != "" {
+				w.Header().Set("X-Response-Time", tt.header)
+			}
+		}))
+		sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: 1})
+		ts.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sum.Results[0].JobMs; got != tt.want {
+			t.Errorf("X-Response-Time %q: job %v ms, want %v", tt.header, got, tt.want)
+		}
+	}
+}
+
 func newPlainServer(t *testing.T) string {
 	t.Helper()
 	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -33,8 +34,8 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if r.Config.Threads == 0 {
 		threads = "all CPUs a worker"
 	}
-	if r.Config.Sched != "" {
-		threads += ", dispatch " + r.Config.Sched
+	if std := r.Standard(); std != nil && std.Sched != "" && len(r.Clusters()) == 1 {
+		threads += ", dispatch " + std.Sched
 	}
 	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
 		r.Config.N, len(r.Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
@@ -46,6 +47,13 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"
 	}
+	para := func(s string) {
+		if markdown {
+			fmt.Fprintf(w, "\n_%s_\n", s)
+		} else {
+			fmt.Fprintln(w, s)
+		}
+	}
 	if markdown {
 		fmt.Fprintf(w, "**flipbench bench**: %s\n\n", title)
 	} else {
@@ -53,39 +61,112 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	}
 	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
 	var rows []row
-	for _, side := range results.Sides {
-		m := r.Side(side)
+	for _, a := range r.Arms {
 		if len(r.Rounds) == 0 {
 			// Interrupted before a round finished: nothing was measured.
-			rows = append(rows, row{side, strconv.Itoa(m.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
+			rows = append(rows, row{a.Name, strconv.Itoa(a.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
 			continue
 		}
 		speed, eff := "1.00x (baseline)", "-"
-		if side == results.Cluster {
-			speed, eff = "-", "-"
-			if r.Speedup.Rounds > 0 {
-				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", r.Speedup.Median, r.Speedup.Min, r.Speedup.Max)
-				eff = fmt.Sprintf("%.2f", r.Speedup.Efficiency)
+		if a.Mode == results.Cluster {
+			speed = "-"
+			if a.Speedup.Rounds > 0 {
+				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", a.Speedup.Median, a.Speedup.Min, a.Speedup.Max)
+				eff = fmt.Sprintf("%.2f", a.Speedup.Efficiency)
 			}
 		}
 		rows = append(rows, row{
-			side, strconv.Itoa(m.Workers),
-			Duration(m.FirstMs), Duration(m.LastMs), Duration(m.LatencyMs.P50), Duration(m.LatencyMs.P99),
-			fmt.Sprintf("%.2f req/s", m.ThroughputRPS), strconv.Itoa(m.Errors),
-			speed, eff, perWorker(m.Workers, m.RequestsPerWorker),
+			a.Name, strconv.Itoa(a.Workers),
+			Duration(a.FirstMs), Duration(a.LastMs), Duration(a.LatencyMs.P50), Duration(a.LatencyMs.P99),
+			fmt.Sprintf("%.2f req/s", a.ThroughputRPS), strconv.Itoa(a.Errors),
+			speed, eff, perWorker(a.Workers, a.RequestsPerWorker),
 		})
 	}
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
-	note := fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / cluster's, paired by round (median, min-max over %d rounds: %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
-		r.Speedup.Rounds, joinFloats(r.Speedups()))
-	if markdown {
-		fmt.Fprintf(w, "\n_%s_\n", note)
-	} else {
-		fmt.Fprintln(w, note)
+	var speedups []string
+	for _, a := range r.Clusters() {
+		speedups = append(speedups, fmt.Sprintf("%s: %s", a.Name, joinFloats(r.Speedups(a.Name))))
+	}
+	rounds := 0
+	if c := r.Cluster(); c != nil {
+		rounds = c.Speedup.Rounds
+	}
+	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / the cluster's, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
+		rounds, strings.Join(speedups, "; ")))
+	if len(r.Rounds) > 0 && dispatchKnown(r) {
+		if err := writeDispatchTable(w, r, markdown, para); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.Scaling {
+		para(scalingLine(c))
 	}
 	return nil
+}
+
+// writeDispatchTable shows how each arm's dispatch shared the work out:
+// Jain's index, the last response against the ideal, and where the
+// server reported it, the wait for a worker against the job.
+func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(string)) error {
+	if markdown {
+		fmt.Fprintln(w)
+	}
+	header := row{"dispatch", "policy", "Jain", "last", "ideal", "last/ideal", "wait p50", "wait p99", "service p50", "service p99"}
+	var rows []row
+	for _, a := range r.Arms {
+		ideal, ratio := "-", "-"
+		if a.IdealLastMs > 0 {
+			ideal = Duration(a.IdealLastMs)
+			ratio = fmt.Sprintf("%.2f", a.LastMs/a.IdealLastMs)
+		}
+		waits := []string{"-", "-", "-", "-"}
+		if a.WaitMs != nil {
+			waits = []string{Duration(a.WaitMs.P50), Duration(a.WaitMs.P99), Duration(a.ServiceMs.P50), Duration(a.ServiceMs.P99)}
+		}
+		rows = append(rows, append(row{a.Name, cmp.Or(a.Sched, "-"), fmt.Sprintf("%.3f", a.Jain), Duration(a.LastMs), ideal, ratio}, waits...))
+	}
+	if err := render(w, markdown, header, rows); err != nil {
+		return err
+	}
+	para("Jain: fairness of the requests per worker (1: even, 1/workers: one took all); ideal: ceil(n/workers) x the median job time the server reported (X-Response-Time); wait: time queued for a worker (X-Queue-Time, where the supervisor accepts: rr and free), service: the rest of the latency")
+	return nil
+}
+
+// dispatchKnown reports whether the run has more to say about dispatch
+// than the per-worker counts: several clusters, job times or waits.
+func dispatchKnown(r *results.Run) bool {
+	if len(r.Clusters()) > 1 {
+		return true
+	}
+	for _, a := range r.Arms {
+		if a.IdealLastMs > 0 || a.WaitMs != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// scalingLine describes one scaling curve and its fit.
+func scalingLine(c results.Curve) string {
+	var pts []string
+	for _, p := range c.Points {
+		pts = append(pts, fmt.Sprintf("%dw %.2fx", p.Workers, p.Speedup))
+	}
+	name := "scaling"
+	if c.Sched != "" {
+		name += " (" + c.Sched + ")"
+	}
+	if c.Fit == nil {
+		return fmt.Sprintf("%s: %s; no fit: it needs speedups at two sizes above 1", name, strings.Join(pts, ", "))
+	}
+	peak := "no peak (kappa 0: the curve does not turn down)"
+	if c.Fit.Peak > 0 {
+		peak = fmt.Sprintf("peak at %.1f workers (%.2fx)", c.Fit.Peak, c.Fit.Speedup(c.Fit.Peak))
+	}
+	return fmt.Sprintf("%s: %s; Universal Scalability Law fit: sigma %.4f (contention), kappa %.4f (crosstalk), %s, RMS error %.3fx",
+		name, strings.Join(pts, ", "), c.Fit.Sigma, c.Fit.Kappa, peak, c.Fit.RMSE)
 }
 
 // perWorker shows how evenly a mode's workers shared the requests: the

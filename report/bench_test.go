@@ -11,10 +11,12 @@ import (
 func TestWriteBenchInterruptedBeforeARound(t *testing.T) {
 	t.Parallel()
 	run := &results.Run{
-		Config:      results.RunConfig{N: 10, Rounds: 5, Workers: 2, Threads: 1},
+		Config:      results.RunConfig{N: 10, Rounds: 5, Threads: 1},
 		Interrupted: true,
-		Standard:    results.Side{Workers: 1},
-		Cluster:     results.Side{Workers: 2},
+		Arms: []results.Arm{
+			{ArmSpec: results.ArmSpec{Name: results.Standard, Mode: results.Standard, Workers: 1}},
+			{ArmSpec: results.ArmSpec{Name: results.Cluster, Mode: results.Cluster, Workers: 2, Baseline: results.Standard}},
+		},
 	}
 	run.Derive()
 	var buf bytes.Buffer

@@ -218,7 +218,7 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		if r.run.Schema != results.RunSchema {
 			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, results.RunSchema, ErrIncomparable)
 		}
-		if n := r.run.Speedup.Rounds; n < MinRounds {
+		if n := r.run.Cluster().Speedup.Rounds; n < MinRounds {
 			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (bench 6 rounds or more): %w",
 				r.name, n, MinRounds, ErrTooFewRounds)
 		}
@@ -252,8 +252,16 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		}
 		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
 	}
-	if base.Config.Workers != head.Config.Workers {
-		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", base.Config.Workers, head.Config.Workers))
+	if bw, hw := base.Cluster().Workers, head.Cluster().Workers; bw != hw {
+		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", bw, hw))
+	}
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if n := len(r.run.Clusters()); n > 1 {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters; compared: its first, %s", r.name, n, r.run.Cluster().Name))
+		}
 	}
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
@@ -275,13 +283,14 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 	return c, nil
 }
 
-// schedOf is a run's dispatch policy: "shared" for flipbench's servers
-// before there was a choice, "" for servers under test.
+// schedOf is the dispatch policy of a run's compared cluster: "shared"
+// for flipbench's servers before there was a choice, "" for servers
+// under test.
 func schedOf(r *results.Run) string {
-	if r.Config.Sched == "" && r.Config.StandardCmd == "" {
-		return "shared"
+	if s := r.Cluster().Sched; s != "" || r.Config.StandardCmd != "" {
+		return s
 	}
-	return r.Config.Sched
+	return "shared"
 }
 
 // gateMatches reports whether gate names metric: exactly, or by the
@@ -414,8 +423,8 @@ func appendUnique(list []string, s string) []string {
 func runInfo(name string, r *results.Run) RunInfo {
 	return RunInfo{
 		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
-		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: r.Speedup.Rounds, Workers: r.Config.Workers,
-		Image: r.Config.Image.SHA256, Errors: r.Standard.Errors + r.Cluster.Errors,
+		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: r.Cluster().Speedup.Rounds, Workers: r.Cluster().Workers,
+		Image: r.Config.Image.SHA256, Errors: r.Standard().Errors + r.Cluster().Errors,
 	}
 }
 

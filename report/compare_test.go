@@ -16,17 +16,20 @@ import (
 // noise-free), and every request succeeded.
 func fabricateRun(speedups []float64) *results.Run {
 	r := &results.Run{
-		Schema:   results.RunSchema,
-		Env:      results.Env{Version: "test", NumCPU: 2, CPU: "test CPU"},
-		Config:   results.RunConfig{N: 10, Rounds: len(speedups), Workers: 2, Threads: 1, Image: imageWithSHA("aa")},
-		Standard: results.Side{Workers: 1},
-		Cluster:  results.Side{Workers: 2},
-		Speedup:  results.Speedup{Rounds: len(speedups)},
+		Schema: results.RunSchema,
+		Env:    results.Env{Version: "test", NumCPU: 2, CPU: "test CPU"},
+		Config: results.RunConfig{N: 10, Rounds: len(speedups), Threads: 1, Image: imageWithSHA("aa")},
+		Arms: []results.Arm{
+			{ArmSpec: results.ArmSpec{Name: results.Standard, Mode: results.Standard, Workers: 1}},
+			{ArmSpec: results.ArmSpec{Name: results.Cluster, Mode: results.Cluster, Workers: 2, Baseline: results.Standard},
+				Speedup: results.Speedup{Rounds: len(speedups)}},
+		},
 	}
 	for i, s := range speedups {
 		std := results.Stats{Requests: 10, OK: 10, LastMs: 10000, FirstMs: 1000, ThroughputRPS: 1, LatencyMs: results.Latency{P50: 5000, P99: 10000}}
 		cl := results.Stats{Requests: 10, OK: 10, LastMs: 10000 / s, FirstMs: 1000, ThroughputRPS: s, LatencyMs: results.Latency{P50: 5000 / s, P99: 10000 / s}}
-		r.Rounds = append(r.Rounds, results.Round{Round: i + 1, Standard: results.RoundSide{Stats: std}, Cluster: results.RoundSide{Stats: cl}, Speedup: s})
+		r.Rounds = append(r.Rounds, results.Round{Round: i + 1, Arms: []results.RoundSide{
+			{Arm: results.Standard, Stats: std}, {Arm: results.Cluster, Stats: cl, Speedup: s}}})
 	}
 	return r
 }
@@ -163,7 +166,7 @@ func TestCompareRejects(t *testing.T) {
 	otherImage := fabricateRun(six)
 	otherImage.Config.Image = imageWithSHA("bb")
 	otherSched := fabricateRun(six)
-	otherSched.Config.Sched = "rr"
+	otherSched.Cluster().Sched = "rr"
 	badSchema := fabricateRun(six)
 	badSchema.Schema = "flipbench/load/v1"
 	tests := []struct {
@@ -195,7 +198,7 @@ func TestCompareFailsOnFailedRequests(t *testing.T) {
 	t.Parallel()
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	head := fabricateRun(six)
-	head.Cluster.Errors = 3
+	head.Cluster().Errors = 3
 	c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +266,7 @@ func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
 	base := fabricateRun([]float64{2, 2.1, 1.9, 2})
 	head := fabricateRun([]float64{2, 2.1, 1.9, 2})
 	for i := range head.Rounds {
-		head.Rounds[i].Cluster.Errors = 1
+		head.Rounds[i].Side(results.Cluster).Errors = 1
 	}
 	c, err := Compare(base, head, "base", "head", CompareOptions{})
 	if err != nil {

@@ -37,47 +37,122 @@ func PlotFormatOf(path string) (string, error) {
 	}
 }
 
-// WriteBenchPlot draws a bench run: each mode's requests on a timeline
-// (one bar per request, from send to response, one colour per worker PID),
-// for the round whose speedup is the median, and the latency distribution
-// of each mode over every round. format is html (one self-contained page,
-// nothing fetched when viewed), svg or png.
+// WriteBenchPlot draws a bench run: each arm's requests on a timeline
+// (one bar per request, from send to response, one colour per worker
+// PID), for the round whose speedup is that arm's median (the standard
+// arm: the first cluster's), the latency distribution of each arm over
+// every round, and, when the run measured clusters of several sizes,
+// the scaling curve: the measured speedups, the Universal Scalability
+// Law fitted to them and the ideal. format is html (one self-contained
+// page, nothing fetched when viewed), svg or png.
 func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
-	// Each round's speedup, in the rounds' order, to pick the round to
-	// draw; a round without one counts as 0.
-	speedups := make([]float64, len(r.Rounds))
-	for i, rd := range r.Rounds {
-		speedups[i] = rd.Speedup
+	// The round to draw of each arm, by the median of its speedups; a
+	// round without one counts as 0.
+	rounds := make([]int, len(r.Arms))
+	for i, a := range r.Arms {
+		name := a.Name
+		if a.Mode == results.Standard {
+			name = r.Cluster().Name
+		}
+		speedups := make([]float64, len(r.Rounds))
+		for j := range r.Rounds {
+			speedups[j] = r.Rounds[j].Side(name).Speedup
+		}
+		rounds[i] = medianRound(speedups)
 	}
-	round := medianRound(speedups)
 	var panels []*plot.Plot
 	xmax := 0.0
-	if round < len(r.Rounds) {
-		for _, side := range results.Sides {
-			for _, rec := range r.Rounds[round].Side(side).Results {
+	for i := range r.Arms {
+		if rounds[i] < len(r.Rounds) {
+			for _, rec := range r.Rounds[rounds[i]].Arms[i].Results {
 				xmax = math.Max(xmax, rec.EndMs/1000)
 			}
 		}
 	}
-	for _, side := range results.Sides {
-		var recs []results.Record
-		if round < len(r.Rounds) {
-			recs = r.Rounds[round].Side(side).Results
-		}
-		title := fmt.Sprintf("%s, %d worker(s): round %d of %d, last response %s", side, r.Side(side).Workers, round+1, len(r.Rounds), lastOf(recs))
-		panels = append(panels, timelinePlot(title, recs, xmax))
-	}
 	var series []latencySeries
-	for _, side := range results.Sides {
-		var all []results.Record
-		for _, rd := range r.Rounds {
-			all = append(all, rd.Side(side).Results...)
+	for i, a := range r.Arms {
+		var recs, all []results.Record
+		if rounds[i] < len(r.Rounds) {
+			recs = r.Rounds[rounds[i]].Arms[i].Results
 		}
-		series = append(series, latencySeries{side, all})
+		for _, rd := range r.Rounds {
+			all = append(all, rd.Arms[i].Results...)
+		}
+		title := fmt.Sprintf("%s, %d worker(s): round %d of %d, last response %s", a.Name, a.Workers, rounds[i]+1, len(r.Rounds), lastOf(recs))
+		if a.Sched != "" {
+			title = fmt.Sprintf("%s, %d worker(s), dispatch %s: round %d of %d, last response %s", a.Name, a.Workers, a.Sched, rounds[i]+1, len(r.Rounds), lastOf(recs))
+		}
+		panels = append(panels, timelinePlot(title, recs, xmax))
+		series = append(series, latencySeries{a.Name, all})
 	}
 	panels = append(panels, latencyPlot("latency distribution, every round", series))
-	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Speedup.Median, r.Env.NumCPU)
+	if len(r.Scaling) > 0 {
+		panels = append(panels, scalingPlot(r.Scaling))
+	}
+	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Cluster().Speedup.Median, r.Env.NumCPU)
+	if cl := r.Clusters(); len(cl) > 1 {
+		var parts []string
+		for _, a := range cl {
+			parts = append(parts, fmt.Sprintf("%s %.2fx", a.Name, a.Speedup.Median))
+		}
+		title = fmt.Sprintf("flipbench bench: %d concurrent requests, %d CPUs; speedup %s", r.Config.N, r.Env.NumCPU, strings.Join(parts, ", "))
+	}
 	return writeFigure(w, format, title, panels, func(w io.Writer) error { return writeBenchTable(w, r, false) })
+}
+
+// scalingPlot draws each curve's measured speedups by cluster size, the
+// fitted law through them, and the ideal (speedup = workers).
+func scalingPlot(curves []results.Curve) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = "speedup by cluster size: measured, Universal Scalability Law fit, ideal"
+	p.X.Label.Text = "workers"
+	p.Y.Label.Text = "speedup over one worker"
+	p.Add(plotter.NewGrid())
+	top := 1
+	for _, c := range curves {
+		top = max(top, c.Points[len(c.Points)-1].Workers)
+	}
+	xs := func(f func(float64) float64) plotter.XYs {
+		var pts plotter.XYs
+		for x := 1.0; x <= float64(top)+1e-9; x += 0.1 {
+			pts = append(pts, plotter.XY{X: x, Y: f(x)})
+		}
+		return pts
+	}
+	if ideal, err := plotter.NewLine(xs(func(x float64) float64 { return x })); err == nil {
+		ideal.Color = color.RGBA{127, 127, 127, 255}
+		ideal.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+		p.Add(ideal)
+		p.Legend.Add("ideal (speedup = workers)", ideal)
+	}
+	for i, c := range curves {
+		clr := palette[i%len(palette)]
+		pts := plotter.XYs{{X: 1, Y: 1}} // the standard arm, by definition
+		for _, pt := range c.Points {
+			pts = append(pts, plotter.XY{X: float64(pt.Workers), Y: pt.Speedup})
+		}
+		name := cmp.Or(c.Sched, "cluster")
+		if sc, err := plotter.NewScatter(pts); err == nil {
+			sc.Color = clr
+			sc.Shape = draw.CircleGlyph{}
+			sc.Radius = vg.Points(4)
+			p.Add(sc)
+			p.Legend.Add(name+": measured (median)", sc)
+		}
+		if c.Fit != nil {
+			if fit, err := plotter.NewLine(xs(c.Fit.Speedup)); err == nil {
+				fit.Color = clr
+				fit.Width = vg.Points(2)
+				p.Add(fit)
+				p.Legend.Add(fmt.Sprintf("%s: fit, sigma %.3f, kappa %.4f", name, c.Fit.Sigma, c.Fit.Kappa), fit)
+			}
+		}
+	}
+	p.X.Min, p.X.Max = 0.8, float64(top)+0.2
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Legend.Left = true
+	return p
 }
 
 // WriteLoadPlot draws a load run: its requests on a timeline for the

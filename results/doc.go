@@ -4,10 +4,14 @@
 //   - A load file ([Summary], schema [LoadSchema]) is one load run: every
 //     request as a [Record], and [Stats] per round and overall.
 //   - A run file ([Run], schema [RunSchema]) is a bench: the same bursts at
-//     the standard and the cluster side, round by round, with the machine
-//     ([Env]) and the setup ([RunConfig]). [ParseRun] also reads the older
-//     [RunSchemaV1] files, and recomputes every derived figure from the
-//     requests ([Run.Derive]).
+//     each of its arms ([Arm]: the standard server, and one or more
+//     clusters of a size and a dispatch policy), round by round, with the
+//     machine ([Env]) and the setup ([RunConfig]). [ParseRun] also reads
+//     the older [RunSchemaV1] and [RunSchemaV2] files (one standard and
+//     one cluster), validates the arms ([Run.Validate]) and recomputes
+//     every derived figure from the requests ([Run.Derive]): speedups,
+//     Jain's index, the ideal last response, and the Universal
+//     Scalability Law fitted to clusters of several sizes ([FitUSL]).
 //   - The metric table ([Metrics]) names every figure a user can assert,
 //     gate or compare, with its unit and direction.
 //

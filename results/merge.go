@@ -53,8 +53,8 @@ func MergeLoads(names []string, sums []*Summary) (*Summary, error) {
 }
 
 // MergeRuns pools the rounds of several bench runs of one setup (same CPU
-// count, image and cluster size), as if they were one longer run: more
-// rounds give a tighter interval for the speedup.
+// count, image, burst size and arms), as if they were one longer run:
+// more rounds give a tighter interval for the speedup.
 func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("nothing to merge")
@@ -62,7 +62,7 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	first := runs[0]
 	out := &Run{
 		Schema: RunSchema, Env: first.Env, Config: first.Config, Started: first.Started,
-		Order: []string{}, Standard: first.Standard, Cluster: first.Cluster, Rounds: []Round{},
+		Order: []string{}, Arms: slices.Clone(first.Arms), Rounds: []Round{},
 	}
 	out.Config.Rounds = 0
 	for i, r := range runs {
@@ -70,13 +70,14 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 		case r.Schema != RunSchema:
 			return nil, fmt.Errorf("%s: schema %q, want %q", names[i], r.Schema, RunSchema)
 		case r.Env.NumCPU != first.Env.NumCPU || r.Config.Image.SHA256 != first.Config.Image.SHA256 ||
-			r.Config.Workers != first.Config.Workers || r.Config.N != first.Config.N:
-			return nil, fmt.Errorf("%s and %s measured different setups (CPUs, image, workers or -n): their rounds cannot be pooled", names[0], names[i])
+			r.Config.N != first.Config.N || !sameArms(r, first):
+			return nil, fmt.Errorf("%s and %s measured different setups (CPUs, image, -n or the arms' workers and policies): their rounds cannot be pooled", names[0], names[i])
 		}
 		for _, round := range r.Rounds {
 			round.Round = len(out.Rounds) + 1
-			for _, side := range Sides {
-				rs := round.Side(side)
+			round.Arms = slices.Clone(round.Arms)
+			for k := range round.Arms {
+				rs := &round.Arms[k]
 				rs.Results = slices.Clone(rs.Results)
 				for j := range rs.Results {
 					rs.Results[j].Round = round.Round
@@ -93,4 +94,10 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	}
 	out.Derive()
 	return out, nil
+}
+
+// sameArms reports whether a and b measured the same arms: names,
+// modes, sizes and policies, in order.
+func sameArms(a, b *Run) bool {
+	return slices.EqualFunc(a.Arms, b.Arms, func(x, y Arm) bool { return x.ArmSpec == y.ArmSpec })
 }

@@ -52,13 +52,15 @@ func TestMergeLoadsPoolsRoundsFromSeveralMachines(t *testing.T) {
 // fabricatedRun is a run with one request a side per round, whose last
 // responses are lasts[round] = {standard, cluster}.
 func fabricatedRun(lasts [][2]float64) *Run {
-	r := &Run{Schema: RunSchema, Env: Env{NumCPU: 2}, Config: RunConfig{N: 1, Workers: 2},
-		Standard: Side{Workers: 1}, Cluster: Side{Workers: 2}}
+	r := &Run{Schema: RunSchema, Env: Env{NumCPU: 2}, Config: RunConfig{N: 1}, Arms: []Arm{
+		{ArmSpec: ArmSpec{Name: Standard, Mode: Standard, Workers: 1}},
+		{ArmSpec: ArmSpec{Name: Cluster, Mode: Cluster, Workers: 2, Baseline: Standard}},
+	}}
 	for i, l := range lasts {
 		rd := Round{Round: i + 1}
-		for j, side := range Sides {
+		for j, a := range r.Arms {
 			rec := Record{Round: i + 1, Status: 200, LatencyMs: l[j], EndMs: l[j]}
-			rd.Side(side).Results = []Record{rec}
+			rd.Arms = append(rd.Arms, RoundSide{Arm: a.Name, Results: []Record{rec}})
 		}
 		r.Rounds = append(r.Rounds, rd)
 	}
@@ -74,17 +76,22 @@ func TestMergeRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Config.Rounds != 5 || len(m.Rounds) != 5 || m.Rounds[4].Round != 5 || m.Rounds[4].Cluster.Results[0].Round != 5 {
+	if m.Config.Rounds != 5 || len(m.Rounds) != 5 || m.Rounds[4].Round != 5 || m.Rounds[4].Side(Cluster).Results[0].Round != 5 {
 		t.Fatalf("merged %d rounds, want 5 numbered 1..5", m.Config.Rounds)
 	}
-	if want := []float64{2, 2.5, 2, 2, 1}; !slices.Equal(m.Speedups(), want) || m.Speedup.Median != 2 {
-		t.Errorf("speedups %v median %v, want %v and median 2", m.Speedups(), m.Speedup.Median, want)
+	if want := []float64{2, 2.5, 2, 2, 1}; !slices.Equal(m.Speedups(Cluster), want) || m.Cluster().Speedup.Median != 2 {
+		t.Errorf("speedups %v median %v, want %v and median 2", m.Speedups(Cluster), m.Cluster().Speedup.Median, want)
 	}
-	if a.Rounds[0].Standard.Results[0].Source != "" {
+	if a.Rounds[0].Side(Standard).Results[0].Source != "" {
 		t.Error("MergeRuns changed its input")
 	}
 	b.Env.NumCPU = 8
 	if _, err := MergeRuns([]string{"a", "b"}, []*Run{a, b}); err == nil {
 		t.Error("merged runs from 2 and 8 CPUs")
+	}
+	b.Env.NumCPU = 2
+	b.Arms[1].Sched = "rr"
+	if _, err := MergeRuns([]string{"a", "b"}, []*Run{a, b}); err == nil {
+		t.Error("merged runs of different policies")
 	}
 }

@@ -69,25 +69,32 @@ var sideMetrics = []struct {
 	}},
 }
 
-// metrics is the table, in the order reports list it.
+// metrics is the table, in the order reports list it. The speedup and
+// the "cluster." metrics read the run's first cluster arm, the
+// "standard." ones its standard arm ([Run.Cluster], [Run.Standard]).
 var metrics = func() []Metric {
-	speedup := func(_ *Run, rd Round) (float64, bool) { return rd.Speedup, rd.Speedup > 0 }
+	speedup := func(r *Run, rd Round) (float64, bool) {
+		s := rd.Side(r.Cluster().Name)
+		return s.Speedup, s.Speedup > 0
+	}
 	ms := []Metric{
 		{Name: "speedup", Unit: "x", HigherIsBetter: true, Compared: true,
-			run: func(r *Run) float64 { return r.Speedup.Median }, round: speedup},
+			run: func(r *Run) float64 { return r.Cluster().Speedup.Median }, round: speedup},
 		{Name: "efficiency", HigherIsBetter: true, Compared: true,
-			run: func(r *Run) float64 { return r.Speedup.Efficiency },
+			run: func(r *Run) float64 { return r.Cluster().Speedup.Efficiency },
 			round: func(r *Run, rd Round) (float64, bool) {
 				v, ok := speedup(r, rd)
-				return v / float64(max(r.Cluster.Workers, 1)), ok
+				return v * float64(r.Standard().Workers) / float64(r.Cluster().Workers), ok
 			}},
 	}
-	for _, side := range Sides {
+	arms := map[string]func(*Run) *Arm{Standard: (*Run).Standard, Cluster: (*Run).Cluster}
+	for _, mode := range []string{Standard, Cluster} {
+		arm := arms[mode]
 		for _, sm := range sideMetrics {
 			ms = append(ms, Metric{
-				Name: side + "." + sm.name, Unit: sm.unit, HigherIsBetter: sm.higherIsBetter, Compared: sm.compared,
-				run:   func(r *Run) float64 { return sm.of(r.Side(side).Stats) },
-				round: func(_ *Run, rd Round) (float64, bool) { return sm.of(rd.Side(side).Stats), true },
+				Name: mode + "." + sm.name, Unit: sm.unit, HigherIsBetter: sm.higherIsBetter, Compared: sm.compared,
+				run:   func(r *Run) float64 { return sm.of(arm(r).Stats) },
+				round: func(r *Run, rd Round) (float64, bool) { return sm.of(rd.Side(arm(r).Name).Stats), true },
 			})
 		}
 	}
@@ -122,5 +129,5 @@ func MetricHelp() string {
 	for i, sm := range sideMetrics {
 		fields[i] = sm.name
 	}
-	return "speedup, efficiency, or " + strings.Join(Sides, "|") + " . " + strings.Join(fields, "|")
+	return "speedup, efficiency, or standard|cluster . " + strings.Join(fields, "|")
 }

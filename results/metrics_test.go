@@ -27,7 +27,7 @@ func TestErrorsMeanOneThing(t *testing.T) {
 	t.Parallel()
 	run := fabricatedRun([][2]float64{{100, 50}, {100, 50}})
 	// Round 2's cluster: one more request, which failed.
-	rd := &run.Rounds[1].Cluster
+	rd := run.Rounds[1].Side(Cluster)
 	rd.Results = append(rd.Results, Record{Round: 2, Status: 500, LatencyMs: 5, EndMs: 5, Kind: "http_500"})
 	run.Derive()
 	errs, _ := LookupMetric("cluster.errors")
@@ -49,7 +49,7 @@ func TestErrorsMeanOneThing(t *testing.T) {
 func TestSpeedupPerRoundSkipsRoundsWithoutOne(t *testing.T) {
 	t.Parallel()
 	run := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
-	run.Rounds[1].Cluster.Results[0].Status = 0 // no response at all
+	run.Rounds[1].Side(Cluster).Results[0].Status = 0 // no response at all
 	run.Derive()
 	sp, _ := LookupMetric("speedup")
 	eff, _ := LookupMetric("efficiency")
@@ -59,7 +59,7 @@ func TestSpeedupPerRoundSkipsRoundsWithoutOne(t *testing.T) {
 	if got := eff.PerRound(run); !slices.Equal(got, []float64{1}) {
 		t.Errorf("efficiency per round %v, want [1] (2x over 2 workers)", got)
 	}
-	if sp.Of(run) != 2 || run.Speedup.Rounds != 1 {
-		t.Errorf("speedup of the run %v over %d rounds, want 2 over 1", sp.Of(run), run.Speedup.Rounds)
+	if sp.Of(run) != 2 || run.Cluster().Speedup.Rounds != 1 {
+		t.Errorf("speedup of the run %v over %d rounds, want 2 over 1", sp.Of(run), run.Cluster().Speedup.Rounds)
 	}
 }

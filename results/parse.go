@@ -12,7 +12,7 @@ import (
 var ErrUnknownSchema = errors.New("not a flipbench file")
 
 // Parse reads a load file (a *[Summary]) or a run file (a *[Run], of
-// either schema; see [ParseRun]).
+// any schema; see [ParseRun]).
 func Parse(b []byte) (any, error) {
 	var head struct {
 		Schema string `json:"schema"`
@@ -27,14 +27,15 @@ func Parse(b []byte) (any, error) {
 			return nil, err
 		}
 		return &s, nil
-	case RunSchema, RunSchemaV1:
+	case RunSchema, RunSchemaV2, RunSchemaV1:
 		return ParseRun(b)
 	}
-	return nil, fmt.Errorf("schema %q, want %s, %s or %s: %w", head.Schema, LoadSchema, RunSchema, RunSchemaV1, ErrUnknownSchema)
+	return nil, fmt.Errorf("schema %q, want %s or %s: %w", head.Schema, LoadSchema, RunSchema, ErrUnknownSchema)
 }
 
-// ParseRun reads a run file. A [RunSchemaV1] file, as flipbench wrote
-// them before the sides were named, is converted; either way every
+// ParseRun reads a run file. Files of the older schemas ([RunSchemaV1],
+// [RunSchemaV2]: one standard side and one cluster side) are converted
+// to a run of two arms; either way the run is validated and every
 // derived figure is recomputed from the requests ([Run.Derive]).
 func ParseRun(b []byte) (*Run, error) {
 	var head struct {
@@ -50,6 +51,12 @@ func ParseRun(b []byte) (*Run, error) {
 		if err := unmarshal(b, run); err != nil {
 			return nil, err
 		}
+	case RunSchemaV2:
+		var v2 runV2
+		if err := unmarshal(b, &v2); err != nil {
+			return nil, err
+		}
+		run = v2.convert()
 	case RunSchemaV1:
 		var v1 runV1
 		if err := unmarshal(b, &v1); err != nil {
@@ -61,6 +68,9 @@ func ParseRun(b []byte) (*Run, error) {
 		}
 	default:
 		return nil, fmt.Errorf("schema %q, want %s (a run file from flipbench bench): %w", head.Schema, RunSchema, ErrUnknownSchema)
+	}
+	if err := run.Validate(); err != nil {
+		return nil, err
 	}
 	run.Derive()
 	return run, nil
@@ -75,11 +85,78 @@ func unmarshal(b []byte, v any) error {
 	return err
 }
 
+// oldConfig is the configuration of v1 and v2 files, which had one
+// cluster size and one policy for the whole run.
+type oldConfig struct {
+	RunConfig
+	Workers int    `json:"workers"`
+	Sched   string `json:"sched"`
+}
+
+// twoArms builds the run of a v1 or v2 file: a standard and a cluster
+// arm, and each round's bursts at them.
+func twoArms(c oldConfig, stdWorkers, clWorkers int, rounds []Round) *Run {
+	spec := func(name string, workers int) ArmSpec {
+		a := ArmSpec{Name: name, Mode: name, Workers: workers, Sched: c.Sched, Command: c.StandardCmd}
+		if name == Cluster {
+			a.Baseline, a.Command = Standard, c.ClusterCmd
+		}
+		return a
+	}
+	if rounds == nil {
+		rounds = []Round{}
+	}
+	return &Run{
+		Schema: RunSchema, Config: c.RunConfig, Order: []string{}, Rounds: rounds,
+		Arms: []Arm{{ArmSpec: spec(Standard, stdWorkers)}, {ArmSpec: spec(Cluster, clWorkers)}},
+	}
+}
+
+func round(n int, std, cl []Record) Round {
+	return Round{Round: n, Arms: []RoundSide{{Arm: Standard, Results: std}, {Arm: Cluster, Results: cl}}}
+}
+
+// runV2 is the part of a flipbench/run/v2 file that is not derived: a
+// standard and a cluster side, named.
+type runV2 struct {
+	Env         Env       `json:"env"`
+	Config      oldConfig `json:"config"`
+	Started     string    `json:"started"`
+	WallMs      float64   `json:"wall_ms"`
+	Order       []string  `json:"order"`
+	Interrupted bool      `json:"interrupted"`
+	Standard    struct {
+		Workers int `json:"workers"`
+	} `json:"standard"`
+	Cluster struct {
+		Workers int `json:"workers"`
+	} `json:"cluster"`
+	Rounds []struct {
+		Round    int `json:"round"`
+		Standard struct {
+			Results []Record `json:"results"`
+		} `json:"standard"`
+		Cluster struct {
+			Results []Record `json:"results"`
+		} `json:"cluster"`
+	} `json:"rounds"`
+}
+
+func (v runV2) convert() *Run {
+	var rounds []Round
+	for _, rd := range v.Rounds {
+		rounds = append(rounds, round(rd.Round, rd.Standard.Results, rd.Cluster.Results))
+	}
+	run := twoArms(v.Config, cmp.Or(v.Standard.Workers, 1), cmp.Or(v.Cluster.Workers, v.Config.Workers), rounds)
+	run.Env, run.Started, run.WallMs, run.Order, run.Interrupted = v.Env, v.Started, v.WallMs, v.Order, v.Interrupted
+	return run
+}
+
 // runV1 is the part of a flipbench/run/v1 file that is not derived: the
 // sides were a list, standard first, each with its own list of rounds.
 type runV1 struct {
 	Env         Env       `json:"env"`
-	Config      RunConfig `json:"config"`
+	Config      oldConfig `json:"config"`
 	Started     string    `json:"started"`
 	WallMs      float64   `json:"wall_ms"`
 	Order       []string  `json:"order"`
@@ -98,22 +175,14 @@ func (v runV1) convert() (*Run, error) {
 	if len(v.Modes) != 2 || v.Modes[0].Mode != Standard || v.Modes[1].Mode != Cluster {
 		return nil, fmt.Errorf("%s file without its standard and cluster modes: %w", RunSchemaV1, ErrUnknownSchema)
 	}
-	run := &Run{
-		Schema: RunSchema, Env: v.Env, Config: v.Config, Started: v.Started, WallMs: v.WallMs,
-		Order: v.Order, Interrupted: v.Interrupted,
-		// The first v1 files had no worker_processes: standard is one
-		// worker, and the cluster is the configured size.
-		Standard: Side{Workers: cmp.Or(v.Modes[0].Workers, 1)},
-		Cluster:  Side{Workers: cmp.Or(v.Modes[1].Workers, v.Config.Workers)},
-		Rounds:   []Round{},
-	}
 	std, cl := v.Modes[0].Rounds, v.Modes[1].Rounds
+	var rounds []Round
 	for i := range min(len(std), len(cl)) {
-		run.Rounds = append(run.Rounds, Round{
-			Round:    std[i].Round,
-			Standard: RoundSide{Results: std[i].Results},
-			Cluster:  RoundSide{Results: cl[i].Results},
-		})
+		rounds = append(rounds, round(std[i].Round, std[i].Results, cl[i].Results))
 	}
+	// The first v1 files had no worker_processes: standard is one
+	// worker, and the cluster is the configured size.
+	run := twoArms(v.Config, cmp.Or(v.Modes[0].Workers, 1), cmp.Or(v.Modes[1].Workers, v.Config.Workers), rounds)
+	run.Env, run.Started, run.WallMs, run.Order, run.Interrupted = v.Env, v.Started, v.WallMs, v.Order, v.Interrupted
 	return run, nil
 }

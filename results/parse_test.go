@@ -51,11 +51,11 @@ func TestParseRunV1(t *testing.T) {
 	if run.Schema != RunSchema || len(run.Rounds) != 6 || run.Config.Rounds != 6 {
 		t.Fatalf("schema %q with %d rounds, want %q with 6", run.Schema, len(run.Rounds), RunSchema)
 	}
-	if !slices.Equal(run.Speedups(), stored.Speedup.PerRound) || run.Speedup.Median != stored.Speedup.Median {
-		t.Errorf("speedups %v median %v, want the stored %v and %v", run.Speedups(), run.Speedup.Median, stored.Speedup.PerRound, stored.Speedup.Median)
+	if sp := run.Speedups(Cluster); !slices.Equal(sp, stored.Speedup.PerRound) || run.Cluster().Speedup.Median != stored.Speedup.Median {
+		t.Errorf("speedups %v median %v, want the stored %v and %v", sp, run.Cluster().Speedup.Median, stored.Speedup.PerRound, stored.Speedup.Median)
 	}
-	for i, side := range Sides {
-		m, s := stored.Modes[i], run.Side(side)
+	for i, side := range []string{Standard, Cluster} {
+		m, s := stored.Modes[i], run.Arm(side)
 		if s.Workers != m.Workers || s.LastMs != m.LastMs || s.LatencyMs != m.P99 || !equalMaps(s.RequestsPerWorker, m.PerPID) {
 			t.Errorf("%s: workers %d last %v latency %+v per worker %v; want the stored %d, %v, %+v, %v",
 				side, s.Workers, s.LastMs, s.LatencyMs, s.RequestsPerWorker, m.Workers, m.LastMs, m.P99, m.PerPID)
@@ -80,10 +80,17 @@ func equalMaps(a, b map[string]int) bool {
 	return true
 }
 
-// TestParseRunV2RoundTrip writes a parsed run again and reads it back.
-func TestParseRunV2RoundTrip(t *testing.T) {
+// TestParseRunRoundTrip writes a parsed run again and reads it back:
+// a v2 file converted, and a v3 file of several cluster arms.
+func TestParseRunRoundTrip(t *testing.T) {
 	t.Parallel()
-	run, err := ParseRun(mustReadFile(t, "run-v2.json"))
+	for _, name := range []string{"run-v2.json", "run-v3.json"} {
+		t.Run(name, func(t *testing.T) { testRoundTrip(t, name) })
+	}
+}
+
+func testRoundTrip(t *testing.T, name string) {
+	run, err := ParseRun(mustReadFile(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +133,31 @@ func TestParseRunRecomputes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Rounds[0].Speedup != want.Rounds[0].Speedup || got.Rounds[0].Cluster.LastMs != want.Rounds[0].Cluster.LastMs || got.Speedup != want.Speedup {
+	checkRecomputed(t, got, want)
+
+	// The same in a v3 file, whose figures sit in the arms.
+	v3, _ := json.Marshal(want)
+	raw = nil
+	if err := json.Unmarshal(v3, &raw); err != nil {
+		t.Fatal(err)
+	}
+	side := raw["rounds"].([]any)[0].(map[string]any)["arms"].([]any)[1].(map[string]any)
+	side["speedup"], side["last_ms"] = 99.0, 1.0
+	raw["arms"].([]any)[1].(map[string]any)["speedup"].(map[string]any)["median"] = 99.0
+	raw["arms"].([]any)[1].(map[string]any)["jain"] = 0.01
+	b, _ = json.Marshal(raw)
+	if got, err = ParseRun(b); err != nil {
+		t.Fatal(err)
+	}
+	checkRecomputed(t, got, want)
+}
+
+func checkRecomputed(t *testing.T, got, want *Run) {
+	t.Helper()
+	g, w := got.Rounds[0].Side(Cluster), want.Rounds[0].Side(Cluster)
+	if g.Speedup != w.Speedup || g.LastMs != w.LastMs || got.Cluster().Speedup != want.Cluster().Speedup || got.Cluster().Jain != want.Cluster().Jain {
 		t.Errorf("edited figures survived: round 1 speedup %v last %v, run %+v; want %v, %v, %+v",
-			got.Rounds[0].Speedup, got.Rounds[0].Cluster.LastMs, got.Speedup, want.Rounds[0].Speedup, want.Rounds[0].Cluster.LastMs, want.Speedup)
+			g.Speedup, g.LastMs, got.Cluster().Speedup, w.Speedup, w.LastMs, want.Cluster().Speedup)
 	}
 }
 
@@ -142,6 +171,13 @@ func TestParseRejects(t *testing.T) {
 		{"load file", `{"schema": "flipbench/load/v1"}`, `schema "flipbench/load/v1"`, true},
 		{"no schema", `{}`, `schema ""`, true},
 		{"v1 without modes", `{"schema": "flipbench/run/v1", "modes": []}`, "without its standard and cluster modes", true},
+		{"v3 without arms", `{"schema": "flipbench/run/v3", "arms": []}`, "want a standard arm first", false},
+		{"v3 cluster first", `{"schema": "flipbench/run/v3", "arms": [{"name": "cluster", "mode": "cluster", "workers": 2, "baseline": "standard"}, {"name": "standard", "mode": "standard", "workers": 1}]}`, "want a standard arm first", false},
+		{"v3 twice one name", `{"schema": "flipbench/run/v3", "arms": [{"name": "standard", "mode": "standard", "workers": 1}, {"name": "standard", "mode": "cluster", "workers": 2, "baseline": "standard"}]}`, "repeated", false},
+		{"v3 no baseline", `{"schema": "flipbench/run/v3", "arms": [{"name": "standard", "mode": "standard", "workers": 1}, {"name": "cluster", "mode": "cluster", "workers": 2}]}`, "baseline", false},
+		{"v3 no workers", `{"schema": "flipbench/run/v3", "arms": [{"name": "standard", "mode": "standard", "workers": 1}, {"name": "cluster", "mode": "cluster", "baseline": "standard"}]}`, "0 workers", false},
+		{"v3 round without an arm", `{"schema": "flipbench/run/v3", "arms": [{"name": "standard", "mode": "standard", "workers": 1}, {"name": "cluster", "mode": "cluster", "workers": 2, "baseline": "standard"}], "rounds": [{"round": 1, "arms": [{"arm": "standard", "results": []}]}]}`, "round 1 has 1 arms", false},
+		{"v3 arms out of order", `{"schema": "flipbench/run/v3", "arms": [{"name": "standard", "mode": "standard", "workers": 1}, {"name": "cluster", "mode": "cluster", "workers": 2, "baseline": "standard"}], "rounds": [{"round": 1, "arms": [{"arm": "cluster"}, {"arm": "standard"}]}]}`, "want \"standard\"", false},
 	} {
 		_, err := ParseRun([]byte(tt.in))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || errors.Is(err, ErrUnknownSchema) != tt.unknown {
@@ -170,8 +206,9 @@ func TestParseRunV1WithoutWorkerProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Standard.Workers != 1 || run.Cluster.Workers != 2 || run.Speedup.Efficiency != round3(run.Speedup.Median/2) {
+	std, cl := run.Standard(), run.Cluster()
+	if std.Workers != 1 || cl.Workers != 2 || cl.Speedup.Efficiency != round3(cl.Speedup.Median/2) {
 		t.Errorf("workers %d and %d, efficiency %v of speedup %v; want 1, 2 and half the speedup",
-			run.Standard.Workers, run.Cluster.Workers, run.Speedup.Efficiency, run.Speedup.Median)
+			std.Workers, cl.Workers, cl.Speedup.Efficiency, cl.Speedup.Median)
 	}
 }

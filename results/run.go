@@ -4,31 +4,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
 // RunSchema names the JSON layout of a [Run]. Files of the older
-// [RunSchemaV1] are still read (see [ParseRun]) and are converted.
+// schemas are still read (see [ParseRun]) and are converted.
 const (
-	RunSchema   = "flipbench/run/v2"
+	RunSchema   = "flipbench/run/v3"
+	RunSchemaV2 = "flipbench/run/v2"
 	RunSchemaV1 = "flipbench/run/v1"
 )
 
-// The sides of a bench: the single worker and the cluster. They name the
-// run file's fields, the servers a bench starts and the table's rows.
+// The modes of an [Arm]: the single worker and the cluster. They are the
+// names of a bench's two arms when it measures one cluster.
 const (
 	Standard = "standard"
 	Cluster  = "cluster"
 )
 
-// Sides lists the sides of a run in the order they are shown.
-var Sides = []string{Standard, Cluster}
-
-// Run is a bench: the same bursts at a single worker and at a cluster,
-// round by round. It is the run file's content. Every derived figure (the
-// rounds' stats and speedups, the sides' summaries, the speedup summary) is
-// recomputed from the requests by [Run.Derive]: figures stored in a file
-// are never trusted.
+// Run is a bench: the same bursts at a single worker (the standard arm)
+// and at one or more clusters, round by round. It is the run file's
+// content. Every derived figure (the rounds' stats and speedups, the
+// arms' summaries) is recomputed from the requests by [Run.Derive]:
+// figures stored in a file are never trusted.
 type Run struct {
 	// Schema is [RunSchema].
 	Schema string `json:"schema"`
@@ -41,21 +40,24 @@ type Run struct {
 	// Interrupted is set when the bench was stopped early: the rounds
 	// that finished are all here, and every summary is over those.
 	Interrupted bool `json:"interrupted,omitempty"`
-	// Order is the sequence in which the measured bursts ran, by side.
+	// Order is the sequence in which the measured bursts ran, by arm.
 	Order []string `json:"order"`
-	// Standard and Cluster summarize each side over the rounds.
-	Standard Side `json:"standard"`
-	Cluster  Side `json:"cluster"`
-	// Speedup summarizes the rounds' speedups.
-	Speedup Speedup `json:"speedup"`
-	// Rounds holds every complete round: both sides measured.
+	// Arms are the servers measured: the standard arm first, then each
+	// cluster, summarized over the rounds.
+	Arms []Arm `json:"arms"`
+	// Scaling is how the speedup changes with the cluster's size, one
+	// curve per policy measured at two sizes or more, with the Universal
+	// Scalability Law fitted to it.
+	Scaling []Curve `json:"scaling,omitempty"`
+	// Rounds holds every complete round: every arm measured.
 	Rounds []Round `json:"rounds"`
 }
 
 // RunConfig is what a bench measured.
 type RunConfig struct {
 	// StandardCmd, ClusterCmd and URL describe servers under test that
-	// are not flipbench's own, started by shell commands.
+	// are not flipbench's own, started by shell commands. ClusterCmd may
+	// hold a {workers} placeholder; each arm has its own command.
 	StandardCmd string `json:"standard_cmd,omitempty"`
 	ClusterCmd  string `json:"cluster_cmd,omitempty"`
 	URL         string `json:"url,omitempty"`
@@ -63,12 +65,8 @@ type RunConfig struct {
 	// N is the burst size and Rounds the measured rounds asked for.
 	N      int `json:"n"`
 	Rounds int `json:"rounds"`
-	// Workers is the cluster's size, Threads GOMAXPROCS in each worker.
-	Workers int `json:"workers"`
+	// Threads is GOMAXPROCS in each worker (0: all CPUs).
 	Threads int `json:"threads"`
-	// Sched is the servers' dispatch policy (empty for servers under
-	// test, and in files from before there was a choice: shared).
-	Sched string `json:"sched,omitempty"`
 	// Image is what the servers flipped (empty for servers under test).
 	Image ImageInfo `json:"image"`
 }
@@ -87,60 +85,126 @@ type ImageInfo struct {
 	Pixels int    `json:"pixels"`
 }
 
-// Side is one side of a run over all its rounds.
-type Side struct {
+// ArmSpec is what identifies an arm: the part of it a bench decides and
+// a run file stores; everything else in an [Arm] is derived.
+type ArmSpec struct {
+	// Name identifies the arm in the run, its tables and its metrics:
+	// "standard" and "cluster" when a bench measures one cluster, and
+	// "cluster/rr", "cluster/4w", "cluster/4w/rr" when it measures
+	// several (see [ArmName]).
+	Name string `json:"name"`
+	// Mode is [Standard] or [Cluster].
+	Mode string `json:"mode"`
 	// Workers is the number of worker processes that served it.
-	Workers int
+	Workers int `json:"workers"`
+	// Sched is the dispatch policy of flipbench's own servers; empty for
+	// servers under test and in files from before there was a choice.
+	Sched string `json:"sched,omitempty"`
+	// Command is the shell command that started a server under test.
+	Command string `json:"command,omitempty"`
+	// Baseline names the standard arm that a cluster arm's speedup is
+	// measured against; empty for a standard arm.
+	Baseline string `json:"baseline,omitempty"`
+}
+
+// ArmName names a cluster arm after what sets it apart from the others
+// of its bench: its size when sizes vary, its policy when policies vary
+// ("cluster/4w/rr"); just "cluster" when it is the only one.
+func ArmName(workers int, sched string, sizesVary, schedsVary bool) string {
+	name := Cluster
+	if sizesVary {
+		name += fmt.Sprintf("/%dw", workers)
+	}
+	if schedsVary {
+		name += "/" + sched
+	}
+	return name
+}
+
+// Arm is one server of a run over all its rounds.
+type Arm struct {
+	// ArmSpec identifies the arm (its JSON is written by MarshalJSON).
+	ArmSpec `json:"-"`
 	// Stats is over the rounds: first and last are the rounds' medians,
 	// latencies are over every request.
 	Stats
+	// Speedup summarizes a cluster arm's rounds' speedups; zero for the
+	// standard arm.
+	Speedup Speedup
+	// Jain is Jain's fairness index of the requests each worker answered
+	// over every round: 1 is perfectly even (see [Jain]).
+	Jain float64
+	// JobMs is the median time a job took as the server reported it
+	// (X-Response-Time); 0 when it did not.
+	JobMs float64
+	// IdealLastMs is when the last response of a burst would arrive if
+	// the workers took the jobs with no gaps and no imbalance:
+	// ⌈N/workers⌉ × JobMs. 0 without JobMs.
+	IdealLastMs float64
 }
 
-// MarshalJSON writes the side with its process count as "workers" and
-// the requests each worker answered as "requests_per_worker".
-func (s Side) MarshalJSON() ([]byte, error) {
+// MarshalJSON writes the arm: its spec, its stats with the requests each
+// worker answered as "requests_per_worker", and what is derived.
+func (a Arm) MarshalJSON() ([]byte, error) {
+	var speedup *Speedup
+	if a.Mode == Cluster {
+		speedup = &a.Speedup
+	}
+	s := a.ArmSpec
 	return json.Marshal(struct {
-		Workers int `json:"workers"` // hides Stats' load-file key
+		// The spec's fields, at the top so that "workers" is the arm's
+		// process count and hides Stats' load-file key.
+		Name     string `json:"name"`
+		Mode     string `json:"mode"`
+		Workers  int    `json:"workers"`
+		Sched    string `json:"sched,omitempty"`
+		Command  string `json:"command,omitempty"`
+		Baseline string `json:"baseline,omitempty"`
 		Stats
 		RequestsPerWorker map[string]int `json:"requests_per_worker"`
-	}{s.Workers, s.Stats, s.RequestsPerWorker})
+		Speedup           *Speedup       `json:"speedup,omitempty"`
+		Jain              float64        `json:"jain"`
+		JobMs             float64        `json:"job_ms,omitempty"`
+		IdealLastMs       float64        `json:"ideal_last_ms,omitempty"`
+	}{s.Name, s.Mode, s.Workers, s.Sched, s.Command, s.Baseline, a.Stats, a.RequestsPerWorker,
+		speedup, a.Jain, a.JobMs, a.IdealLastMs})
 }
 
-// UnmarshalJSON reads the process count; the stats are derived.
-func (s *Side) UnmarshalJSON(b []byte) error {
-	var v struct {
-		Workers int `json:"workers"`
-	}
-	err := json.Unmarshal(b, &v)
-	s.Workers = v.Workers
-	return err
+// UnmarshalJSON reads the arm's spec; the rest is derived.
+func (a *Arm) UnmarshalJSON(b []byte) error {
+	a.Stats, a.Speedup, a.Jain, a.JobMs, a.IdealLastMs = Stats{}, Speedup{}, 0, 0, 0
+	return json.Unmarshal(b, &a.ArmSpec)
 }
 
-// Round is one round of a run: the same burst at both sides.
+// Round is one round of a run: the same burst at every arm.
 type Round struct {
 	// Round is the round's number, from 1.
 	Round int `json:"round"`
-	// Standard and Cluster are each side's burst.
-	Standard RoundSide `json:"standard"`
-	Cluster  RoundSide `json:"cluster"`
-	// Speedup is standard's last response over cluster's in this round:
-	// how much sooner the cluster finished the same burst. It is 0 when
-	// either side got no response at all.
-	Speedup float64 `json:"speedup"`
+	// Arms holds each arm's burst, in the order of the run's arms.
+	Arms []RoundSide `json:"arms"`
 }
 
-// Side returns the round's burst at side, which must be one of [Sides].
-func (r *Round) Side(side string) *RoundSide {
-	if side == Standard {
-		return &r.Standard
+// Side returns the round's burst at the arm called name, nil if it has
+// none.
+func (r *Round) Side(name string) *RoundSide {
+	for i := range r.Arms {
+		if r.Arms[i].Arm == name {
+			return &r.Arms[i]
+		}
 	}
-	return &r.Cluster
+	return nil
 }
 
-// RoundSide is one burst at one side.
+// RoundSide is one burst at one arm.
 type RoundSide struct {
+	// Arm names the arm.
+	Arm string
 	// Stats is the burst's, derived from Results.
 	Stats
+	// Speedup is, for a cluster arm, its baseline's last response over
+	// its own in this round: how much sooner the cluster finished the
+	// same burst. It is 0 when either got no response at all.
+	Speedup float64
 	// Results is every request of the burst.
 	Results []Record
 }
@@ -149,24 +213,27 @@ type RoundSide struct {
 // as "requests_per_worker".
 func (s RoundSide) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
+		Arm string `json:"arm"`
 		Stats
 		LoadKey           *struct{}      `json:"workers,omitempty"` // hides Stats' load-file key
 		RequestsPerWorker map[string]int `json:"requests_per_worker"`
+		Speedup           float64        `json:"speedup,omitempty"`
 		Results           []Record       `json:"results"`
-	}{Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Results: s.Results})
+	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, Results: s.Results})
 }
 
-// UnmarshalJSON reads the requests; the stats are derived from them.
+// UnmarshalJSON reads the arm and the requests; the rest is derived.
 func (s *RoundSide) UnmarshalJSON(b []byte) error {
 	var v struct {
+		Arm     string   `json:"arm"`
 		Results []Record `json:"results"`
 	}
 	err := json.Unmarshal(b, &v)
-	s.Results = v.Results
+	*s = RoundSide{Arm: v.Arm, Results: v.Results}
 	return err
 }
 
-// Speedup summarizes the rounds' speedups.
+// Speedup summarizes the rounds' speedups of a cluster arm.
 type Speedup struct {
 	// Median, Min and Max are over the rounds that have a speedup.
 	Median float64 `json:"median"`
@@ -174,62 +241,159 @@ type Speedup struct {
 	Max    float64 `json:"max"`
 	// Rounds is how many rounds have one.
 	Rounds int `json:"rounds"`
-	// Efficiency is the median speedup per cluster worker: 1.0 would be
-	// perfect scaling.
+	// Efficiency is the median speedup per worker of the cluster over
+	// its baseline's: 1.0 would be perfect scaling.
 	Efficiency float64 `json:"efficiency"`
 }
 
-// Side returns the summary of side, which must be one of [Sides].
-func (r *Run) Side(side string) *Side {
-	if side == Standard {
-		return &r.Standard
+// Arm returns the arm called name, nil if the run has none.
+func (r *Run) Arm(name string) *Arm {
+	for i := range r.Arms {
+		if r.Arms[i].Name == name {
+			return &r.Arms[i]
+		}
 	}
-	return &r.Cluster
+	return nil
 }
 
-// Speedups returns the speedup of every round that has one, in order.
-func (r *Run) Speedups() []float64 {
-	v := []float64{}
-	for _, rd := range r.Rounds {
-		if rd.Speedup > 0 {
-			v = append(v, rd.Speedup)
+// Standard returns the run's first standard arm: the baseline of its
+// speedups and of the "standard." metrics. Nil for an empty run.
+func (r *Run) Standard() *Arm { return r.first(Standard) }
+
+// Cluster returns the run's first cluster arm: the one its "speedup",
+// "efficiency" and "cluster." metrics read. Nil for an empty run.
+func (r *Run) Cluster() *Arm { return r.first(Cluster) }
+
+func (r *Run) first(mode string) *Arm {
+	for i := range r.Arms {
+		if r.Arms[i].Mode == mode {
+			return &r.Arms[i]
+		}
+	}
+	return nil
+}
+
+// Clusters returns the cluster arms, in order.
+func (r *Run) Clusters() []*Arm {
+	var v []*Arm
+	for i := range r.Arms {
+		if r.Arms[i].Mode == Cluster {
+			v = append(v, &r.Arms[i])
 		}
 	}
 	return v
 }
 
+// Speedups returns the speedup of every round that has one at the arm
+// called name, in order.
+func (r *Run) Speedups(name string) []float64 {
+	v := []float64{}
+	for i := range r.Rounds {
+		if s := r.Rounds[i].Side(name); s != nil && s.Speedup > 0 {
+			v = append(v, s.Speedup)
+		}
+	}
+	return v
+}
+
+// ErrMalformedRun is wrapped by [Run.Validate] for a run whose arms and
+// rounds do not fit together.
+var ErrMalformedRun = errors.New("malformed run")
+
+// Validate checks the run's shape: arm names unique, a standard arm
+// first and at least one cluster arm, each cluster's baseline a
+// standard arm, and every round holding every arm, in the arms' order.
+func (r *Run) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrMalformedRun)
+	}
+	if len(r.Arms) < 2 || r.Arms[0].Mode != Standard || r.Cluster() == nil {
+		return bad("want a standard arm first and at least one cluster arm, got %d arms", len(r.Arms))
+	}
+	seen := map[string]bool{}
+	for _, a := range r.Arms {
+		switch {
+		case a.Name == "" || seen[a.Name]:
+			return bad("arm name %q empty or repeated", a.Name)
+		case a.Mode != Standard && a.Mode != Cluster:
+			return bad("arm %s: mode %q", a.Name, a.Mode)
+		case a.Workers < 1:
+			return bad("arm %s: %d workers", a.Name, a.Workers)
+		case a.Mode == Cluster && (r.Arm(a.Baseline) == nil || r.Arm(a.Baseline).Mode != Standard):
+			return bad("arm %s: baseline %q is not a standard arm", a.Name, a.Baseline)
+		}
+		seen[a.Name] = true
+	}
+	for _, rd := range r.Rounds {
+		if len(rd.Arms) != len(r.Arms) {
+			return bad("round %d has %d arms, the run %d", rd.Round, len(rd.Arms), len(r.Arms))
+		}
+		for i := range rd.Arms {
+			if rd.Arms[i].Arm != r.Arms[i].Name {
+				return bad("round %d: arm %d is %q, want %q", rd.Round, i+1, rd.Arms[i].Arm, r.Arms[i].Name)
+			}
+		}
+	}
+	return nil
+}
+
 // Derive recomputes every derived figure from the requests: each round's
-// stats and speedup, each side's summary and the speedup summary.
+// stats and speedups, and each arm's summary, speedup, fairness and
+// ideal. The run must be valid ([Run.Validate]).
 func (r *Run) Derive() {
 	for i := range r.Rounds {
 		rd := &r.Rounds[i]
-		for _, side := range Sides {
-			rs := rd.Side(side)
-			rs.Stats = Summarize(rs.Results)
+		for j := range rd.Arms {
+			rd.Arms[j].Stats = Summarize(rd.Arms[j].Results)
 		}
-		rd.Speedup = 0
-		if rd.Standard.LastMs > 0 && rd.Cluster.LastMs > 0 {
-			rd.Speedup = round3(rd.Standard.LastMs / rd.Cluster.LastMs)
+		for j := range rd.Arms {
+			s := &rd.Arms[j]
+			s.Speedup = 0
+			base := rd.Side(r.Arms[j].Baseline)
+			if r.Arms[j].Mode == Cluster && base != nil && base.LastMs > 0 && s.LastMs > 0 {
+				s.Speedup = round3(base.LastMs / s.LastMs)
+			}
 		}
 	}
-	for _, side := range Sides {
+	for j := range r.Arms {
+		a := &r.Arms[j]
 		rs := make([]RoundSummary, len(r.Rounds))
 		var all []Record
+		var jobs []float64
 		for i := range r.Rounds {
-			s := r.Rounds[i].Side(side)
+			s := &r.Rounds[i].Arms[j]
 			rs[i] = RoundSummary{Round: r.Rounds[i].Round, Stats: s.Stats}
 			all = append(all, s.Results...)
+			for _, rec := range s.Results {
+				if rec.JobMs > 0 {
+					jobs = append(jobs, rec.JobMs)
+				}
+			}
 		}
-		r.Side(side).Stats = Combine(rs, all)
+		a.Stats = Combine(rs, all)
+		a.Jain = Jain(a.RequestsPerWorker, a.Workers)
+		a.JobMs, a.IdealLastMs = round3(Median(jobs)), 0
+		if a.JobMs > 0 && r.Config.N > 0 {
+			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
+		}
+		a.Speedup = Speedup{}
+		if a.Mode != Cluster {
+			continue
+		}
+		sp := r.Speedups(a.Name)
+		a.Speedup.Rounds = len(sp)
+		if len(sp) > 0 {
+			sorted := slices.Sorted(slices.Values(sp))
+			a.Speedup.Median = round3(Percentile(sorted, 50))
+			a.Speedup.Min, a.Speedup.Max = sorted[0], sorted[len(sorted)-1]
+			baseWorkers := 1
+			if b := r.Arm(a.Baseline); b != nil {
+				baseWorkers = b.Workers
+			}
+			a.Speedup.Efficiency = round3(a.Speedup.Median * float64(baseWorkers) / float64(a.Workers))
+		}
 	}
-	sp := r.Speedups()
-	r.Speedup = Speedup{Rounds: len(sp)}
-	if len(sp) > 0 {
-		sorted := slices.Sorted(slices.Values(sp))
-		r.Speedup.Median = round3(Percentile(sorted, 50))
-		r.Speedup.Min, r.Speedup.Max = sorted[0], sorted[len(sorted)-1]
-		r.Speedup.Efficiency = round3(r.Speedup.Median / float64(max(r.Cluster.Workers, 1)))
-	}
+	r.Scaling = r.curves()
 }
 
 // ErrFailedRequests is wrapped by [Run.Check] when requests failed.
@@ -238,9 +402,9 @@ var ErrFailedRequests = errors.New("requests failed")
 // Check returns an error wrapping ErrFailedRequests if any measured
 // request failed: a speedup computed over errors means nothing.
 func (r *Run) Check() error {
-	for _, side := range Sides {
-		if s := r.Side(side); s.Errors > 0 {
-			return fmt.Errorf("%s: %d of %d %w", side, s.Errors, s.Requests, ErrFailedRequests)
+	for _, a := range r.Arms {
+		if a.Errors > 0 {
+			return fmt.Errorf("%s: %d of %d %w", a.Name, a.Errors, a.Requests, ErrFailedRequests)
 		}
 	}
 	return nil

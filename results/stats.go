@@ -25,6 +25,10 @@ type Record struct {
 	// QueueMs is how long the request waited for a worker, as the server
 	// reported it (X-Queue-Time); 0 when it did not.
 	QueueMs float64 `json:"queue_ms,omitempty"`
+	// JobMs is how long the server says it took to answer, from its
+	// X-Response-Time header (flipbench's and Koa's): the job itself,
+	// without the wait for a worker or the transfer. 0 without one.
+	JobMs float64 `json:"job_ms,omitempty"`
 	// Status is the HTTP status, 0 when no answer came.
 	Status int `json:"status"`
 	// PID is the X-Worker-Pid header of the answer, 0 without one.

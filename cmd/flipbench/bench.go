@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,8 +28,8 @@ type benchOptions struct {
 	cfg        bench.Config
 	own        bench.Own
 	cmds       bench.Commands
-	workers    int
-	sched      string
+	workers    []int
+	scheds     []string
 	image      string
 	quick      bool
 	format     string
@@ -50,7 +51,19 @@ concurrent POST /flip at each (interleaved standard, cluster, cluster, standard.
 so that a machine getting faster or slower weighs on both alike), stop both, and
 print one table: first and last response, p50, p99, throughput, and the speedup
 of the cluster over the single worker (standard's last response over the
-cluster's, paired by round) with its efficiency (speedup per worker).
+cluster's, paired by round) with its efficiency (speedup per worker). A second
+table shows how the work was shared out: Jain's fairness index, the last
+response against the ideal (ceil(n/workers) x the median job time), and the
+wait for a worker against the job.
+
+Several clusters in one run: --workers 1,2,3,4 measures a cluster of each size
+and --sched shared,rr,free,reuseport (or all) one under each dispatch policy, in
+the same interleaved schedule as standard (every arm in each round, the order
+reversed every other round), each with its own speedup. With two sizes or more
+above 1 it fits the Universal Scalability Law to the speedups (sigma:
+contention, kappa: crosstalk, the size where the speedup peaks); --plot draws
+each cluster's timeline and the scaling curve. The standard server runs the
+first policy listed.
 
 It writes every measurement to a run file (--out, JSON, schema ` + results.RunSchema + `)
 with the machine, the configuration and every request. With no flags it flips the
@@ -61,7 +74,8 @@ Any server under test: --standard-cmd and --cluster-cmd start the two servers to
 compare (run with sh -c, waited for until --url answers, stopped with SIGTERM then
 SIGKILL to their process group). As both serve one URL they run one after the
 other, all standard rounds then all cluster rounds; set --workers to the cluster
-command's worker count for the efficiency.
+command's worker count for the efficiency. A {workers} placeholder in
+--cluster-cmd is replaced by each size of --workers, to get any cluster's curve.
 
 --assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
 errors is a count, error_rate a percentage; times take units, like 5s): each
@@ -73,10 +87,14 @@ interrupted (the rounds done so far are still printed and written).`,
   $ flipbench bench --plot bench.html
   $ flipbench bench --quick
   $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
+  $ flipbench bench --quick --sched all --plot dispatch.html
+  $ flipbench bench --workers 1,2,3,4 --plot scaling.html
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
   $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
-      --url http://127.0.0.1:3000/flip --workers 8`,
+      --url http://127.0.0.1:3000/flip --workers 8
+  $ flipbench bench --standard-cmd 'gunicorn -w 1 app:app' --cluster-cmd 'gunicorn -w {workers} app:app' \
+      --url http://127.0.0.1:8000/flip --workers 2,4,8`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
@@ -91,9 +109,9 @@ interrupted (the rounds done so far are still printed and written).`,
 	f := cmd.Flags()
 	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "concurrent requests in each burst")
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
-	f.Var(newIntAtLeast(&opts.workers, runtime.NumCPU(), 1), "workers", "the cluster's worker processes")
+	f.Var(newIntList(&opts.workers, []int{runtime.NumCPU()}, 1), "workers", "the cluster's worker processes; a list (1,2,4) measures each size")
 	f.IntVar(&opts.own.Config.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
-	f.Var(newEnum(&opts.sched, "", server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport (default "+server.DefaultSched+"; see docs/dispatch.md)")
+	f.Var(newEnumList(&opts.scheds, server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport; a list (or all) measures each (default "+server.DefaultSched+"; see docs/dispatch.md)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
@@ -132,7 +150,7 @@ func (o *benchOptions) validate() error {
 		if o.quick || o.image != "" {
 			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
 		}
-		if o.sched != "" {
+		if len(o.scheds) > 0 {
 			return usageErrorf("--sched chooses flipbench's own servers' dispatch; the commands' servers dispatch their own way")
 		}
 		o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
@@ -153,7 +171,7 @@ func (o *benchOptions) validate() error {
 		if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
 			return usageErrorf("--image: %w", err)
 		}
-		o.own.Workers, o.own.Sched = o.workers, o.sched
+		o.own.Workers, o.own.Scheds = o.workers, o.scheds
 		o.cfg.Servers = &o.own
 	}
 	if err := o.cfg.Validate(); err != nil {
@@ -187,8 +205,12 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	}
 	prog := newProgress(stderr)
 	cfg.Progress = prog.update
-	fmt.Fprintf(stderr, "bench: standard (1 worker) vs cluster (%d workers), %d rounds of %d requests\n",
-		cfg.Servers.Processes(results.Cluster), cfg.Rounds, cfg.Requests)
+	var clusters []string
+	for _, a := range cfg.Servers.Arms()[1:] {
+		clusters = append(clusters, fmt.Sprintf("%s (%d workers)", a.Name, a.Workers))
+	}
+	fmt.Fprintf(stderr, "bench: standard (1 worker) vs %s, %d rounds of %d requests\n",
+		strings.Join(clusters, ", "), cfg.Rounds, cfg.Requests)
 	start := time.Now()
 	run, err := bench.Run(ctx, cfg)
 	prog.finish()

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/server"
 )
 
 // parse runs a command's flag parsing and validation with runF in place of
@@ -43,7 +46,7 @@ func TestNewBenchCmdParses(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.cfg.Rounds != 9 || got.own.Workers != 4 || got.own.Config.Image != "fixture:small.jpg" || len(got.checks) != 1 || got.plot != "b.svg" {
+	if got.cfg.Rounds != 9 || !slices.Equal(got.own.Workers, []int{4}) || got.own.Config.Image != "fixture:small.jpg" || len(got.checks) != 1 || got.plot != "b.svg" {
 		t.Errorf("parsed %+v", got)
 	}
 }
@@ -134,5 +137,41 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d, %q", code, stderr.String(), tt.code, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestBenchListFlags: --workers and --sched take lists, and a bad or
+// repeated element is a usage error (exit 2) before anything starts.
+func TestBenchListFlags(t *testing.T) {
+	var got *benchOptions
+	parse := func(args ...string) (int, string) {
+		got = nil
+		root := newRootCmd(func(string) string { return "" })
+		for _, c := range root.Commands() {
+			if c.Name() == "bench" {
+				root.RemoveCommand(c)
+			}
+		}
+		root.AddCommand(newBenchCmd(func(_ context.Context, o *benchOptions, _, _ io.Writer) error { got = o; return nil }))
+		var stderr bytes.Buffer
+		return execute(context.Background(), root, append([]string{"bench"}, args...), io.Discard, &stderr), stderr.String()
+	}
+	if code, stderr := parse("--quick", "--workers", "1,2", "--workers", "4", "--sched", "all"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !slices.Equal(got.own.Workers, []int{1, 2, 4}) || !slices.Equal(got.own.Scheds, server.Scheds) {
+		t.Errorf("workers %v, scheds %v; want [1 2 4] and every policy", got.own.Workers, got.own.Scheds)
+	}
+	if arms := got.own.Arms(); len(arms) != 1+3*len(server.Scheds) {
+		t.Errorf("%d arms, want standard and a cluster per size and policy", len(arms))
+	}
+	for _, args := range [][]string{
+		{"--workers", "0"}, {"--workers", "2,2"}, {"--workers", "2,x"},
+		{"--sched", "lifo"}, {"--sched", "rr,rr"}, {"--sched", "all,rr"},
+		{"--standard-cmd", "a", "--cluster-cmd", "b", "--workers", "1,2"}, // no {workers} to put the sizes in
+	} {
+		if code, stderr := parse(args...); code != exitUsage || got != nil || strings.Count(stderr, "\n") > 2 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with a short message", args, code, stderr)
+		}
 	}
 }

@@ -713,6 +713,70 @@ func TestBenchQuick(t *testing.T) {
 	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
 }
 
+// TestBenchEveryPolicyAndSize runs one bench of clusters of 2 and 3
+// workers under two policies: every arm is measured in every round, in
+// ABBA order, each has its speedup, its fairness and its ideal, the
+// table has a row per arm and the scaling fit per policy, and the plot
+// draws a timeline per arm and the scaling curve.
+func TestBenchEveryPolicyAndSize(t *testing.T) {
+	dir := t.TempDir()
+	out, page := filepath.Join(dir, "run.json"), filepath.Join(dir, "bench.svg")
+	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "4", "--workers", "2,3", "--sched", "rr,free",
+		"--out", out, "--plot", page)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	names := []string{"standard", "cluster/2w/rr", "cluster/2w/free", "cluster/3w/rr", "cluster/3w/free"}
+	for _, name := range names {
+		if !regexp.MustCompile(`\| ` + name + ` +\|`).MatchString(stdout) {
+			t.Errorf("table has no row for %s:\n%s", name, stdout)
+		}
+	}
+	for _, want := range []string{"scaling (rr): 2w ", "scaling (free): 2w ", "Universal Scalability Law fit: sigma", "| dispatch "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	var run runFile
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	reversed := slices.Clone(names)
+	slices.Reverse(reversed)
+	if want := slices.Concat(names, reversed, names, reversed); !slices.Equal(run.Order, want) {
+		t.Errorf("order %v, want %v", run.Order, want)
+	}
+	if len(run.Arms) != len(names) || run.Arms[0].Sched != "rr" {
+		t.Fatalf("arms %+v, want %v, standard under the first policy", run.Arms, names)
+	}
+	for _, a := range run.Arms[1:] {
+		wantSched := a.Name[strings.LastIndex(a.Name, "/")+1:]
+		if a.Sched != wantSched || a.Speedup == nil || a.Speedup.Rounds != 4 || a.Jain <= 0 || a.IdealLastMs <= 0 || sumValues(a.PerWorker) != 40 {
+			t.Errorf("%s: sched %q, speedup %+v, Jain %v, ideal %v, per worker %v", a.Name, a.Sched, a.Speedup, a.Jain, a.IdealLastMs, a.PerWorker)
+		}
+	}
+	svg, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range append(slices.Clone(names), "speedup by cluster size") {
+		if !bytes.Contains(svg, []byte(want+",")) && !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("plot lacks %q", want)
+		}
+	}
+	// The run file reads back as a run, and compares with itself on its
+	// first cluster, saying so.
+	stdout, stderr, code = runCLI(t, nil, "compare", out, out)
+	if code != 0 || !strings.Contains(stdout, "measured 4 clusters; compared: its first, cluster/2w/rr") {
+		t.Errorf("compare of a several-cluster run with itself: exit %d, want 0 and a note:\n%s%s", code, stdout, stderr)
+	}
+	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
+}
+
 // runFile is what the end-to-end tests read of a run file.
 type runFile struct {
 	Schema string `json:"schema"`
@@ -724,7 +788,6 @@ type runFile struct {
 	Config struct {
 		N       int `json:"n"`
 		Rounds  int `json:"rounds"`
-		Workers int `json:"workers"`
 		Threads int `json:"threads"`
 		Image   struct {
 			SHA256 string `json:"sha256"`
@@ -732,22 +795,12 @@ type runFile struct {
 			Pixels int    `json:"pixels"`
 		} `json:"image"`
 	} `json:"config"`
-	Order    []string `json:"order"`
-	Standard side     `json:"standard"`
-	Cluster  side     `json:"cluster"`
-	Rounds   []struct {
-		Round    int       `json:"round"`
-		Standard roundSide `json:"standard"`
-		Cluster  roundSide `json:"cluster"`
-		Speedup  float64   `json:"speedup"`
+	Order  []string `json:"order"`
+	Arms   []arm    `json:"arms"`
+	Rounds []struct {
+		Round int         `json:"round"`
+		Arms  []roundSide `json:"arms"`
 	} `json:"rounds"`
-	Speedup struct {
-		Median     float64 `json:"median"`
-		Min        float64 `json:"min"`
-		Max        float64 `json:"max"`
-		Rounds     int     `json:"rounds"`
-		Efficiency float64 `json:"efficiency"`
-	} `json:"speedup"`
 }
 
 // checkQuickRunFile checks the run file of `bench --quick --rounds 2
@@ -762,54 +815,81 @@ func checkQuickRunFile(t *testing.T, out string) {
 	if err := json.Unmarshal(b, &run); err != nil {
 		t.Fatal(err)
 	}
-	if run.Schema != "flipbench/run/v2" || run.Env.Go == "" || run.Env.NumCPU < 1 || run.Env.CPU == "" {
+	if run.Schema != "flipbench/run/v3" || run.Env.Go == "" || run.Env.NumCPU < 1 || run.Env.CPU == "" {
 		t.Errorf("schema %q env %+v", run.Schema, run.Env)
 	}
 	c := run.Config
-	if c.N != 10 || c.Rounds != 2 || c.Workers != 2 || c.Threads != 1 || len(c.Image.SHA256) != 64 || c.Image.Bytes == 0 || c.Image.Pixels != 384*256 {
+	if c.N != 10 || c.Rounds != 2 || c.Threads != 1 || len(c.Image.SHA256) != 64 || c.Image.Bytes == 0 || c.Image.Pixels != 384*256 {
 		t.Errorf("config %+v", c)
 	}
 	if want := []string{"standard", "cluster", "cluster", "standard"}; !slices.Equal(run.Order, want) {
 		t.Errorf("order %v, want ABBA %v", run.Order, want)
 	}
-	if run.Standard.Workers != 1 || run.Cluster.Workers != 2 {
-		t.Fatalf("workers: standard %d, cluster %d; want 1 and 2", run.Standard.Workers, run.Cluster.Workers)
+	if len(run.Arms) != 2 || run.Arms[0].Name != "standard" || run.Arms[0].Workers != 1 ||
+		run.Arms[1].Name != "cluster" || run.Arms[1].Workers != 2 || run.Arms[1].Baseline != "standard" || run.Arms[1].Sched != "free" {
+		t.Fatalf("arms %+v; want standard of 1 worker and a cluster of 2 under free", run.Arms)
 	}
-	for name, sd := range map[string]side{"standard": run.Standard, "cluster": run.Cluster} {
-		// Which worker takes which connection is the kernel's choice:
-		// every answer must come from one of the side's workers.
+	for _, sd := range run.Arms {
+		// Which worker takes which connection is the dispatch's choice:
+		// every answer must come from one of the arm's workers.
 		if total := sumValues(sd.PerWorker); len(sd.PerWorker) < 1 || len(sd.PerWorker) > sd.Workers || total != 20 {
-			t.Errorf("%s: requests per worker %v, want at most %d pids answering 20 in all", name, sd.PerWorker, sd.Workers)
+			t.Errorf("%s: requests per worker %v, want at most %d pids answering 20 in all", sd.Name, sd.PerWorker, sd.Workers)
+		}
+		// The server reports each job's time: the ideal last response
+		// follows from it, ceil(10/workers) jobs in a row.
+		if sd.JobMs <= 0 || sd.IdealLastMs != math.Round(math.Ceil(10/float64(sd.Workers))*sd.JobMs*1000)/1000 || sd.Jain <= 0 || sd.Jain > 1 {
+			t.Errorf("%s: job %v ms, ideal last %v ms, Jain %v", sd.Name, sd.JobMs, sd.IdealLastMs, sd.Jain)
 		}
 	}
 	if len(run.Rounds) != 2 {
 		t.Fatalf("%d rounds, want 2", len(run.Rounds))
 	}
 	for i, r := range run.Rounds {
-		for name, rs := range map[string]roundSide{"standard": r.Standard, "cluster": r.Cluster} {
+		if len(r.Arms) != 2 {
+			t.Fatalf("round %d: %d arms, want 2", i+1, len(r.Arms))
+		}
+		for _, rs := range r.Arms {
 			if r.Round != i+1 || rs.OK != 10 || len(rs.Results) != 10 || sumValues(rs.PerWorker) != 10 {
-				t.Errorf("round %d %s: round %d ok %d results %d per worker %v; want %d, 10, 10, 10 in all", i+1, name, r.Round, rs.OK, len(rs.Results), rs.PerWorker, i+1)
+				t.Errorf("round %d %s: round %d ok %d results %d per worker %v; want %d, 10, 10, 10 in all", i+1, rs.Arm, r.Round, rs.OK, len(rs.Results), rs.PerWorker, i+1)
 			}
 		}
-		if want := math.Round(r.Standard.LastMs/r.Cluster.LastMs*1000) / 1000; r.Speedup != want {
-			t.Errorf("round %d: speedup %v, want standard's last over cluster's, %v", i+1, r.Speedup, want)
+		std, cl := r.Arms[0], r.Arms[1]
+		if want := math.Round(std.LastMs/cl.LastMs*1000) / 1000; cl.Speedup != want || std.Speedup != 0 {
+			t.Errorf("round %d: speedup %v, want standard's last over cluster's, %v", i+1, cl.Speedup, want)
 		}
 	}
-	s := run.Speedup
-	if s.Rounds != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
+	s := run.Arms[1].Speedup
+	if s == nil || s.Rounds != 2 || s.Median <= 0 || s.Min > s.Median || s.Max < s.Median || s.Efficiency != math.Round(s.Median/2*1000)/1000 {
 		t.Errorf("speedup %+v", s)
 	}
 }
 
-// side and roundSide are what TestBenchQuick reads of a run file's sides.
-type side struct {
-	Workers   int            `json:"workers"`
-	PerWorker map[string]int `json:"requests_per_worker"`
+// arm and roundSide are what the end-to-end tests read of a run file's
+// arms.
+type arm struct {
+	Name        string         `json:"name"`
+	Workers     int            `json:"workers"`
+	Sched       string         `json:"sched"`
+	Baseline    string         `json:"baseline"`
+	PerWorker   map[string]int `json:"requests_per_worker"`
+	Jain        float64        `json:"jain"`
+	JobMs       float64        `json:"job_ms"`
+	IdealLastMs float64        `json:"ideal_last_ms"`
+	LastMs      float64        `json:"last_ms"`
+	Speedup     *struct {
+		Median     float64 `json:"median"`
+		Min        float64 `json:"min"`
+		Max        float64 `json:"max"`
+		Rounds     int     `json:"rounds"`
+		Efficiency float64 `json:"efficiency"`
+	} `json:"speedup"`
 }
 
 type roundSide struct {
+	Arm       string         `json:"arm"`
 	OK        int            `json:"ok"`
 	LastMs    float64        `json:"last_ms"`
+	Speedup   float64        `json:"speedup"`
 	PerWorker map[string]int `json:"requests_per_worker"`
 	Results   []any          `json:"results"`
 }
@@ -982,11 +1062,7 @@ func benchTwoWorkersAndOne(t *testing.T, two, one string) {
 
 func runSpeedup(t *testing.T, path string) float64 {
 	t.Helper()
-	var run struct {
-		Speedup struct {
-			Median float64 `json:"median"`
-		} `json:"speedup"`
-	}
+	var run runFile
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -994,7 +1070,10 @@ func runSpeedup(t *testing.T, path string) float64 {
 	if err := json.Unmarshal(b, &run); err != nil {
 		t.Fatal(err)
 	}
-	return run.Speedup.Median
+	if len(run.Arms) < 2 || run.Arms[1].Speedup == nil {
+		t.Fatalf("%s: arms %+v, want a cluster arm with a speedup", path, run.Arms)
+	}
+	return run.Arms[1].Speedup.Median
 }
 
 func TestRollingRestartOnSIGHUP(t *testing.T) {
@@ -1124,8 +1203,8 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ext.json")
 	stdout, stderr, code := runCLI(t, nil, "bench",
 		"--standard-cmd", fmt.Sprintf("exec %s standard --addr %s --image %s", bin, addr, img),
-		"--cluster-cmd", fmt.Sprintf("exec %s cluster --workers 2 --addr %s --image %s", bin, addr, img),
-		"--url", "http://"+addr+"/flip", "--rounds", "2", "--workers", "2", "--out", out,
+		"--cluster-cmd", fmt.Sprintf("exec %s cluster --workers {workers} --addr %s --image %s", bin, addr, img),
+		"--url", "http://"+addr+"/flip", "--rounds", "2", "--workers", "1,2", "--out", out,
 		"--assert", "cluster.errors==0", "--assert", "speedup>=100")
 	if code != 1 || !strings.Contains(stdout, "PASS cluster.errors==0") || !strings.Contains(stdout, "FAIL speedup>=100") {
 		t.Errorf("exit %d, want 1 for the failed assertion, with both checks printed:\n%s\n%s", code, stdout, stderr)
@@ -1136,17 +1215,41 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 			StandardCmd string `json:"standard_cmd"`
 			URL         string `json:"url"`
 		} `json:"config"`
-		Speedup struct {
-			Rounds int `json:"rounds"`
-		} `json:"speedup"`
+		Arms []struct {
+			Name    string `json:"name"`
+			Workers int    `json:"workers"`
+			Command string `json:"command"`
+			Speedup struct {
+				Rounds int `json:"rounds"`
+			} `json:"speedup"`
+		} `json:"arms"`
+		Rounds []struct {
+			Arms []struct {
+				PerWorker map[string]int `json:"requests_per_worker"`
+			} `json:"arms"`
+		} `json:"rounds"`
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	json.Unmarshal(b, &run)
-	if want := []string{"standard", "standard", "cluster", "cluster"}; !slices.Equal(run.Order, want) || run.Speedup.Rounds != 2 || run.Config.URL != "http://"+addr+"/flip" {
-		t.Errorf("run: order %v, %d speedups, url %q; want %v, 2 speedups, the given URL", run.Order, run.Speedup.Rounds, run.Config.URL, want)
+	// One after the other, as they share the URL; the placeholder took
+	// each size, and each cluster answered from as many workers.
+	want := []string{"standard", "standard", "cluster/1w", "cluster/1w", "cluster/2w", "cluster/2w"}
+	if !slices.Equal(run.Order, want) || len(run.Arms) != 3 || run.Config.URL != "http://"+addr+"/flip" {
+		t.Fatalf("run: order %v, %d arms, url %q; want %v, 3 arms, the given URL", run.Order, len(run.Arms), run.Config.URL, want)
+	}
+	for i, a := range run.Arms[1:] {
+		pids := map[string]bool{}
+		for _, rd := range run.Rounds {
+			for pid := range rd.Arms[i+1].PerWorker {
+				pids[pid] = true
+			}
+		}
+		if !strings.Contains(a.Command, fmt.Sprintf("cluster --workers %d ", a.Workers)) || a.Speedup.Rounds != 2 || len(pids) > a.Workers {
+			t.Errorf("%s: command %q, %d speedups, %d pids; want --workers %d, 2 speedups, at most %d pids", a.Name, a.Command, a.Speedup.Rounds, len(pids), a.Workers, a.Workers)
+		}
 	}
 	waitFor(t, 5*time.Second, "the commands' servers to exit", func() bool { return len(processesOf(bin)) == 0 })
 }

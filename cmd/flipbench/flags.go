@@ -110,3 +110,81 @@ func (v *intAtLeast) Set(s string) error {
 	*v.value = n
 	return nil
 }
+
+// intList is a list of ints, each with a lower bound and none twice:
+// "1,2,3,4", or the flag repeated.
+type intList struct {
+	value *[]int
+	min   int
+	set   bool
+}
+
+func newIntList(p *[]int, def []int, min int) *intList {
+	*p = def
+	return &intList{value: p, min: min}
+}
+
+func (v *intList) Type() string { return "ints" }
+func (v *intList) String() string {
+	s := make([]string, len(*v.value))
+	for i, n := range *v.value {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (v *intList) Set(s string) error {
+	if !v.set { // the first use replaces the default, later ones add
+		*v.value, v.set = nil, true
+	}
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("want whole numbers separated by commas, like 1,2,4; got %q", f)
+		}
+		if n < v.min {
+			return fmt.Errorf("must be >= %d, got %d", v.min, n)
+		}
+		if slices.Contains(*v.value, n) {
+			return fmt.Errorf("%d given twice", n)
+		}
+		*v.value = append(*v.value, n)
+	}
+	return nil
+}
+
+// enumList is a list of choices, none twice: "shared,rr", or the flag
+// repeated; all stands for every choice.
+type enumList struct {
+	value   *[]string
+	choices []string
+	set     bool
+}
+
+func newEnumList(p *[]string, choices ...string) *enumList {
+	return &enumList{value: p, choices: choices}
+}
+
+func (e *enumList) Type() string   { return strings.Join(e.choices, "|") + "|all" }
+func (e *enumList) String() string { return strings.Join(*e.value, ",") }
+func (e *enumList) Set(s string) error {
+	if !e.set {
+		*e.value, e.set = nil, true
+	}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		names := []string{f}
+		if f == "all" {
+			names = e.choices
+		} else if !slices.Contains(e.choices, f) {
+			return fmt.Errorf("%q: want one or more of %s, or all", f, strings.Join(e.choices, ", "))
+		}
+		for _, n := range names {
+			if slices.Contains(*e.value, n) {
+				return fmt.Errorf("%s given twice", n)
+			}
+			*e.value = append(*e.value, n)
+		}
+	}
+	return nil
+}

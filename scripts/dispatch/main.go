@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -50,12 +49,15 @@ func main() {
 	build.Stderr = os.Stderr
 	check(build.Run())
 
+	policies := strings.Split(*scheds, ",")
+	fmt.Fprintf(os.Stderr, "bench of every policy in one interleaved schedule\n")
+	figures := benchFigures(bin, policies)
 	fmt.Println("| policy | speedup (efficiency) | Jain, fewest-most | last vs ideal | wait p50 | overhead vs shared | delay from 8 idle + 2 slow | lost to kill -9 | failed in SIGHUP | 503 latency p50 | /healthz p50 saturated | peak RSS, 500-burst |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, sched := range strings.Split(*scheds, ",") {
+	for _, sched := range policies {
 		fmt.Fprintf(os.Stderr, "measuring %s\n", sched)
 		row := []string{"`" + sched + "`"}
-		row = append(row, benchFigures(bin, sched)...)
+		row = append(row, figures[sched]...)
 		row = append(row,
 			overhead(bin, sched),
 			idleDelay(bin, sched),
@@ -70,37 +72,34 @@ func main() {
 }
 
 // benchFigures: speedup, fairness, last response against the ideal and
-// the wait, from a bench of the default photo.
-func benchFigures(bin, sched string) []string {
+// the wait of each policy, from one bench of the default photo that
+// measures a cluster under every policy in the same interleaved rounds
+// (flipbench bench --sched ...).
+func benchFigures(bin string, scheds []string) map[string][]string {
 	run, err := bench.Run(context.Background(), bench.Config{
-		Servers:  &bench.Own{Exe: bin, Workers: 2, Sched: sched, Config: server.Config{Threads: 1}},
+		Servers:  &bench.Own{Exe: bin, Workers: []int{2}, Scheds: scheds, Config: server.Config{Threads: 1}},
 		Requests: 10, Rounds: *rounds,
 	})
 	check(err)
-	// The ideal last response: ceil(N/W) jobs, a job being standard's
-	// last response over N in the same round.
-	var ideal []float64
-	for _, rd := range run.Rounds {
-		ideal = append(ideal, math.Ceil(10.0/2)*rd.Standard.LastMs/10)
-	}
-	c := run.Cluster
-	counts := slices.Sorted(func(yield func(int) bool) {
-		for _, n := range c.RequestsPerWorker {
-			if !yield(n) {
-				return
-			}
+	out := map[string][]string{}
+	for _, c := range run.Clusters() {
+		counts := slices.Sorted(maps.Values(c.RequestsPerWorker))
+		lo := counts[0]
+		if len(counts) < c.Workers {
+			lo = 0
 		}
-	})
-	wait := "-"
-	if c.WaitMs != nil {
-		wait = ms(c.WaitMs.P50)
+		wait := "-"
+		if c.WaitMs != nil {
+			wait = ms(c.WaitMs.P50)
+		}
+		out[c.Sched] = []string{
+			fmt.Sprintf("%.2fx (%.2f)", c.Speedup.Median, c.Speedup.Efficiency),
+			fmt.Sprintf("%.3f, %d-%d", c.Jain, lo, counts[len(counts)-1]),
+			fmt.Sprintf("%.2fx", c.LastMs/c.IdealLastMs),
+			wait,
+		}
 	}
-	return []string{
-		fmt.Sprintf("%.2fx (%.2f)", run.Speedup.Median, run.Speedup.Efficiency),
-		fmt.Sprintf("%.3f, %d-%d", results.Jain(c.RequestsPerWorker, 2), counts[0], counts[len(counts)-1]),
-		fmt.Sprintf("%.2fx", c.LastMs/results.Median(ideal)),
-		wait,
-	}
+	return out
 }
 
 // cluster is a running `flipbench cluster`.

@@ -117,6 +117,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// A socket of the worker's own (reuseport) resets what it has queued
+	// when it closes: serve the queue first.
+	if d, ok := ln.(interface{ drain(time.Duration) }); ok {
+		d.drain(cmp.Or(grace, DefaultGrace))
+	}
 	// net/http drops, unanswered, a request it reads once Shutdown has
 	// begun: stop accepting first, and give the connections already
 	// accepted a moment to deliver their requests.

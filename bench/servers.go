@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -48,6 +49,10 @@ type Server interface {
 type Own struct {
 	// Exe is the flipbench binary that serves. Empty means this program.
 	Exe string
+	// Builds, for a paired A/B bench, are two binaries (results.Base and
+	// results.Head, in that order) whose arms are all measured in every
+	// round; Exe is then unused.
+	Builds []results.Build
 	// Config is the servers' configuration (Image, Threads, Quality...).
 	// Its LogFormat is set to json, so that Logs are JSON lines.
 	Config server.Config
@@ -68,6 +73,16 @@ var _ Servers = (*Own)(nil)
 func (o *Own) Validate() error {
 	if err := checkSizes(o.Workers); err != nil {
 		return err
+	}
+	if len(o.Builds) > 0 {
+		if len(o.Builds) != 2 || o.Builds[0].Name != results.Base || o.Builds[1].Name != results.Head {
+			return errors.New("a paired bench needs a base and a head build")
+		}
+		for _, b := range o.Builds {
+			if err := checkExe(b.Exe); err != nil {
+				return fmt.Errorf("%s build: %w", b.Name, err)
+			}
+		}
 	}
 	for i, s := range o.Scheds {
 		if err := server.CheckSched(s); err != nil {
@@ -92,21 +107,42 @@ func checkSizes(sizes []int) error {
 	return nil
 }
 
+// checkExe checks that path is a file that can be run.
+func checkExe(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
 // Arms is the standard arm under the first policy, then a cluster arm
-// for each size and policy, sizes first.
+// for each size and policy, sizes first; for a paired bench, those of
+// the base build, then the same of the head build.
 func (o *Own) Arms() []results.ArmSpec {
 	scheds := o.Scheds
 	if len(scheds) == 0 {
 		scheds = []string{server.DefaultSched}
 	}
-	arms := []results.ArmSpec{{Name: results.Standard, Mode: results.Standard, Workers: 1, Sched: scheds[0]}}
-	sizes := sizesOr(o.Workers)
-	for _, w := range sizes {
-		for _, s := range scheds {
-			arms = append(arms, results.ArmSpec{
-				Name: results.ArmName(w, s, len(sizes) > 1, len(scheds) > 1),
-				Mode: results.Cluster, Workers: w, Sched: s, Baseline: results.Standard,
-			})
+	builds := []string{""}
+	if len(o.Builds) > 0 {
+		builds = []string{results.Base, results.Head}
+	}
+	var arms []results.ArmSpec
+	for _, b := range builds {
+		std := results.BuildArmName(b, results.Standard)
+		arms = append(arms, results.ArmSpec{Name: std, Build: b, Mode: results.Standard, Workers: 1, Sched: scheds[0]})
+		sizes := sizesOr(o.Workers)
+		for _, w := range sizes {
+			for _, s := range scheds {
+				arms = append(arms, results.ArmSpec{
+					Name:  results.BuildArmName(b, results.ArmName(w, s, len(sizes) > 1, len(scheds) > 1)),
+					Build: b, Mode: results.Cluster, Workers: w, Sched: s, Baseline: std,
+				})
+			}
 		}
 	}
 	return arms
@@ -124,8 +160,14 @@ func sizesOr(sizes []int) []int {
 func (o *Own) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
 	cfg := o.Config
 	cfg.LogFormat = "json"
+	exe := o.Exe
+	for _, b := range o.Builds {
+		if b.Name == arm.Build {
+			exe = b.Exe
+		}
+	}
 	inst, err := server.Launch(ctx, server.LaunchConfig{
-		Exe: o.Exe, Name: arm.Name, Workers: arm.Workers, Sched: arm.Sched, Config: cfg, Stderr: o.Logs,
+		Exe: exe, Name: arm.Name, Workers: arm.Workers, Sched: arm.Sched, Config: cfg, Stderr: o.Logs,
 	})
 	if err != nil {
 		return nil, err
@@ -148,6 +190,16 @@ func (o *Own) Describe(cfg *results.RunConfig) error {
 		Format: img.Format, Width: img.Width, Height: img.Height, Pixels: img.Width * img.Height,
 	}
 	cfg.Threads = o.Config.Threads
+	cfg.Builds = nil
+	for _, b := range o.Builds {
+		data, err := os.ReadFile(b.Exe)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		b.SHA256 = hex.EncodeToString(sum[:])
+		cfg.Builds = append(cfg.Builds, b)
+	}
 	return nil
 }
 

@@ -130,7 +130,7 @@ func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(st
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
-	para("Jain: fairness of the requests per worker (1: even, 1/workers: one took all); ideal: ceil(n/workers) x the median job time the server reported (X-Response-Time); wait: time queued for a worker (X-Queue-Time, where the supervisor accepts: rr and free), service: the rest of the latency")
+	para("Jain: fairness of the requests per worker in a round, median over the rounds (1: even, 1/workers: one took all); ideal: ceil(n/workers) x the median job time the server reported (X-Response-Time); wait: time queued for a worker (X-Queue-Time, where the supervisor accepts: rr and free), service: the rest of the latency")
 	return nil
 }
 

@@ -24,10 +24,6 @@ const (
 	DefaultAlpha         = 0.05
 	DefaultMaxRegression = 0.10
 	DefaultConfidence    = 0.95
-	// RatioConfidence is the two-sided level of the ratio's interval:
-	// each end is a one-sided 95% bound, matching the one-sided test, for
-	// a regression lies on one side only.
-	RatioConfidence = 0.90
 	// MinRounds is the fewest rounds a run needs to be compared: below
 	// four a side, the Mann-Whitney U test cannot reach p <= 0.05 even for
 	// samples that do not overlap at all.
@@ -41,6 +37,11 @@ const (
 var (
 	ErrIncomparable = errors.New("runs are not comparable")
 	ErrTooFewRounds = errors.New("too few rounds")
+	// ErrDifferentSetups wraps ErrIncomparable for runs that measured
+	// different things: --force compares them anyway.
+	ErrDifferentSetups = fmt.Errorf("different setups: %w", ErrIncomparable)
+	// ErrNotPaired is returned by ComparePaired for a run of one build.
+	ErrNotPaired = errors.New("not a paired A/B bench")
 )
 
 // DefaultGates are the metrics whose regression fails a comparison when
@@ -119,9 +120,12 @@ type Delta struct {
 	// P is the Mann-Whitney U test's one-sided p-value in the direction
 	// the metric moved.
 	P float64 `json:"p"`
-	// RatioLo and RatioHi bound the 90% confidence interval of head over
-	// base (a bootstrap of the ratio of means): each is a one-sided 95%
-	// bound.
+	// ChangePct and the ratio are one estimate of head/base: for positive
+	// values the Hodges-Lehmann ratio (the median of every head/base
+	// pair, or of the paired rounds' Walsh averages); for counts that may
+	// be zero the ratio of means. RatioLo and RatioHi are one-sided
+	// (1-alpha) bounds of it: with the default alpha, a 90% interval
+	// whose ends are each 95% bounds, for a regression lies on one side.
 	RatioLo float64 `json:"ratio_lo"`
 	RatioHi float64 `json:"ratio_hi"`
 	Verdict string  `json:"verdict"`
@@ -166,21 +170,25 @@ func (d Delta) Regressed() bool { return d.Gated && d.Verdict == VerdictRegressi
 
 // RunInfo identifies a compared run.
 type RunInfo struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	Commit  string `json:"commit"`
-	Started string `json:"started"`
-	NumCPU  int    `json:"num_cpu"`
-	CPU     string `json:"cpu_model"`
-	Rounds  int    `json:"rounds"`
-	Workers int    `json:"workers"`
-	Image   string `json:"image_sha256"`
-	Errors  int    `json:"failed_requests"`
+	Name string `json:"name"`
+	// Build is the binary of a paired comparison's side.
+	Build   results.Build `json:"build,omitzero"`
+	Version string        `json:"version"`
+	Commit  string        `json:"commit"`
+	Started string        `json:"started"`
+	NumCPU  int           `json:"num_cpu"`
+	CPU     string        `json:"cpu_model"`
+	Rounds  int           `json:"rounds"`
+	Workers int           `json:"workers"`
+	Image   string        `json:"image_sha256"`
+	Errors  int           `json:"failed_requests"`
 }
 
 // Comparison is the result of [Compare].
 type Comparison struct {
-	Schema        string   `json:"schema"`
+	Schema string `json:"schema"`
+	// Design is DesignTwoRuns or DesignPaired.
+	Design        string   `json:"design"`
 	Base          RunInfo  `json:"base"`
 	Head          RunInfo  `json:"head"`
 	Alpha         float64  `json:"alpha"`
@@ -200,17 +208,51 @@ func (c *Comparison) Passed() bool { return len(c.Failed) == 0 }
 // MetricNames lists the metrics Compare can report and gate, in order.
 func MetricNames() []string { return results.MetricNames() }
 
+// Validate rejects options that would turn a gate off: NaN, infinite
+// or out-of-range levels.
+func (o CompareOptions) Validate() error {
+	switch a, m := o.Alpha, o.MaxRegression; {
+	case math.IsNaN(a) || a < 0 || a >= 0.5:
+		return fmt.Errorf("alpha must be above 0 and below 0.5, got %v", a)
+	case math.IsNaN(m) || m < 0 || m >= 1:
+		return fmt.Errorf("max regression must be a fraction above 0 and below 1, got %v", m)
+	}
+	for _, g := range o.gates() {
+		if !slices.ContainsFunc(results.Metrics(), func(m results.Metric) bool { return gateMatches(g, m.Name) }) {
+			return fmt.Errorf("unknown gate %q (metrics: %s)", g, strings.Join(MetricNames(), ", "))
+		}
+	}
+	return nil
+}
+
+// Designs of a [Comparison].
+const (
+	// DesignTwoRuns compares two runs, each a bench of one build: their
+	// rounds are independent samples.
+	DesignTwoRuns = "two runs"
+	// DesignPaired compares the base and head builds of one paired
+	// bench round by round: each round measured both minutes apart.
+	DesignPaired = "paired"
+)
+
 // Compare compares head with base, metric by metric, the way benchstat
 // does: the median and confidence interval of each side over its rounds,
-// and the Mann-Whitney U test. A metric regresses only when the change is
-// significant (p <= Alpha) and the bootstrap confidence interval of
-// head/base lies wholly beyond MaxRegression in the bad direction, so that
-// noise on a shared CI runner does not fail a build.
+// and the Mann-Whitney U test. The change is the Hodges-Lehmann ratio
+// head/base, bounded by inverting the same test, so the bounds hold at
+// any round count whatever the noise's distribution. A metric regresses
+// only when the change is significant (p <= Alpha) and its bound lies
+// wholly beyond MaxRegression in the bad direction, so that noise on a
+// shared CI runner does not fail a build.
 //
 // It returns an error wrapping [ErrIncomparable] for runs of another
-// schema, of different CPU counts or images (unless Force), and
-// [ErrTooFewRounds] for runs of fewer than [MinRounds] rounds.
+// schema, or of a different setup (CPU count, image, dispatch policy,
+// cluster size, burst size, threads) unless Force, and [ErrTooFewRounds]
+// for runs of fewer than [MinRounds] rounds. Failed requests in head
+// fail the comparison whatever the rounds.
 func Compare(base, head *results.Run, baseName, headName string, opt CompareOptions) (*Comparison, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
 	for _, r := range []struct {
 		name string
 		run  *results.Run
@@ -218,42 +260,10 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		if r.run.Schema != results.RunSchema {
 			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, results.RunSchema, ErrIncomparable)
 		}
-		if n := r.run.Cluster().Speedup.Rounds; n < MinRounds {
-			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (bench 6 rounds or more): %w",
-				r.name, n, MinRounds, ErrTooFewRounds)
-		}
 	}
-	for _, g := range opt.gates() {
-		if !slices.ContainsFunc(results.Metrics(), func(m results.Metric) bool { return gateMatches(g, m.Name) }) {
-			return nil, fmt.Errorf("unknown gate %q (metrics: %s)", g, strings.Join(MetricNames(), ", "))
-		}
-	}
-	c := &Comparison{
-		Schema:        CompareSchema,
-		Base:          runInfo(baseName, base),
-		Head:          runInfo(headName, head),
-		Alpha:         opt.alpha(),
-		MaxRegression: opt.maxRegression(),
-		Confidence:    DefaultConfidence,
-		Failed:        []string{},
-	}
-	if base.Env.NumCPU != head.Env.NumCPU || base.Config.Image.SHA256 != head.Config.Image.SHA256 {
-		why := fmt.Sprintf("base ran on %d CPUs with image %.12s, head on %d CPUs with image %.12s",
-			base.Env.NumCPU, base.Config.Image.SHA256, head.Env.NumCPU, head.Config.Image.SHA256)
-		if !opt.Force {
-			return nil, fmt.Errorf("%s; the speedup and every time depend on both: %w", why, ErrIncomparable)
-		}
-		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
-	}
-	if bs, hs := schedOf(base), schedOf(head); bs != hs {
-		why := fmt.Sprintf("base dispatched with %s, head with %s", bs, hs)
-		if !opt.Force {
-			return nil, fmt.Errorf("%s; the dispatch policy decides the last response: %w", why, ErrIncomparable)
-		}
-		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
-	}
-	if bw, hw := base.Cluster().Workers, head.Cluster().Workers; bw != hw {
-		c.Notes = append(c.Notes, fmt.Sprintf("the cluster had %d workers in base and %d in head", bw, hw))
+	c := newComparison(DesignTwoRuns, runInfo(baseName, base, base.Standard(), base.Cluster()), runInfo(headName, head, head.Standard(), head.Cluster()), opt)
+	if err := c.checkSetups(base, head, base.Cluster(), head.Cluster(), opt.Force); err != nil {
+		return nil, err
 	}
 	for _, r := range []struct {
 		name string
@@ -262,25 +272,187 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 		if n := len(r.run.Clusters()); n > 1 {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters; compared: its first, %s", r.name, n, r.run.Cluster().Name))
 		}
+		if r.run.Interrupted {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", r.name, len(r.run.Rounds), r.run.Config.Rounds))
+		}
+	}
+	if baseName == headName || sameRun(base, head) {
+		c.Notes = append(c.Notes, "base and head are the same run: nothing can have changed")
+	}
+	failed := c.failedRequests()
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if n := r.run.Cluster().Speedup.Rounds; n < MinRounds {
+			if failed {
+				return c, nil // failed already; too few rounds to say more
+			}
+			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (bench 6 rounds or more): %w",
+				r.name, n, MinRounds, ErrTooFewRounds)
+		}
 	}
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
-	for _, m := range results.Metrics() {
-		gated := slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.Name) })
-		if !m.Compared && !gated {
-			continue
-		}
+	for _, m := range c.metrics(opt) {
 		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
-		d.Gated = gated
-		if d.Regressed() {
-			c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
-		}
-		c.Deltas = append(c.Deltas, d)
-	}
-	if c.Head.Errors > 0 {
-		c.Failed = append(c.Failed, fmt.Sprintf("head had %d failed requests", c.Head.Errors))
+		c.add(d, opt)
 	}
 	return c, nil
+}
+
+// MinPairedRounds is the fewest rounds a paired comparison needs: below
+// five, the signed-rank test cannot reach p <= 0.05 even when head is
+// worse in every round, so no change could be shown.
+const MinPairedRounds = 5
+
+// ComparePaired compares the head build of a paired A/B bench (bench
+// --base-exe --head-exe) with its base build, round by round: each
+// metric's per-round ratio head/base, its Hodges-Lehmann estimate and
+// the bounds that invert the Wilcoxon signed-rank test. The machine's
+// drift between runs, which no interval over two separate runs can see,
+// cancels out of each round's ratio.
+func ComparePaired(run *results.Run, name string, opt CompareOptions) (*Comparison, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	pairs := run.Pairs()
+	if !run.Paired() || len(pairs) == 0 {
+		return nil, fmt.Errorf("%s: %w (bench --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", name, ErrNotPaired)
+	}
+	p := pairs[0]
+	c := newComparison(DesignPaired, runInfo(name+" (base)", run, p.BaseStandard, p.BaseCluster), runInfo(name+" (head)", run, p.HeadStandard, p.HeadCluster), opt)
+	c.Base.Build, c.Head.Build = run.Config.Builds[0], run.Config.Builds[1]
+	if len(pairs) > 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters a build; compared: the first, %s", name, len(pairs), p.Name))
+	}
+	if run.Interrupted {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", name, len(run.Rounds), run.Config.Rounds))
+	}
+	if c.Base.Build.SHA256 == c.Head.Build.SHA256 {
+		c.Notes = append(c.Notes, "base and head are the same binary: any change is noise")
+	}
+	if n := len(run.Rounds); n < MinPairedRounds {
+		if c.failedRequests() {
+			return c, nil // failed already; too few rounds to say more
+		}
+		return nil, fmt.Errorf("%s has %d complete rounds; a paired comparison needs at least %d (bench 6 rounds or more): %w",
+			name, n, MinPairedRounds, ErrTooFewRounds)
+	}
+	c.failedRequests()
+	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, m := range c.metrics(opt) {
+		bv, hv := m.Rounds(run, p.BaseStandard, p.BaseCluster), m.Rounds(run, p.HeadStandard, p.HeadCluster)
+		c.add(comparePairedMetric(m, bv, hv, thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng), opt)
+	}
+	return c, nil
+}
+
+// comparePairedMetric compares per-round values: base[i] and head[i]
+// were measured in round i (NaN: the round has none).
+func comparePairedMetric(m results.Metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, resamples int, rng *rand.Rand) Delta {
+	var b, h, q []float64
+	for i := range base {
+		if math.IsNaN(base[i]) || math.IsNaN(head[i]) {
+			continue
+		}
+		b, h = append(b, base[i]), append(h, head[i])
+		if base[i] > 0 && head[i] > 0 {
+			q = append(q, head[i]/base[i])
+		}
+	}
+	if len(q) < len(b) || len(q) == 0 {
+		// Counts that may be zero have no per-round ratio: as two samples.
+		return compareMetric(m, b, h, thr, maxReg, resamples, rng)
+	}
+	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter}
+	d.Base = summarize(benchmath.NewSample(slices.Clone(b), thr))
+	d.Head = summarize(benchmath.NewSample(slices.Clone(h), thr))
+	if constant(q) && q[0] == 1 {
+		d.P, d.RatioLo, d.RatioHi, d.Verdict = 1, 1, 1, VerdictNoChange
+		return d
+	}
+	d.setVerdict(pairedRatio(q, thr.CompareAlpha), thr.CompareAlpha, maxReg)
+	return d
+}
+
+func newComparison(design string, base, head RunInfo, opt CompareOptions) *Comparison {
+	return &Comparison{
+		Schema: CompareSchema, Design: design, Base: base, Head: head,
+		Alpha: opt.alpha(), MaxRegression: opt.maxRegression(), Confidence: DefaultConfidence,
+		Failed: []string{},
+	}
+}
+
+// checkSetups refuses, unless force, two runs that measured different
+// things; with force it notes each difference.
+func (c *Comparison) checkSetups(base, head *results.Run, bc, hc *results.Arm, force bool) error {
+	type diff struct{ what, b, h, why string }
+	var diffs []diff
+	add := func(what string, b, h any, why string) {
+		if fmt.Sprint(b) != fmt.Sprint(h) {
+			diffs = append(diffs, diff{what, fmt.Sprint(b), fmt.Sprint(h), why})
+		}
+	}
+	add("CPU counts", base.Env.NumCPU, head.Env.NumCPU, "the speedup depends on them")
+	add("images", short(base.Config.Image.SHA256), short(head.Config.Image.SHA256), "every time depends on them")
+	add("dispatch policies", schedOf(base), schedOf(head), "the policy decides the last response")
+	add("cluster sizes", bc.Workers, hc.Workers, "the speedup grows with the workers")
+	add("burst sizes (-n)", base.Config.N, head.Config.N, "the last response grows with the burst")
+	add("threads a worker", base.Config.Threads, head.Config.Threads, "they change a job's time")
+	for _, d := range diffs {
+		why := fmt.Sprintf("%s differ: base %s, head %s", d.what, d.b, d.h)
+		if !force {
+			return fmt.Errorf("%s (%s): %w", why, d.why, ErrDifferentSetups)
+		}
+		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
+	}
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// sameRun reports whether two runs are one: same start, same
+// environment, same wall time.
+func sameRun(a, b *results.Run) bool {
+	return a.Started == b.Started && a.Env == b.Env && a.WallMs == b.WallMs && len(a.Rounds) == len(b.Rounds)
+}
+
+// failedRequests adds head's failed requests to the reasons the
+// comparison fails, and reports whether there were any: a head that
+// failed has regressed, however few rounds it finished.
+func (c *Comparison) failedRequests() bool {
+	if c.Head.Errors == 0 {
+		return false
+	}
+	c.Failed = append(c.Failed, fmt.Sprintf("head had %d failed requests", c.Head.Errors))
+	return true
+}
+
+// metrics are those compared: the Compared ones and the gated ones.
+func (c *Comparison) metrics(opt CompareOptions) []results.Metric {
+	var out []results.Metric
+	for _, m := range results.Metrics() {
+		if m.Compared || slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.Name) }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// add records d, gated or not, and its regression.
+func (c *Comparison) add(d Delta, opt CompareOptions) {
+	d.Gated = slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, d.Metric) })
+	if d.Regressed() {
+		c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
+	}
+	c.Deltas = append(c.Deltas, d)
 }
 
 // schedOf is the dispatch policy of a run's compared cluster: "shared"
@@ -311,41 +483,75 @@ func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresh
 	for _, w := range append(benchmath.AssumeNothing.Summary(bs, DefaultConfidence).Warnings, benchmath.AssumeNothing.Summary(hs, DefaultConfidence).Warnings...) {
 		d.Warnings = appendUnique(d.Warnings, w.Error())
 	}
-	switch {
-	case d.Base.Median != 0:
-		d.ChangePct = (d.Head.Median/d.Base.Median - 1) * 100
-	case d.Head.Median > 0:
-		d.ChangePct = math.Inf(1) // from nothing to something: no errors, then some
-	}
 	if constant(base) && constant(head) && d.Base.Median == d.Head.Median {
 		// Nothing varies (no errors on either side, say): no change, and
-		// the U test has nothing to rank.
+		// the rank test has nothing to rank.
 		d.P, d.RatioLo, d.RatioHi, d.Verdict = 1, 1, 1, VerdictNoChange
 		return d
 	}
-	// benchmath's two-sided test, for its warnings about sample sizes.
-	for _, w := range benchmath.AssumeNothing.Compare(bs, hs).Warnings {
-		d.Warnings = appendUnique(d.Warnings, w.Error())
+	var ri ratioInterval
+	if positive(base) && positive(head) {
+		// Times, throughputs, speedups: head/base as the Hodges-Lehmann
+		// ratio, bounded by inverting the U test, so that the change
+		// printed is the quantity gated and the bounds' coverage holds
+		// at any round count.
+		ri = shiftRatio(base, head, thr.CompareAlpha)
+	} else {
+		// Counts that may be zero (failed requests) have no logs: the
+		// ratio of means, bootstrapped, with the U test's p-value.
+		ri = meanRatio(base, head, thr.CompareAlpha, resamples, rng)
 	}
-	// A gate asks a one-sided question, "did head get worse?", and an
-	// improvement the opposite one: P is the U test's one-sided p-value in
-	// the direction the medians moved.
-	pLess, pGreater := uTest(hs.Values, bs.Values, stats.LocationLess), uTest(hs.Values, bs.Values, stats.LocationGreater)
-	headLower := pLess <= pGreater
-	d.P = min(pLess, pGreater)
-	d.RatioLo, d.RatioHi = bootstrapRatio(bs.Values, hs.Values, RatioConfidence, resamples, rng)
-	worse := headLower == m.HigherIsBetter
+	d.setVerdict(ri, thr.CompareAlpha, maxReg)
+	return d
+}
+
+// setVerdict records the ratio and its bounds and decides: a regression
+// is significant (P <= alpha) and its one-sided bound lies beyond the
+// threshold in the bad direction.
+func (d *Delta) setVerdict(ri ratioInterval, alpha, maxReg float64) {
+	d.ChangePct = (ri.Est - 1) * 100
+	d.P, d.RatioLo, d.RatioHi = ri.P, ri.Lo, ri.Hi
+	worse := (ri.Est < 1) == d.HigherIsBetter
+	if ri.Est == 1 {
+		worse = false
+	}
 	switch {
-	case d.P > thr.CompareAlpha:
+	case d.P > alpha:
 		d.Verdict = VerdictNoChange
-	case worse && m.HigherIsBetter && d.RatioHi < 1-maxReg, worse && !m.HigherIsBetter && d.RatioLo > 1+maxReg:
+	case worse && d.HigherIsBetter && d.RatioHi < 1-maxReg, worse && !d.HigherIsBetter && d.RatioLo > 1+maxReg:
 		d.Verdict = VerdictRegression
-	case !worse && m.HigherIsBetter && d.RatioLo > 1+maxReg, !worse && !m.HigherIsBetter && d.RatioHi < 1-maxReg:
+	case !worse && d.HigherIsBetter && d.RatioLo > 1+maxReg, !worse && !d.HigherIsBetter && d.RatioHi < 1-maxReg:
 		d.Verdict = VerdictImprovement
 	default:
 		d.Verdict = VerdictSmall
 	}
-	return d
+}
+
+func positive(v []float64) bool {
+	for _, x := range v {
+		if !(x > 0) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return len(v) > 0
+}
+
+// meanRatio is mean(head)/mean(base) with the percentile bootstrap's
+// one-sided (1-alpha) bounds, and the U test's one-sided p-value.
+func meanRatio(base, head []float64, alpha float64, resamples int, rng *rand.Rand) ratioInterval {
+	ri := ratioInterval{}
+	mb, mh := center(base), center(head)
+	switch {
+	case mb == 0 && mh == 0:
+		ri.Est = 1
+	case mb == 0:
+		ri.Est = math.Inf(1) // from nothing to something: no errors, then some
+	default:
+		ri.Est = mh / mb
+	}
+	ri.Lo, ri.Hi = bootstrapRatio(base, head, 1-2*alpha, resamples, rng)
+	ri.P = min(uTest(head, base, stats.LocationLess), uTest(head, base, stats.LocationGreater))
+	return ri
 }
 
 // uTest is the Mann-Whitney U test's p-value for the alternative alt
@@ -420,11 +626,11 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-func runInfo(name string, r *results.Run) RunInfo {
+func runInfo(name string, r *results.Run, std, cl *results.Arm) RunInfo {
 	return RunInfo{
 		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
-		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: r.Cluster().Speedup.Rounds, Workers: r.Cluster().Workers,
-		Image: r.Config.Image.SHA256, Errors: r.Standard().Errors + r.Cluster().Errors,
+		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: cl.Speedup.Rounds, Workers: cl.Workers,
+		Image: r.Config.Image.SHA256, Errors: std.Errors + cl.Errors,
 	}
 }
 

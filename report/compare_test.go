@@ -3,9 +3,9 @@ package report
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/flipbench/flipbench/results"
@@ -110,33 +110,6 @@ func TestCompareCatchesA30PercentDrop(t *testing.T) {
 	}
 }
 
-// TestCompareUnderGaussianNoise reads "15% noise" the harsh way, as a
-// standard deviation of 15%: rounds then stray 30% and more. With 6
-// rounds a side no honest interval can then promise much more than 90%:
-// this pins the rates measured on 1000 trials so a change that makes the
-// gate noisier or blinder shows.
-func TestCompareUnderGaussianNoise(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("1000 trials")
-	}
-	var same, drop float64
-	var wg sync.WaitGroup // two cores, two simulations
-	wg.Go(func() {
-		rng := rand.New(rand.NewPCG(11, 11))
-		same = passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 2, 0.15) })
-	})
-	wg.Go(func() {
-		rng := rand.New(rand.NewPCG(12, 12))
-		drop = 1 - passRate(t, 1000, func() ([]float64, []float64) { return noisy(rng, 6, 2, 0.15), noisy(rng, 6, 1.4, 0.15) })
-	})
-	wg.Wait()
-	t.Logf("sd 15%%: no change passed %.1f%%, 30%% drop caught %.1f%% (1000 trials each)", 100*same, 100*drop)
-	if same < 0.97 || drop < 0.87 {
-		t.Errorf("no change passed %.1f%% (want >= 97%%), 30%% drop caught %.1f%% (want >= 87%%)", 100*same, 100*drop)
-	}
-}
-
 func TestCompareSmallSignificantChangePassesWithNote(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -169,6 +142,12 @@ func TestCompareRejects(t *testing.T) {
 	otherSched.Cluster().Sched = "rr"
 	badSchema := fabricateRun(six)
 	badSchema.Schema = "flipbench/load/v1"
+	otherWorkers := fabricateRun(six)
+	otherWorkers.Cluster().Workers = 4
+	otherN := fabricateRun(six)
+	otherN.Config.N = 40
+	otherThreads := fabricateRun(six)
+	otherThreads.Config.Threads = 4
 	tests := []struct {
 		name string
 		head *results.Run
@@ -176,9 +155,15 @@ func TestCompareRejects(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{"cpus", otherCPUs, CompareOptions{}, ErrIncomparable, "2 CPUs"},
-		{"image", otherImage, CompareOptions{}, ErrIncomparable, "image bb"},
-		{"dispatch", otherSched, CompareOptions{}, ErrIncomparable, "base dispatched with shared, head with rr"},
+		{"cpus", otherCPUs, CompareOptions{}, ErrIncomparable, "CPU counts differ: base 2, head 8"},
+		{"image", otherImage, CompareOptions{}, ErrIncomparable, "images differ: base aa, head bb"},
+		{"dispatch", otherSched, CompareOptions{}, ErrIncomparable, "dispatch policies differ: base shared, head rr"},
+		{"workers", otherWorkers, CompareOptions{}, ErrIncomparable, "cluster sizes differ: base 2, head 4"},
+		{"-n", otherN, CompareOptions{}, ErrIncomparable, "burst sizes (-n) differ: base 10, head 40"},
+		{"threads", otherThreads, CompareOptions{}, ErrIncomparable, "threads a worker differ: base 1, head 4"},
+		{"NaN max regression", fabricateRun(six), CompareOptions{MaxRegression: math.NaN()}, nil, "max regression"},
+		{"infinite max regression", fabricateRun(six), CompareOptions{MaxRegression: math.Inf(1)}, nil, "max regression"},
+		{"NaN alpha", fabricateRun(six), CompareOptions{Alpha: math.NaN()}, nil, "alpha"},
 		{"schema", badSchema, CompareOptions{}, ErrIncomparable, "flipbench/load/v1"},
 		{"rounds", fabricateRun([]float64{2, 2, 2}), CompareOptions{}, ErrTooFewRounds, "at least 4"},
 		{"gate", fabricateRun(six), CompareOptions{Gates: []string{"speed"}}, nil, "unknown gate"},
@@ -189,8 +174,11 @@ func TestCompareRejects(t *testing.T) {
 			t.Errorf("%s: got %v, want %v mentioning %q", tt.name, err, tt.want, tt.msg)
 		}
 	}
-	if _, err := Compare(fabricateRun(six), otherCPUs, "base", "head", CompareOptions{Force: true}); err != nil {
-		t.Errorf("--force: %v", err)
+	for _, head := range []*results.Run{otherCPUs, otherWorkers, otherN, otherThreads} {
+		c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{Force: true})
+		if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "compared although they differ (forced)") {
+			t.Errorf("--force: %v, notes %v; want a comparison that says what differs", err, c.Notes)
+		}
 	}
 }
 
@@ -302,5 +290,106 @@ func TestCompareV1BaselineWithV2Run(t *testing.T) {
 	}
 	if d := deltaOf(t, c, "speedup"); d.Base.N != 6 || d.Head.N != 6 || !d.Gated {
 		t.Errorf("speedup delta %+v, want 6 rounds a side, gated", d)
+	}
+}
+
+// TestCompareHeadThatFailedIsARegression: a head whose cluster failed
+// every request has no speedup in any round; it fails with the count of
+// failed requests, not with "too few rounds".
+func TestCompareHeadThatFailedIsARegression(t *testing.T) {
+	t.Parallel()
+	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
+	head := fabricateRun(six)
+	head.Cluster().Speedup.Rounds = 0
+	head.Cluster().Errors = 60
+	c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
+	if err != nil || c.Passed() || !strings.Contains(strings.Join(c.Failed, ";"), "head had 60 failed requests") {
+		t.Errorf("err %v, failed %v; want a failure naming 60 failed requests", err, c)
+	}
+}
+
+func TestCompareNotesSameRunAndInterruptions(t *testing.T) {
+	t.Parallel()
+	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
+	run := fabricateRun(six)
+	c, err := Compare(run, run, "a.json", "a.json", CompareOptions{})
+	if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "same run") {
+		t.Errorf("a file with itself: %v, notes %v; want a note", err, c)
+	}
+	head := fabricateRun(six)
+	head.Interrupted, head.Config.Rounds = true, 9
+	c, err = Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
+	if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "head was interrupted: 6 of 9 rounds") {
+		t.Errorf("an interrupted head: %v, notes %v; want a note", err, c)
+	}
+}
+
+// TestPrintedChangeIsTheGatedEstimate: the change printed lies within
+// the bounds that gate, for every metric of many random comparisons; a
+// "-9.6%" regression under a 10% threshold cannot happen.
+func TestPrintedChangeIsTheGatedEstimate(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(21, 21))
+	for range 200 {
+		c, err := Compare(fabricateRun(noisy(rng, 6, 2, 0.15)), fabricateRun(noisy(rng, 6, 1.7, 0.15)), "base", "head", CompareOptions{resamples: simResamples})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.Deltas {
+			r := 1 + d.ChangePct/100
+			if d.Verdict != VerdictNoChange && (r < d.RatioLo-1e-9 || r > d.RatioHi+1e-9) {
+				t.Fatalf("%s: change %+.1f%% outside its bounds %.3f-%.3f", d.Metric, d.ChangePct, d.RatioLo, d.RatioHi)
+			}
+			if d.Regressed() && math.Abs(d.ChangePct) < 100*c.MaxRegression {
+				t.Fatalf("%s regressed by %+.1f%%, inside the %.0f%% threshold", d.Metric, d.ChangePct, 100*c.MaxRegression)
+			}
+		}
+	}
+}
+
+// TestComparePaired: a paired run whose head cluster is half as fast in
+// every round fails on the speedup; the same build against itself
+// passes; a run of one build is refused.
+func TestComparePaired(t *testing.T) {
+	t.Parallel()
+	paired := func(headCluster float64) *results.Run {
+		run := fabricateRun([]float64{2, 2, 2, 2, 2, 2})
+		run.Config.Builds = []results.Build{{Name: results.Base, Exe: "a", SHA256: "a"}, {Name: results.Head, Exe: "b", SHA256: "b"}}
+		run.Arms = nil
+		for _, b := range []string{results.Base, results.Head} {
+			std := results.BuildArmName(b, results.Standard)
+			run.Arms = append(run.Arms,
+				results.Arm{ArmSpec: results.ArmSpec{Name: std, Build: b, Mode: results.Standard, Workers: 1}},
+				results.Arm{ArmSpec: results.ArmSpec{Name: results.BuildArmName(b, results.Cluster), Build: b, Mode: results.Cluster, Workers: 2, Baseline: std}})
+		}
+		rng := rand.New(rand.NewPCG(5, 5))
+		for i := range run.Rounds {
+			var sides []results.RoundSide
+			for _, b := range []string{results.Base, results.Head} {
+				s, cl := 10000*(1+0.05*rng.NormFloat64()), 5000*(1+0.05*rng.NormFloat64())
+				if b == results.Head {
+					cl *= headCluster
+				}
+				sides = append(sides,
+					results.RoundSide{Arm: results.BuildArmName(b, results.Standard), Results: []results.Record{{Round: i + 1, Status: 200, PID: 1, LatencyMs: s, EndMs: s}}},
+					results.RoundSide{Arm: results.BuildArmName(b, results.Cluster), Results: []results.Record{{Round: i + 1, Status: 200, PID: 2, LatencyMs: cl, EndMs: cl}}})
+			}
+			run.Rounds[i].Arms = sides
+		}
+		if err := run.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		run.Derive()
+		return run
+	}
+	c, err := ComparePaired(paired(2), "ab.json", CompareOptions{})
+	if err != nil || c.Passed() || c.Design != DesignPaired || !strings.Contains(strings.Join(c.Failed, ";"), "speedup regressed") {
+		t.Errorf("half as fast a head: %v, %+v; want a paired speedup regression", err, c)
+	}
+	if c, err := ComparePaired(paired(1), "ab.json", CompareOptions{}); err != nil || !c.Passed() {
+		t.Errorf("no change: %v, %v", err, c)
+	}
+	if _, err := ComparePaired(fabricateRun([]float64{2, 2, 2, 2, 2, 2}), "one.json", CompareOptions{}); !errors.Is(err, ErrNotPaired) {
+		t.Errorf("a run of one build: %v, want ErrNotPaired", err)
 	}
 }

@@ -50,7 +50,7 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 		}
 		fmt.Fprintln(w)
 	}
-	header := row{"metric", "base", "head", "change", "head/base (90% CI)", "p", "verdict"}
+	header := row{"metric", "base", "head", "change", fmt.Sprintf("head/base (%g%% CI)", 100*(1-2*c.Alpha)), "p", "verdict"}
 	var rows []row
 	for _, d := range c.Deltas {
 		change := formatPct(d.ChangePct)
@@ -70,8 +70,12 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 		return err
 	}
 	var notes []string
-	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; p: one-sided Mann-Whitney U; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
-		c.Alpha, 100*c.MaxRegression))
+	test := "change: Hodges-Lehmann ratio of every head/base pair of rounds; p: one-sided Mann-Whitney U"
+	if c.Design == DesignPaired {
+		test = "paired by round: change: Hodges-Lehmann estimate of the rounds' head/base ratios; p: one-sided Wilcoxon signed-rank"
+	}
+	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
+		test, c.Alpha, 100*c.MaxRegression))
 	notes = append(notes, c.Notes...)
 	for _, d := range c.Deltas {
 		if d.Verdict == VerdictSmall {
@@ -105,6 +109,10 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 }
 
 func describeRun(r RunInfo) string {
+	if r.Build.Exe != "" {
+		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %d workers, %d rounds, %s)",
+			r.Name, r.Build.Exe, short(r.Build.SHA256), r.NumCPU, r.CPU, r.Workers, r.Rounds, r.Started)
+	}
 	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %d workers, %d rounds, %s)",
 		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, r.Workers, r.Rounds, r.Started)
 }

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"math"
 	"slices"
 	"strings"
 )
@@ -20,10 +21,11 @@ type Metric struct {
 	// Compared marks the metrics compare reports even when they do not
 	// gate.
 	Compared bool
-	// run reads the run's value; round a round's (ok false: the round
-	// has none, like a speedup without responses).
-	run   func(*Run) float64
-	round func(*Run, Round) (v float64, ok bool)
+	// run reads the value of a standard arm and a cluster arm over the
+	// run; round a round's (ok false: the round has none, like a speedup
+	// without responses).
+	run   func(std, cl *Arm) float64
+	round func(rd *Round, std, cl *Arm) (v float64, ok bool)
 }
 
 // IsTime reports whether the metric is a time in milliseconds, whose
@@ -33,15 +35,32 @@ func (m Metric) IsTime() bool { return m.Unit == "ms" }
 // Of returns the run's value: the median over the rounds for the
 // speedup and for first and last responses, the value over every request
 // for latencies, throughput and errors.
-func (m Metric) Of(r *Run) float64 { return m.run(r) }
+// It reads the run's standard arm and first cluster arm.
+func (m Metric) Of(r *Run) float64 { return m.run(r.Standard(), r.Cluster()) }
 
-// PerRound returns one value per round that has one, in order.
+// PerRound returns one value per round that has one, in order, of the
+// run's standard arm and first cluster arm.
 func (m Metric) PerRound(r *Run) []float64 {
 	var v []float64
-	for _, rd := range r.Rounds {
-		if x, ok := m.round(r, rd); ok {
+	for _, x := range m.Rounds(r, r.Standard(), r.Cluster()) {
+		if !math.IsNaN(x) {
 			v = append(v, x)
 		}
+	}
+	return v
+}
+
+// Rounds returns the value of every round of r for the standard arm std
+// and the cluster arm cl, in order; NaN for a round that has none. A
+// paired comparison pairs them by round.
+func (m Metric) Rounds(r *Run, std, cl *Arm) []float64 {
+	v := make([]float64, len(r.Rounds))
+	for i := range r.Rounds {
+		x, ok := m.round(&r.Rounds[i], std, cl)
+		if !ok {
+			x = math.NaN()
+		}
+		v[i] = x
 	}
 	return v
 }
@@ -73,28 +92,34 @@ var sideMetrics = []struct {
 // the "cluster." metrics read the run's first cluster arm, the
 // "standard." ones its standard arm ([Run.Cluster], [Run.Standard]).
 var metrics = func() []Metric {
-	speedup := func(r *Run, rd Round) (float64, bool) {
-		s := rd.Side(r.Cluster().Name)
+	speedup := func(rd *Round, _, cl *Arm) (float64, bool) {
+		s := rd.Side(cl.Name)
 		return s.Speedup, s.Speedup > 0
 	}
 	ms := []Metric{
 		{Name: "speedup", Unit: "x", HigherIsBetter: true, Compared: true,
-			run: func(r *Run) float64 { return r.Cluster().Speedup.Median }, round: speedup},
+			run: func(_, cl *Arm) float64 { return cl.Speedup.Median }, round: speedup},
 		{Name: "efficiency", HigherIsBetter: true, Compared: true,
-			run: func(r *Run) float64 { return r.Cluster().Speedup.Efficiency },
-			round: func(r *Run, rd Round) (float64, bool) {
-				v, ok := speedup(r, rd)
-				return v * float64(r.Standard().Workers) / float64(r.Cluster().Workers), ok
+			run: func(_, cl *Arm) float64 { return cl.Speedup.Efficiency },
+			round: func(rd *Round, std, cl *Arm) (float64, bool) {
+				v, ok := speedup(rd, std, cl)
+				return v * float64(std.Workers) / float64(cl.Workers), ok
 			}},
 	}
-	arms := map[string]func(*Run) *Arm{Standard: (*Run).Standard, Cluster: (*Run).Cluster}
 	for _, mode := range []string{Standard, Cluster} {
-		arm := arms[mode]
+		arm := func(std, cl *Arm) *Arm {
+			if mode == Standard {
+				return std
+			}
+			return cl
+		}
 		for _, sm := range sideMetrics {
 			ms = append(ms, Metric{
 				Name: mode + "." + sm.name, Unit: sm.unit, HigherIsBetter: sm.higherIsBetter, Compared: sm.compared,
-				run:   func(r *Run) float64 { return sm.of(arm(r).Stats) },
-				round: func(r *Run, rd Round) (float64, bool) { return sm.of(rd.Side(arm(r).Name).Stats), true },
+				run: func(std, cl *Arm) float64 { return sm.of(arm(std, cl).Stats) },
+				round: func(rd *Round, std, cl *Arm) (float64, bool) {
+					return sm.of(rd.Side(arm(std, cl).Name).Stats), true
+				},
 			})
 		}
 	}

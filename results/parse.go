@@ -73,6 +73,9 @@ func ParseRun(b []byte) (*Run, error) {
 		return nil, err
 	}
 	run.Derive()
+	if err := run.checkStored(); err != nil {
+		return nil, err
+	}
 	return run, nil
 }
 
@@ -112,8 +115,18 @@ func twoArms(c oldConfig, stdWorkers, clWorkers int, rounds []Round) *Run {
 	}
 }
 
-func round(n int, std, cl []Record) Round {
-	return Round{Round: n, Arms: []RoundSide{{Arm: Standard, Results: std}, {Arm: Cluster, Results: cl}}}
+// oldSide is a v1 or v2 side of a round: its requests, and the last
+// response the file stored, to check.
+type oldSide struct {
+	Results []Record `json:"results"`
+	LastMs  *float64 `json:"last_ms"`
+}
+
+func round(n int, std, cl oldSide, speedup *float64) Round {
+	return Round{Round: n, Arms: []RoundSide{
+		{Arm: Standard, Results: std.Results, storedLast: std.LastMs},
+		{Arm: Cluster, Results: cl.Results, storedLast: cl.LastMs, storedSpeedup: speedup},
+	}}
 }
 
 // runV2 is the part of a flipbench/run/v2 file that is not derived: a
@@ -132,20 +145,17 @@ type runV2 struct {
 		Workers int `json:"workers"`
 	} `json:"cluster"`
 	Rounds []struct {
-		Round    int `json:"round"`
-		Standard struct {
-			Results []Record `json:"results"`
-		} `json:"standard"`
-		Cluster struct {
-			Results []Record `json:"results"`
-		} `json:"cluster"`
+		Round    int      `json:"round"`
+		Standard oldSide  `json:"standard"`
+		Cluster  oldSide  `json:"cluster"`
+		Speedup  *float64 `json:"speedup"`
 	} `json:"rounds"`
 }
 
 func (v runV2) convert() *Run {
 	var rounds []Round
 	for _, rd := range v.Rounds {
-		rounds = append(rounds, round(rd.Round, rd.Standard.Results, rd.Cluster.Results))
+		rounds = append(rounds, round(rd.Round, rd.Standard, rd.Cluster, rd.Speedup))
 	}
 	run := twoArms(v.Config, cmp.Or(v.Standard.Workers, 1), cmp.Or(v.Cluster.Workers, v.Config.Workers), rounds)
 	run.Env, run.Started, run.WallMs, run.Order, run.Interrupted = v.Env, v.Started, v.WallMs, v.Order, v.Interrupted
@@ -165,10 +175,13 @@ type runV1 struct {
 		Mode    string `json:"mode"`
 		Workers int    `json:"worker_processes"`
 		Rounds  []struct {
-			Round   int      `json:"round"`
-			Results []Record `json:"results"`
+			Round int `json:"round"`
+			oldSide
 		} `json:"rounds"`
 	} `json:"modes"`
+	Speedup struct {
+		PerRound []float64 `json:"per_round"`
+	} `json:"speedup"`
 }
 
 func (v runV1) convert() (*Run, error) {
@@ -178,7 +191,11 @@ func (v runV1) convert() (*Run, error) {
 	std, cl := v.Modes[0].Rounds, v.Modes[1].Rounds
 	var rounds []Round
 	for i := range min(len(std), len(cl)) {
-		rounds = append(rounds, round(std[i].Round, std[i].Results, cl[i].Results))
+		var sp *float64
+		if len(v.Speedup.PerRound) == len(std) && len(std) == len(cl) { // one a round: they align
+			sp = &v.Speedup.PerRound[i]
+		}
+		rounds = append(rounds, round(std[i].Round, std[i].oldSide, cl[i].oldSide, sp))
 	}
 	// The first v1 files had no worker_processes: standard is one
 	// worker, and the cluster is the configured size.

@@ -111,53 +111,68 @@ func testRoundTrip(t *testing.T, name string) {
 	}
 }
 
-// TestParseRunRecomputes shows that figures stored in a file are not
-// trusted: a speedup and a last response edited by hand are recomputed
-// from the requests.
-func TestParseRunRecomputes(t *testing.T) {
+// TestParseRunRefusesEditedFigures: figures stored in a file are not
+// trusted but checked: a speedup, a last response or a median edited by
+// hand, in a v1, v2 or v3 file, or a time no clock gives, make the file
+// refused; without the stored figures, they are derived.
+func TestParseRunRefusesEditedFigures(t *testing.T) {
 	t.Parallel()
-	var raw map[string]any
-	if err := json.Unmarshal(mustReadFile(t, "run-v2.json"), &raw); err != nil {
-		t.Fatal(err)
-	}
-	want, err := ParseRun(mustReadFile(t, "run-v2.json"))
+	v3, err := ParseRun(mustReadFile(t, "run-v3.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	round := raw["rounds"].([]any)[0].(map[string]any)
-	round["speedup"] = 99.0
-	round["cluster"].(map[string]any)["last_ms"] = 1.0
-	raw["speedup"].(map[string]any)["median"] = 99.0
-	b, _ := json.Marshal(raw)
-	got, err := ParseRun(b)
+	edit := func(name string, f func(raw map[string]any)) []byte {
+		var raw map[string]any
+		if err := json.Unmarshal(mustReadFile(t, name), &raw); err != nil {
+			t.Fatal(err)
+		}
+		f(raw)
+		b, _ := json.Marshal(raw)
+		return b
+	}
+	m := func(v any) map[string]any { return v.(map[string]any) }
+	l := func(v any) []any { return v.([]any) }
+	side := func(raw map[string]any, round, arm int) map[string]any {
+		return m(l(m(l(raw["rounds"])[round])["arms"])[arm])
+	}
+	for _, tt := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"v1 per-round speedup", edit("run-v1.json", func(raw map[string]any) { l(m(raw["speedup"])["per_round"])[2] = 2.0 }), "round 3 cluster: the file says speedup 2"},
+		{"v2 round speedup", edit("run-v2.json", func(raw map[string]any) { m(l(raw["rounds"])[0])["speedup"] = 99.0 }), "round 1 cluster: the file says speedup 99"},
+		{"v2 last response", edit("run-v2.json", func(raw map[string]any) { m(m(l(raw["rounds"])[1])["cluster"])["last_ms"] = 1.0 }), "round 2 cluster: the file says last response 1 ms"},
+		{"v3 round speedup", edit("run-v3.json", func(raw map[string]any) { side(raw, 0, 2)["speedup"] = 1e308 }), "round 1 cluster/2w/free: the file says speedup 1e+308"},
+		{"v3 zero speedup", edit("run-v3.json", func(raw map[string]any) { side(raw, 1, 1)["speedup"] = 0.0 }), "the file says speedup 0"},
+		{"v3 median", edit("run-v3.json", func(raw map[string]any) { m(m(l(raw["arms"])[1])["speedup"])["median"] = -2.0 }), "cluster/2w/shared: the file says median speedup -2"},
+		{"negative latency", edit("run-v3.json", func(raw map[string]any) { m(l(side(raw, 0, 0)["results"])[3])["latency_ms"] = -5.0 }), "has a time of -5 ms"},
+	} {
+		_, err := ParseRun(tt.file)
+		if !errors.Is(err, ErrInconsistentRun) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// The same file without its stored figures: derived, and equal.
+	bare := edit("run-v3.json", func(raw map[string]any) {
+		for _, a := range l(raw["arms"]) {
+			delete(m(a), "speedup")
+		}
+		for _, rd := range l(raw["rounds"]) {
+			for _, s := range l(m(rd)["arms"]) {
+				delete(m(s), "speedup")
+				delete(m(s), "last_ms")
+			}
+		}
+	})
+	got, err := ParseRun(bare)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRecomputed(t, got, want)
-
-	// The same in a v3 file, whose figures sit in the arms.
-	v3, _ := json.Marshal(want)
-	raw = nil
-	if err := json.Unmarshal(v3, &raw); err != nil {
-		t.Fatal(err)
-	}
-	side := raw["rounds"].([]any)[0].(map[string]any)["arms"].([]any)[1].(map[string]any)
-	side["speedup"], side["last_ms"] = 99.0, 1.0
-	raw["arms"].([]any)[1].(map[string]any)["speedup"].(map[string]any)["median"] = 99.0
-	raw["arms"].([]any)[1].(map[string]any)["jain"] = 0.01
-	b, _ = json.Marshal(raw)
-	if got, err = ParseRun(b); err != nil {
-		t.Fatal(err)
-	}
-	checkRecomputed(t, got, want)
-}
-
-func checkRecomputed(t *testing.T, got, want *Run) {
-	t.Helper()
-	g, w := got.Rounds[0].Side(Cluster), want.Rounds[0].Side(Cluster)
-	if g.Speedup != w.Speedup || g.LastMs != w.LastMs || got.Cluster().Speedup != want.Cluster().Speedup || got.Cluster().Jain != want.Cluster().Jain {
-		t.Errorf("edited figures survived: round 1 speedup %v last %v, run %+v; want %v, %v, %+v",
-			g.Speedup, g.LastMs, got.Cluster().Speedup, w.Speedup, w.LastMs, want.Cluster().Speedup)
+	for i, a := range got.Arms {
+		if a.Speedup != v3.Arms[i].Speedup || a.LastMs != v3.Arms[i].LastMs {
+			t.Errorf("%s: derived %+v, last %v; want %+v, %v", a.Name, a.Speedup, a.LastMs, v3.Arms[i].Speedup, v3.Arms[i].LastMs)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // RunSchema names the JSON layout of a [Run]. Files of the older
@@ -67,6 +68,9 @@ type RunConfig struct {
 	Rounds int `json:"rounds"`
 	// Threads is GOMAXPROCS in each worker (0: all CPUs).
 	Threads int `json:"threads"`
+	// Builds are the two flipbench binaries of a paired A/B bench
+	// (base and head); empty for a bench of one build.
+	Builds []Build `json:"builds,omitempty"`
 	// Image is what the servers flipped (empty for servers under test).
 	Image ImageInfo `json:"image"`
 }
@@ -85,14 +89,33 @@ type ImageInfo struct {
 	Pixels int    `json:"pixels"`
 }
 
+// The builds of a paired A/B bench: every round measures both.
+const (
+	Base = "base"
+	Head = "head"
+)
+
+// Build is one binary of a paired A/B bench.
+type Build struct {
+	// Name is [Base] or [Head].
+	Name string `json:"name"`
+	// Exe is the binary's path, SHA256 the hex digest of its bytes.
+	Exe    string `json:"exe"`
+	SHA256 string `json:"sha256"`
+}
+
 // ArmSpec is what identifies an arm: the part of it a bench decides and
 // a run file stores; everything else in an [Arm] is derived.
 type ArmSpec struct {
 	// Name identifies the arm in the run, its tables and its metrics:
 	// "standard" and "cluster" when a bench measures one cluster, and
 	// "cluster/rr", "cluster/4w", "cluster/4w/rr" when it measures
-	// several (see [ArmName]).
+	// several (see [ArmName]); a paired A/B bench puts the build first:
+	// "base/cluster", "head/standard".
 	Name string `json:"name"`
+	// Build is the arm's build in a paired A/B bench, [Base] or [Head];
+	// empty otherwise.
+	Build string `json:"build,omitempty"`
 	// Mode is [Standard] or [Cluster].
 	Mode string `json:"mode"`
 	// Workers is the number of worker processes that served it.
@@ -121,6 +144,14 @@ func ArmName(workers int, sched string, sizesVary, schedsVary bool) string {
 	return name
 }
 
+// BuildArmName is name within build: "head/cluster".
+func BuildArmName(build, name string) string {
+	if build == "" {
+		return name
+	}
+	return build + "/" + name
+}
+
 // Arm is one server of a run over all its rounds.
 type Arm struct {
 	// ArmSpec identifies the arm (its JSON is written by MarshalJSON).
@@ -131,8 +162,9 @@ type Arm struct {
 	// Speedup summarizes a cluster arm's rounds' speedups; zero for the
 	// standard arm.
 	Speedup Speedup
-	// Jain is Jain's fairness index of the requests each worker answered
-	// over every round: 1 is perfectly even (see [Jain]).
+	// Jain is the median over the rounds of each round's Jain's fairness
+	// index of the requests each worker answered: 1 is perfectly even
+	// (see [Jain]).
 	Jain float64
 	// JobMs is the median time a job took as the server reported it
 	// (X-Response-Time); 0 when it did not.
@@ -141,6 +173,9 @@ type Arm struct {
 	// the workers took the jobs with no gaps and no imbalance:
 	// ⌈N/workers⌉ × JobMs. 0 without JobMs.
 	IdealLastMs float64
+
+	// stored is the median speedup the file said, to check (ParseRun).
+	stored *float64
 }
 
 // MarshalJSON writes the arm: its spec, its stats with the requests each
@@ -155,6 +190,7 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		// The spec's fields, at the top so that "workers" is the arm's
 		// process count and hides Stats' load-file key.
 		Name     string `json:"name"`
+		Build    string `json:"build,omitempty"`
 		Mode     string `json:"mode"`
 		Workers  int    `json:"workers"`
 		Sched    string `json:"sched,omitempty"`
@@ -166,13 +202,25 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		Jain              float64        `json:"jain"`
 		JobMs             float64        `json:"job_ms,omitempty"`
 		IdealLastMs       float64        `json:"ideal_last_ms,omitempty"`
-	}{s.Name, s.Mode, s.Workers, s.Sched, s.Command, s.Baseline, a.Stats, a.RequestsPerWorker,
+	}{s.Name, s.Build, s.Mode, s.Workers, s.Sched, s.Command, s.Baseline, a.Stats, a.RequestsPerWorker,
 		speedup, a.Jain, a.JobMs, a.IdealLastMs})
 }
 
-// UnmarshalJSON reads the arm's spec; the rest is derived.
+// UnmarshalJSON reads the arm's spec, and its stored speedup to check
+// against the one derived; the rest is derived.
 func (a *Arm) UnmarshalJSON(b []byte) error {
-	a.Stats, a.Speedup, a.Jain, a.JobMs, a.IdealLastMs = Stats{}, Speedup{}, 0, 0, 0
+	*a = Arm{}
+	var v struct {
+		Speedup *struct {
+			Median float64 `json:"median"`
+		} `json:"speedup"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.Speedup != nil {
+		a.stored = &v.Speedup.Median
+	}
 	return json.Unmarshal(b, &a.ArmSpec)
 }
 
@@ -207,6 +255,9 @@ type RoundSide struct {
 	Speedup float64
 	// Results is every request of the burst.
 	Results []Record
+
+	// storedSpeedup and storedLast are what the file said, to check.
+	storedSpeedup, storedLast *float64
 }
 
 // MarshalJSON writes the burst with the requests each worker answered
@@ -222,14 +273,18 @@ func (s RoundSide) MarshalJSON() ([]byte, error) {
 	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, Results: s.Results})
 }
 
-// UnmarshalJSON reads the arm and the requests; the rest is derived.
+// UnmarshalJSON reads the arm and the requests, and the stored speedup
+// and last response to check against those derived; the rest is
+// derived.
 func (s *RoundSide) UnmarshalJSON(b []byte) error {
 	var v struct {
 		Arm     string   `json:"arm"`
 		Results []Record `json:"results"`
+		Speedup *float64 `json:"speedup"`
+		LastMs  *float64 `json:"last_ms"`
 	}
 	err := json.Unmarshal(b, &v)
-	*s = RoundSide{Arm: v.Arm, Results: v.Results}
+	*s = RoundSide{Arm: v.Arm, Results: v.Results, storedSpeedup: v.Speedup, storedLast: v.LastMs}
 	return err
 }
 
@@ -271,6 +326,39 @@ func (r *Run) first(mode string) *Arm {
 		}
 	}
 	return nil
+}
+
+// Paired reports whether the run is a paired A/B bench: arms of a base
+// and a head build, measured in the same rounds.
+func (r *Run) Paired() bool {
+	return len(r.Config.Builds) == 2
+}
+
+// Pair is a cluster arm of the head build and its counterpart in the
+// base build, each with the standard arm its speedup is against.
+type Pair struct {
+	// Name is the arms' name within their build: "cluster", "cluster/rr".
+	Name                      string
+	BaseStandard, BaseCluster *Arm
+	HeadStandard, HeadCluster *Arm
+}
+
+// Pairs returns the pairs of a paired A/B run, in the head arms' order.
+func (r *Run) Pairs() []Pair {
+	var out []Pair
+	for _, hc := range r.Clusters() {
+		if hc.Build != Head {
+			continue
+		}
+		name := strings.TrimPrefix(hc.Name, Head+"/")
+		bc := r.Arm(BuildArmName(Base, name))
+		if bc == nil {
+			continue
+		}
+		out = append(out, Pair{Name: name, BaseStandard: r.Arm(bc.Baseline), BaseCluster: bc,
+			HeadStandard: r.Arm(hc.Baseline), HeadCluster: hc})
+	}
+	return out
 }
 
 // Clusters returns the cluster arms, in order.
@@ -321,6 +409,8 @@ func (r *Run) Validate() error {
 			return bad("arm %s: %d workers", a.Name, a.Workers)
 		case a.Mode == Cluster && (r.Arm(a.Baseline) == nil || r.Arm(a.Baseline).Mode != Standard):
 			return bad("arm %s: baseline %q is not a standard arm", a.Name, a.Baseline)
+		case a.Mode == Cluster && r.Arm(a.Baseline).Build != a.Build:
+			return bad("arm %s of build %q: baseline %s is of build %q", a.Name, a.Build, a.Baseline, r.Arm(a.Baseline).Build)
 		}
 		seen[a.Name] = true
 	}
@@ -371,7 +461,15 @@ func (r *Run) Derive() {
 			}
 		}
 		a.Stats = Combine(rs, all)
-		a.Jain = Jain(a.RequestsPerWorker, a.Workers)
+		// Per round: a cluster that gives one worker 7 of 10 in one round
+		// and 3 in the next is even over the run, and late in each round.
+		var jains []float64
+		for i := range r.Rounds {
+			if rpw := r.Rounds[i].Arms[j].RequestsPerWorker; len(rpw) > 0 {
+				jains = append(jains, Jain(rpw, a.Workers))
+			}
+		}
+		a.Jain = round3(Median(jains))
 		a.JobMs, a.IdealLastMs = round3(Median(jobs)), 0
 		if a.JobMs > 0 && r.Config.N > 0 {
 			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
@@ -394,6 +492,41 @@ func (r *Run) Derive() {
 		}
 	}
 	r.Scaling = r.curves()
+}
+
+// ErrInconsistentRun is wrapped by [ParseRun] for a file whose stored
+// figures disagree with its requests, or whose requests hold times no
+// clock gives: such a file was edited, or written by something else.
+var ErrInconsistentRun = errors.New("figures disagree with the requests")
+
+// checkStored compares the figures a file stored with those derived
+// from its requests, and checks that every request's times are
+// finite and not negative. Call it after Derive.
+func (r *Run) checkStored() error {
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-3+1e-6*math.Abs(b) }
+	for _, rd := range r.Rounds {
+		for _, s := range rd.Arms {
+			for _, rec := range s.Results {
+				for _, v := range []float64{rec.SentMs, rec.LatencyMs, rec.EndMs, rec.QueueMs, rec.JobMs} {
+					if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e9 {
+						return fmt.Errorf("round %d %s: request %d has a time of %v ms: %w", rd.Round, s.Arm, rec.Seq, v, ErrInconsistentRun)
+					}
+				}
+			}
+			if s.storedSpeedup != nil && !near(*s.storedSpeedup, s.Speedup) {
+				return fmt.Errorf("round %d %s: the file says speedup %v, its requests give %v: %w", rd.Round, s.Arm, *s.storedSpeedup, s.Speedup, ErrInconsistentRun)
+			}
+			if s.storedLast != nil && !near(*s.storedLast, s.LastMs) {
+				return fmt.Errorf("round %d %s: the file says last response %v ms, its requests give %v ms: %w", rd.Round, s.Arm, *s.storedLast, s.LastMs, ErrInconsistentRun)
+			}
+		}
+	}
+	for _, a := range r.Arms {
+		if a.stored != nil && !near(*a.stored, a.Speedup.Median) {
+			return fmt.Errorf("%s: the file says median speedup %v, its rounds give %v: %w", a.Name, *a.stored, a.Speedup.Median, ErrInconsistentRun)
+		}
+	}
+	return nil
 }
 
 // ErrFailedRequests is wrapped by [Run.Check] when requests failed.

@@ -37,6 +37,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"fixtures", nil, nil},
 		{"server", []string{"fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
 		{"bench", []string{"server", "fixtures", "loadgen", "results"}, nil},
+		{"report/simulate", []string{"report", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

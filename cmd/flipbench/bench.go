@@ -30,6 +30,8 @@ type benchOptions struct {
 	cmds       bench.Commands
 	workers    []int
 	scheds     []string
+	baseExe    string
+	headExe    string
 	image      string
 	quick      bool
 	format     string
@@ -65,6 +67,12 @@ contention, kappa: crosstalk, the size where the speedup peaks); --plot draws
 each cluster's timeline and the scaling curve. The standard server runs the
 first policy listed.
 
+A paired A/B bench: --base-exe OLD --head-exe NEW runs both builds' servers (a
+standard and the clusters each) in the same interleaved rounds, so that every round
+measures base and head minutes apart on the same machine; flipbench compare on
+that one run file compares them round by round. Both binaries must be flipbench
+builds with the launch protocol (this release or later).
+
 It writes every measurement to a run file (--out, JSON, schema ` + results.RunSchema + `)
 with the machine, the configuration and every request. With no flags it flips the
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
@@ -88,6 +96,7 @@ interrupted (the rounds done so far are still printed and written).`,
   $ flipbench bench --quick
   $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
   $ flipbench bench --quick --sched all --plot dispatch.html
+  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json && flipbench compare ab.json
   $ flipbench bench --workers 1,2,3,4 --plot scaling.html
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
@@ -122,6 +131,8 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.StringVar(&opts.cmds.Standard, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
 	f.StringVar(&opts.cmds.Cluster, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
 	f.StringVar(&opts.cmds.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
+	f.StringVar(&opts.baseExe, "base-exe", "", "paired A/B bench: the base build's flipbench binary (with --head-exe; compare the run file alone)")
+	f.StringVar(&opts.headExe, "head-exe", "", "paired A/B bench: the head build's flipbench binary (with --base-exe)")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
 	return cmd
 }
@@ -143,7 +154,13 @@ func (o *benchOptions) validate() error {
 	if err := o.parseAssertions(); err != nil {
 		return err
 	}
+	if (o.baseExe == "") != (o.headExe == "") {
+		return usageErrorf("--base-exe and --head-exe go together: give both")
+	}
 	if o.cmds.Standard != "" || o.cmds.Cluster != "" {
+		if o.baseExe != "" {
+			return usageErrorf("--base-exe and --head-exe pair flipbench's own servers of two builds; the commands' servers are your own")
+		}
 		if o.cmds.Standard == "" || o.cmds.Cluster == "" {
 			return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
 		}
@@ -172,6 +189,9 @@ func (o *benchOptions) validate() error {
 			return usageErrorf("--image: %w", err)
 		}
 		o.own.Workers, o.own.Scheds = o.workers, o.scheds
+		if o.baseExe != "" {
+			o.own.Builds = []results.Build{{Name: results.Base, Exe: o.baseExe}, {Name: results.Head, Exe: o.headExe}}
+		}
 		o.cfg.Servers = &o.own
 	}
 	if err := o.cfg.Validate(); err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 type compareOptions struct {
-	base, head    string
+	base, head    string // head is empty for a paired run
 	opt           report.CompareOptions
 	maxRegression string
 	gates         []string
@@ -26,14 +26,28 @@ type compareOptions struct {
 func newCompareCmd(runF func(context.Context, *compareOptions, io.Writer, io.Writer) error) *cobra.Command {
 	opts := &compareOptions{}
 	cmd := &cobra.Command{
-		Use:   "compare BASE.json HEAD.json",
-		Short: "Compare two bench runs and give a CI verdict",
-		Long: `Compare two run files written by flipbench bench, metric by metric, the way
-benchstat does: each side's median and 95% confidence interval over its rounds, the
-change, the Mann-Whitney U p-value, and a verdict. A metric regresses only when the
-change is significant (p <= --alpha) and the whole confidence interval of head/base
-lies beyond --max-regression, so that a noisy runner does not fail the build; a
-change that is not significant prints "~".
+		Use:   "compare PAIRED.json | BASE.json HEAD.json",
+		Short: "Compare two builds' bench runs and give a CI verdict",
+		Long: `Compare the base and head builds of a paired bench (one run file of bench
+--base-exe OLD --head-exe NEW), or two run files written by flipbench bench, metric
+by metric, the way benchstat does: each side's median and 95% confidence interval
+over its rounds, the change head/base, its p-value and a verdict.
+
+Paired (one file, the better design): every round measured both builds minutes
+apart, so the machine's drift between runs cancels out of each round's ratio
+head/base. The change is the Hodges-Lehmann estimate of those ratios and its
+bounds invert the Wilcoxon signed-rank test; it needs 5 rounds or more.
+
+Two runs (two files): the rounds are independent samples; the change is the
+Hodges-Lehmann ratio of every head/base pair and its bounds invert the
+Mann-Whitney U test; it needs 4 rounds a side. Drift between the two runs is not
+seen by any interval: prefer the paired form in CI.
+
+Either way the bounds hold at any round count whatever the noise's distribution
+(each end a one-sided 1-alpha bound), and the printed change is the estimate they
+bound. A metric regresses only when the change is significant (p <= --alpha) and
+its bound lies beyond --max-regression, so that a noisy runner does not fail the
+build; a change that is not significant prints "~".
 
 Only the speedup (cluster over standard, measured within each run, so the runner's
 own speed cancels out) and the error rates gate; --gate adds others
@@ -41,21 +55,28 @@ own speed cancels out) and the error rates gate; --gate adds others
 a last part like "p99" names both sides). The rest are advisory. errors is a
 count and error_rate a percentage, as in bench --assert.
 
-Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head,
-2 bad input (a missing or unreadable file, another schema, runs from different CPU
-counts or images without --force, fewer than 4 rounds).`,
-		Example: `  $ flipbench compare base.json head.json
+Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head
+(however few rounds it finished), 2 bad input (a missing or unreadable file, another
+schema, a file whose stored figures disagree with its requests, runs of different
+CPU counts, images, dispatch policies, cluster sizes, -n or threads without --force,
+too few rounds).`,
+		Example: `  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json
+  $ flipbench compare ab.json
+  $ flipbench compare base.json head.json
   $ flipbench compare base.json head.json --gate cluster.p99 --max-regression 5%
   $ flipbench compare base.json head.json --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench compare base.json head.json --format junit > flipbench.xml`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return usageErrorf("compare takes two run files, base and head, got %d argument(s)\nTry: flipbench bench --out base.json, change something, flipbench bench --out head.json, flipbench compare base.json head.json", len(args))
+			if len(args) < 1 || len(args) > 2 {
+				return usageErrorf("compare takes a paired run file, or two run files (base and head), got %d argument(s)\nTry: flipbench bench --base-exe OLD --head-exe NEW --out ab.json, then flipbench compare ab.json", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.base, opts.head = args[0], args[1]
+			opts.base = args[0]
+			if len(args) == 2 {
+				opts.head = args[1]
+			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -75,20 +96,25 @@ counts or images without --force, fewer than 4 rounds).`,
 }
 
 func (o *compareOptions) validate() error {
-	if o.opt.Alpha <= 0 || o.opt.Alpha >= 1 {
-		return usageErrorf("--alpha must be between 0 and 1, got %v", o.opt.Alpha)
+	// NaN compares false with everything: it must be refused by name, or
+	// it passes every range check and turns the gate off.
+	if a := o.opt.Alpha; !(a > 0 && a < 0.5) {
+		return usageErrorf("--alpha must be above 0 and below 0.5, got %v", a)
 	}
 	s := strings.TrimSpace(o.maxRegression)
 	pct := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
 	if pct {
 		v /= 100
 	}
-	if err != nil || v <= 0 || v >= 1 {
-		return usageErrorf("--max-regression must be a fraction like 10%% or 0.1, got %q", o.maxRegression)
+	if err != nil || !(v > 0 && v < 1) {
+		return usageErrorf("--max-regression must be a fraction above 0 and below 1, like 10%% or 0.1, got %q", o.maxRegression)
 	}
 	o.opt.MaxRegression = v
 	o.opt.Gates = o.gates
+	if err := o.opt.Validate(); err != nil {
+		return usageErrorf("%w", err)
+	}
 	return nil
 }
 
@@ -97,12 +123,17 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	head, err := readRun(opts.head)
-	if err != nil {
-		return err
+	var c *report.Comparison
+	if opts.head == "" {
+		c, err = report.ComparePaired(base, opts.base, opts.opt)
+	} else {
+		head, rerr := readRun(opts.head)
+		if rerr != nil {
+			return rerr
+		}
+		c, err = report.Compare(base, head, opts.base, opts.head, opts.opt)
 	}
-	c, err := report.Compare(base, head, opts.base, opts.head, opts.opt)
-	if errors.Is(err, report.ErrIncomparable) && !opts.opt.Force {
+	if errors.Is(err, report.ErrDifferentSetups) && !opts.opt.Force {
 		return usageErrorf("%w (--force compares them anyway)", err)
 	}
 	if err != nil {

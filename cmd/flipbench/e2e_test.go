@@ -977,13 +977,20 @@ func TestCompareEndToEnd(t *testing.T) {
 	two, one := filepath.Join(dir, "two.json"), filepath.Join(dir, "one.json")
 	benchTwoWorkersAndOne(t, two, one)
 
-	// A cluster of one worker is no faster than standard: the speedup fell.
-	stdout, stderr, code := runCLI(t, nil, "compare", two, one)
-	if code != 1 {
-		t.Errorf("compare two-worker base with one-worker head: exit %d, want 1\n%s%s", code, stdout, stderr)
+	// Runs of different cluster sizes are refused, saying which differ.
+	_, stderr, code := runCLI(t, nil, "compare", two, one)
+	if code != 2 || !strings.Contains(stderr, "cluster sizes differ: base 2, head 1") || !strings.Contains(stderr, "--force") {
+		t.Errorf("compare two-worker base with one-worker head: exit %d, want 2 naming the sizes: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "FAIL: speedup regressed") || !strings.Contains(stderr, "flipbench: regression: speedup regressed") {
-		t.Errorf("output does not name speedup as the regression:\n%s\n%s", stdout, stderr)
+	// Forced: a cluster of one worker is no faster than standard, the
+	// speedup fell.
+	stdout, stderr, code := runCLI(t, nil, "compare", two, one, "--force")
+	if code != 1 {
+		t.Errorf("compare --force two-worker base with one-worker head: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "FAIL: speedup regressed") || !strings.Contains(stderr, "flipbench: regression: speedup regressed") ||
+		!strings.Contains(stdout, "compared although they differ (forced): cluster sizes differ") {
+		t.Errorf("output does not name speedup as the regression, or the forced difference:\n%s\n%s", stdout, stderr)
 	}
 
 	// The same run against itself: nothing changed.
@@ -1000,7 +1007,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 
 	// JUnit for CI test reports.
-	stdout, _, code = runCLI(t, nil, "compare", two, one, "--format", "junit")
+	stdout, _, code = runCLI(t, nil, "compare", two, one, "--format", "junit", "--force")
 	if code != 1 || !strings.Contains(stdout, `<failure message="speedup regressed`) {
 		t.Errorf("junit: exit %d, want 1 and a speedup failure:\n%s", code, stdout)
 	}
@@ -1022,8 +1029,9 @@ func TestCompareEndToEnd(t *testing.T) {
 		{"missing file", []string{"compare", two, filepath.Join(dir, "nope.json")}, "no such file"},
 		{"not json", []string{"compare", two, notJSON}, "notes.txt: not JSON"},
 		{"load file", []string{"compare", two, loadJSON}, `schema "flipbench/load/v1"`},
-		{"too few rounds", []string{"compare", two, short}, "compare needs at least 4"},
-		{"one argument", []string{"compare", two}, "compare takes two run files"},
+		{"too few rounds", []string{"compare", two, short, "--force"}, "compare needs at least 4"},
+		{"one run of one build", []string{"compare", two}, "not a paired A/B bench"},
+		{"three arguments", []string{"compare", two, two, two}, "compare takes a paired run file, or two run files"},
 		{"unknown gate", []string{"compare", two, two, "--gate", "sped"}, "unknown gate"},
 		{"bad threshold", []string{"compare", two, two, "--max-regression", "150%"}, "--max-regression"},
 	} {
@@ -1301,4 +1309,64 @@ func processesWith(s string) []int {
 		}
 	}
 	return out
+}
+
+// TestPairedBenchEndToEnd: a paired bench of two copies of one build
+// measures both in every round, and compare on that one file compares
+// them round by round; no change is found. NaN thresholds, by flag or
+// by environment, are refused before anything is read.
+func TestPairedBenchEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "flipbench-base")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "ab.json")
+	var stdout, stderr string
+	var code int
+	for attempt := 1; attempt <= 3; attempt++ { // a false alarm is rare (<= 5%), not impossible
+		if _, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "6", "--base-exe", base, "--head-exe", bin, "--out", out); code != 0 {
+			t.Fatalf("paired bench: exit %d: %s", code, stderr)
+		}
+		stdout, stderr, code = runCLI(t, nil, "compare", out)
+		if code == 0 {
+			break
+		}
+		t.Logf("attempt %d: compare exit %d:\n%s", attempt, code, stdout)
+	}
+	if code != 0 || !strings.Contains(stdout, "paired by round") || !strings.Contains(stdout, "base: "+out+" (base) ("+base) {
+		t.Errorf("compare of a paired run of one build: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var run runFile
+	b, _ = os.ReadFile(out)
+	json.Unmarshal(b, &run)
+	want := []string{"base/standard", "base/cluster", "head/standard", "head/cluster"}
+	if len(run.Arms) != 4 || run.Order[0] != want[0] || len(run.Order) != 24 {
+		t.Errorf("arms %+v, order %v; want %v in every round", run.Arms, run.Order, want)
+	}
+	for _, bad := range [][]string{
+		{"compare", out, "--max-regression", "NaN"},
+		{"compare", out, "--max-regression", "NaN%"},
+		{"compare", out, "--max-regression", "Inf"},
+		{"compare", out, "--alpha", "NaN"},
+	} {
+		if _, stderr, code := runCLI(t, nil, bad...); code != 2 || strings.Count(stderr, "\n") > 2 {
+			t.Errorf("%v: exit %d, want 2 with one line: %s", bad, code, stderr)
+		}
+	}
+	if _, stderr, code := runCLI(t, []string{"FLIPBENCH_MAX_REGRESSION=NaN"}, "compare", out); code != 2 {
+		t.Errorf("FLIPBENCH_MAX_REGRESSION=NaN: exit %d, want 2: %s", code, stderr)
+	}
+	// A run of one build is not a paired run: exit 2, saying what to do.
+	one := filepath.Join(dir, "one.json")
+	if _, stderr, code := runCLI(t, nil, "bench", "--quick", "--rounds", "2", "--out", one); code != 0 {
+		t.Fatalf("bench: %s", stderr)
+	}
+	if _, stderr, code := runCLI(t, nil, "compare", one); code != 2 || !strings.Contains(stderr, "not a paired A/B bench") {
+		t.Errorf("compare of one run of one build: exit %d, %s", code, stderr)
+	}
 }

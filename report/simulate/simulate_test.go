@@ -1,0 +1,59 @@
+package simulate
+
+import (
+	"testing"
+
+	"github.com/flipbench/flipbench/report"
+)
+
+// TestHeadlineCells pins the headline cells of scripts/simulate, seeded,
+// at 1000 trials: the error rates compare promises. Slack of 1.5 points
+// is about two binomial standard deviations at 5% and 1000 trials.
+func TestHeadlineCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of comparisons")
+	}
+	t.Parallel()
+	for _, tt := range []struct {
+		c        Case
+		min, max float64 // the rate of failed comparisons must lie within
+	}{
+		// The paired design, 6 rounds, rounds varying within ±15% a mode.
+		{Case{Design: Paired, Model: Uniform, Where: PerMode, Sigma: 0.15, Rounds: 6, Drop: 0}, 0, 0.05},
+		{Case{Design: Paired, Model: Uniform, Where: PerMode, Sigma: 0.15, Rounds: 6, Drop: 0.10}, 0, 0.065},
+		// About 90% caught at 6 rounds (88-90% across seeds), all but a few
+		// at 8.
+		{Case{Design: Paired, Model: Uniform, Where: PerMode, Sigma: 0.15, Rounds: 6, Drop: 0.30}, 0.86, 1},
+		{Case{Design: Paired, Model: Uniform, Where: PerMode, Sigma: 0.15, Rounds: 8, Drop: 0.30}, 0.93, 1},
+		// At the threshold the gate fires at most 5% of the time, at 6
+		// and 12 rounds, for every model (4 rounds: never, no bound).
+		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 6, Drop: 0.10}, 0, 0.065},
+		{Case{Design: Paired, Model: Lognormal, Where: PerMode, Sigma: 0.15, Rounds: 12, Drop: 0.10}, 0, 0.065},
+		{Case{Design: TwoRuns, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 6, Drop: 0.10}, 0, 0.065},
+		{Case{Design: TwoRuns, Model: Lognormal, Where: PerMode, Sigma: 0.15, Rounds: 4, Drop: 0.10}, 0, 0.065},
+		{Case{Design: TwoRuns, Model: Outliers, Where: PerSpeedup, Sigma: 0.15, Rounds: 12, Drop: 0.10}, 0, 0.065},
+		// Drift between runs (15% on the speedup): two runs raise false
+		// alarms, which a paired run, one machine and one hour, cannot.
+		{Case{Design: TwoRuns, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0, Drift: 0.15}, 0.10, 1},
+		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0, Drift: 0.15}, 0, 0.02},
+		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0.30, Drift: 0.15}, 0.98, 1},
+		// With 20 rounds, sd 15% a mode: 30% drops caught.
+		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 20, Drop: 0.30}, 0.90, 1},
+	} {
+		rate, err := tt.c.Rate(1000, 1, report.CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rate < tt.min || rate > tt.max {
+			t.Errorf("%+v: %.1f%% failed, want %.1f%% to %.1f%%", tt.c, 100*rate, 100*tt.min, 100*tt.max)
+		}
+	}
+}
+
+func TestPairedNeedsFiveRounds(t *testing.T) {
+	t.Parallel()
+	c := Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 4, Drop: 0.3}
+	if _, err := c.Rate(1, 1, report.CompareOptions{}); err == nil {
+		t.Error("a paired comparison of 4 rounds gave a verdict, want too few rounds")
+	}
+}

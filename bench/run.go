@@ -121,14 +121,16 @@ func (b *bencher) burst(ctx context.Context, arm string, size int, label string)
 // measure runs one measured round at one side; an interrupted burst is
 // not kept.
 func (b *bencher) measure(ctx context.Context, st Step) error {
+	cpu := takeCPU()
 	sum, err := b.burst(ctx, st.Arm, b.cfg.requests(), fmt.Sprintf("%s %d/%d", st.Arm, st.Round, b.cfg.rounds()))
 	if err != nil || sum.Interrupted {
 		return err
 	}
+	use := cpu.since()
 	for i := range sum.Results {
 		sum.Results[i].Round = st.Round
 	}
-	b.measured[st] = results.RoundSide{Arm: st.Arm, Results: sum.Results}
+	b.measured[st] = results.RoundSide{Arm: st.Arm, Results: sum.Results, CPU: use}
 	b.order = append(b.order, st)
 	return nil
 }

@@ -73,6 +73,9 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 			if a.Speedup.Rounds > 0 {
 				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", a.Speedup.Median, a.Speedup.Min, a.Speedup.Max)
 				eff = fmt.Sprintf("%.2f", a.Speedup.Efficiency)
+				if a.Speedup.Efficiency > 1 {
+					eff += " (!)"
+				}
 			}
 		}
 		rows = append(rows, row{
@@ -95,6 +98,14 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	}
 	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / the cluster's, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
 		rounds, strings.Join(speedups, "; ")))
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Cluster && a.Speedup.Efficiency > 1 }) {
+		para("(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; something slowed the standard rounds")
+	}
+	if d := r.DisturbedRounds(); len(d) > 0 {
+		para(fmt.Sprintf("disturbed rounds %v: other processes took more than %.2f of a core during a burst (see each burst's cpu in the run file; compare --drop-disturbed leaves them out)", d, results.DisturbedCores))
+	} else if len(r.Rounds) > 0 && r.Rounds[0].Arms[0].CPU != nil {
+		para(fmt.Sprintf("no disturbed round: other processes took at most %.2f of a core during every burst", results.DisturbedCores))
+	}
 	if len(r.Rounds) > 0 && dispatchKnown(r) {
 		if err := writeDispatchTable(w, r, markdown, para); err != nil {
 			return err

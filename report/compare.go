@@ -64,6 +64,9 @@ type CompareOptions struct {
 	Gates []string
 	// Force compares runs from different CPU counts or images.
 	Force bool
+	// DropDisturbed leaves out the rounds in which other processes took
+	// more than results.DisturbedCores of a core.
+	DropDisturbed bool
 
 	// resamples is the bootstrap's resample count; zero means
 	// bootstrapResamples. Only the simulation tests lower it, to run
@@ -261,7 +264,11 @@ func Compare(base, head *results.Run, baseName, headName string, opt CompareOpti
 			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, results.RunSchema, ErrIncomparable)
 		}
 	}
+	var disturbed []string
+	base, disturbed = handleDisturbed(base, baseName, opt.DropDisturbed, disturbed)
+	head, disturbed = handleDisturbed(head, headName, opt.DropDisturbed, disturbed)
 	c := newComparison(DesignTwoRuns, runInfo(baseName, base, base.Standard(), base.Cluster()), runInfo(headName, head, head.Standard(), head.Cluster()), opt)
+	c.Notes = append(c.Notes, disturbed...)
 	if err := c.checkSetups(base, head, base.Cluster(), head.Cluster(), opt.Force); err != nil {
 		return nil, err
 	}
@@ -316,6 +323,8 @@ func ComparePaired(run *results.Run, name string, opt CompareOptions) (*Comparis
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
+	var disturbed []string
+	run, disturbed = handleDisturbed(run, name, opt.DropDisturbed, disturbed)
 	pairs := run.Pairs()
 	if !run.Paired() || len(pairs) == 0 {
 		return nil, fmt.Errorf("%s: %w (bench --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", name, ErrNotPaired)
@@ -323,6 +332,7 @@ func ComparePaired(run *results.Run, name string, opt CompareOptions) (*Comparis
 	p := pairs[0]
 	c := newComparison(DesignPaired, runInfo(name+" (base)", run, p.BaseStandard, p.BaseCluster), runInfo(name+" (head)", run, p.HeadStandard, p.HeadCluster), opt)
 	c.Base.Build, c.Head.Build = run.Config.Builds[0], run.Config.Builds[1]
+	c.Notes = append(c.Notes, disturbed...)
 	if len(pairs) > 1 {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters a build; compared: the first, %s", name, len(pairs), p.Name))
 	}
@@ -375,6 +385,23 @@ func comparePairedMetric(m results.Metric, base, head []float64, thr *benchmath.
 	}
 	d.setVerdict(pairedRatio(q, thr.CompareAlpha), thr.CompareAlpha, maxReg)
 	return d
+}
+
+// handleDisturbed notes a run's disturbed rounds and, with drop, returns
+// a copy of the run without them.
+func handleDisturbed(r *results.Run, name string, drop bool, notes []string) (*results.Run, []string) {
+	rounds := r.DisturbedRounds()
+	if len(rounds) == 0 {
+		return r, notes
+	}
+	if !drop {
+		return r, append(notes, fmt.Sprintf("%s had disturbed rounds %v: other processes took more than %.2f of a core (--drop-disturbed leaves them out)", name, rounds, results.DisturbedCores))
+	}
+	cp := *r
+	cp.Arms = slices.Clone(r.Arms)
+	cp.Rounds = slices.Clone(r.Rounds)
+	cp.DropRounds(rounds)
+	return &cp, append(notes, fmt.Sprintf("%s: disturbed rounds %v left out", name, rounds))
 }
 
 func newComparison(design string, base, head RunInfo, opt CompareOptions) *Comparison {

@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/aclements/go-moremath/stats"
 )
@@ -32,13 +33,7 @@ func shiftRatio(base, head []float64, alpha float64) ratioInterval {
 		}
 	}
 	slices.Sort(d)
-	// k is the largest count such that P(U < k) <= alpha: the k-th
-	// smallest difference is the lower bound, the k-th largest the upper.
-	u := stats.UDist{N1: len(base), N2: len(head)}
-	k := 0
-	for k < len(d) && u.CDF(float64(k)) <= alpha {
-		k++
-	}
+	k := criticalU(len(base), len(head), alpha)
 	out := ratioInterval{Est: math.Exp(median(d)), Lo: 0, Hi: math.Inf(1)}
 	if k > 0 {
 		out.Lo, out.Hi = math.Exp(d[k-1]), math.Exp(d[len(d)-k])
@@ -47,6 +42,32 @@ func shiftRatio(base, head []float64, alpha float64) ratioInterval {
 	out.P = min(pLess, pGreater)
 	return out
 }
+
+// criticalU is the largest k such that P(U < k) <= alpha for samples of
+// n1 and n2 without ties: the k-th smallest of the n1*n2 differences is
+// the lower bound, the k-th largest the upper. The exact distribution is
+// costly at 20 rounds a side, and the answer depends on n1, n2 and alpha
+// alone: it is kept.
+func criticalU(n1, n2 int, alpha float64) int {
+	key := [3]float64{float64(n1), float64(n2), alpha}
+	criticalMu.Lock()
+	defer criticalMu.Unlock()
+	if k, ok := critical[key]; ok {
+		return k
+	}
+	u := stats.UDist{N1: n1, N2: n2}
+	k := 0
+	for k < n1*n2 && u.CDF(float64(k)) <= alpha {
+		k++
+	}
+	critical[key] = k
+	return k
+}
+
+var (
+	criticalMu sync.Mutex
+	critical   = map[[3]float64]int{}
+)
 
 // pairedRatio summarizes per-round ratios q (head/base measured in the
 // same round): the Hodges-Lehmann estimate (the median of the Walsh

@@ -255,6 +255,13 @@ type RoundSide struct {
 	Speedup float64
 	// Results is every request of the burst.
 	Results []Record
+	// CPU is the CPU time used during the burst, where the bench could
+	// measure it (Linux); nil otherwise.
+	CPU *CPUUse
+	// Disturbed is set when other processes than the bench and its
+	// servers used more than [DisturbedCores] of a core during the burst
+	// (derived from CPU).
+	Disturbed bool
 
 	// storedSpeedup and storedLast are what the file said, to check.
 	storedSpeedup, storedLast *float64
@@ -269,8 +276,10 @@ func (s RoundSide) MarshalJSON() ([]byte, error) {
 		LoadKey           *struct{}      `json:"workers,omitempty"` // hides Stats' load-file key
 		RequestsPerWorker map[string]int `json:"requests_per_worker"`
 		Speedup           float64        `json:"speedup,omitempty"`
+		CPU               *CPUUse        `json:"cpu,omitempty"`
+		Disturbed         bool           `json:"disturbed,omitempty"`
 		Results           []Record       `json:"results"`
-	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, Results: s.Results})
+	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, CPU: s.CPU, Disturbed: s.Disturbed, Results: s.Results})
 }
 
 // UnmarshalJSON reads the arm and the requests, and the stored speedup
@@ -282,10 +291,61 @@ func (s *RoundSide) UnmarshalJSON(b []byte) error {
 		Results []Record `json:"results"`
 		Speedup *float64 `json:"speedup"`
 		LastMs  *float64 `json:"last_ms"`
+		CPU     *CPUUse  `json:"cpu"`
 	}
 	err := json.Unmarshal(b, &v)
-	*s = RoundSide{Arm: v.Arm, Results: v.Results, storedSpeedup: v.Speedup, storedLast: v.LastMs}
+	*s = RoundSide{Arm: v.Arm, Results: v.Results, CPU: v.CPU, storedSpeedup: v.Speedup, storedLast: v.LastMs}
 	return err
+}
+
+// CPUUse is the CPU time used during one burst.
+type CPUUse struct {
+	// OursMs is the CPU time of the bench and every process it started:
+	// the load generator and the servers under test. OtherMs is the rest
+	// of the machine's busy time: other processes, the kernel for them.
+	OursMs  float64 `json:"ours_ms"`
+	OtherMs float64 `json:"other_ms"`
+	// WallMs is how long the burst took.
+	WallMs float64 `json:"wall_ms"`
+}
+
+// DisturbedCores is how much of a core other processes may use during
+// a burst before the burst counts as disturbed: a quarter. A CPU-bound
+// cluster using every core loses about that much of its speed to them.
+const DisturbedCores = 0.25
+
+// disturbed reports whether others used more than DisturbedCores of a
+// core, and at least two clock ticks (20 ms): /proc counts CPU time in
+// 10 ms ticks, too coarse to judge a burst of a few ticks by less.
+func (c *CPUUse) disturbed() bool {
+	return c != nil && c.WallMs > 0 && c.OtherMs > DisturbedCores*c.WallMs && c.OtherMs >= 20
+}
+
+// Disturbed reports whether any burst of the round was disturbed.
+func (r *Round) Disturbed() bool {
+	for _, s := range r.Arms {
+		if s.Disturbed {
+			return true
+		}
+	}
+	return false
+}
+
+// DisturbedRounds lists the rounds with a disturbed burst, by number.
+func (r *Run) DisturbedRounds() []int {
+	var v []int
+	for i := range r.Rounds {
+		if r.Rounds[i].Disturbed() {
+			v = append(v, r.Rounds[i].Round)
+		}
+	}
+	return v
+}
+
+// DropRounds removes the rounds numbered in drop and derives again.
+func (r *Run) DropRounds(drop []int) {
+	r.Rounds = slices.DeleteFunc(r.Rounds, func(rd Round) bool { return slices.Contains(drop, rd.Round) })
+	r.Derive()
 }
 
 // Speedup summarizes the rounds' speedups of a cluster arm.
@@ -435,6 +495,7 @@ func (r *Run) Derive() {
 		rd := &r.Rounds[i]
 		for j := range rd.Arms {
 			rd.Arms[j].Stats = Summarize(rd.Arms[j].Results)
+			rd.Arms[j].Disturbed = rd.Arms[j].CPU.disturbed()
 		}
 		for j := range rd.Arms {
 			s := &rd.Arms[j]

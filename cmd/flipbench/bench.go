@@ -73,6 +73,12 @@ measures base and head minutes apart on the same machine; flipbench compare on
 that one run file compares them round by round. Both binaries must be flipbench
 builds with the launch protocol (this release or later).
 
+On Linux it records, for every burst, the CPU time of the bench and its servers
+and the CPU time the rest of the machine used; a burst during which other
+processes took more than a quarter of a core marks its round disturbed, and the
+table lists those rounds (an efficiency above 1, which a CPU-bound cluster
+cannot reach, is flagged with "(!)").
+
 It writes every measurement to a run file (--out, JSON, schema ` + results.RunSchema + `)
 with the machine, the configuration and every request. With no flags it flips the
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;

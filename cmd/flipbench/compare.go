@@ -90,7 +90,8 @@ too few rounds).`,
 	f.Float64Var(&opts.opt.Alpha, "alpha", report.DefaultAlpha, "significance level of the U test")
 	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
 	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides speedup and error_rate")
-	f.BoolVar(&opts.opt.Force, "force", false, "compare runs from different CPU counts or images")
+	f.BoolVar(&opts.opt.Force, "force", false, "compare runs of different setups (CPUs, image, policy, workers, -n, threads)")
+	f.BoolVar(&opts.opt.DropDisturbed, "drop-disturbed", false, "leave out the rounds in which other processes took more than a quarter of a core")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.CompareFormats...).withAlias("text", report.FormatTable), "format", "output format")
 	return cmd
 }

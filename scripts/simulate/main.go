@@ -11,6 +11,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -71,6 +72,9 @@ func main() {
 }
 
 func shortErr(err error) string {
+	if errors.Is(err, report.ErrTooFewRounds) {
+		return "refused: too few rounds"
+	}
 	s := err.Error()
 	if i := strings.Index(s, ";"); i > 0 {
 		s = s[:i]

@@ -32,11 +32,12 @@ func startBurner(t *testing.T) func() {
 }
 
 // TestBenchMarksDisturbedRounds: another process burns a core during
-// rounds 2 and 3 of four: those are marked disturbed, with a core more
-// of other CPU than the quiet rounds, and on a quiet machine exactly
-// those are. A machine busy with other work (other test packages) may
-// disturb the quiet rounds too: the test tries again a few times before
-// it settles for the first two checks.
+// rounds 2 and 3 of four: those are marked disturbed, others taking at
+// least 0.8 of a core in each of their bursts, and on a quiet machine
+// exactly those are. A machine busy with other work (the other test
+// packages of go test ./... run at the same time) disturbs the quiet
+// rounds too, as it should: the test tries again before it settles for
+// the first two checks.
 func TestBenchMarksDisturbedRounds(t *testing.T) {
 	for attempt := 1; ; attempt++ {
 		var mu sync.Mutex
@@ -73,15 +74,14 @@ func TestBenchMarksDisturbedRounds(t *testing.T) {
 		got := run.DisturbedRounds()
 		t.Logf("attempt %d: others' share of a core by round %v; disturbed %v", attempt, share, got)
 		for _, r := range []int{2, 3} {
-			if !slices.Contains(got, r) || share[r] < max(share[1], share[4])+0.6 {
-				t.Fatalf("round %d: disturbed %v, others' share %.2f against %.2f and %.2f in the quiet rounds; want disturbed, a core more",
-					r, got, share[r], share[1], share[4])
+			if !slices.Contains(got, r) || share[r] < 0.8 {
+				t.Fatalf("round %d: disturbed %v, others' least share of a core %.2f; want disturbed, 0.8 or more", r, got, share[r])
 			}
 		}
 		if slices.Equal(got, []int{2, 3}) {
 			return
 		}
-		if attempt == 4 {
+		if attempt == 3 {
 			t.Logf("the quiet rounds were disturbed by other work in every attempt: %v", got)
 			return
 		}

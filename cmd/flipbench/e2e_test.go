@@ -1126,7 +1126,7 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 		}
 	}
 	// The old workers' handoff sockets are closed: a roll leaks nothing.
-	waitFor(t, 5*time.Second, fmt.Sprintf("the supervisor back to its %d open files", fds), func() bool {
+	waitFor(t, 15*time.Second, fmt.Sprintf("the supervisor back to its %d open files", fds), func() bool {
 		return openFiles(p.pid()) == fds
 	})
 }

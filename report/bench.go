@@ -99,7 +99,7 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / the cluster's, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
 		rounds, strings.Join(speedups, "; ")))
 	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Cluster && a.Speedup.Efficiency > 1 }) {
-		para("(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; something slowed the standard rounds")
+		para("(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; the standard rounds ran slow, from other processes (see the disturbed rounds) or the rounds' own noise (see the min-max)")
 	}
 	if d := r.DisturbedRounds(); len(d) > 0 {
 		para(fmt.Sprintf("disturbed rounds %v: other processes took more than %.2f of a core during a burst (see each burst's cpu in the run file; compare --drop-disturbed leaves them out)", d, results.DisturbedCores))

@@ -77,6 +77,11 @@ type CompareOptions struct {
 func (o CompareOptions) alpha() float64         { return cmp.Or(o.Alpha, DefaultAlpha) }
 func (o CompareOptions) maxRegression() float64 { return cmp.Or(o.MaxRegression, DefaultMaxRegression) }
 
+// gated reports whether metric fails the comparison when it regresses.
+func (o CompareOptions) gated(metric string) bool {
+	return slices.ContainsFunc(o.gates(), func(g string) bool { return gateMatches(g, metric) })
+}
+
 func (o CompareOptions) gates() []string {
 	gates := slices.Clone(DefaultGates)
 	for _, g := range o.Gates {
@@ -376,9 +381,7 @@ func comparePairedMetric(m results.Metric, base, head []float64, thr *benchmath.
 		// Counts that may be zero have no per-round ratio: as two samples.
 		return compareMetric(m, b, h, thr, maxReg, resamples, rng)
 	}
-	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter}
-	d.Base = summarize(benchmath.NewSample(slices.Clone(b), thr))
-	d.Head = summarize(benchmath.NewSample(slices.Clone(h), thr))
+	d := newDelta(m, b, h, thr)
 	if constant(q) && q[0] == 1 {
 		d.P, d.RatioLo, d.RatioHi, d.Verdict = 1, 1, 1, VerdictNoChange
 		return d
@@ -466,7 +469,7 @@ func (c *Comparison) failedRequests() bool {
 func (c *Comparison) metrics(opt CompareOptions) []results.Metric {
 	var out []results.Metric
 	for _, m := range results.Metrics() {
-		if m.Compared || slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, m.Name) }) {
+		if m.Compared || opt.gated(m.Name) {
 			out = append(out, m)
 		}
 	}
@@ -475,7 +478,7 @@ func (c *Comparison) metrics(opt CompareOptions) []results.Metric {
 
 // add records d, gated or not, and its regression.
 func (c *Comparison) add(d Delta, opt CompareOptions) {
-	d.Gated = slices.ContainsFunc(opt.gates(), func(g string) bool { return gateMatches(g, d.Metric) })
+	d.Gated = opt.gated(d.Metric)
 	if d.Regressed() {
 		c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
 	}
@@ -503,12 +506,11 @@ func gateMatches(gate, metric string) bool {
 }
 
 func compareMetric(m results.Metric, base, head []float64, thr *benchmath.Thresholds, maxReg float64, resamples int, rng *rand.Rand) Delta {
-	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter}
-	bs := benchmath.NewSample(slices.Clone(base), thr)
-	hs := benchmath.NewSample(slices.Clone(head), thr)
-	d.Base, d.Head = summarize(bs), summarize(hs)
-	for _, w := range append(benchmath.AssumeNothing.Summary(bs, DefaultConfidence).Warnings, benchmath.AssumeNothing.Summary(hs, DefaultConfidence).Warnings...) {
-		d.Warnings = appendUnique(d.Warnings, w.Error())
+	d := newDelta(m, base, head, thr)
+	for _, v := range [][]float64{base, head} {
+		for _, w := range benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(v), thr), DefaultConfidence).Warnings {
+			d.Warnings = appendUnique(d.Warnings, w.Error())
+		}
 	}
 	if constant(base) && constant(head) && d.Base.Median == d.Head.Median {
 		// Nothing varies (no errors on either side, say): no change, and
@@ -589,6 +591,13 @@ func uTest(head, base []float64, alt stats.LocationHypothesis) float64 {
 		return 1
 	}
 	return res.P
+}
+
+// newDelta starts the comparison of m: each side's median and interval.
+func newDelta(m results.Metric, base, head []float64, thr *benchmath.Thresholds) Delta {
+	return Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter,
+		Base: summarize(benchmath.NewSample(slices.Clone(base), thr)),
+		Head: summarize(benchmath.NewSample(slices.Clone(head), thr))}
 }
 
 func summarize(s *benchmath.Sample) Stat {

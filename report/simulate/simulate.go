@@ -65,6 +65,12 @@ type Case struct {
 	// of one build had median speedups from 1.57 to 2.32). A paired run
 	// has one machine and one hour.
 	Drift float64
+	// Shared is the share of a per-mode noise's variance that a round's
+	// arms have in common: what the machine was doing during that round
+	// weighs on every arm measured in it. It cancels in a round's speedup
+	// and in a paired round's ratio. 20 real paired --quick benches here
+	// had 0.37 (see [Measure]); 0 is independent noise.
+	Shared float64
 }
 
 // Trial fabricates the case's runs once and compares them; it reports
@@ -72,7 +78,14 @@ type Case struct {
 func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err error) {
 	noise := func(sigma float64) float64 { return factor(c.Model, sigma, rng) }
 	const std, speedup = 10000.0, 2.0 // ms, the true standard last and base speedup
-	last := func(build string) (s, cl float64) {
+	// A per-mode draw is the round's shared factor times the arm's own,
+	// their variances splitting σ² as Shared says.
+	own, shared := c.Sigma, 0.0
+	if c.Where == PerMode && c.Shared > 0 {
+		own, shared = c.Sigma*math.Sqrt(1-c.Shared), c.Sigma*math.Sqrt(c.Shared)
+	}
+	roundFactor := map[int]float64{}
+	last := func(round int, build string) (s, cl float64) {
 		sp := speedup
 		if build == results.Head {
 			sp *= 1 - c.Drop
@@ -80,11 +93,19 @@ func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err
 		if c.Where == PerSpeedup {
 			return std, std / (sp * noise(c.Sigma))
 		}
-		return std * noise(c.Sigma), std / sp * noise(c.Sigma)
+		r, ok := roundFactor[round]
+		if !ok {
+			r = 1.0
+			if shared > 0 {
+				r = noise(shared)
+			}
+			roundFactor[round] = r
+		}
+		return std * r * noise(own), std / sp * r * noise(own)
 	}
 	var cmp *report.Comparison
 	if c.Design == Paired {
-		run := fabricate(c.Rounds, []string{results.Base, results.Head}, func(_ int, build string) (float64, float64) { return last(build) })
+		run := fabricate(c.Rounds, []string{results.Base, results.Head}, last)
 		cmp, err = report.ComparePaired(run, "sim", opt)
 	} else {
 		runs := make([]*results.Run, 2)
@@ -93,8 +114,9 @@ func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err
 			if c.Drift > 0 {
 				d = noise(c.Drift)
 			}
-			runs[i] = fabricate(c.Rounds, []string{""}, func(int, string) (float64, float64) {
-				s, cl := last(build)
+			clear(roundFactor) // another run: other rounds
+			runs[i] = fabricate(c.Rounds, []string{""}, func(round int, _ string) (float64, float64) {
+				s, cl := last(round, build)
 				return s, cl * d
 			})
 		}

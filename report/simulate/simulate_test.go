@@ -1,9 +1,12 @@
 package simulate
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
 )
 
 // TestHeadlineCells pins the headline cells of scripts/simulate, seeded,
@@ -37,6 +40,10 @@ func TestHeadlineCells(t *testing.T) {
 		{Case{Design: TwoRuns, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0, Drift: 0.15}, 0.10, 1},
 		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0, Drift: 0.15}, 0, 0.02},
 		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.05, Rounds: 6, Drop: 0.30, Drift: 0.15}, 0.98, 1},
+		// The noise measured in 20 real paired --quick benches here
+		// (scripts/simulate -measure): 6 paired rounds catch 30% drops.
+		{Case{Design: Paired, Model: Lognormal, Where: PerMode, Sigma: 0.095, Shared: 0.37, Rounds: 6, Drop: 0}, 0, 0.02},
+		{Case{Design: Paired, Model: Lognormal, Where: PerMode, Sigma: 0.095, Shared: 0.37, Rounds: 6, Drop: 0.30}, 0.92, 1},
 		// With 20 rounds, sd 15% a mode: 30% drops caught.
 		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 20, Drop: 0.30}, 0.90, 1},
 	} {
@@ -55,5 +62,40 @@ func TestPairedNeedsFiveRounds(t *testing.T) {
 	c := Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 4, Drop: 0.3}
 	if _, err := c.Rate(1, 1, report.CompareOptions{}); err == nil {
 		t.Error("a paired comparison of 4 rounds gave a verdict, want too few rounds")
+	}
+}
+
+// TestMeasureRecoversTheNoise fabricates paired runs with known noise
+// and measures it back.
+func TestMeasureRecoversTheNoise(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 7))
+	const sigma, shared = 0.10, 0.5
+	own, common := sigma*math.Sqrt(1-shared), sigma*math.Sqrt(shared)
+	var runs []*results.Run
+	for range 40 {
+		rf := map[int]float64{}
+		runs = append(runs, fabricate(10, []string{results.Base, results.Head}, func(round int, _ string) (float64, float64) {
+			if _, ok := rf[round]; !ok {
+				rf[round] = math.Exp(common * rng.NormFloat64())
+			}
+			r := rf[round]
+			return 1000 * r * math.Exp(own*rng.NormFloat64()), 500 * r * math.Exp(own*rng.NormFloat64())
+		}))
+	}
+	n, err := Measure(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deviations from a run's mean of 10 shrink the variance by 9/10.
+	want := sigma * math.Sqrt(0.9)
+	if n.Rounds != 400 || math.Abs(n.Sigma-want) > 0.01 || math.Abs(n.Shared-shared) > 0.08 {
+		t.Errorf("measured %+v, want 400 rounds, sigma %.3f, shared %.2f", n, want, shared)
+	}
+	if pred := 2 * n.Sigma * math.Sqrt(1-n.Shared); math.Abs(n.Ratio-pred) > 0.02 {
+		t.Errorf("paired ratio sd %.3f, sigma and shared predict %.3f", n.Ratio, pred)
+	}
+	if _, err := Measure(nil); err == nil {
+		t.Error("Measure(nil) gave no error")
 	}
 }

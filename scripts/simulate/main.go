@@ -8,12 +8,20 @@
 //
 //	go run ./scripts/simulate
 //	go run ./scripts/simulate -trials 500 -rounds 6 -models lognormal
+//	go run ./scripts/simulate -sigma 0.095 -shared 0.37
+//
+// -measure prints the noise of real run files instead (each arm's log
+// last response about its run's mean, and how much a round's arms share),
+// the -sigma and -shared that fabricate rounds like them:
+//
+//	go run ./scripts/simulate -measure ab-*.json
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -22,26 +30,54 @@ import (
 
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/report/simulate"
+	"github.com/flipbench/flipbench/results"
 )
 
 var (
-	trials = flag.Int("trials", 2000, "comparisons per cell")
-	sigma  = flag.Float64("sigma", 0.15, "the noise's size")
-	drift  = flag.Float64("drift", 0, "two runs: noise of a whole run, on top (0.1: runs differ by ~10%)")
-	rounds = flag.String("rounds", "4,6,12,20", "round counts")
-	models = flag.String("models", strings.Join(simulate.Models, ","), "noise models")
-	wheres = flag.String("where", simulate.PerMode+","+simulate.PerSpeedup, "where the noise goes")
+	trials  = flag.Int("trials", 2000, "comparisons per cell")
+	sigma   = flag.Float64("sigma", 0.15, "the noise's size")
+	drift   = flag.Float64("drift", 0, "two runs: noise of a whole run, on top (0.1: runs differ by ~10%)")
+	shared  = flag.Float64("shared", 0, "per mode: the share of the noise's variance a round's arms have in common (0 to 1)")
+	measure = flag.Bool("measure", false, "print the noise of the run files given as arguments, and exit")
+	rounds  = flag.String("rounds", "4,6,12,20", "round counts")
+	models  = flag.String("models", strings.Join(simulate.Models, ","), "noise models")
+	wheres  = flag.String("where", simulate.PerMode+","+simulate.PerSpeedup, "where the noise goes")
+	dropsF  = flag.String("drops", "0,5,10,20,30", "true drops of head's speedup, in percent (10 is the threshold)")
+	designs = flag.String("design", simulate.Paired+","+simulate.TwoRuns, "designs")
 )
-
-var drops = []float64{0, 0.05, 0.10, 0.20, 0.30}
 
 func main() {
 	flag.Parse()
-	fmt.Printf("Share of %d comparisons that failed, noise %.0f%%, two-run drift %.0f%% (go run ./scripts/simulate -trials %d -sigma %g -drift %g)\n\n",
-		*trials, 100**sigma, 100**drift, *trials, *sigma, *drift)
-	fmt.Println("| design | noise | on | rounds | 0% (false alarm) | 5% | 10% (threshold) | 20% | 30% |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
-	for _, design := range []string{simulate.Paired, simulate.TwoRuns} {
+	if *measure {
+		measureRuns(flag.Args())
+		return
+	}
+	if *shared < 0 || *shared >= 1 {
+		check(fmt.Errorf("-shared %g: want 0 to below 1", *shared))
+	}
+	fmt.Printf("Share of %d comparisons that failed, noise %.1f%% (%.0f%% of its variance shared by a round's arms), two-run drift %.0f%% (go run ./scripts/simulate -trials %d -sigma %g -shared %g -drift %g)\n\n",
+		*trials, 100**sigma, 100**shared, 100**drift, *trials, *sigma, *shared, *drift)
+	var drops []float64
+	head := "| design | noise | on | rounds |"
+	for _, d := range strings.Split(*dropsF, ",") {
+		pct, err := strconv.ParseFloat(d, 64)
+		if err == nil && (pct < 0 || pct >= 100 || math.IsNaN(pct)) {
+			err = fmt.Errorf("-drops %s: want 0 to below 100", d)
+		}
+		check(err)
+		drops = append(drops, pct/100)
+		switch pct {
+		case 0:
+			head += " 0% (false alarm) |"
+		case 10:
+			head += " 10% (threshold) |"
+		default:
+			head += fmt.Sprintf(" %g%% |", pct)
+		}
+	}
+	fmt.Println(head)
+	fmt.Println("|---|---|---|---|" + strings.Repeat("---|", len(drops)))
+	for _, design := range strings.Split(*designs, ",") {
 		for _, model := range strings.Split(*models, ",") {
 			for _, where := range strings.Split(*wheres, ",") {
 				for _, rs := range strings.Split(*rounds, ",") {
@@ -54,7 +90,7 @@ func main() {
 						wg.Go(func() {
 							sem <- struct{}{}
 							defer func() { <-sem }()
-							c := simulate.Case{Design: design, Model: model, Where: where, Sigma: *sigma, Rounds: n, Drop: d, Drift: *drift}
+							c := simulate.Case{Design: design, Model: model, Where: where, Sigma: *sigma, Rounds: n, Drop: d, Drift: *drift, Shared: *shared}
 							rate, err := c.Rate(*trials, uint64(i+1), report.CompareOptions{})
 							if err != nil {
 								cells[i] = "n/a: " + shortErr(err)
@@ -69,6 +105,28 @@ func main() {
 			}
 		}
 	}
+}
+
+// measureRuns prints the noise of run files.
+func measureRuns(paths []string) {
+	if len(paths) == 0 {
+		check(errors.New("-measure: name the run files to measure"))
+	}
+	var runs []*results.Run
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		check(err)
+		run, err := results.ParseRun(b)
+		check(err)
+		runs = append(runs, run)
+	}
+	n, err := simulate.Measure(runs)
+	check(err)
+	fmt.Printf("%d runs, %d rounds: -sigma %.3f -shared %.2f", len(runs), n.Rounds, n.Sigma, n.Shared)
+	if n.Ratio > 0 {
+		fmt.Printf("; paired head/base ratio: sd %.3f (the two predict %.3f)", n.Ratio, 2*n.Sigma*math.Sqrt(1-n.Shared))
+	}
+	fmt.Println()
 }
 
 func shortErr(err error) string {

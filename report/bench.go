@@ -59,14 +59,18 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	} else {
 		fmt.Fprintln(w, title)
 	}
+	if len(r.Rounds) == 0 {
+		// Interrupted before a round finished: a table would be all dashes.
+		var arms []string
+		for _, a := range r.Arms {
+			arms = append(arms, a.Name)
+		}
+		para(fmt.Sprintf("no round finished, so nothing was measured (arms: %s)", strings.Join(arms, ", ")))
+		return nil
+	}
 	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
 	var rows []row
 	for _, a := range r.Arms {
-		if len(r.Rounds) == 0 {
-			// Interrupted before a round finished: nothing was measured.
-			rows = append(rows, row{a.Name, strconv.Itoa(a.Workers), "-", "-", "-", "-", "-", "-", "-", "-", "-"})
-			continue
-		}
 		speed, eff := "1.00x (baseline)", "-"
 		if a.Mode == results.Cluster {
 			speed = "-"

@@ -480,7 +480,7 @@ func (c *Comparison) metrics(opt CompareOptions) []results.Metric {
 func (c *Comparison) add(d Delta, opt CompareOptions) {
 	d.Gated = opt.gated(d.Metric)
 	if d.Regressed() {
-		c.Failed = append(c.Failed, fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)))
+		c.Failed = append(c.Failed, d.regression())
 	}
 	c.Deltas = append(c.Deltas, d)
 }
@@ -668,6 +668,20 @@ func runInfo(name string, r *results.Run, std, cl *results.Arm) RunInfo {
 		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: cl.Speedup.Rounds, Workers: cl.Workers,
 		Image: r.Config.Image.SHA256, Errors: std.Errors + cl.Errors,
 	}
+}
+
+// regression says how d regressed, without a sign to decode: "speedup
+// fell by 44.2%", "cluster.p99 rose by 78.7%".
+func (d Delta) regression() string {
+	dir := "rose"
+	if math.IsInf(d.ChangePct, 1) {
+		return d.Metric + " rose from zero"
+	}
+	if d.ChangePct < 0 {
+		dir = "fell"
+	}
+	pct := strings.TrimPrefix(strings.TrimPrefix(formatPct(d.ChangePct), "+"), "-")
+	return fmt.Sprintf("%s %s by %s", d.Metric, dir, pct)
 }
 
 func formatPct(p float64) string {

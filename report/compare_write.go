@@ -109,12 +109,21 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 }
 
 func describeRun(r RunInfo) string {
+	workers := plural(r.Workers, "worker")
 	if r.Build.Exe != "" {
-		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %d workers, %d rounds, %s)",
-			r.Name, r.Build.Exe, short(r.Build.SHA256), r.NumCPU, r.CPU, r.Workers, r.Rounds, r.Started)
+		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %s, %d rounds, %s)",
+			r.Name, r.Build.Exe, short(r.Build.SHA256), r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
 	}
-	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %d workers, %d rounds, %s)",
-		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, r.Workers, r.Rounds, r.Started)
+	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %s, %d rounds, %s)",
+		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+}
+
+// plural is "1 worker", "2 workers".
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // metricLabel names a metric with its unit where the values do not show
@@ -190,7 +199,7 @@ func writeJUnit(w io.Writer, c *Comparison) error {
 				formatRatio(d.RatioLo), formatRatio(d.RatioHi), d.P, d.Verdict),
 		}
 		if d.Regressed() {
-			tc.Failure = &junitFailure{Message: fmt.Sprintf("%s regressed by %s", d.Metric, formatPct(d.ChangePct)), Text: tc.SystemOut}
+			tc.Failure = &junitFailure{Message: d.regression(), Text: tc.SystemOut}
 		}
 		s.Cases = append(s.Cases, tc)
 	}

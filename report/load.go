@@ -58,25 +58,37 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 		{"requests", strconv.Itoa(s.Requests)},
 		{"ok", strconv.Itoa(s.OK)},
 		{"errors", strconv.Itoa(s.Errors)},
-		{"first response", dur(s.FirstMs)},
-		{"last response", dur(s.LastMs)},
-		{"send spread", Duration(s.SendSpreadMs)},
-		{"latency min", dur(l.Min)},
-		{"latency mean", dur(l.Mean)},
-		{"latency p50", dur(l.P50)},
-		{"latency p90", dur(l.P90)},
-		{"latency p99", dur(l.P99)},
-		{"latency max", dur(l.Max)},
-		{"throughput", fmt.Sprintf("%.2f req/s", s.ThroughputRPS)},
 	}
+	if s.Canceled > 0 {
+		rows = append(rows, row{"canceled (interrupted)", strconv.Itoa(s.Canceled)})
+	}
+	rows = append(rows,
+		row{"first response", dur(s.FirstMs)},
+		row{"last response", dur(s.LastMs)},
+		row{"send spread", Duration(s.SendSpreadMs)},
+		row{"latency min", dur(l.Min)},
+		row{"latency mean", dur(l.Mean)})
+	ps := s.Percentiles
+	if ps == nil {
+		ps = []results.Quantile{{P: 50, Ms: l.P50}, {P: 90, Ms: l.P90}, {P: 95, Ms: l.P95}, {P: 99, Ms: l.P99}}
+	}
+	for _, q := range ps {
+		rows = append(rows, row{"latency p" + strconv.FormatFloat(q.P, 'f', -1, 64), dur(q.Ms)})
+	}
+	rows = append(rows,
+		row{"latency max", dur(l.Max)},
+		row{"throughput", fmt.Sprintf("%.2f req/s", s.ThroughputRPS)})
 	if s.WaitMs != nil { // the server said how long each request waited
 		rows = append(rows,
 			row{"wait p50 / p99", Duration(s.WaitMs.P50) + " / " + Duration(s.WaitMs.P99)},
 			row{"service p50 / p99", Duration(s.ServiceMs.P50) + " / " + Duration(s.ServiceMs.P99)})
 	}
 	title := fmt.Sprintf("%s %s, %s of %d", s.Method, s.URL, s.Mode, s.N)
-	if s.Mode == "rate" {
+	switch s.Mode {
+	case "rate":
 		title = fmt.Sprintf("%s %s, %s for %s", s.Method, s.URL, s.Rate, s.Duration)
+	case "closed":
+		title = fmt.Sprintf("%s %s, %d clients for %s (closed loop): %d sent", s.Method, s.URL, s.Concurrency, s.Duration, s.N)
 	}
 	if len(s.RoundStats) > 1 {
 		title += fmt.Sprintf(", %d rounds (first and last response: median of the rounds)", len(s.RoundStats))

@@ -47,23 +47,64 @@ type Record struct {
 // OK reports whether the request got a 2xx response.
 func (r Record) OK() bool { return r.Error == "" && r.Status >= 200 && r.Status < 300 }
 
+// KindCanceled is the [Record.Kind] of a request cut short because the
+// run was interrupted (Ctrl-C): neither a success nor the server's
+// failure.
+const KindCanceled = "canceled"
+
+// Canceled reports whether the request was cut short by an interrupted
+// run. Such a request counts apart: not as an error, and not in any
+// latency figure (its "latency" is only how long it ran before Ctrl-C).
+func (r Record) Canceled() bool { return r.Kind == KindCanceled }
+
 // Latency is a latency distribution in milliseconds.
 type Latency struct {
-	// Min, Mean, the 50th, 90th and 99th percentiles and Max.
+	// Min, Mean, the 50th, 90th, 95th and 99th percentiles and Max.
 	Min  float64 `json:"min"`
 	Mean float64 `json:"mean"`
 	P50  float64 `json:"p50"`
 	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
 	P99  float64 `json:"p99"`
 	Max  float64 `json:"max"`
 }
 
+// Quantile is one percentile of a latency distribution.
+type Quantile struct {
+	// P is the percentile, 0 to 100 (99.9 is the 99.9th).
+	P  float64 `json:"p"`
+	Ms float64 `json:"ms"`
+}
+
+// LatencyPercentiles returns the percentiles ps of the latencies of the
+// records that got a response (cancelled ones left out); nil when none
+// did.
+func LatencyPercentiles(recs []Record, ps []float64) []Quantile {
+	var lat []float64
+	for _, r := range recs {
+		if r.Status != 0 && !r.Canceled() {
+			lat = append(lat, r.LatencyMs)
+		}
+	}
+	if len(lat) == 0 {
+		return nil
+	}
+	slices.Sort(lat)
+	q := make([]Quantile, len(ps))
+	for i, p := range ps {
+		q[i] = Quantile{P: p, Ms: round3(Percentile(lat, p))}
+	}
+	return q
+}
+
 // Stats summarizes a set of records.
 type Stats struct {
-	// Requests is how many were sent; OK got a 2xx, Errors did not.
+	// Requests is how many were sent; OK got a 2xx, Errors did not,
+	// and Canceled were cut short by an interrupted run (neither).
 	Requests int `json:"requests"`
 	OK       int `json:"ok"`
 	Errors   int `json:"errors"`
+	Canceled int `json:"canceled,omitempty"`
 	// FirstMs and LastMs are when the first and the last response arrived,
 	// from the round's start: the article's two numbers. Only requests
 	// that got a response (of any status) count. Over several rounds they
@@ -73,7 +114,8 @@ type Stats struct {
 	// SendSpreadMs is the time between the first and the last request
 	// being sent: near zero for a burst (the largest over several rounds).
 	SendSpreadMs float64 `json:"send_spread_ms"`
-	// LatencyMs is over the requests that got a response.
+	// LatencyMs is over the requests that got a response (a cancelled
+	// one has none).
 	LatencyMs Latency `json:"latency_ms"`
 	// WaitMs and ServiceMs split the latency of the requests whose server
 	// reported their queueing (X-Queue-Time): the wait for a worker, and
@@ -86,7 +128,7 @@ type Stats struct {
 	// StatusCodes counts responses by HTTP status.
 	StatusCodes map[string]int `json:"status_codes"`
 	// ErrorsByKind counts failures by kind: refused, reset, timeout,
-	// eof, canceled, http_NNN, other.
+	// eof, http_NNN, other (cancelled requests are not failures).
 	ErrorsByKind map[string]int `json:"errors_by_kind"`
 	// RequestsPerWorker counts responses by the X-Worker-Pid that sent
 	// them. Load files keep their original key, "workers"; a run file
@@ -113,14 +155,22 @@ type Summary struct {
 	// URL and Method are the target.
 	URL    string `json:"url"`
 	Method string `json:"method"`
-	// Mode is "burst" or "rate"; N is the requests in a round.
+	// Mode is "burst", "rate" or "closed"; N is the requests in a round
+	// (planned in a burst or at a rate; sent, in a closed loop).
 	Mode string `json:"mode"`
 	N    int    `json:"n"`
-	// Rate and Duration describe a rate-mode round ("20/s", "30s").
-	Rate     string `json:"rate,omitempty"`
-	Duration string `json:"duration,omitempty"`
+	// Rate and Duration describe a rate-mode round ("20/s", "30s"),
+	// Concurrency and Duration a closed-loop one.
+	Rate        string `json:"rate,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	Duration    string `json:"duration,omitempty"`
 	// BodyB is the size of the body sent with each request.
 	BodyB int `json:"body_bytes"`
+	// KeepAlive is set when connections were reused (load --keepalive),
+	// and Headers names the headers added to every request (values are
+	// left out: they may be credentials).
+	KeepAlive bool     `json:"keepalive,omitempty"`
+	Headers   []string `json:"headers,omitempty"`
 	// Started is when the run began, RFC 3339.
 	Started string `json:"started"`
 	// Rounds is the number of rounds asked for; RoundStats has those done.
@@ -132,6 +182,9 @@ type Summary struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Stats is over every round (first and last: the rounds' medians).
 	Stats
+	// Percentiles are the latency percentiles asked for (load
+	// --percentiles), over every round; nil means Stats' own.
+	Percentiles []Quantile `json:"latency_percentiles,omitempty"`
 	// RoundStats is each round's stats; Results every request.
 	RoundStats []RoundSummary `json:"rounds"`
 	Results    []Record       `json:"results"`
@@ -150,9 +203,13 @@ func Summarize(recs []Record) Stats {
 	minSent, maxSent := math.Inf(1), math.Inf(-1)
 	for _, r := range recs {
 		minSent, maxSent = math.Min(minSent, r.SentMs), math.Max(maxSent, r.SentMs)
-		if r.OK() {
+		switch {
+		case r.Canceled():
+			s.Canceled++
+			continue // how long it ran before Ctrl-C is no latency
+		case r.OK():
 			s.OK++
-		} else {
+		default:
 			s.Errors++
 			s.ErrorsByKind[r.Kind]++
 		}
@@ -182,7 +239,9 @@ func Summarize(recs []Record) Stats {
 		s.WaitMs, s.ServiceMs = &w, &sv
 	}
 	for _, r := range recs {
-		s.ActiveMs = round3(math.Max(s.ActiveMs, r.EndMs-minSent))
+		if !r.Canceled() {
+			s.ActiveMs = round3(math.Max(s.ActiveMs, r.EndMs-minSent))
+		}
 	}
 	if s.ActiveMs > 0 {
 		s.ThroughputRPS = round3(float64(s.OK) / (s.ActiveMs / 1000))
@@ -204,7 +263,7 @@ func Combine(rounds []RoundSummary, all []Record) Stats {
 	var wall float64
 	s.SendSpreadMs = 0
 	for _, r := range rounds {
-		if r.Requests-r.Errors > 0 || r.LastMs > 0 {
+		if r.Requests-r.Errors-r.Canceled > 0 || r.LastMs > 0 {
 			firsts, lasts = append(firsts, r.FirstMs), append(lasts, r.LastMs)
 		}
 		s.SendSpreadMs = math.Max(s.SendSpreadMs, r.SendSpreadMs)
@@ -230,6 +289,7 @@ func latency(v []float64) Latency {
 		Mean: round3(sum / float64(len(sorted))),
 		P50:  round3(Percentile(sorted, 50)),
 		P90:  round3(Percentile(sorted, 90)),
+		P95:  round3(Percentile(sorted, 95)),
 		P99:  round3(Percentile(sorted, 99)),
 		Max:  round3(sorted[len(sorted)-1]),
 	}

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"strconv"
 	"strings"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // ErrorKind names the kind of a failed request from vegeta's error text
@@ -27,7 +29,7 @@ func ErrorKind(status int, errText string) string {
 	case strings.Contains(e, "timeout"), strings.Contains(e, "deadline exceeded"):
 		return "timeout"
 	case strings.Contains(e, "context canceled"), strings.Contains(e, errInterrupted.Error()):
-		return "canceled"
+		return results.KindCanceled
 	case strings.Contains(e, "eof"):
 		return "eof"
 	case status != 0:

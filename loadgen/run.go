@@ -1,9 +1,12 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -26,11 +29,16 @@ const keepBody = 4 << 10
 
 // Run sends the load described by cfg and returns what happened to every
 // request. It blocks until every round is done. When ctx is cancelled it
-// stops sending, cuts the requests in flight short (they count as
-// "canceled") and returns promptly with what it has and Interrupted set.
+// stops sending, cuts the requests in flight short and returns promptly
+// with what it has and Interrupted set. The requests cut short keep their
+// records, with Kind "canceled", but are not written to cfg.Results.
 // Failed requests are data in the summary, not an error: Run returns an
-// error only for an invalid configuration or a machine that cannot open
-// enough sockets.
+// error only for an invalid configuration, a machine that cannot open
+// enough sockets, or a failed write to cfg.Results.
+//
+// In closed mode the summary's N is the number of requests a round sent
+// (the mean over the rounds done, when there are several), and
+// Concurrency and Duration say how they were sent.
 func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -48,8 +56,21 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Rounds:  cfg.rounds(),
 	}
-	if !cfg.Rate.IsZero() {
+	switch cfg.Mode() {
+	case ModeRate:
 		sum.Rate, sum.Duration = cfg.Rate.String(), cfg.Duration.String()
+	case ModeClosed:
+		sum.Concurrency, sum.Duration = cfg.Concurrency, cfg.Duration.String()
+		sum.N = 0 // set below, once known
+	}
+	// What changes what is measured: kept-alive connections (handshakes,
+	// and which cluster worker serves which request) and the headers (a
+	// Host picks a virtual host), by name: their values may be secrets.
+	sum.KeepAlive = cfg.KeepAlive
+	for _, k := range slices.Sorted(maps.Keys(cfg.header())) {
+		if k != "User-Agent" || cfg.Header.Get("User-Agent") != "" {
+			sum.Headers = append(sum.Headers, k)
+		}
 	}
 	var enc *resultsEncoder
 	if cfg.Results != nil {
@@ -75,26 +96,45 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		sum.Results = append(sum.Results, recs...)
 		sum.RoundStats = append(sum.RoundStats, results.RoundSummary{Round: round, Stats: results.Summarize(recs)})
 	}
+	if cfg.Mode() == ModeClosed && len(sum.RoundStats) > 0 {
+		rounds := len(sum.RoundStats)
+		sum.N = (len(sum.Results) + rounds/2) / rounds
+	}
 	sum.Interrupted = ctx.Err() != nil
 	sum.Stats = results.Combine(sum.RoundStats, sum.Results)
 	sum.WallMs = results.Ms(time.Since(start))
 	return sum, nil
 }
 
-// runRound runs one burst or one rate run with a fresh attacker, so that
-// sequence numbers and offsets start from zero in every round.
+// runRound runs one burst, rate run or closed loop with a fresh attacker
+// and client, so that sequence numbers and offsets start from zero in
+// every round and no connection is carried over from the last one.
 func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]results.Record, error) {
 	n := cfg.planned()
 	pacer := countPacer{n: uint64(n)}
-	workers := uint64(n) // burst: one client per request, all waiting
-	if !cfg.Rate.IsZero() {
+	workers, total := uint64(n), n // burst: one client per request, all waiting
+	var du time.Duration
+	switch cfg.Mode() {
+	case ModeRate:
 		pacer.inner = vegeta.ConstantPacer{Freq: cfg.Rate.Freq, Per: cfg.Rate.Per}
 		// Open loop: vegeta adds workers whenever all are busy, up to one
 		// per request, so a slow server never delays the next arrival.
 		workers = uint64(min(n, 16))
+	case ModeClosed:
+		// Closed loop: as many workers as clients, and a pacer that never
+		// waits. vegeta's attack loop only adds a worker while it has
+		// fewer than MaxWorkers, so with n of n it blocks until a worker
+		// is free: each worker is a client sending its next request as
+		// soon as its last is answered. The count is open-ended; the
+		// duration ends the round.
+		pacer.n = maxRequests // a bound on memory and sockets, as for the other modes
+		total = 0
+		du = cfg.Duration
 	}
+	client := newClient(ctx, cfg, n)
+	defer client.CloseIdleConnections() // kept-alive ones must not outlive the round
 	atk := vegeta.NewAttacker(
-		vegeta.Client(newClient(ctx, cfg.timeout())),
+		vegeta.Client(client),
 		vegeta.Workers(workers),
 		vegeta.MaxWorkers(uint64(n)),
 		vegeta.MaxBody(keepBody),
@@ -103,32 +143,45 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 		Method: cfg.method(),
 		URL:    cfg.url(),
 		Body:   cfg.Body,
-		Header: http.Header{"User-Agent": {"flipbench"}},
+		Header: cfg.header(),
 	})
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
+	if du > 0 {
+		// vegeta checks the duration only before it waits for a free
+		// worker, and a closed loop spends its time waiting there: Stop
+		// ends the wait. Requests in flight are not cut short; only a
+		// cancelled ctx does that.
+		t := time.AfterFunc(du, func() { atk.Stop() })
+		defer t.Stop()
+	}
 
 	roundStart := time.Now()
 	recs := make([]results.Record, 0, n)
-	errs := 0
+	errs, canceled := 0, 0
 	var encErr error
-	for res := range atk.Attack(target, pacer, 0, "round-"+strconv.Itoa(round)) {
+	for res := range atk.Attack(target, pacer, du, "round-"+strconv.Itoa(round)) {
 		rec := toRecord(res, roundStart, round)
-		if enc != nil && encErr == nil {
+		recs = append(recs, rec)
+		switch {
+		case rec.Kind == results.KindCanceled:
+			// Not a result of the server's: its latency is only how long
+			// it ran before the cancel, which `vegeta report` would count.
+			canceled++
+		case enc != nil && encErr == nil:
 			encErr = enc.encode(res)
 		}
-		recs = append(recs, rec)
-		if !rec.OK() {
+		if !rec.OK() && rec.Kind != results.KindCanceled {
 			errs++
 		}
 		if cfg.OnResult != nil {
 			cfg.OnResult(rec)
 		}
 		if cfg.Progress != nil {
-			cfg.Progress(Progress{Round: round, Rounds: cfg.rounds(), Done: len(recs), Total: n, Errors: errs})
+			cfg.Progress(Progress{Round: round, Rounds: cfg.rounds(), Done: len(recs), Total: total, Errors: errs, Canceled: canceled})
 		}
 	}
-	slices.SortFunc(recs, func(a, b results.Record) int { return int(a.Seq) - int(b.Seq) })
+	slices.SortFunc(recs, func(a, b results.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	if enc != nil {
 		enc.base += uint64(len(recs)) // each round's seqs are 0..len-1
 	}
@@ -218,20 +271,30 @@ func (p countPacer) Rate(elapsed time.Duration) float64 {
 
 var _ vegeta.Pacer = countPacer{}
 
-// newClient returns the HTTP client of one round: no keep-alive, so every
+// newClient returns the HTTP client of one round, for at most conns
+// requests in flight at once. By default there is no keep-alive, so every
 // request is an independent client on a connection of its own (the
-// article's script, and what lets a cluster's free worker take each one),
-// no proxy (the targets are local), no redirects followed, and every
-// request tied to ctx so an interrupted run does not wait for them.
-func newClient(ctx context.Context, timeout time.Duration) *http.Client {
+// article's script, and what lets a cluster's free worker take each one);
+// with cfg.KeepAlive up to conns idle connections are kept for reuse. No
+// proxy (the targets are local), no redirects followed, HTTP/1.1 only (a
+// Transport with its own dialer and TLS config does not try HTTP/2), and
+// every request tied to ctx so an interrupted run does not wait for them.
+// cfg must be valid: an invalid CACert was rejected by Validate.
+func newClient(ctx context.Context, cfg Config, conns int) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
+	tlsConf := &tls.Config{InsecureSkipVerify: cfg.Insecure}
+	if len(cfg.CACert) > 0 {
+		tlsConf.RootCAs, _ = certPool(cfg.CACert)
+	}
 	tr := &http.Transport{
-		DialContext:        dialer.DialContext,
-		DisableKeepAlives:  true,
-		DisableCompression: true,
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsConf,
+		DisableKeepAlives:   !cfg.KeepAlive,
+		MaxIdleConnsPerHost: conns, // the default, 2, would close the others' after each answer
+		DisableCompression:  true,
 	}
 	return &http.Client{
-		Timeout:       timeout,
+		Timeout:       cfg.timeout(),
 		Transport:     ctxTransport{ctx: ctx, base: tr},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -245,6 +308,14 @@ type ctxTransport struct {
 	base http.RoundTripper
 }
 
+// CloseIdleConnections closes the base transport's kept-alive
+// connections; http.Client.CloseIdleConnections calls it.
+func (t ctxTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	rctx, cancel := context.WithCancelCause(r.Context())
 	stop := context.AfterFunc(t.ctx, func() { cancel(errInterrupted) })
@@ -252,7 +323,9 @@ func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		stop()
 		cancel(nil)
-		if t.ctx.Err() != nil {
+		if t.ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			// Say why, unless the transport already does: it reports the
+			// cause given to cancel, errInterrupted.
 			return nil, fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 		return nil, err

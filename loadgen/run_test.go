@@ -3,13 +3,22 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"log"
 	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,9 +247,19 @@ func TestCancelReturnsPromptlyWithPartialSummary(t *testing.T) {
 	if !sum.Interrupted || sum.OK != 2 || len(sum.RoundStats) != 1 {
 		t.Errorf("interrupted %v ok %d rounds %d; want true, 2, 1", sum.Interrupted, sum.OK, len(sum.RoundStats))
 	}
-	if sum.ErrorsByKind["canceled"] != 3 {
-		t.Errorf("errors by kind %v, want canceled: 3", sum.ErrorsByKind)
+	if got := countKind(sum.Results, "canceled"); got != 3 {
+		t.Errorf("%d records of kind canceled, want 3", got)
 	}
+}
+
+func countKind(recs []results.Record, kind string) int {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 func TestRateModeSendsRateTimesDuration(t *testing.T) {
@@ -274,25 +293,70 @@ func TestRateModeIsOpenLoop(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
+	sec := time.Second
+	perSec := Rate{Freq: 1, Per: time.Second}
 	tests := []struct {
 		name string
 		cfg  Config
+		want string // in the error; "" for any error
 	}{
-		{"bad scheme", Config{URL: "ftp://x/flip"}},
-		{"no host", Config{URL: "http:///flip"}},
-		{"negative n", Config{Requests: -1}},
-		{"too many", Config{Requests: maxRequests + 1}},
-		{"rate without duration", Config{Rate: Rate{Freq: 1, Per: time.Second}}},
-		{"duration without rate", Config{Duration: time.Second}},
-		{"negative timeout", Config{Timeout: -time.Second}},
+		{"bad scheme", Config{URL: "ftp://x/flip"}, ""},
+		{"no host", Config{URL: "http:///flip"}, ""},
+		{"negative n", Config{Requests: -1}, ""},
+		{"too many", Config{Requests: maxRequests + 1}, ""},
+		{"rate without duration", Config{Rate: perSec}, ""},
+		{"duration without rate", Config{Duration: sec}, "duration needs a rate or a concurrency"},
+		{"negative timeout", Config{Timeout: -sec}, ""},
+		{"negative concurrency", Config{Concurrency: -1, Duration: sec}, "concurrency must be > 0, got -1"},
+		{"too much concurrency", Config{Concurrency: maxRequests + 1, Duration: sec}, "concurrency must be <= 100000"},
+		{"concurrency with rate", Config{Concurrency: 2, Rate: perSec, Duration: sec}, "rate and concurrency: give one"},
+		{"concurrency with requests", Config{Concurrency: 2, Requests: 5, Duration: sec}, "requests and concurrency: give one"},
+		{"concurrency without duration", Config{Concurrency: 2}, "concurrency needs a duration > 0"},
+		{"empty header name", Config{Header: http.Header{"": {"x"}}}, "header: empty name"},
+		{"space in header name", Config{Header: http.Header{"X Token": {"x"}}}, `header "X Token": invalid character ' ' in the name`},
+		{"colon in header name", Config{Header: http.Header{"X-Token:": {"x"}}}, "invalid character ':'"},
+		{"newline in header value", Config{Header: http.Header{"X-Token": {"a\r\nX-Evil: 1"}}}, "control character '\\r' in the value"},
+		{"ca cert not pem", Config{CACert: []byte("not a certificate")}, "ca cert: no PEM certificate found"},
+		{"ca cert bad der", Config{CACert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")})}, "ca cert: certificate 1: x509:"},
 	}
 	for _, tt := range tests {
-		if err := tt.cfg.Validate(); err == nil {
+		err := tt.cfg.Validate()
+		if err == nil {
 			t.Errorf("%s: Validate() = nil, want an error", tt.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate() = %q, want it to contain %q", tt.name, err, tt.want)
 		}
 	}
-	if err := (Config{}).Validate(); err != nil {
-		t.Errorf("zero Config: %v, want valid defaults", err)
+	for _, cfg := range []Config{
+		{},
+		{Concurrency: 3, Duration: sec},
+		{Concurrency: maxRequests, Duration: sec},
+		{Header: http.Header{"x-token": {"a\tb"}, "Host": {"flip.example"}, "User-Agent": {""}}},
+		{URL: "https://127.0.0.1:8443/flip", Insecure: true, CACert: []byte{}},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%+v: %v, want valid", cfg, err)
+		}
+	}
+}
+
+func TestMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "burst"},
+		{Config{Requests: 5}, "burst"},
+		{Config{Rate: Rate{Freq: 5, Per: time.Second}, Duration: time.Second}, "rate"},
+		{Config{Concurrency: 5, Duration: time.Second}, "closed"},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.Mode(); got != tt.want {
+			t.Errorf("%+v: Mode() = %q, want %q", tt.cfg, got, tt.want)
+		}
 	}
 }
 
@@ -438,4 +502,328 @@ func newPlainServer(t *testing.T) string {
 	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// TestHeadersOnEveryRequest: Config.Header reaches the server on every
+// request, whatever the spelling of its names; a Host entry sets the
+// request's Host and a User-Agent entry replaces the default.
+func TestHeadersOnEveryRequest(t *testing.T) {
+	t.Parallel()
+	type seen struct{ host, token, agent string }
+	var mu sync.Mutex
+	var got []seen
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, seen{r.Host, r.Header.Get("X-Token"), r.UserAgent()})
+	}))
+	defer ts.Close()
+
+	tests := []struct {
+		name   string
+		header http.Header
+		want   seen
+	}{
+		{"none", nil, seen{host: ts.Listener.Addr().String(), agent: "flipbench"}},
+		{"token and host", http.Header{"X-Token": {"abc"}, "Host": {"flip.example:8080"}},
+			seen{host: "flip.example:8080", token: "abc", agent: "flipbench"}},
+		{"lower case, own agent", http.Header{"x-token": {"def"}, "host": {"other.example"}, "user-agent": {"mine/1"}},
+			seen{host: "other.example", token: "def", agent: "mine/1"}},
+	}
+	for _, tt := range tests {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: 3, Rounds: 2, Header: tt.header})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.OK != 6 {
+			t.Errorf("%s: ok %d, want 6 (errors by kind %v)", tt.name, sum.OK, sum.ErrorsByKind)
+		}
+		mu.Lock()
+		if len(got) != 6 {
+			t.Errorf("%s: server saw %d requests, want 6", tt.name, len(got))
+		}
+		for i, g := range got {
+			if g != tt.want {
+				t.Errorf("%s: request %d: got %+v, want %+v", tt.name, i, g, tt.want)
+			}
+		}
+		mu.Unlock()
+	}
+}
+
+// TestClosedLoopKeepsConcurrencyClients: in closed mode the server sees
+// exactly Concurrency requests in flight at most, and reaches it, for
+// about Duration.
+func TestClosedLoopKeepsConcurrencyClients(t *testing.T) {
+	t.Parallel()
+	const c, du = 4, 500 * time.Millisecond
+	var inFlight, most, hits atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		time.Sleep(10 * time.Millisecond) // the server's work
+	}))
+	defer ts.Close()
+	// A safety net: a closed loop that ignored Duration would never end.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var totals []int
+	start := time.Now()
+	sum, err := Run(ctx, Config{URL: ts.URL, Concurrency: c, Duration: du,
+		Progress: func(p Progress) { totals = append(totals, p.Total) }})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Interrupted {
+		t.Fatal("the run hit the test's 30 s safety timeout: Duration did not end it")
+	}
+	if m := most.Load(); m != c {
+		t.Errorf("at most %d requests in flight, want exactly %d", m, c)
+	}
+	if took < du || took > du+5*time.Second {
+		t.Errorf("the run took %s, want %s to %s", took, du, du+5*time.Second)
+	}
+	if sum.Mode != "closed" || sum.Concurrency != c || sum.Duration != "500ms" || sum.Rate != "" {
+		t.Errorf("mode %q concurrency %d duration %q rate %q; want closed, %d, 500ms, none", sum.Mode, sum.Concurrency, sum.Duration, sum.Rate, c)
+	}
+	// Each client sent several requests, one after the other.
+	if n := int(hits.Load()); sum.Requests != n || sum.N != n || sum.OK != n || n < 2*c {
+		t.Errorf("requests %d, n %d, ok %d, server hits %d; want them equal and >= %d", sum.Requests, sum.N, sum.OK, n, 2*c)
+	}
+	for _, r := range sum.Results {
+		if r.SentMs > float64(du.Milliseconds())+1000 {
+			t.Errorf("request %d sent at %.1f ms, long after the %s duration", r.Seq, r.SentMs, du)
+		}
+	}
+	if len(totals) != sum.Requests || slices.ContainsFunc(totals, func(n int) bool { return n != 0 }) {
+		t.Errorf("%d progress calls with totals %v, want %d, all 0 (unknown)", len(totals), slices.Compact(totals), sum.Requests)
+	}
+}
+
+// TestClosedLoopRounds: N is the requests a round sent, and the rounds'
+// records add up.
+func TestClosedLoopRounds(t *testing.T) {
+	t.Parallel()
+	ts, hits := newCountingServer(t, 5*time.Millisecond)
+	sum, err := Run(context.Background(), Config{URL: ts.URL, Concurrency: 2, Duration: 100 * time.Millisecond, Rounds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.RoundStats) != 2 || sum.Requests != int(hits.Load()) {
+		t.Fatalf("rounds %d, requests %d, hits %d; want 2 rounds and every hit", len(sum.RoundStats), sum.Requests, hits.Load())
+	}
+	r1, r2 := sum.RoundStats[0].Requests, sum.RoundStats[1].Requests
+	if want := (r1 + r2 + 1) / 2; sum.N != want {
+		t.Errorf("n %d, want the mean of %d and %d, %d", sum.N, r1, r2, want)
+	}
+}
+
+// TestKeepAlive: without keep-alive every request opens a connection of
+// its own; with it a closed loop's clients reuse theirs. Either way no
+// connection is left open after Run.
+func TestKeepAlive(t *testing.T) {
+	t.Parallel()
+	const c = 3 // more than http.Transport's default of 2 idle connections a host
+	for _, keep := range []bool{false, true} {
+		t.Run("keepalive="+strconv.FormatBool(keep), func(t *testing.T) {
+			t.Parallel()
+			var opened, open atomic.Int64
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(time.Millisecond) // the server's work, and a bound on the request count
+			}))
+			ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				switch s {
+				case http.StateNew:
+					opened.Add(1)
+					open.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			ts.Start()
+			defer ts.Close()
+			sum, err := Run(context.Background(), Config{URL: ts.URL, Concurrency: c, Duration: 300 * time.Millisecond, KeepAlive: keep})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, conns := sum.Requests, int(opened.Load())
+			if sum.OK != n || n < 5*c {
+				t.Fatalf("ok %d of %d requests, want all of at least %d", sum.OK, n, 5*c)
+			}
+			if !keep && conns != n {
+				t.Errorf("%d connections for %d requests, want one each", conns, n)
+			}
+			if keep && conns > 2*c {
+				t.Errorf("%d connections for %d requests from %d clients, want at most %d", conns, n, c, 2*c)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for open.Load() != 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond) // polling, to the deadline
+			}
+			if o := open.Load(); o != 0 {
+				t.Errorf("%d connections still open 5 s after Run returned", o)
+			}
+		})
+	}
+}
+
+// TestTLS: an https target with a certificate of its own fails without
+// either option, and works with Insecure or with its certificate as
+// CACert.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			http.Error(w, "want TLS", http.StatusBadRequest)
+		}
+	}))
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+	otherPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: newTestCert(t)})
+
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"no option", Config{}, false},
+		{"another ca", Config{CACert: otherPEM}, false},
+		{"insecure", Config{Insecure: true}, true},
+		{"ca cert", Config{CACert: caPEM}, true},
+		{"ca cert, kept alive", Config{CACert: caPEM, KeepAlive: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tt.cfg
+			cfg.URL, cfg.Requests = ts.URL, 3
+			sum, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.ok {
+				if sum.OK != 3 {
+					t.Errorf("ok %d, want 3 (errors by kind %v, first %+v)", sum.OK, sum.ErrorsByKind, sum.Results[0])
+				}
+				return
+			}
+			if sum.OK != 0 || sum.Errors != 3 {
+				t.Errorf("ok %d errors %d, want 0 and 3", sum.OK, sum.Errors)
+			}
+			for _, r := range sum.Results {
+				if !strings.Contains(r.Error, "certificate") || r.Kind == "" || r.Kind == "canceled" {
+					t.Errorf("request %d: kind %q error %q, want a certificate failure", r.Seq, r.Kind, r.Error)
+				}
+			}
+		})
+	}
+}
+
+// newTestCert returns a self-signed certificate, DER, that vouches for
+// 127.0.0.1 but is not the test server's.
+func newTestCert(t testing.TB) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "another ca"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestCanceledRequestsLeftOutOfResults: the requests a cancelled run cuts
+// short keep their records, as "canceled", but stay out of the vegeta
+// results stream and out of Progress.Errors.
+func TestCanceledRequestsLeftOutOfResults(t *testing.T) {
+	t.Parallel()
+	// Two requests answer at once, three block until released (never).
+	var n atomic.Int64
+	release := make(chan struct{})
+	defer close(release)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) > 2 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var buf bytes.Buffer
+	var last Progress
+	var onResult []results.Record
+	cfg := Config{URL: ts.URL, Requests: 5, Timeout: time.Minute, Results: &buf,
+		OnResult: func(r results.Record) {
+			if onResult = append(onResult, r); len(onResult) == 2 {
+				cancel() // the two quick ones are in: interrupt
+			}
+		},
+		Progress: func(p Progress) { last = p }}
+	sum, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Interrupted || len(sum.Results) != 5 || countKind(sum.Results, "canceled") != 3 || sum.OK != 2 {
+		t.Fatalf("interrupted %v, %d records, %d canceled, %d ok; want true, 5, 3, 2",
+			sum.Interrupted, len(sum.Results), countKind(sum.Results, "canceled"), sum.OK)
+	}
+	for _, r := range sum.Results {
+		if r.Kind == "canceled" && strings.Count(r.Error, errInterrupted.Error()) != 1 {
+			t.Errorf("request %d: error %q, want %q once", r.Seq, r.Error, errInterrupted)
+		}
+	}
+	if countKind(onResult, "canceled") != 3 {
+		t.Errorf("OnResult saw %d canceled records, want 3", countKind(onResult, "canceled"))
+	}
+	if last.Done != 5 || last.Errors != 0 || last.Canceled != 3 {
+		t.Errorf("last progress %+v, want done 5, errors 0, canceled 3", last)
+	}
+	var okSeqs []uint64
+	for _, r := range sum.Results {
+		if r.OK() {
+			okSeqs = append(okSeqs, r.Seq)
+		}
+	}
+	dec := vegeta.NewDecoder(&buf)
+	var seqs []uint64
+	for {
+		var r vegeta.Result
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("vegeta's decoder: %v", err)
+		}
+		if r.Code != 200 || r.Error != "" {
+			t.Errorf("results stream has request %d: code %d error %q; want only the answered ones", r.Seq, r.Code, r.Error)
+		}
+		seqs = append(seqs, r.Seq)
+	}
+	slices.Sort(seqs)
+	if !slices.Equal(seqs, okSeqs) {
+		t.Errorf("results stream has requests %v, want the answered ones %v", seqs, okSeqs)
+	}
 }

@@ -21,9 +21,6 @@ import (
 	"github.com/flipbench/flipbench/server"
 )
 
-// defaultRunFile is where bench writes its run file.
-const defaultRunFile = "flipbench-run.json"
-
 type benchOptions struct {
 	cfg        bench.Config
 	own        bench.Own
@@ -38,6 +35,7 @@ type benchOptions struct {
 	out        string
 	plot       string
 	logFile    string
+	quiet      bool
 	assertions []string
 	checks     []report.Assertion
 }
@@ -79,8 +77,11 @@ processes took more than a quarter of a core marks its round disturbed, and the
 table lists those rounds (an efficiency above 1, which a CPU-bound cluster
 cannot reach, is flagged with "(!)").
 
-It writes every measurement to a run file (--out, JSON, schema ` + results.RunSchema + `)
-with the machine, the configuration and every request. With no flags it flips the
+With --out it writes every measurement to a run file (JSON, schema ` + results.RunSchema + `)
+with the machine, the configuration and every request, for compare and report
+(--out - writes it to stdout, and the table to stderr). Every output path is
+checked before the first request, and --out never overwrites a file that is not
+a run file. With no flags it flips the
 embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
 --quick flips a small image for a smoke run of a few seconds.
 
@@ -125,15 +126,16 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "concurrent requests in each burst")
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
 	f.Var(newIntList(&opts.workers, []int{runtime.NumCPU()}, 1), "workers", "the cluster's worker processes; a list (1,2,4) measures each size")
-	f.IntVar(&opts.own.Config.Threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.Var(newIntAtLeast(&opts.own.Config.Threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and job slots per worker (0: all CPUs)")
 	f.Var(newEnumList(&opts.scheds, server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport; a list (or all) measures each (default "+server.DefaultSched+"; see docs/dispatch.md)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.BenchFormats...), "format", "output format on stdout")
-	f.StringVar(&opts.out, "out", defaultRunFile, "run file to write (empty: none)")
+	f.StringVar(&opts.out, "out", "", "write the run file (every measurement, JSON) here; - for stdout")
 	f.StringVar(&opts.plot, "plot", "", "also draw each mode's timeline and latencies to FILE.html, .svg or .png")
 	f.StringVar(&opts.logFile, "logs", "", "write the servers' logs (JSON lines) to this file")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr")
 	f.StringVar(&opts.cmds.Standard, "standard-cmd", "", "shell command that starts the single-worker server under test (with --cluster-cmd)")
 	f.StringVar(&opts.cmds.Cluster, "cluster-cmd", "", "shell command that starts the clustered server under test (with --standard-cmd)")
 	f.StringVar(&opts.cmds.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
@@ -156,6 +158,16 @@ func (o *benchOptions) validate() error {
 		if _, err := report.PlotFormatOf(o.plot); err != nil {
 			return usageErrorf("--plot: %w", err)
 		}
+	}
+	if err := checkOutputs(
+		output{"--out", o.out, kindRun, true},
+		output{"--plot", o.plot, "", false},
+		output{"--logs", o.logFile, "", false},
+	); err != nil {
+		return err
+	}
+	if o.out == stdoutPath && o.format == report.FormatJSON {
+		return usageErrorf("--out - and --format json would both write JSON to stdout: give one")
 	}
 	if err := o.parseAssertions(); err != nil {
 		return err
@@ -206,6 +218,21 @@ func (o *benchOptions) validate() error {
 	return nil
 }
 
+// describeArms names the arms a bench measures, for its first line:
+// "standard (1 worker) vs cluster (2 workers)".
+func describeArms(arms []results.ArmSpec) string {
+	var names []string
+	for _, a := range arms {
+		unit := "workers"
+		if a.Workers == 1 {
+			unit = "worker"
+		}
+		names = append(names, fmt.Sprintf("%s (%d %s)", a.Name, a.Workers, unit))
+	}
+	// The first standard is what the clusters are compared with.
+	return names[0] + " vs " + strings.Join(names[1:], ", ")
+}
+
 func (o *benchOptions) parseAssertions() error {
 	for _, s := range o.assertions {
 		a, err := report.ParseAssertion(s)
@@ -229,14 +256,11 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 		defer f.Close()
 		opts.own.Logs, opts.cmds.Logs = f, f
 	}
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, opts.quiet)
 	cfg.Progress = prog.update
-	var clusters []string
-	for _, a := range cfg.Servers.Arms()[1:] {
-		clusters = append(clusters, fmt.Sprintf("%s (%d workers)", a.Name, a.Workers))
+	if !opts.quiet {
+		fmt.Fprintf(stderr, "bench: %s, %d rounds of %d requests\n", describeArms(cfg.Servers.Arms()), cfg.Rounds, cfg.Requests)
 	}
-	fmt.Fprintf(stderr, "bench: standard (1 worker) vs %s, %d rounds of %d requests\n",
-		strings.Join(clusters, ", "), cfg.Rounds, cfg.Requests)
 	start := time.Now()
 	run, err := bench.Run(ctx, cfg)
 	prog.finish()
@@ -244,20 +268,34 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 		return err
 	}
 	// The run file first: minutes of measurements must survive a closed
-	// stdout (| head) as well as a full disk on the way to the terminal.
-	if opts.out != "" {
-		if werr := writeJSONFile(opts.out, run); werr != nil {
+	// stdout (| head). A file that cannot be written (a full disk) does
+	// not keep the table from being printed.
+	tableOut := stdout
+	var werr error
+	switch opts.out {
+	case "":
+	case stdoutPath:
+		if werr = report.WriteJSON(stdout, run); werr != nil {
 			return werr
 		}
-		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+		tableOut = stderr // stdout is the run file
+	default:
+		if werr = writeJSONFile(opts.out, run); werr == nil && !opts.quiet {
+			fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+		}
 	}
 	if opts.plot != "" {
-		if werr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) }); werr != nil {
-			return werr
+		perr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) })
+		if perr == nil && !opts.quiet {
+			fmt.Fprintf(stderr, "drew %s\n", opts.plot)
 		}
-		fmt.Fprintf(stderr, "drew %s\n", opts.plot)
+		werr = errors.Join(werr, perr)
 	}
-	if werr := report.WriteBench(stdout, run, opts.format); werr != nil {
+	if err := report.WriteBench(tableOut, run, opts.format); err != nil {
+		return errors.Join(werr, err)
+	}
+	stdout = tableOut
+	if werr != nil {
 		return werr
 	}
 	var checkErr error

@@ -28,12 +28,12 @@ func parse(t *testing.T, cmdArgs []string) error {
 func TestNewLoadCmdParses(t *testing.T) {
 	var got *loadOptions
 	cmd := newLoadCmd(func(_ context.Context, o *loadOptions, _, _ io.Writer) error { got = o; return nil })
-	cmd.SetArgs([]string{"-n", "25", "--url", "http://127.0.0.1:8080/flip", "--rate", "20/s", "--duration", "3s", "--rounds", "2", "--format", "csv"})
+	cmd.SetArgs([]string{"--url", "http://127.0.0.1:8080/flip", "--rate", "20/s", "--duration", "3s", "--rounds", "2", "--format", "csv"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	c := got.cfg
-	if c.Requests != 25 || c.URL != "http://127.0.0.1:8080/flip" || c.Rate != (loadgen.Rate{Freq: 20, Per: time.Second}) ||
+	if c.Requests != 0 || c.URL != "http://127.0.0.1:8080/flip" || c.Rate != (loadgen.Rate{Freq: 20, Per: time.Second}) ||
 		c.Duration != 3*time.Second || c.Rounds != 2 || got.format != "csv" {
 		t.Errorf("parsed %+v, format %q", c, got.format)
 	}
@@ -88,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 func TestEnvironmentSetsFlags(t *testing.T) {
 	var got *loadOptions
 	root := newRootCmd(func(k string) string {
-		return map[string]string{"FLIPBENCH_REQUESTS": "7", "FLIPBENCH_URL": "http://127.0.0.1:9/flip"}[k]
+		return map[string]string{"FLIPBENCH_LOAD_N": "7", "FLIPBENCH_LOAD_URL": "http://127.0.0.1:9/flip"}[k]
 	})
 	for _, c := range root.Commands() {
 		if c.Name() == "load" {
@@ -103,7 +103,7 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	}
 	// The environment fills what the command line leaves; the flag wins.
 	if got.cfg.Requests != 7 || got.cfg.URL != "http://127.0.0.1:8/flip" {
-		t.Errorf("requests %d url %q; want 7 from FLIPBENCH_REQUESTS and the --url flag", got.cfg.Requests, got.cfg.URL)
+		t.Errorf("requests %d url %q; want 7 from FLIPBENCH_LOAD_N and the --url flag", got.cfg.Requests, got.cfg.URL)
 	}
 }
 

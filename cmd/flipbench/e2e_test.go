@@ -538,13 +538,13 @@ func TestStandardServesFromOnePID(t *testing.T) {
 }
 
 func TestThreadsFromEnvironment(t *testing.T) {
-	p := startServer(t, []string{"FLIPBENCH_THREADS=2"}, "standard", "--sched", "shared", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
+	p := startServer(t, []string{"FLIPBENCH_STANDARD_THREADS=2"}, "standard", "--sched", "shared", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallJPEG))
 	h, err := healthz(p.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h.GOMAXPROCS != 2 {
-		t.Errorf("gomaxprocs %d with FLIPBENCH_THREADS=2, want 2", h.GOMAXPROCS)
+		t.Errorf("gomaxprocs %d with FLIPBENCH_STANDARD_THREADS=2, want 2", h.GOMAXPROCS)
 	}
 }
 
@@ -558,7 +558,7 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{"unknown flag", nil, []string{"cluster", "--no-such-flag"}, "flipbench: unknown flag: --no-such-flag"},
 		{"missing image", nil, []string{"standard", "--image", "/no/such/photo.jpg"}, "flipbench: --image: stat /no/such/photo.jpg: no such file or directory"},
-		{"bad env", []string{"FLIPBENCH_WORKERS=many"}, []string{"cluster"}, "flipbench: FLIPBENCH_WORKERS=\"many\""},
+		{"bad env", []string{"FLIPBENCH_CLUSTER_WORKERS=many"}, []string{"cluster"}, "flipbench: FLIPBENCH_CLUSTER_WORKERS=\"many\""},
 		{"zero workers", nil, []string{"cluster", "--workers", "0"}, `flipbench: invalid argument "0" for "--workers" flag: must be >= 1`},
 		{"bad addr", nil, []string{"standard", "--addr", "nope"}, "flipbench: --addr:"},
 		{"worker by hand", nil, []string{"worker"}, "flipbench: not a worker process"},
@@ -955,7 +955,17 @@ func TestLoadInterruptedPrintsPartialSummary(t *testing.T) {
 	var sum struct {
 		Interrupted  bool           `json:"interrupted"`
 		OK           int            `json:"ok"`
+		Errors       int            `json:"errors"`
+		Canceled     int            `json:"canceled"`
 		ErrorsByKind map[string]int `json:"errors_by_kind"`
+		LatencyMs    struct {
+			Max float64 `json:"max"`
+		} `json:"latency_ms"`
+		Results []struct {
+			Status    int     `json:"status"`
+			Kind      string  `json:"kind"`
+			LatencyMs float64 `json:"latency_ms"`
+		} `json:"results"`
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -964,8 +974,24 @@ func TestLoadInterruptedPrintsPartialSummary(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if !sum.Interrupted || sum.OK < 1 || sum.OK+sum.ErrorsByKind["canceled"] != 10 {
-		t.Errorf("partial summary: interrupted %v, ok %d, errors %v; want true, >= 1, the rest canceled", sum.Interrupted, sum.OK, sum.ErrorsByKind)
+	// Cut short is not failed: counted apart, and no part of a latency.
+	if !sum.Interrupted || sum.OK < 1 || sum.Errors != 0 || len(sum.ErrorsByKind) != 0 || sum.OK+sum.Canceled != 10 {
+		t.Errorf("partial summary: interrupted %v, ok %d, errors %d %v, canceled %d; want true, >= 1, none, the rest canceled",
+			sum.Interrupted, sum.OK, sum.Errors, sum.ErrorsByKind, sum.Canceled)
+	}
+	var okMax float64
+	for _, r := range sum.Results {
+		if r.Status == 200 {
+			okMax = max(okMax, r.LatencyMs)
+		} else if r.Kind != "canceled" {
+			t.Errorf("a request cut short has kind %q, want canceled", r.Kind)
+		}
+	}
+	if sum.LatencyMs.Max != okMax {
+		t.Errorf("latency max %v, want the answered requests' %v: cancelled ones must stay out", sum.LatencyMs.Max, okMax)
+	}
+	if !regexp.MustCompile(`canceled \(interrupted\)\s*\|\s*\d+ \|`).MatchString(stdout.String()) {
+		t.Errorf("the table has no canceled row:\n%s", stdout.String())
 	}
 }
 
@@ -988,7 +1014,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	if code != 1 {
 		t.Errorf("compare --force two-worker base with one-worker head: exit %d, want 1\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "FAIL: speedup regressed") || !strings.Contains(stderr, "flipbench: regression: speedup regressed") ||
+	if !strings.Contains(stdout, "FAIL: speedup fell by") || !strings.Contains(stderr, "flipbench: regression: speedup fell by") ||
 		!strings.Contains(stdout, "compared although they differ (forced): cluster sizes differ") {
 		t.Errorf("output does not name speedup as the regression, or the forced difference:\n%s\n%s", stdout, stderr)
 	}
@@ -1008,7 +1034,7 @@ func TestCompareEndToEnd(t *testing.T) {
 
 	// JUnit for CI test reports.
 	stdout, _, code = runCLI(t, nil, "compare", two, one, "--format", "junit", "--force")
-	if code != 1 || !strings.Contains(stdout, `<failure message="speedup regressed`) {
+	if code != 1 || !strings.Contains(stdout, `<failure message="speedup fell by`) {
 		t.Errorf("junit: exit %d, want 1 and a speedup failure:\n%s", code, stdout)
 	}
 
@@ -1055,16 +1081,17 @@ func benchTwoWorkersAndOne(t *testing.T, two, one string) {
 				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
 			}
 		}
-		// 1.5 leaves the comparison a clear difference to find; an idle
-		// 2-CPU machine gives 1.7 to 1.9 with the small image.
-		speedup := runSpeedup(t, two)
-		if speedup >= 1.5 {
+		// 1.5 against at most 1.25 leaves the comparison a clear
+		// difference to find; an idle 2-CPU machine gives 1.7 to 1.9 and
+		// about 1.0 with the small image.
+		speedup, single := runSpeedup(t, two), runSpeedup(t, one)
+		if speedup >= 1.5 && single <= 1.25 {
 			break
 		}
 		if attempt == 6 {
-			t.Fatalf("two workers were never clearly faster than one (speedup %.2f in the last of 6 tries): is the machine saturated?", speedup)
+			t.Fatalf("two workers were never clearly faster than one (speedups %.2f and %.2f in the last of 6 tries): is the machine saturated?", speedup, single)
 		}
-		t.Logf("attempt %d: two-worker speedup only %.2f (machine busy); retrying", attempt, speedup)
+		t.Logf("attempt %d: speedups %.2f with two workers, %.2f with one (machine busy); retrying", attempt, speedup, single)
 	}
 }
 
@@ -1358,8 +1385,8 @@ func TestPairedBenchEndToEnd(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with one line: %s", bad, code, stderr)
 		}
 	}
-	if _, stderr, code := runCLI(t, []string{"FLIPBENCH_MAX_REGRESSION=NaN"}, "compare", out); code != 2 {
-		t.Errorf("FLIPBENCH_MAX_REGRESSION=NaN: exit %d, want 2: %s", code, stderr)
+	if _, stderr, code := runCLI(t, []string{"FLIPBENCH_COMPARE_MAX_REGRESSION=NaN"}, "compare", out); code != 2 {
+		t.Errorf("FLIPBENCH_COMPARE_MAX_REGRESSION=NaN: exit %d, want 2: %s", code, stderr)
 	}
 	// A run of one build is not a paired run: exit 2, saying what to do.
 	one := filepath.Join(dir, "one.json")

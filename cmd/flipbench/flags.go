@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,13 +89,19 @@ func (b *byteSize) Set(s string) error {
 // so that a flag never passes on a value its library would read as "the
 // default" (zero) or reject later.
 type intAtLeast struct {
-	value *int
-	min   int
+	value    *int
+	min, max int
 }
 
 func newIntAtLeast(p *int, def, min int) *intAtLeast {
 	*p = def
-	return &intAtLeast{value: p, min: min}
+	return &intAtLeast{value: p, min: min, max: math.MaxInt}
+}
+
+// newIntRange is an int flag within [min, max].
+func newIntRange(p *int, def, min, max int) *intAtLeast {
+	*p = def
+	return &intAtLeast{value: p, min: min, max: max}
 }
 
 func (v *intAtLeast) Type() string   { return "int" }
@@ -104,7 +111,10 @@ func (v *intAtLeast) Set(s string) error {
 	if err != nil {
 		return errors.New("want a whole number")
 	}
-	if n < v.min {
+	switch {
+	case v.max != math.MaxInt && (n < v.min || n > v.max):
+		return fmt.Errorf("must be between %d and %d", v.min, v.max)
+	case n < v.min:
 		return fmt.Errorf("must be >= %d", v.min)
 	}
 	*v.value = n
@@ -185,6 +195,48 @@ func (e *enumList) Set(s string) error {
 			}
 			*e.value = append(*e.value, n)
 		}
+	}
+	return nil
+}
+
+// percentileList is a list of percentiles, each within (0, 100] and
+// none twice, kept in the order given: "50,95,99.9".
+type percentileList struct {
+	value *[]float64
+	set   bool
+}
+
+func newPercentiles(p *[]float64, def []float64) *percentileList {
+	*p = def
+	return &percentileList{value: p}
+}
+
+func (v *percentileList) Type() string { return "percentiles" }
+func (v *percentileList) String() string {
+	s := make([]string, len(*v.value))
+	for i, p := range *v.value {
+		s[i] = strconv.FormatFloat(p, 'f', -1, 64)
+	}
+	return strings.Join(s, ",")
+}
+
+func (v *percentileList) Set(s string) error {
+	if !v.set {
+		*v.value, v.set = nil, true
+	}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimPrefix(strings.TrimSpace(f), "p")
+		p, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsNaN(p) {
+			return fmt.Errorf("want percentiles separated by commas, like 50,95,99.9; got %q", f)
+		}
+		if p <= 0 || p > 100 {
+			return fmt.Errorf("percentile %g: want above 0, up to 100", p)
+		}
+		if slices.Contains(*v.value, p) {
+			return fmt.Errorf("%g given twice", p)
+		}
+		*v.value = append(*v.value, p)
 	}
 	return nil
 }

@@ -58,9 +58,9 @@ Like a worker, it runs with GOMAXPROCS = --threads (default 1).`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.repeat, "repeat", 1, "run the job this many times")
-	f.IntVar(&opts.threads, "threads", server.DefaultThreads, "GOMAXPROCS while flipping (0: all CPUs)")
-	f.IntVar(&opts.quality, "quality", server.DefaultQuality, "JPEG quality of the flipped image (1-100)")
+	f.Var(newIntAtLeast(&opts.repeat, 1, 1), "repeat", "run the job this many times")
+	f.Var(newIntAtLeast(&opts.threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS while flipping (0: all CPUs)")
+	f.Var(newIntRange(&opts.quality, server.DefaultQuality, 1, 100), "quality", "JPEG quality of the flipped image (1-100)")
 	f.Var(newEnum(&opts.format, "table", "table", "json"), "format", "output format")
 	return cmd
 }
@@ -79,7 +79,7 @@ func (o *flipOptions) validate() error {
 	if o.open, err = server.ImageOpener(o.in); err != nil {
 		return &usageError{err}
 	}
-	return nil
+	return checkOutput("OUT", o.out, "", false)
 }
 
 func runFlip(ctx context.Context, opts *flipOptions, stdout, stderr io.Writer) error {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -18,12 +20,20 @@ type loadOptions struct {
 	cfg         loadgen.Config
 	rate        string
 	bodyFile    string
+	headers     []string
+	caCert      string
+	percentiles []float64
+	warmup      int
 	format      string
 	out         string
 	results     string
 	plot        string
 	verbose     bool
+	quiet       bool
 	allowErrors bool
+	// requestsSet: -n was given (command line or environment), so that
+	// a -n that would be ignored is refused.
+	requestsSet bool
 }
 
 func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -37,17 +47,35 @@ arrived, latency percentiles, throughput and how many requests each worker PID
 (X-Worker-Pid) answered. With --rate and --duration it sends an open-loop
 constant rate instead, so a slow server cannot slow the arrivals down.
 
+With -c/--concurrency and --duration it runs a closed loop instead (hey's -c
+with -z): that many clients, each sending its next request when its last one is
+answered, for the duration.
+
+Every request opens a connection of its own, as independent clients do, so a
+cluster hands each one to a free worker; --keepalive reuses connections, and a
+cluster then keeps a client on the worker its connection went to.
+
 Failed requests (refused, reset, timed out, non-2xx) are counted by kind; the
 summary is printed and then load exits 1 if any failed, unless --allow-errors.
-Ctrl-C prints the partial summary and exits 3.`,
+Ctrl-C prints the partial summary and exits 3: requests cut short are counted
+as canceled, not as errors, and left out of the latencies and of --results.
+
+Off a terminal (CI logs) a progress line is printed every 5 s and at the end of
+each round; --quiet prints none.`,
 		Example: `  $ flipbench load -n 10
   $ flipbench load -n 10 --rounds 5 --format json --out load.json
   $ flipbench load --url http://127.0.0.1:3000/flip --body photo.jpg -v
   $ flipbench load --rate 20/s --duration 30s
+  $ flipbench load -c 4 --duration 30s --percentiles 50,95,99.9
+  $ flipbench load -H 'Host: flip.example' -H 'Authorization: Bearer T' --url http://127.0.0.1:8080/flip
+  $ flipbench load --url https://127.0.0.1:8443/flip --cacert ca.pem
+  $ flipbench load -n 10 --warmup 2 --rounds 5 --quiet
   $ flipbench load -n 100 --results results.bin && vegeta report results.bin
-  $ flipbench load -n 10 --plot load.html`,
+  $ flipbench load -n 10 --plot load.html
+  $ flipbench load -n 10 --out - | jq .last_ms`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.requestsSet = cmd.Flags().Changed("requests")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -58,13 +86,20 @@ Ctrl-C prints the partial summary and exits 3.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&opts.cfg.Requests, "requests", "n", loadgen.DefaultRequests, "requests released together in each round (burst mode)")
+	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "requests released together in each round (burst mode)")
 	f.StringVar(&opts.cfg.URL, "url", loadgen.DefaultURL, "target URL")
 	f.StringVar(&opts.cfg.Method, "method", loadgen.DefaultMethod, "HTTP method")
-	f.IntVar(&opts.cfg.Rounds, "rounds", 1, "how many times to repeat the burst")
+	f.Var(newIntAtLeast(&opts.cfg.Rounds, 1, 1), "rounds", "how many times to repeat the burst")
 	f.DurationVar(&opts.cfg.Pause, "pause", 0, "pause between rounds")
 	f.StringVar(&opts.rate, "rate", "", "constant rate instead of a burst, like 20/s (needs --duration)")
-	f.DurationVar(&opts.cfg.Duration, "duration", 0, "how long each rate-mode round lasts")
+	f.VarP(newIntAtLeast(&opts.cfg.Concurrency, 0, 1), "concurrency", "c", "closed loop instead of a burst: this many clients, each sending when answered (needs --duration)")
+	f.DurationVar(&opts.cfg.Duration, "duration", 0, "how long each rate or closed-loop round lasts")
+	f.StringArrayVarP(&opts.headers, "header", "H", nil, "add a request header, like 'X-Token: 1' or 'Host: example.com' (repeatable)")
+	f.BoolVar(&opts.cfg.KeepAlive, "keepalive", false, "reuse connections (a cluster then keeps each client on one worker)")
+	f.Var(newPercentiles(&opts.percentiles, []float64{50, 90, 95, 99}), "percentiles", "latency percentiles to report, like 50,95,99.9")
+	f.Var(newIntAtLeast(&opts.warmup, 0, 0), "warmup", "send this many requests together first, and leave them out of the results")
+	f.BoolVar(&opts.cfg.Insecure, "insecure", false, "https: do not verify the server's certificate")
+	f.StringVar(&opts.caCert, "cacert", "", "https: trust the CA certificates in this PEM file")
 	f.StringVar(&opts.bodyFile, "body", "", "send this file as the body (default: none; the server flips its own image)")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.LoadFormats...), "format", "output format on stdout")
@@ -72,6 +107,7 @@ Ctrl-C prints the partial summary and exits 3.`,
 	f.StringVar(&opts.plot, "plot", "", "also draw the requests' timeline and latencies to FILE.html, .svg or .png")
 	f.StringVar(&opts.results, "results", "", "also write every request in vegeta's binary format (for vegeta report and vegeta plot)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print each response as it arrives")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&opts.allowErrors, "allow-errors", false, "exit 0 even if requests failed")
 	return cmd
 }
@@ -86,17 +122,49 @@ func (o *loadOptions) validate() error {
 	if o.cfg.Timeout <= 0 {
 		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
 	}
-	if o.rate != "" {
-		r, err := loadgen.ParseRate(o.rate)
-		if err != nil {
-			return usageErrorf("--rate: %w", err)
+	if o.cfg.Pause < 0 {
+		return usageErrorf("--pause must be >= 0, got %s", o.cfg.Pause)
+	}
+	switch {
+	case o.rate != "" && o.cfg.Concurrency > 0:
+		return usageErrorf("--rate (open loop) and -c (closed loop) are two ways to run for --duration: give one")
+	case o.rate != "" || o.cfg.Concurrency > 0:
+		if o.requestsSet {
+			return usageErrorf("-n sets a burst's size; with --rate or -c, --duration decides how many are sent: drop -n")
 		}
-		o.cfg.Rate = r
+		o.cfg.Requests = 0
+		if o.rate != "" {
+			r, err := loadgen.ParseRate(o.rate)
+			if err != nil {
+				return usageErrorf("--rate: %w", err)
+			}
+			o.cfg.Rate = r
+		}
 		if o.cfg.Duration <= 0 {
-			return usageErrorf("--rate needs --duration (like --duration 30s)")
+			return usageErrorf("--rate and -c need --duration > 0 (like --duration 30s)")
 		}
-	} else if o.cfg.Duration != 0 {
-		return usageErrorf("--duration needs --rate (a burst sends exactly -n requests)")
+	case o.cfg.Duration != 0:
+		return usageErrorf("--duration needs --rate or -c (a burst sends exactly -n requests)")
+	}
+	if o.verbose && o.quiet {
+		return usageErrorf("-v and --quiet: give one")
+	}
+	h, err := parseHeaders(o.headers)
+	if err != nil {
+		return usageErrorf("-H: %w", err)
+	}
+	o.cfg.Header = h
+	if o.caCert != "" {
+		if o.cfg.CACert, err = os.ReadFile(o.caCert); err != nil {
+			return usageErrorf("--cacert: %w", err)
+		}
+	}
+	if err := checkOutputs(
+		output{"--out", o.out, kindLoad, true},
+		output{"--plot", o.plot, "", false},
+		output{"--results", o.results, "", false},
+	); err != nil {
+		return err
 	}
 	if o.bodyFile != "" {
 		b, err := os.ReadFile(o.bodyFile)
@@ -116,13 +184,39 @@ func (o *loadOptions) validate() error {
 	return nil
 }
 
+// parseHeaders reads -H values, "Name: value" each, as curl and hey take
+// them.
+func parseHeaders(hs []string) (http.Header, error) {
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	h := http.Header{}
+	for _, kv := range hs {
+		name, value, ok := strings.Cut(kv, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, fmt.Errorf("%q: want 'Name: value'", kv)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
 func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
-	prog := newProgress(stderr)
+	prog := newProgress(stderr, opts.quiet)
 	if opts.verbose {
 		cfg.OnResult = func(r results.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
 	} else {
 		cfg.Progress = func(p loadgen.Progress) { prog.update("load", p) }
+	}
+	if opts.warmup > 0 {
+		if err := warmUp(ctx, cfg, opts.warmup, prog, stderr); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 	}
 	if opts.results != "" {
 		f, err := os.Create(opts.results)
@@ -137,24 +231,54 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if opts.out != "" { // first, so the results survive a closed stdout
-		if err := writeJSONFile(opts.out, sum); err != nil {
-			return err
+	sum.Percentiles = results.LatencyPercentiles(sum.Results, opts.percentiles)
+	// The files first, so the results survive a closed stdout; a file
+	// that cannot be written does not keep the summary from being shown.
+	summaryOut := stdout
+	var werr error
+	switch opts.out {
+	case "":
+	case stdoutPath:
+		if werr = report.WriteJSON(stdout, sum); werr != nil {
+			return werr
 		}
+		summaryOut = stderr // stdout is the JSON document
+	default:
+		werr = writeJSONFile(opts.out, sum)
 	}
 	if opts.plot != "" {
-		if err := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteLoadPlot(w, sum, format) }); err != nil {
-			return err
-		}
+		werr = errors.Join(werr, writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteLoadPlot(w, sum, format) }))
 	}
-	if err := report.WriteLoad(stdout, sum, opts.format); err != nil {
-		return err
+	if err := report.WriteLoad(summaryOut, sum, opts.format); err != nil {
+		return errors.Join(werr, err)
 	}
 	switch {
+	case werr != nil:
+		return werr
 	case sum.Interrupted:
 		return errInterrupted
 	case sum.Errors > 0 && !opts.allowErrors:
 		return fmt.Errorf("%d of %d requests failed (%s)", sum.Errors, sum.Requests, kinds(sum.ErrorsByKind))
+	}
+	return nil
+}
+
+// warmUp sends n requests together, as the load will, and throws their
+// results away: the first requests to a fresh server pay for its caches
+// and connections. It fails only when every warm-up request failed.
+func warmUp(ctx context.Context, cfg loadgen.Config, n int, prog *progress, stderr io.Writer) error {
+	wcfg := cfg
+	wcfg.Rate, wcfg.Concurrency, wcfg.Duration = loadgen.Rate{}, 0, 0
+	wcfg.Requests, wcfg.Rounds, wcfg.Pause = n, 1, 0
+	wcfg.OnResult, wcfg.Results = nil, nil
+	wcfg.Progress = func(p loadgen.Progress) { prog.update("warm-up", p) }
+	sum, err := loadgen.Run(ctx, wcfg)
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	if sum.OK == 0 && !sum.Interrupted {
+		return fmt.Errorf("warm-up: all %d requests failed (%s)", sum.Requests, kinds(sum.ErrorsByKind))
 	}
 	return nil
 }
@@ -168,6 +292,8 @@ func describeRecord(r results.Record) string {
 	}
 	after := report.Duration(r.LatencyMs)
 	switch {
+	case r.Canceled():
+		return fmt.Sprintf("%s canceled after %s", prefix, after)
 	case r.Status == 0:
 		return fmt.Sprintf("%s failed (%s) after %s: %s", prefix, r.Kind, after, r.Error)
 	case r.PID != 0:

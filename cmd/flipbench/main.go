@@ -17,8 +17,9 @@
 //	$ flipbench flip photo.jpg flipped.jpg   # the job once, with timings
 //	$ flipbench version
 //
-// Every flag can also be set as FLIPBENCH_<FLAG> (FLIPBENCH_THREADS=2); a
-// flag on the command line wins. Results go to stdout, logs to stderr.
+// Every flag can also be set as FLIPBENCH_<COMMAND>_<FLAG>
+// (FLIPBENCH_CLUSTER_THREADS=2, FLIPBENCH_LOAD_N=20); a flag on the command
+// line wins. Results go to stdout, logs to stderr.
 // Exit codes: 0 ok, 1 failure, 2 bad usage or unusable input, 3 interrupted.
 package main
 

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flipbench/flipbench/report"
@@ -42,6 +47,103 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// stdoutPath is the --out value that means standard output.
+const stdoutPath = "-"
+
+// Kinds of JSON file, by the prefix of their schema: an existing file of
+// another kind is not overwritten.
+const (
+	kindLoad = "flipbench/load/"
+	kindRun  = "flipbench/run/"
+)
+
+// checkOutput makes sure path can be written before the work starts, so
+// that minutes of measurements are never lost to a typo at the end: its
+// directory exists and takes a new file, and it is not a directory. With
+// kind set, an existing non-empty file there must be a flipbench JSON file
+// of that kind (a run file is not written over a load file, a source
+// file or a photo). "-" (standard output) is always fine where allowed.
+func checkOutput(flag, path, kind string, dashOK bool) error {
+	if path == "" {
+		return nil
+	}
+	if path == stdoutPath {
+		if dashOK {
+			return nil
+		}
+		return usageErrorf("%s: - (standard output) is not possible here: give a file", flag)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return usageErrorf("%s %s: is a directory", flag, path)
+		}
+		if kind != "" && fi.Size() > 0 {
+			if got := schemaOf(path); !strings.HasPrefix(got, kind) {
+				what := "not a flipbench JSON file"
+				if got != "" {
+					what = "a " + got + " file"
+				}
+				return usageErrorf("%s %s: refusing to overwrite %s with a %s file; remove it or choose another path", flag, path, what, strings.TrimSuffix(kind, "/"))
+			}
+		}
+	}
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, ".flipbench-probe-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return usageErrorf("%s %s: cannot write in %s: %w", flag, path, dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// schemaOf is the "schema" of a JSON file, "" if it has none or is not
+// JSON.
+func schemaOf(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var doc struct {
+		Schema string `json:"schema"`
+	}
+	if json.NewDecoder(io.LimitReader(f, 64<<20)).Decode(&doc) != nil {
+		return ""
+	}
+	return doc.Schema
+}
+
+// output is a file a command will write: its flag, path, kind (for
+// checkOutput) and whether "-" may mean standard output.
+type output struct {
+	flag, path, kind string
+	dashOK           bool
+}
+
+// checkOutputs checks every output before the work starts; two outputs
+// may not share a path.
+func checkOutputs(outs ...output) error {
+	seen := map[string]string{}
+	for _, o := range outs {
+		if o.path == "" {
+			continue
+		}
+		if err := checkOutput(o.flag, o.path, o.kind, o.dashOK); err != nil {
+			return err
+		}
+		if prev, ok := seen[filepath.Clean(o.path)]; ok {
+			return usageErrorf("%s and %s both write %s", prev, o.flag, o.path)
+		}
+		seen[filepath.Clean(o.path)] = o.flag
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -11,34 +12,60 @@ import (
 	"github.com/flipbench/flipbench/loadgen"
 )
 
+// progressEvery is how often a line is printed off a terminal while a
+// round runs, so that a long CI step is not silent.
+const progressEvery = 5 * time.Second
+
 // progress shows how far a run has got on stderr: a live bar on a
-// terminal, and otherwise (CI logs, files) one line per finished round.
+// terminal, and otherwise (CI logs, files) a line every progressEvery
+// and one per finished round; nothing when quiet.
 type progress struct {
-	w   io.Writer
-	tty bool
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	tty   bool
+	quiet bool
+	bar   *progressbar.ProgressBar
+	last  time.Time // of the last line, off a terminal
 }
 
-func newProgress(w io.Writer) *progress {
+func newProgress(w io.Writer, quiet bool) *progress {
 	f, ok := w.(*os.File)
-	return &progress{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return &progress{w: w, quiet: quiet, tty: ok && term.IsTerminal(int(f.Fd()))}
 }
 
 // update is a loadgen Progress callback; label names what is measured.
+// A Total of 0 is a closed loop, whose count is not known in advance.
 func (p *progress) update(label string, pr loadgen.Progress) {
+	if p.quiet {
+		return
+	}
 	desc := label
 	if pr.Rounds > 1 {
 		desc = fmt.Sprintf("%s round %d/%d", label, pr.Round, pr.Rounds)
 	}
 	if !p.tty {
-		if pr.Done == pr.Total {
+		if pr.Done == 1 {
+			p.last = time.Now() // a round starts
+		}
+		switch {
+		case pr.Total > 0 && pr.Done == pr.Total:
 			fmt.Fprintf(p.w, "%s: %d/%d done, %d errors\n", desc, pr.Done, pr.Total, pr.Errors)
+		case time.Since(p.last) >= progressEvery:
+			p.last = time.Now()
+			if pr.Total > 0 {
+				fmt.Fprintf(p.w, "%s: %d/%d done, %d errors so far\n", desc, pr.Done, pr.Total, pr.Errors)
+			} else {
+				fmt.Fprintf(p.w, "%s: %d done, %d errors so far\n", desc, pr.Done, pr.Errors)
+			}
 		}
 		return
 	}
 	if p.bar == nil || pr.Done == 1 {
 		p.finish()
-		p.bar = progressbar.NewOptions(pr.Total,
+		total := pr.Total
+		if total == 0 {
+			total = -1 // a spinner: the count is not known
+		}
+		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription(desc),
 			progressbar.OptionShowCount(),

@@ -55,6 +55,9 @@ All files must be of one kind.`,
 }
 
 func runReport(ctx context.Context, opts *reportOptions, stdout, stderr io.Writer) error {
+	if err := checkOutput("--out", opts.out, "flipbench/", false); err != nil {
+		return err
+	}
 	var loads []*results.Summary
 	var runs []*results.Run
 	for _, path := range opts.files {

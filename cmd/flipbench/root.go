@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/server"
 )
 
 // Exit codes.
@@ -68,8 +70,13 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 		}
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command"):
-		// cobra has no error type for this one.
-		fmt.Fprintf(stderr, "flipbench: %s\n", firstLine(err.Error()))
+		// cobra has no error type for this one. Its suggestions ("Did
+		// you mean this? load") are kept, on one line.
+		msg, rest, _ := strings.Cut(err.Error(), "\n")
+		if _, names, ok := strings.Cut(rest, "Did you mean this?"); ok {
+			msg += "; did you mean " + strings.Join(strings.Fields(names), " or ") + "?"
+		}
+		fmt.Fprintf(stderr, "flipbench: %s\n", msg)
 		return exitUsage
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintf(stderr, "flipbench: %v\n", err)
@@ -88,16 +95,21 @@ func newRootCmd(getenv func(string) string) *cobra.Command {
 copies a ~6.7 MB photo, flips it vertically, saves it, deletes it, answers)
 as one worker or as a cluster of worker processes, and times it.
 
-Every flag can also be set as FLIPBENCH_<FLAG>, for example FLIPBENCH_THREADS=2
-or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
+Every flag of a command can also be set in the environment as
+FLIPBENCH_<COMMAND>_<FLAG>, for example FLIPBENCH_LOAD_URL or
+FLIPBENCH_CLUSTER_LOG_FORMAT=json (each command's help lists its own); a flag
+given on the command line wins.`,
 		Version:       v.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return bindEnv(cmd.Flags(), getenv)
+			return bindEnv(cmd, getenv, cmd.ErrOrStderr())
 		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	// --version only: cobra would make it -v too, which is verbose on
+	// load, so that "flipbench -v load" printed the version.
+	root.Flags().Bool("version", false, "print the version")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err}
 	})
@@ -113,33 +125,149 @@ or FLIPBENCH_LOG_FORMAT=json; a flag given on the command line wins.`,
 		newReportCmd(nil),
 		newVersionCmd(),
 	)
+	root.SetHelpCommand(newHelpCmd(root))
+	root.InitDefaultCompletionCmd()
+	strictCompletion(root)
+	for _, cmd := range root.Commands() {
+		if !cmd.Hidden {
+			documentEnv(cmd)
+		}
+	}
+	registerCompletions(root)
 	return root
 }
 
-// bindEnv sets every flag not given on the command line from
-// FLIPBENCH_<FLAG>, if that is set: flag > environment > default.
-func bindEnv(flags *pflag.FlagSet, getenv func(string) string) error {
+// newHelpCmd is cobra's help command, except that an unknown topic is an
+// error (exit 2), not the root's help and exit 0.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, cmd := range root.Commands() {
+				if cmd.IsAvailableCommand() && strings.HasPrefix(cmd.Name(), toComplete) {
+					names = append(names, cmd.Name()+"\t"+cmd.Short)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return usageErrorf("no help for %q: not a command; flipbench help lists them", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
+}
+
+// strictCompletion makes "flipbench completion nushell" an error: cobra's
+// completion command has one subcommand a shell and otherwise prints its
+// help and exits 0.
+func strictCompletion(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		var shells []string
+		for _, sub := range c.Commands() {
+			shells = append(shells, sub.Name())
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageErrorf("completion: unknown shell %q: want %s", args[0], strings.Join(shells, ", "))
+		}
+	}
+}
+
+// bindEnv sets every flag of cmd not given on the command line from its
+// variable, FLIPBENCH_<COMMAND>_<FLAG> (or the shorthand's,
+// FLIPBENCH_LOAD_N), if that is set: flag > environment > default. The
+// command in the name keeps one command's setting from reaching another
+// (FLIPBENCH_URL once reached load and broke bench). An unscoped
+// FLIPBENCH_<FLAG> of the old scheme gets a warning, not silence.
+func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) error {
+	if cmd.Hidden || cmd.HasParent() && cmd.Parent().HasParent() {
+		return nil // internal commands take a spec; completion's shells none
+	}
+	flags := cmd.Flags()
 	var err error
 	flags.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || f.Name == "help" || f.Name == "version" {
+		if err != nil || f.Name == "help" || f.Name == "version" {
 			return
 		}
-		name := envName(f.Name)
-		v := getenv(name)
-		if v == "" {
+		names := envNames(cmd, f)
+		if old := envName("", f.Name); getenv(old) != "" && !slices.ContainsFunc(names, func(n string) bool { return getenv(n) != "" }) {
+			fmt.Fprintf(stderr, "flipbench: warning: %s is not read; set %s (variables are per command)\n", old, names[0])
+		}
+		if f.Changed {
 			return
 		}
-		if serr := flags.Set(f.Name, v); serr != nil {
-			err = usageErrorf("%s=%q: %w", name, v, serr)
+		for _, name := range names {
+			v := getenv(name)
+			if v == "" {
+				continue
+			}
+			if serr := flags.Set(f.Name, v); serr != nil {
+				err = usageErrorf("%s=%q: %w", name, v, serr)
+			}
+			return
 		}
 	})
 	return err
 }
 
-// envName is the environment variable for a flag: --log-format is
+// envNames are the variables of cmd's flag f: FLIPBENCH_LOAD_REQUESTS,
+// then the shorthand's, FLIPBENCH_LOAD_N.
+func envNames(cmd *cobra.Command, f *pflag.Flag) []string {
+	names := []string{envName(cmd.Name(), f.Name)}
+	if f.Shorthand != "" && !strings.EqualFold(f.Shorthand, f.Name) {
+		names = append(names, envName(cmd.Name(), f.Shorthand))
+	}
+	return names
+}
+
+// envName is the environment variable for a command's flag: load's
+// --log-format is FLIPBENCH_LOAD_LOG_FORMAT; with no command,
 // FLIPBENCH_LOG_FORMAT.
-func envName(flag string) string {
-	return "FLIPBENCH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+func envName(command, flag string) string {
+	name := "FLIPBENCH_"
+	if command != "" {
+		name += strings.ToUpper(command) + "_"
+	}
+	return name + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// documentEnv lists cmd's variables at the end of its help.
+func documentEnv(cmd *cobra.Command) {
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && !f.Hidden {
+			names = append(names, strings.Join(envNames(cmd, f), " or "))
+		}
+	})
+	if len(names) == 0 {
+		return
+	}
+	text := "\nEnvironment (a flag on the command line wins):"
+	line := "\n "
+	for i, n := range names {
+		if i < len(names)-1 {
+			n += ","
+		}
+		if len(line)+1+len(n) > 80 {
+			text += line
+			line = "\n "
+		}
+		line += " " + n
+	}
+	// After the flags, where cobra's usage ends.
+	cmd.SetUsageTemplate(cmd.UsageTemplate() + text + line + "\n")
 }
 
 // rangeArgs is cobra.RangeArgs with a usage error.
@@ -167,4 +295,47 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// registerCompletions completes flag values, not only flag names: every
+// choice flag's choices, the metrics of --gate and --assert (from the one
+// metric table), fixture names for --image.
+func registerCompletions(root *cobra.Command) {
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			var values []string
+			directive := cobra.ShellCompDirectiveNoFileComp
+			switch v := f.Value.(type) {
+			case *enumValue:
+				values = v.choices
+			case *enumList:
+				values = append(slices.Clone(v.choices), "all")
+			default:
+				switch f.Name {
+				case "gate":
+					values = results.MetricNames()
+				case "assert":
+					for _, m := range results.MetricNames() {
+						values = append(values, m+">=", m+"<=")
+					}
+					directive |= cobra.ShellCompDirectiveNoSpace
+				case "image":
+					for _, name := range fixtures.Names() {
+						values = append(values, server.FixturePrefix+name)
+					}
+					directive = cobra.ShellCompDirectiveDefault // files too
+				}
+			}
+			if values != nil {
+				cmd.RegisterFlagCompletionFunc(f.Name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+					return values, directive
+				})
+			}
+		})
+		for _, c := range cmd.Commands() {
+			walk(c)
+		}
+	}
+	walk(root)
 }

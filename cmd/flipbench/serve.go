@@ -90,7 +90,7 @@ the workers one at a time, each new one ready before the old one drains.`
   $ flipbench cluster --workers 4 --addr 127.0.0.1:0
   $ flipbench cluster --sched rr --queue 50
   $ curl http://127.0.0.1:3000/metrics
-  $ FLIPBENCH_LOG_FORMAT=json flipbench cluster`
+  $ FLIPBENCH_CLUSTER_LOG_FORMAT=json flipbench cluster`
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", defaultAddr, "address to listen on (port 0 picks a free port)")
@@ -100,11 +100,11 @@ the workers one at a time, each new one ready before the old one drains.`
 		opts.workers = 1
 	}
 	f.StringVar(&opts.image, "image", "", "image to flip when a request has no body, or fixture:NAME (default: the embedded 20 MP photo)")
-	f.IntVar(&opts.threads, "threads", server.DefaultThreads, "GOMAXPROCS and job slots per worker (0: all CPUs)")
-	f.IntVar(&opts.quality, "quality", server.DefaultQuality, "JPEG quality of the flipped image (1-100)")
+	f.Var(newIntAtLeast(&opts.threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.Var(newIntRange(&opts.quality, server.DefaultQuality, 1, 100), "quality", "JPEG quality of the flipped image (1-100)")
 	f.StringVar(&opts.tmpDir, "tmp-dir", "", "directory for job files (default: the OS temp dir)")
 	f.Var(newByteSize(&opts.maxBody, server.DefaultMaxBody), "max-body", "largest request body accepted")
-	f.IntVar(&opts.maxPixels, "max-pixels", server.DefaultMaxPixels, "largest image accepted, in pixels")
+	f.Var(newIntAtLeast(&opts.maxPixels, server.DefaultMaxPixels, 1), "max-pixels", "largest image accepted, in pixels")
 	f.DurationVar(&opts.grace, "grace", server.DefaultGrace, "time in-flight jobs get to finish after SIGTERM")
 	f.DurationVar(&opts.readTO, "read-timeout", server.DefaultReadTimeout, "longest a request may take to arrive, body included; a slower one gets 408")
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")

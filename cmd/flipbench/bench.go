@@ -259,7 +259,11 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	prog := newProgress(stderr, opts.quiet)
 	cfg.Progress = prog.update
 	if !opts.quiet {
-		fmt.Fprintf(stderr, "bench: %s, %d rounds of %d requests\n", describeArms(cfg.Servers.Arms()), cfg.Rounds, cfg.Requests)
+		rounds := fmt.Sprintf("%d rounds", cfg.Rounds)
+		if cfg.Rounds == 1 {
+			rounds = "1 round"
+		}
+		fmt.Fprintf(stderr, "bench: %s, %s of %d requests\n", describeArms(cfg.Servers.Arms()), rounds, cfg.Requests)
 	}
 	start := time.Now()
 	run, err := bench.Run(ctx, cfg)

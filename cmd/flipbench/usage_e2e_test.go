@@ -263,3 +263,34 @@ func TestOutDashIsStdout(t *testing.T) {
 		t.Error("a file named - was written")
 	}
 }
+
+// TestLoadProgressOffATerminal: a rate run of several seconds prints a
+// line every few seconds, so that a CI log is not silent until the end;
+// --quiet prints none.
+func TestLoadProgressOffATerminal(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	_, stderr, code := runCLI(t, nil, "load", "--rate", "10/s", "--duration", "7s", "--url", srv.URL+"/flip")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^load: \d+/70 done, 0 errors so far$`).MatchString(stderr) ||
+		!strings.Contains(stderr, "load: 70/70 done, 0 errors\n") {
+		t.Errorf("no progress line during the run, or none at its end:\n%s", stderr)
+	}
+	_, stderr, code = runCLI(t, nil, "load", "-n", "3", "--quiet", "--url", srv.URL+"/flip")
+	if code != 0 || stderr != "" {
+		t.Errorf("--quiet: exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+}
+
+// TestBenchServerThatExits: a server command that exits at once is named
+// with its exit status, not "<nil>".
+func TestBenchServerThatExits(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runCLI(t, nil, "bench", "--standard-cmd", "true", "--cluster-cmd", "true", "--rounds", "1", "--url", "http://127.0.0.1:1/flip")
+	if code != 1 || !strings.Contains(stderr, `"true" exited before http://127.0.0.1:1/flip answered (exit status 0)`) || strings.Contains(stderr, "<nil>") {
+		t.Errorf("exit %d: %q", code, stderr)
+	}
+}

@@ -27,4 +27,9 @@ func TestWriteBenchInterruptedBeforeARound(t *testing.T) {
 	if !strings.Contains(out, "INTERRUPTED") || strings.Contains(out, "0.0 ms") || strings.Contains(out, "0.00x") {
 		t.Errorf("an interrupted run without rounds must show no times and no speedup:\n%s", out)
 	}
+	// Nor a table of dashes with a legend about "0 rounds".
+	if !strings.Contains(out, "no round finished, so nothing was measured (arms: standard, cluster)") ||
+		strings.Contains(out, "over 0 rounds") || strings.Contains(out, "| -") {
+		t.Errorf("an interrupted run without rounds must say so in a line:\n%s", out)
+	}
 }

@@ -68,7 +68,8 @@ each round; --quiet prints none.`,
   $ flipbench load --rate 20/s --duration 30s
   $ flipbench load -c 4 --duration 30s --percentiles 50,95,99.9
   $ flipbench load -H 'Host: flip.example' -H 'Authorization: Bearer T' --url http://127.0.0.1:8080/flip
-  $ flipbench load --url https://127.0.0.1:8443/flip --cacert ca.pem
+  $ flipbench load -c 8 --duration 1m --keepalive
+  $ flipbench load --url https://127.0.0.1:8443/flip --cacert ca.pem    # or --insecure
   $ flipbench load -n 10 --warmup 2 --rounds 5 --quiet
   $ flipbench load -n 100 --results results.bin && vegeta report results.bin
   $ flipbench load -n 10 --plot load.html

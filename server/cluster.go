@@ -29,6 +29,11 @@ const (
 	DefaultReadyTimeout = 30 * time.Second
 )
 
+// WorkerCommand is the hidden flipbench command that a supervisor starts
+// for each worker. It is not "worker": that is the public queue worker,
+// `flipbench worker --nats URL`.
+const WorkerCommand = "serve-worker"
+
 // ErrUnsupported is returned by [Cluster.Run] on systems where workers
 // cannot share a listening socket (anything but Linux and macOS).
 var ErrUnsupported = errors.New("cluster mode needs Linux or macOS")
@@ -57,9 +62,12 @@ type Cluster struct {
 	// Exe is the program to start as a worker. Empty means this program
 	// (os.Executable).
 	Exe string
-	// Args are the arguments that make Exe run [RunWorker]. Nil means
-	// []string{"worker"}.
+	// Args are the arguments that make Exe run [Worker.Run]. Nil means
+	// []string{WorkerCommand}.
 	Args []string
+	// Env is added to the workers' environment: settings that must not
+	// show on a command line, such as a broker's token. Nil means none.
+	Env []string
 	// Grace is how long workers may finish in-flight jobs after a stop
 	// before they are killed. Zero means [DefaultGrace].
 	Grace time.Duration

@@ -22,3 +22,9 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 func (c *Cluster) runReusePort(ctx context.Context, reserved *os.File, addr string) error {
 	return ErrUnsupported
 }
+
+// RunDetached returns [ErrUnsupported]: worker processes are supervised
+// on Linux and macOS only.
+func (c *Cluster) RunDetached(ctx context.Context) error {
+	return ErrUnsupported
+}

@@ -66,6 +66,21 @@ func (c *Cluster) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// RunDetached starts the workers with no socket to serve and supervises
+// them until ctx is done, as [Cluster.Run] does: restarts with backoff,
+// rolling restarts on Reload, SIGTERM and Grace at the stop. It is for
+// workers that find their work elsewhere (a queue's, over the network):
+// fd 3 is /dev/null; fds 4 and 5 are the lifeline and the ready pipe, as
+// [Worker.Supervised] takes them.
+func (c *Cluster) RunDetached(ctx context.Context) error {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	defer null.Close()
+	return c.runWorkers(ctx, sameFile(null), "", nil)
+}
+
 // answerBacklog answers 503 to the connections still queued on ln once
 // every worker has stopped: closing the socket would reset them.
 func answerBacklog(ln *net.TCPListener) {
@@ -323,7 +338,7 @@ func (s *slot) removeTempDir(pid int) {
 	if parent == "" {
 		parent = os.TempDir()
 	}
-	dirs, _ := filepath.Glob(filepath.Join(parent, tempDirPrefix(s.index, pid)+"*"))
+	dirs, _ := filepath.Glob(filepath.Join(parent, TempDirPrefix(s.index, pid)+"*"))
 	for _, d := range dirs {
 		if err := os.RemoveAll(d); err != nil {
 			s.log.Warn("removing a dead worker's temp dir", "dir", d, "err", err)
@@ -415,10 +430,10 @@ func (s *slot) start() (*proc, error) {
 	}
 	args := s.c.Args
 	if args == nil {
-		args = []string{"worker"}
+		args = []string{WorkerCommand}
 	}
 	cmd := exec.Command(s.exe, args...)
-	cmd.Env = workerEnv(spec)
+	cmd.Env = append(workerEnv(spec), s.c.Env...)
 	cmd.Stdout = os.Stderr // stdout is the supervisor's result channel
 	cmd.Stderr = os.Stderr
 	if s.c.Stderr != nil {

@@ -44,7 +44,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(cfg.TmpDir, tempDirPrefix(cfg.Worker, os.Getpid()))
+	dir, err := os.MkdirTemp(cfg.TmpDir, TempDirPrefix(cfg.Worker, os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
@@ -59,10 +59,10 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
-// tempDirPrefix names a server's temporary directory after its worker
-// index and PID, so that a supervisor can find and remove the directory of
-// a worker that was killed before it could clean up.
-func tempDirPrefix(worker, pid int) string {
+// TempDirPrefix names a worker's temporary directory (for os.MkdirTemp)
+// after its index and PID, so that a supervisor can find and remove the
+// directory of a worker that was killed before it could clean up.
+func TempDirPrefix(worker, pid int) string {
 	return fmt.Sprintf("flipbench-w%d-p%d-", worker, pid)
 }
 
@@ -281,7 +281,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
 	received := receivedAt(r)
-	wantImage, err := wantsImage(r)
+	wantImage, err := WantsImage(r)
 	if err != nil {
 		s.fail(w, r, http.StatusBadRequest, err)
 		return
@@ -307,7 +307,7 @@ func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("job start", "worker", s.cfg.Worker, "pid", s.pid, "source", from, "remote", r.RemoteAddr)
 	res, err := s.runner.Run(r.Context(), job)
 	if err != nil {
-		code := statusFor(err)
+		code := StatusFor(err)
 		s.log.Warn("job failed", "worker", s.cfg.Worker, "pid", s.pid, "status", code, "err", err)
 		s.fail(w, r, code, err)
 		return
@@ -350,8 +350,9 @@ func (s *Server) pickSource(body io.ReadCloser, length int64) (io.ReadCloser, st
 	return r, "image", nil
 }
 
-// statusFor maps a job error to an HTTP status.
-func statusFor(err error) int {
+// StatusFor maps a job error to an HTTP status: 4xx for bad input, 499
+// for a client that went away, 500 for anything else.
+func StatusFor(err error) int {
 	var maxBytes *http.MaxBytesError
 	var netErr net.Error
 	switch {
@@ -371,10 +372,10 @@ func statusFor(err error) int {
 	return http.StatusInternalServerError
 }
 
-// wantsImage reports whether the client asked for the flipped image rather
+// WantsImage reports whether the client asked for the flipped image rather
 // than the JSON report: ?return=image, or an Accept header naming an image
 // type. The image is always in the source's own format.
-func wantsImage(r *http.Request) (bool, error) {
+func WantsImage(r *http.Request) (bool, error) {
 	switch ret := r.URL.Query().Get("return"); ret {
 	case "image":
 		return true, nil

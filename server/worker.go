@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -25,7 +26,11 @@ const WorkerEnv = "FLIPBENCH_WORKER_SPEC"
 var ErrNotWorker = errors.New("not a worker process: workers are started by flipbench standard or flipbench cluster")
 
 // errSupervisorGone is returned by Worker.Run when the lifeline breaks.
-var errSupervisorGone = errors.New("supervisor is gone")
+var errSupervisorGone = ErrSupervisorGone
+
+// ErrSupervisorGone is the cause of the context of [Worker.Supervised]
+// once the lifeline breaks, and what [Worker.Run] returns then.
+var ErrSupervisorGone = errors.New("supervisor is gone")
 
 // workerSpec is what the supervisor tells a worker.
 type workerSpec struct {
@@ -69,6 +74,34 @@ func InheritedWorker() (*Worker, error) {
 // Threads is the GOMAXPROCS the worker's process should run with: its
 // Threads, or every CPU for zero. Setting it is the entry point's work.
 func (w *Worker) Threads() int { return cmp.Or(w.spec.Config.Threads, runtime.NumCPU()) }
+
+// Config is the configuration the supervisor gave the worker; Worker is
+// its index.
+func (w *Worker) Config() Config { return w.spec.Config }
+
+// Supervised is for a worker that serves no inherited socket (see
+// [Cluster.RunDetached]): it takes over the lifeline and the ready pipe
+// and returns a context that is cancelled, with [ErrSupervisorGone] as
+// its cause, once the supervisor is gone (even killed by SIGKILL), and a
+// function that tells the supervisor, once, that the worker is ready.
+func (w *Worker) Supervised(ctx context.Context) (context.Context, context.CancelFunc, func() error) {
+	lifeline := os.NewFile(fdLifeline, "lifeline")
+	ready := os.NewFile(fdReady, "ready")
+	os.NewFile(fdListener, "listener").Close() // nothing to serve on it
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		io.Copy(io.Discard, lifeline) // returns at EOF: the supervisor is gone
+		cancel(ErrSupervisorGone)
+	}()
+	tell := sync.OnceValue(func() error {
+		defer ready.Close()
+		if _, err := io.WriteString(ready, "ready\n"); err != nil {
+			return fmt.Errorf("worker %d: tell supervisor ready: %w", w.spec.Config.Worker, err)
+		}
+		return nil
+	})
+	return ctx, func() { cancel(nil) }, tell
+}
 
 // Run is the body of a worker process: it serves on the inherited socket
 // and returns nil after a graceful shutdown once ctx is done (the

@@ -561,7 +561,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad env", []string{"FLIPBENCH_CLUSTER_WORKERS=many"}, []string{"cluster"}, "flipbench: FLIPBENCH_CLUSTER_WORKERS=\"many\""},
 		{"zero workers", nil, []string{"cluster", "--workers", "0"}, `flipbench: invalid argument "0" for "--workers" flag: must be >= 1`},
 		{"bad addr", nil, []string{"standard", "--addr", "nope"}, "flipbench: --addr:"},
-		{"worker by hand", nil, []string{"worker"}, "flipbench: not a worker process"},
+		{"worker by hand", nil, []string{"serve-worker"}, "flipbench: not a worker process"},
 		{"launched server by hand", nil, []string{"supervise"}, "flipbench: not a launched server"},
 		{"flip without file", nil, []string{"flip"}, "flipbench: flip takes 1 to 2 arguments, got 0"},
 		{"unknown command", nil, []string{"flop"}, "flipbench: unknown command \"flop\""},

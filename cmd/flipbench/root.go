@@ -116,7 +116,7 @@ given on the command line wins.`,
 	root.AddCommand(
 		newServeCmd(results.Standard, nil),
 		newServeCmd(results.Cluster, nil),
-		newWorkerCmd(),
+		newServeWorkerCmd(),
 		newSuperviseCmd(),
 		newFlipCmd(nil),
 		newLoadCmd(nil),

@@ -11,13 +11,14 @@ import (
 	"github.com/flipbench/flipbench/server"
 )
 
-// newWorkerCmd is the hidden command that `standard` and `cluster` start
-// for each worker; the supervisor passes everything through the
+// newServeWorkerCmd is the hidden command that `standard` and `cluster`
+// start for each worker (server.WorkerCommand; `worker` is the public
+// queue worker); the supervisor passes everything through the
 // environment and inherited files, so it has no flags. It is the worker
 // process's entry point, so it sets what is process-wide.
-func newWorkerCmd() *cobra.Command {
+func newServeWorkerCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:    "worker",
+		Use:    server.WorkerCommand,
 		Short:  "Serve as a worker of a flipbench supervisor (internal)",
 		Hidden: true,
 		Args:   rangeArgs(0, 0),

@@ -9,6 +9,9 @@ import (
 
 const module = "github.com/flipbench/flipbench/"
 
+// natsClient is the NATS client: only the queue (and the CLI) may link it.
+const natsClient = "github.com/nats-io/nats.go"
+
 // deps lists what pkg links: every package it imports, directly or not.
 func deps(t *testing.T, pkg string) []string {
 	t.Helper()
@@ -32,10 +35,11 @@ func TestDependencyArrows(t *testing.T) {
 		never []string
 	}{
 		{"results", nil, []string{"github.com/disintegration/imaging"}},
-		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging"}},
-		{"report", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
+		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging", natsClient}},
+		{"report", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"fixtures", nil, nil},
-		{"server", []string{"fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
+		{"server", []string{"fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"queue", []string{"server", "fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
 		{"bench", []string{"server", "fixtures", "loadgen", "results"}, nil},
 		{"report/simulate", []string{"report", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}

@@ -116,6 +116,8 @@ given on the command line wins.`,
 	root.AddCommand(
 		newServeCmd(results.Standard, nil),
 		newServeCmd(results.Cluster, nil),
+		newQueueCmd(nil),
+		newQueueWorkerCmd(nil),
 		newServeWorkerCmd(),
 		newSuperviseCmd(),
 		newFlipCmd(nil),

@@ -1,0 +1,104 @@
+package queue
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedConfig configures the NATS server a front runs in its process.
+type EmbeddedConfig struct {
+	// Addr is where it listens, HOST:PORT; port 0 picks a free one.
+	// Empty means [DefaultNATSAddr].
+	Addr string
+	// StoreDir keeps JetStream's files. Empty means a temporary directory,
+	// removed by Shutdown: uploads go to files whatever the storage of
+	// the stream.
+	StoreDir string
+	// Token, when set, is required of every client. Required by the CLI
+	// for an address off the loopback.
+	Token string
+}
+
+// Embedded is a NATS server with JetStream running in this process.
+type Embedded struct {
+	srv *natsserver.Server
+	url string
+	tmp string // the store directory Shutdown removes, if ours
+}
+
+// StartEmbedded starts a NATS server with JetStream and returns once it
+// accepts connections.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultNATSAddr
+	}
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("nats address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("nats address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = natsserver.RANDOM_PORT // nats-server reads 0 as its default, 4222
+	}
+	e := &Embedded{}
+	store := cfg.StoreDir
+	if store == "" {
+		if e.tmp, err = os.MkdirTemp("", "flipbench-nats-"); err != nil {
+			return nil, fmt.Errorf("nats store: %w", err)
+		}
+		store = e.tmp
+	}
+	opts := &natsserver.Options{
+		ServerName:    "flipbench",
+		Host:          host,
+		Port:          port,
+		JetStream:     true,
+		StoreDir:      store,
+		Authorization: cfg.Token,
+		// Signals are the front's: the server must not exit the process
+		// on SIGTERM before the front has drained.
+		NoSigs:                 true,
+		NoLog:                  true,
+		DisableJetStreamBanner: true,
+	}
+	srv, err := natsserver.NewServer(opts)
+	if err != nil {
+		e.removeTmp()
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		e.removeTmp()
+		return nil, fmt.Errorf("nats server: not listening on %s after 10s", addr)
+	}
+	e.srv = srv
+	e.url = srv.ClientURL()
+	return e, nil
+}
+
+// URL is the server's client URL, nats://HOST:PORT.
+func (e *Embedded) URL() string { return e.url }
+
+// Shutdown stops the server and waits for it, and removes its temporary
+// store directory, if it made one.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	e.removeTmp()
+}
+
+func (e *Embedded) removeTmp() {
+	if e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+}

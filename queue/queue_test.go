@@ -1,0 +1,188 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/jpeg"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/server"
+)
+
+// newTestQueue starts an embedded server on a free loopback port and sets
+// the queue up on it; cleanup shuts it down.
+func newTestQueue(t testing.TB, cfg SetupConfig) (*Queue, string) {
+	t.Helper()
+	e, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	nc, err := Connect(e.URL(), "test", Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	q, err := Setup(ctx, nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, e.URL()
+}
+
+// startTestWorker runs a Worker in this process until the test ends.
+func startTestWorker(t testing.TB, url, name string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	w := &Worker{URL: url, Name: name, Slots: 1, TmpDir: t.TempDir(), Ready: func() { close(ready) }}
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("worker stopped before it was ready: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker not ready in 10s")
+	}
+}
+
+func newTestFront(t testing.TB, q *Queue, cfg FrontConfig) *Front {
+	t.Helper()
+	f, err := NewFront(context.Background(), q, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// TestFrontIsARunner: the front runs a job through the queue as
+// server.Flipper runs it in process, the flipped image included; bad
+// input comes back as a *JobError with its 4xx.
+func TestFrontIsARunner(t *testing.T) {
+	q, url := newTestQueue(t, SetupConfig{})
+	startTestWorker(t, url, "w")
+	f := newTestFront(t, q, FrontConfig{Image: server.FixturePrefix + fixtures.SmallJPEG})
+	var r server.Runner = f
+	src, err := fixtures.Bytes(fixtures.SmallJPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := r.Run(ctx, server.Job{Source: bytes.NewReader(src), Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Width != 384 || res.Height != 256 || res.Format != "jpeg" {
+		t.Errorf("result %+v, want a 384x256 jpeg", res)
+	}
+	if img, err := jpeg.Decode(&out); err != nil || img.Bounds().Dx() != 384 {
+		t.Errorf("flipped image: %v", err)
+	}
+	_, err = r.Run(ctx, server.Job{Source: bytes.NewReader([]byte("no image here"))})
+	var je *JobError
+	if !errors.As(err, &je) || je.Status != http.StatusUnsupportedMediaType {
+		t.Errorf("bad input: %v, want a JobError with 415", err)
+	}
+	// Every object left is the kept image of the first job, gone once
+	// read by a wait-mode front; Run leaves it to the keep time.
+	if _, err := q.uploads.GetInfo(ctx, uploadName("x")); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("uploads: %v", err)
+	}
+}
+
+// TestGivesUpAfterTries: a job whose deliveries all went to workers that
+// died (here: pulled and never acknowledged) ends failed with 500 on the
+// next worker, and the waiting client hears of it.
+func TestGivesUpAfterTries(t *testing.T) {
+	q, url := newTestQueue(t, SetupConfig{AckWait: 200 * time.Millisecond, Tries: 2})
+	f := newTestFront(t, q, FrontConfig{Image: server.FixturePrefix + fixtures.SmallJPEG})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := f.submit(ctx, nil, 0, false, time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 1; try <= 2; try++ { // two workers die with it
+		msg, err := q.cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+		if meta, _ := msg.Metadata(); meta.NumDelivered != uint64(try) {
+			t.Fatalf("delivery %d, want %d", meta.NumDelivered, try)
+		}
+	}
+	startTestWorker(t, url, "survivor")
+	st, err := f.await(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateFailed || st.Status != 500 || st.Tries != 3 {
+		t.Errorf("job: %s, status %d after %d tries (%s); want failed, 500 after 3", st.State, st.Status, st.Tries, st.Error)
+	}
+}
+
+// TestQueueFullAnswers503: past its bound the front refuses a job with
+// 503 and Retry-After, before reading the body.
+func TestQueueFullAnswers503(t *testing.T) {
+	q, _ := newTestQueue(t, SetupConfig{})
+	f := newTestFront(t, q, FrontConfig{Reply: ReplyAsync, Queue: 1, Image: server.FixturePrefix + fixtures.SmallJPEG})
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	var codes []int
+	for range 2 {
+		resp, err := http.Post(srv.URL+"/flip", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+	}
+	if codes[0] != 202 || codes[1] != 503 {
+		t.Errorf("codes %v, want 202 then 503", codes)
+	}
+}
+
+// BenchmarkAcceptAsync is the front's cost to accept a job with a small
+// body (inline in the job's message), in process, many at once.
+func BenchmarkAcceptAsync(b *testing.B) {
+	q, _ := newTestQueue(b, SetupConfig{})
+	f := newTestFront(b, q, FrontConfig{Reply: ReplyAsync, Queue: 1 << 30, Image: server.FixturePrefix + fixtures.SmallJPEG})
+	body, _ := fixtures.Bytes(fixtures.SmallJPEG)
+	ctx := context.Background()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for range b.N {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := f.submit(ctx, bytes.NewReader(body), int64(len(body)), false, time.Now(), false); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}

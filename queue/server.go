@@ -1,0 +1,250 @@
+package queue
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flipbench/flipbench/server"
+)
+
+// Server is the whole `flipbench queue` process: the HTTP front, the
+// embedded NATS server (unless NATS names another), and Workers local
+// worker processes that it supervises as a cluster's supervisor does.
+// Local workers connect to the broker over TCP, as remote ones do.
+type Server struct {
+	// Addr is where the front listens, HOST:PORT (port 0: a free one).
+	Addr string
+	// NATS is an existing NATS server's URL. Empty means the embedded
+	// server, configured by Embedded.
+	NATS     string
+	Embedded EmbeddedConfig
+	// Auth is the front's and the local workers' credentials on the
+	// broker. With the embedded server, its Token is Embedded.Token.
+	Auth Auth
+	// Storage is the stream's and the records' storage (see
+	// [SetupConfig]).
+	Storage Storage
+	// AckWait, Tries and Keep go to [Setup]; zero means their defaults.
+	AckWait time.Duration
+	Tries   int
+	Keep    time.Duration
+	// Front configures the HTTP front.
+	Front FrontConfig
+	// Workers is the number of local worker processes. Zero means none:
+	// the front alone, for workers elsewhere.
+	Workers int
+	// Worker is the local workers' configuration: Threads (GOMAXPROCS
+	// and jobs at once), TmpDir and LogFormat are used.
+	Worker server.Config
+	// Exe is the program to start as a local worker. Empty means this
+	// program.
+	Exe string
+	// WorkerArgs returns the arguments that make Exe run a [Worker] on
+	// the broker at url. Nil means `worker --nats URL`.
+	WorkerArgs func(url string) []string
+	// Grace is how long requests waiting for their jobs, and running
+	// jobs, get after a stop. Zero means [server.DefaultGrace].
+	Grace time.Duration
+	// Logger receives the front's events; Stderr the local workers'
+	// logs. Nil means none and os.Stderr.
+	Logger *slog.Logger
+	Stderr io.Writer
+	// Reload triggers a rolling restart of the local workers, one at a
+	// time. Nil means never.
+	Reload <-chan os.Signal
+}
+
+// Run starts the broker (or connects to NATS), sets the queue up, starts
+// the local workers, calls listening with the front's URL
+// ("http://127.0.0.1:3000") and the broker's ("nats://127.0.0.1:4222"),
+// and serves until ctx is done. Then it stops: no more requests, those
+// waiting for their jobs get Grace, the local workers finish their jobs
+// (SIGTERM, Grace, SIGKILL), and the embedded server shuts down. It
+// returns nil after such a stop.
+func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string)) error {
+	log := cmp.Or(s.Logger, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	defer ln.Close()
+
+	url, auth := s.NATS, s.Auth
+	if url == "" {
+		e, err := StartEmbedded(s.Embedded)
+		if err != nil {
+			return err
+		}
+		defer e.Shutdown()
+		url, auth.Token = e.URL(), s.Embedded.Token
+	}
+	nc, err := Connect(url, "flipbench queue front", auth)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("set up the queue on %s: %w", Redact(url), err)
+	}
+
+	local := &localWorkers{pids: make([]int, s.Workers)}
+	fcfg := s.Front
+	fcfg.NATS, fcfg.Logger = url, log
+	fcfg.Workers, fcfg.Restarts = local.health, local.restartCount
+	front, err := NewFront(ctx, q, fcfg)
+	if err != nil {
+		return err
+	}
+	defer front.Close()
+
+	if listening != nil {
+		listening("http://"+ln.Addr().String(), url)
+	}
+	log.Info("supervisor started", "mode", "queue", "pid", os.Getpid(), "workers", s.Workers,
+		"threads", s.Worker.Threads, "reply", cmp.Or(s.Front.Reply, ReplyWait), "addr", ln.Addr().String(), "nats", Redact(url))
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	workersDone := make(chan error, 1)
+	if s.Workers > 0 {
+		c := s.cluster(url, auth, local, log)
+		go func() {
+			err := c.RunDetached(workersCtx)
+			if err != nil {
+				stop(err) // the workers gave up: so does the front
+			}
+			workersDone <- err
+		}()
+	} else {
+		workersDone <- nil
+	}
+
+	err = front.Serve(runCtx, ln, s.Grace)
+	// The front is drained: what waited for a job has its answer. Now
+	// the workers finish what they run, and the broker goes last.
+	stopWorkers()
+	werr := <-workersDone
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	log.Info("supervisor stopped", "mode", "queue", "pid", os.Getpid())
+	return nil
+}
+
+// cluster supervises the local workers.
+func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.Logger) *server.Cluster {
+	args := []string{"worker", "--nats", url}
+	if s.WorkerArgs != nil {
+		args = s.WorkerArgs(url)
+	}
+	var env []string
+	// Secrets go in the environment, not on a command line that ps shows.
+	if auth.Token != "" {
+		env = append(env, "FLIPBENCH_WORKER_NATS_TOKEN="+auth.Token)
+	}
+	if auth.Creds != "" {
+		env = append(env, "FLIPBENCH_WORKER_NATS_CREDS="+auth.Creds)
+	}
+	return &server.Cluster{
+		Name:    "queue",
+		Workers: s.Workers,
+		Config:  s.Worker,
+		Exe:     s.Exe,
+		Args:    args,
+		Env:     env,
+		Grace:   s.Grace,
+		Logger:  log,
+		Stderr:  s.Stderr,
+		Ready:   local.ready,
+		Reload:  s.Reload,
+	}
+}
+
+// localWorkers is the front's view of its local workers.
+type localWorkers struct {
+	mu       sync.Mutex
+	pids     []int
+	restarts []int
+	total    int
+}
+
+func (l *localWorkers) ready(worker, pid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if worker < 0 || worker >= len(l.pids) {
+		return
+	}
+	if l.restarts == nil {
+		l.restarts = make([]int, len(l.pids))
+	}
+	if l.pids[worker] != 0 {
+		l.restarts[worker]++
+		l.total++
+	}
+	l.pids[worker] = pid
+}
+
+func (l *localWorkers) health() []server.WorkerHealth {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []server.WorkerHealth{}
+	for i, pid := range l.pids {
+		h := server.WorkerHealth{Index: i, PID: pid, State: "ready"}
+		if pid == 0 || !processAlive(pid) {
+			h.State = "down"
+		}
+		if l.restarts != nil {
+			h.Restarts = l.restarts[i]
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func (l *localWorkers) restartCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// processAlive reports whether a child process still runs (not a zombie
+// waiting to be reaped: the supervisor reaps its workers at once).
+func processAlive(pid int) bool {
+	if runtime.GOOS != "linux" {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name's closing parenthesis.
+	i := slices.Index(b, ')')
+	for j := len(b) - 1; j >= 0; j-- {
+		if b[j] == ')' {
+			i = j
+			break
+		}
+	}
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
+}

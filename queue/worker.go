@@ -1,0 +1,462 @@
+package queue
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flipbench/flipbench/server"
+)
+
+// Worker pulls jobs from the queue and runs them, on this machine or any
+// other: `flipbench worker --nats URL`.
+type Worker struct {
+	// URL is the NATS server's, nats://HOST:PORT.
+	URL string
+	// Auth is the worker's credentials on it.
+	Auth Auth
+	// Name identifies the worker in job records and logs. Empty means
+	// HOST-PID.
+	Name string
+	// Slots is how many jobs it runs at once. Zero means one per CPU;
+	// the CLI's default is [server.DefaultThreads], one.
+	Slots int
+	// TmpDir is where the worker makes its temporary directory for job
+	// files. Empty means the OS temporary directory.
+	TmpDir string
+	// TempPrefix names that directory (os.MkdirTemp's pattern). Empty
+	// means "flipbench-queue-worker-"; a supervised worker uses
+	// [server.TempDirPrefix], so that its supervisor can clean up after
+	// it.
+	TempPrefix string
+	// Grace is how long running jobs may finish once ctx is done. Zero
+	// means [server.DefaultGrace]. A job cut short is not acknowledged:
+	// another worker runs it.
+	Grace time.Duration
+	// Abort, when closed, stops the worker at once, dropping its jobs
+	// (they go to other workers): its supervisor is gone.
+	Abort <-chan struct{}
+	// Logger receives the worker's events. Nil means no logging.
+	Logger *slog.Logger
+	// Ready, if set, is called once the worker is connected, has found
+	// the queue, and pulls jobs.
+	Ready func()
+}
+
+func (w *Worker) name() string {
+	if w.Name != "" {
+		return w.Name
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", cmp.Or(host, "worker"), os.Getpid())
+}
+
+func (w *Worker) slots() int {
+	if w.Slots == 0 {
+		return runtime.NumCPU()
+	}
+	return w.Slots
+}
+
+// Run connects, waits for the queue to exist (a worker may start before
+// its front), and runs jobs until ctx is done; then it stops pulling,
+// lets running jobs finish within Grace, and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	log := cmp.Or(w.Logger, slog.New(slog.DiscardHandler))
+	name := w.name()
+	abortCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	if w.Abort != nil {
+		go func() {
+			select {
+			case <-w.Abort:
+				abort()
+			case <-abortCtx.Done():
+			}
+		}()
+	}
+	pullCtx, stopPulling := context.WithCancel(ctx)
+	defer stopPulling()
+	go func() {
+		<-abortCtx.Done()
+		stopPulling()
+	}()
+
+	nc, err := Connect(w.URL, "flipbench worker "+name, w.Auth)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	q, err := w.open(pullCtx, nc, log)
+	if err != nil {
+		if pullCtx.Err() != nil {
+			return nil // stopped before the queue appeared
+		}
+		return err
+	}
+
+	dir, err := os.MkdirTemp(w.TmpDir, cmp.Or(w.TempPrefix, "flipbench-queue-worker-"))
+	if err != nil {
+		return fmt.Errorf("make temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	// Running jobs outlive ctx by Grace at most, and Abort cuts them.
+	jobCtx, cancelJobs := context.WithCancel(abortCtx)
+	defer cancelJobs()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-jobCtx.Done():
+			return
+		}
+		t := time.NewTimer(cmp.Or(w.Grace, server.DefaultGrace))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelJobs()
+		case <-jobCtx.Done():
+		}
+	}()
+
+	log.Info("worker online", "worker", name, "pid", os.Getpid(), "nats", Redact(w.URL),
+		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", w.slots(), "ack_wait", q.ackWait.String(), "tries", q.tries)
+	if w.Ready != nil {
+		w.Ready()
+	}
+	var wg sync.WaitGroup
+	var served sync.Map
+	for i := range w.slots() {
+		f := &server.Flipper{Dir: filepath.Join(dir, fmt.Sprint(i))}
+		if err := os.Mkdir(f.Dir, 0o700); err != nil {
+			return fmt.Errorf("make temp dir: %w", err)
+		}
+		r := &runner{q: q, f: f, name: name, pid: os.Getpid(), log: log}
+		wg.Go(func() {
+			r.loop(pullCtx, jobCtx)
+			served.Store(i, r.served)
+		})
+	}
+	wg.Wait()
+	total := 0
+	served.Range(func(_, v any) bool { total += v.(int); return true })
+	log.Info("worker stopped", "worker", name, "pid", os.Getpid(), "served", total)
+	return nil
+}
+
+// open binds to the queue, waiting for a front to set it up.
+func (w *Worker) open(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Queue, error) {
+	waiting := false
+	for {
+		if nc.IsConnected() {
+			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			q, err := Open(octx, nc)
+			cancel()
+			if err == nil {
+				return q, nil
+			}
+			if !waiting {
+				log.Info("waiting for the queue", "nats", Redact(w.URL), "err", err)
+				waiting = true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// runner runs the jobs of one slot.
+type runner struct {
+	q      *Queue
+	f      *server.Flipper
+	name   string
+	pid    int
+	log    *slog.Logger
+	served int
+}
+
+// loop pulls one job at a time until pullCtx is done: a slot asks for a
+// job only when it is free, so the first free worker takes the next.
+func (r *runner) loop(pullCtx, jobCtx context.Context) {
+	for pullCtx.Err() == nil {
+		msg, err := r.q.cons.Next(jetstream.FetchContext(pullCtx))
+		if err != nil {
+			if pullCtx.Err() != nil {
+				return
+			}
+			if !errors.Is(err, jetstream.ErrNoMessages) && !strings.Contains(err.Error(), "timeout") {
+				r.log.Warn("pull", "worker", r.name, "err", err)
+				select { // the server may be restarting: do not spin
+				case <-pullCtx.Done():
+				case <-time.After(250 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		r.handle(jobCtx, msg)
+	}
+}
+
+// errSkip means a record was not written: the job had ended already.
+var errSkip = errors.New("job already ended")
+
+// write changes a job's record by compare-and-set: next gets the record
+// as it is (nil if none) and returns the new one, or false to leave it.
+// Of two workers that finish the same job, one writes its outcome; the
+// other gets errSkip.
+func (q *Queue) write(ctx context.Context, id string, next func(cur *JobStatus) (*JobStatus, bool)) error {
+	for range 10 {
+		cur, rev, err := q.record(ctx, id)
+		if err != nil {
+			return err
+		}
+		nv, ok := next(cur)
+		if !ok {
+			return errSkip
+		}
+		data, err := json.Marshal(nv)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			_, err = q.records.Create(ctx, id, data)
+		} else {
+			_, err = q.records.Update(ctx, id, data, rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue // someone wrote between our read and our write: look again
+		}
+		if err != nil {
+			return fmt.Errorf("job %s: write record: %w", id, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("job %s: record keeps changing", id)
+}
+
+// handle runs one delivery of a job.
+func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
+	var spec jobSpec
+	if err := json.Unmarshal([]byte(msg.Headers().Get(specHeader)), &spec); err != nil || spec.ID == "" {
+		r.log.Error("job message unreadable, dropping it", "worker", r.name, "subject", msg.Subject(), "err", err)
+		msg.Term()
+		return
+	}
+	tries := 1
+	if meta, err := msg.Metadata(); err == nil {
+		tries = int(meta.NumDelivered)
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	st, _, err := r.q.record(bctx, spec.ID)
+	if err != nil {
+		r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
+		msg.NakWithDelay(time.Second)
+		return
+	}
+	if st != nil && st.Ended() {
+		// Done already (a worker finished and died before it could
+		// acknowledge): the result stands, nothing is run twice.
+		r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "state", st.State, "try", tries)
+		r.cleanup(bctx, spec, msg)
+		return
+	}
+	if tries > r.q.tries {
+		r.end(bctx, msg, spec, tries, nil, http500(fmt.Errorf("gave up after %d tries: each worker that took the job died or stalled", r.q.tries)))
+		return
+	}
+
+	started := time.Now()
+	err = r.q.write(bctx, spec.ID, func(cur *JobStatus) (*JobStatus, bool) {
+		if cur != nil && cur.Ended() {
+			return nil, false
+		}
+		return &JobStatus{ID: spec.ID, State: StateRunning, Worker: r.name, PID: r.pid, Tries: tries,
+			Accepted: spec.Accepted, Started: &started, QueueMs: msSince(spec.Accepted, started)}, true
+	})
+	if errors.Is(err, errSkip) {
+		r.cleanup(bctx, spec, msg)
+		return
+	}
+	if err != nil {
+		r.log.Warn("job record not written, later", "worker", r.name, "job", spec.ID, "err", err)
+		msg.NakWithDelay(time.Second)
+		return
+	}
+	r.log.Info("job start", "worker", r.name, "pid", r.pid, "job", spec.ID, "try", tries,
+		"source", source(spec), "queue_ms", msSince(spec.Accepted, started))
+
+	// Progress heartbeats: the stream gives the job to another worker
+	// only if this one stops saying it is still at it.
+	beat := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.q.ackWait / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	res, out, err := r.run(ctx, spec, msg.Data())
+	close(beat)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Stopped in the middle: another worker takes it now.
+		r.log.Warn("job cut short, handing it back", "worker", r.name, "job", spec.ID, "err", err)
+		msg.Nak()
+		return
+	case err != nil && server.StatusFor(err) == 500 && tries < r.q.tries:
+		// Perhaps this machine's trouble (a full disk): another try.
+		r.log.Warn("job failed, trying again", "worker", r.name, "job", spec.ID, "try", tries, "err", err)
+		msg.NakWithDelay(time.Second)
+		return
+	}
+	r.end(bctx, msg, spec, tries, &started, outcome{res: res, out: out, err: err})
+}
+
+// outcome is how a job ended.
+type outcome struct {
+	res server.Result
+	out []byte // the flipped image, when the client asked for it
+	err error
+}
+
+func http500(err error) outcome { return outcome{err: err} }
+
+// end records a job's outcome (unless another worker recorded one
+// first), acknowledges it and deletes its upload.
+func (r *runner) end(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int, started *time.Time, o outcome) {
+	finished := time.Now()
+	if o.err == nil && o.out != nil {
+		if _, err := r.q.uploads.PutBytes(ctx, outputName(spec.ID), o.out); err != nil {
+			o.err = fmt.Errorf("keep the flipped image: %w", err)
+		}
+	}
+	err := r.q.write(ctx, spec.ID, func(cur *JobStatus) (*JobStatus, bool) {
+		if cur != nil && cur.Ended() {
+			return nil, false
+		}
+		st := &JobStatus{ID: spec.ID, State: StateDone, Status: 200, Worker: r.name, PID: r.pid, Tries: tries,
+			Accepted: spec.Accepted, Started: started, Finished: &finished}
+		if started != nil {
+			st.QueueMs, st.ServiceMs = msSince(spec.Accepted, *started), msSince(*started, finished)
+		}
+		if o.err != nil {
+			st.State, st.Status, st.Error = StateFailed, server.StatusFor(o.err), o.err.Error()
+		} else {
+			res := o.res
+			st.Result, st.Image = &res, o.out != nil
+		}
+		return st, true
+	})
+	switch {
+	case errors.Is(err, errSkip):
+		r.log.Info("job ended on another worker first, dropping this result", "worker", r.name, "job", spec.ID)
+	case err != nil:
+		r.log.Warn("job outcome not recorded, later", "worker", r.name, "job", spec.ID, "err", err)
+		msg.NakWithDelay(time.Second)
+		return
+	case o.err != nil:
+		r.log.Warn("job failed", "worker", r.name, "pid", r.pid, "job", spec.ID, "status", server.StatusFor(o.err), "err", o.err)
+	default:
+		r.served++
+		r.log.Info("job end", "worker", r.name, "pid", r.pid, "job", spec.ID, "ms", o.res.TotalMs,
+			"decode_ms", o.res.DecodeMs, "flip_ms", o.res.FlipMs, "encode_ms", o.res.EncodeMs,
+			"bytes", o.res.InputBytes, "size", fmt.Sprintf("%dx%d", o.res.Width, o.res.Height))
+	}
+	r.cleanup(ctx, spec, msg)
+}
+
+// cleanup acknowledges a job whose outcome is recorded and deletes its
+// upload.
+func (r *runner) cleanup(ctx context.Context, spec jobSpec, msg jetstream.Msg) {
+	if err := msg.DoubleAck(ctx); err != nil {
+		r.log.Warn("ack", "worker", r.name, "job", spec.ID, "err", err)
+	}
+	if spec.Upload != "" {
+		if err := r.q.uploads.Delete(ctx, spec.Upload); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			r.log.Warn("delete upload", "worker", r.name, "job", spec.ID, "err", err)
+		}
+	}
+}
+
+// run flips the job's source with the slot's Flipper.
+func (r *runner) run(ctx context.Context, spec jobSpec, inline []byte) (server.Result, []byte, error) {
+	src, err := r.open(ctx, spec, inline)
+	if err != nil {
+		return server.Result{}, nil, err
+	}
+	defer src.Close()
+	r.f.Quality, r.f.MaxPixels = spec.Quality, spec.MaxPixels
+	job := server.Job{Source: src, Received: spec.Accepted}
+	var out bytes.Buffer
+	if spec.WantImage {
+		job.Output = &out
+	}
+	res, err := r.f.Run(ctx, job)
+	if err != nil || !spec.WantImage {
+		return res, nil, err
+	}
+	return res, out.Bytes(), nil
+}
+
+// open opens the job's source: the body in its message, its upload, the
+// front's image in the object store, or an embedded fixture.
+func (r *runner) open(ctx context.Context, spec jobSpec, inline []byte) (io.ReadCloser, error) {
+	if spec.Inline {
+		return io.NopCloser(bytes.NewReader(inline)), nil
+	}
+	name := spec.Upload
+	if name == "" {
+		obj, ok := strings.CutPrefix(spec.Image, "object:")
+		if !ok {
+			open, err := server.ImageOpener(spec.Image)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: %w", spec.Image, err)
+			}
+			return open()
+		}
+		name = obj
+	}
+	o, err := r.q.uploads.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", name, err)
+	}
+	return o, nil
+}
+
+func msSince(from, to time.Time) float64 {
+	return float64(to.Sub(from).Microseconds()) / 1000
+}
+
+// source names a job's source in logs.
+func source(spec jobSpec) string {
+	switch {
+	case spec.Inline:
+		return "body"
+	case spec.Upload != "":
+		return "upload"
+	}
+	return spec.Image
+}

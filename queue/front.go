@@ -53,6 +53,12 @@ type FrontConfig struct {
 	// ReadTimeout bounds the time a request takes to arrive, body
 	// included. Zero means [server.DefaultReadTimeout].
 	ReadTimeout time.Duration
+	// Uploads bounds the bodies streamed to the object store at once;
+	// the others wait, unread, in their connections (TCP holds them back
+	// at the client), so that a burst of photos costs the front and its
+	// broker a few chunks each, not every photo at once. Zero means
+	// [DefaultUploads].
+	Uploads int
 	// NATS is the broker's URL, shown (password hidden) in /healthz.
 	NATS string
 	// Workers, if set, reports the local workers for /healthz.
@@ -75,6 +81,10 @@ func (c FrontConfig) Validate() error {
 	return server.Config{Image: c.Image, Quality: c.Quality, MaxPixels: c.MaxPixels,
 		MaxBody: c.MaxBody, ReadTimeout: c.ReadTimeout}.Validate()
 }
+
+// DefaultUploads is how many bodies a front streams to the object store at
+// once: enough to keep a disk busy; more only queue in the broker's memory.
+const DefaultUploads = 4
 
 // Errors of [Front.Run] and POST /flip.
 var (
@@ -111,6 +121,7 @@ type Front struct {
 	running map[string]struct{}        // jobs (any front's) being run now
 	waiters map[string]chan *JobStatus // wait mode: the requests waiting for their job
 
+	uploads   chan struct{} // a place per upload streaming to the object store
 	stopping  chan struct{} // closed when waiting requests must give up
 	stopOnce  sync.Once
 	watchStop context.CancelFunc
@@ -130,7 +141,7 @@ func NewFront(ctx context.Context, q *Queue, cfg FrontConfig) (*Front, error) {
 	}
 	f := &Front{q: q, cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), pid: os.Getpid(), start: time.Now(),
 		waiting: map[string]struct{}{}, running: map[string]struct{}{}, waiters: map[string]chan *JobStatus{},
-		stopping: make(chan struct{}), watchDone: make(chan struct{})}
+		stopping: make(chan struct{}), watchDone: make(chan struct{}), uploads: make(chan struct{}, cmp.Or(cfg.Uploads, DefaultUploads))}
 	var err error
 	if f.image, err = f.putImage(ctx); err != nil {
 		return nil, err
@@ -287,7 +298,16 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 		} else {
 			spec.Upload = uploadName(id)
 			rest := io.MultiReader(bytes.NewReader(head), src)
-			if _, err := f.q.uploads.Put(ctx, jetstream.ObjectMeta{Name: spec.Upload}, rest); err != nil {
+			select {
+			case f.uploads <- struct{}{}:
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			case <-f.stopping:
+				return fail(ErrStopping)
+			}
+			_, err := f.q.uploads.Put(ctx, jetstream.ObjectMeta{Name: spec.Upload}, rest)
+			<-f.uploads
+			if err != nil {
 				if src.err != nil {
 					return fail(fmt.Errorf("%w: %w", server.ErrReadSource, src.err))
 				}
@@ -502,6 +522,10 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	}
 	f.inflight.Add(1)
 	defer f.inflight.Add(-1)
+	// A body left unread when the connection closes makes the kernel
+	// reset it, which can destroy the answer on its way (a 503, a 413):
+	// what the job did not read is read and dropped first.
+	defer drain(w, r)
 	body, err := requestBody(w, r, cmp.Or(f.cfg.MaxBody, server.DefaultMaxBody))
 	if err != nil {
 		f.fail(w, server.StatusFor(fmt.Errorf("%w: %w", server.ErrReadSource, err)), "", err)
@@ -554,6 +578,12 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, FlipResponse{Job: id, Worker: st.Worker, PID: st.PID, Tries: st.Tries,
 		QueueMs: st.QueueMs, Result: *st.Result})
+}
+
+// drain reads what is left of a request's body, for a few seconds at most.
+func drain(w http.ResponseWriter, r *http.Request) {
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, r.Body)
 }
 
 // requestBody returns the request body if it has any bytes, else nil.

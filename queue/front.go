@@ -289,15 +289,19 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 		// the object store would take five round trips. A large one is
 		// streamed to the object store in chunks, never whole in memory.
 		src := &trackedReader{r: body}
-		head, err := readHead(src, size)
-		if err != nil {
-			return fail(fmt.Errorf("%w: %w", server.ErrReadSource, err))
+		var head []byte
+		if size < 0 || size <= InlineMax {
+			var err error
+			if head, err = readHead(src, size); err != nil {
+				return fail(fmt.Errorf("%w: %w", server.ErrReadSource, err))
+			}
 		}
-		if len(head) <= InlineMax {
+		if size <= InlineMax && len(head) <= InlineMax {
 			spec.Inline, msg.Data = true, head
 		} else {
+			// Nothing of a large body is read before its turn: a burst
+			// of photos waits in the kernel, not in the front's memory.
 			spec.Upload = uploadName(id)
-			rest := io.MultiReader(bytes.NewReader(head), src)
 			select {
 			case f.uploads <- struct{}{}:
 			case <-ctx.Done():
@@ -305,7 +309,7 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 			case <-f.stopping:
 				return fail(ErrStopping)
 			}
-			_, err := f.q.uploads.Put(ctx, jetstream.ObjectMeta{Name: spec.Upload}, rest)
+			_, err := f.q.uploads.Put(ctx, jetstream.ObjectMeta{Name: spec.Upload}, io.MultiReader(bytes.NewReader(head), src))
 			<-f.uploads
 			if err != nil {
 				if src.err != nil {

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Instance is a flipbench server started by [Launch].
@@ -29,3 +30,26 @@ func (i *Instance) Done() <-chan struct{} {
 
 // RunLaunched returns [ErrUnsupported] on this system.
 func RunLaunched(ctx context.Context, stderr io.Writer) error { return ErrUnsupported }
+
+// Launched is what [Launch] gives a server process; on this system there
+// is none.
+type Launched struct {
+	Name    string
+	Addr    string
+	Workers int
+	Sched   string
+	Queue   int
+	Grace   time.Duration
+	Config  Config
+}
+
+// InheritedLaunch returns [ErrUnsupported] on this system.
+func InheritedLaunch(ctx context.Context) (*Launched, context.Context, func(), error) {
+	return nil, nil, nil, ErrUnsupported
+}
+
+// Listening does nothing on this system.
+func (l *Launched) Listening(url string) {}
+
+// WorkerReady does nothing on this system.
+func (l *Launched) WorkerReady(worker, pid int) {}

@@ -252,18 +252,64 @@ func (l *lastLine) String() string {
 // a program's entry point should call it: it takes over the inherited
 // files.
 func RunLaunched(ctx context.Context, stderr io.Writer) error {
+	l, ctx, cancel, err := InheritedLaunch(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	c := &Cluster{
+		Name:    l.Name,
+		Workers: l.Workers,
+		Sched:   l.Sched,
+		Queue:   l.Queue,
+		Config:  l.Config,
+		Grace:   l.Grace,
+		Logger:  NewLogger(stderr, l.Config.LogFormat),
+		Stderr:  stderr,
+		Ready:   l.WorkerReady,
+	}
+	return c.ListenAndRun(ctx, l.Addr, l.Listening)
+}
+
+// Launched is what [Launch] gave the server process it started: the spec
+// of the server to run, and the status pipe to report on. A server of
+// another kind than a [Cluster] (a queue front) runs under Launch through
+// it: LaunchConfig.Args names its entry point, which calls
+// [InheritedLaunch], runs its server as the spec says, and reports its
+// URL and its workers' readiness.
+type Launched struct {
+	// Name, Addr, Workers, Sched, Queue, Grace and Config are the
+	// LaunchConfig's (Addr is a free loopback port: 127.0.0.1:0).
+	Name    string
+	Addr    string
+	Workers int
+	Sched   string
+	Queue   int
+	Grace   time.Duration
+	Config  Config
+
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+// InheritedLaunch reads the spec from [LaunchEnv] and takes over the
+// inherited lifeline and status pipe. The context it returns is cancelled
+// once the launcher is gone (even killed by SIGKILL); cancel releases the
+// pipes. It returns [ErrNotLaunched] in a process that Launch did not
+// start.
+func InheritedLaunch(ctx context.Context) (*Launched, context.Context, func(), error) {
 	raw, ok := os.LookupEnv(LaunchEnv)
 	if !ok {
-		return ErrNotLaunched
+		return nil, nil, nil, ErrNotLaunched
 	}
 	var spec launchSpec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
-		return fmt.Errorf("launch spec: %w", err)
+		return nil, nil, nil, fmt.Errorf("launch spec: %w", err)
 	}
 	for _, fd := range []int{fdLaunchLifeline, fdLaunchStatus} {
 		var st syscall.Stat_t
 		if err := syscall.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("launched server: inherited fd %d: %w", fd, err)
+			return nil, nil, nil, fmt.Errorf("launched server: inherited fd %d: %w", fd, err)
 		}
 		// The workers must inherit neither pipe: the launcher's EOF must
 		// not wait for them, and the lifeline is between it and us.
@@ -271,35 +317,27 @@ func RunLaunched(ctx context.Context, stderr io.Writer) error {
 	}
 	lifeline := os.NewFile(fdLaunchLifeline, "launch-lifeline")
 	status := os.NewFile(fdLaunchStatus, "launch-status")
-	defer status.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go func() {
 		io.Copy(io.Discard, lifeline) // returns at EOF: the launcher is gone
 		cancel()
 	}()
+	l := &Launched{Name: spec.Name, Addr: spec.Addr, Workers: spec.Workers, Sched: spec.Sched, Queue: spec.Queue,
+		Grace: spec.Grace, Config: spec.Config, enc: json.NewEncoder(status)}
+	return l, ctx, func() { cancel(); status.Close() }, nil
+}
 
-	var mu sync.Mutex
-	enc := json.NewEncoder(status)
-	report := func(ev launchEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		enc.Encode(ev) // fails only once the launcher is gone (EPIPE)
-	}
-	c := &Cluster{
-		Name:    spec.Name,
-		Workers: spec.Workers,
-		Sched:   spec.Sched,
-		Queue:   spec.Queue,
-		Config:  spec.Config,
-		Grace:   spec.Grace,
-		Logger:  NewLogger(stderr, spec.Config.LogFormat),
-		Stderr:  stderr,
-		Ready: func(worker, pid int) {
-			report(launchEvent{Event: eventWorkerReady, Worker: worker, PID: pid})
-		},
-	}
-	return c.ListenAndRun(ctx, spec.Addr, func(url string) {
-		report(launchEvent{Event: eventListening, URL: url})
-	})
+func (l *Launched) report(ev launchEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.enc.Encode(ev) // fails only once the launcher is gone (EPIPE)
+}
+
+// Listening reports the server's base URL ("http://127.0.0.1:41327").
+func (l *Launched) Listening(url string) { l.report(launchEvent{Event: eventListening, URL: url}) }
+
+// WorkerReady reports that worker (an index below Workers) is ready, as
+// process pid. Launch returns once every worker has been reported.
+func (l *Launched) WorkerReady(worker, pid int) {
+	l.report(launchEvent{Event: eventWorkerReady, Worker: worker, PID: pid})
 }

@@ -62,6 +62,10 @@ type Server struct {
 	// Reload triggers a rolling restart of the local workers, one at a
 	// time. Nil means never.
 	Reload <-chan os.Signal
+	// Ready, if set, is called each time a local worker becomes ready
+	// (restarted ones included), from the goroutine that supervises it:
+	// it must not block.
+	Ready func(worker, pid int)
 }
 
 // Run starts the broker (or connects to NATS), sets the queue up, starts
@@ -176,8 +180,13 @@ func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.L
 		Grace:   s.Grace,
 		Logger:  log,
 		Stderr:  s.Stderr,
-		Ready:   local.ready,
-		Reload:  s.Reload,
+		Ready: func(worker, pid int) {
+			local.ready(worker, pid)
+			if s.Ready != nil {
+				s.Ready(worker, pid)
+			}
+		},
+		Reload: s.Reload,
 	}
 }
 

@@ -287,3 +287,46 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 	}
 	return nil
 }
+
+// newSuperviseQueueCmd is the hidden command that a bench starts for a
+// queue server through server.Launch (LaunchConfig.Args:
+// supervise-queue --reply wait|async): the spec comes in the environment
+// (workers, queue bound, grace, every worker's config), and it reports its
+// URL and its local workers' readiness on the inherited status pipe. Its
+// NATS server is embedded, on a free loopback port.
+func newSuperviseQueueCmd() *cobra.Command {
+	var reply string
+	cmd := &cobra.Command{
+		Use:    "supervise-queue",
+		Short:  "Serve as a queue server launched by flipbench bench (internal)",
+		Hidden: true,
+		Args:   rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, ctx, cancel, err := server.InheritedLaunch(cmd.Context())
+			if errors.Is(err, server.ErrNotLaunched) {
+				return &usageError{err}
+			} else if err != nil {
+				return err
+			}
+			defer cancel()
+			ignoreSIGPIPE()
+			cfg := l.Config
+			s := &queue.Server{
+				Addr:     l.Addr,
+				Embedded: queue.EmbeddedConfig{Addr: "127.0.0.1:0"},
+				Storage:  queue.Memory,
+				Front: queue.FrontConfig{Reply: reply, Queue: l.Queue, Image: cfg.Image, Quality: cfg.Quality,
+					MaxPixels: cfg.MaxPixels, MaxBody: cfg.MaxBody, ReadTimeout: cfg.ReadTimeout},
+				Workers: l.Workers,
+				Worker:  server.Config{Threads: cfg.Threads, TmpDir: cfg.TmpDir, LogFormat: cfg.LogFormat},
+				Grace:   l.Grace,
+				Logger:  server.NewLogger(cmd.ErrOrStderr(), cfg.LogFormat),
+				Stderr:  cmd.ErrOrStderr(),
+				Ready:   l.WorkerReady,
+			}
+			return s.Run(ctx, func(httpURL, natsURL string) { l.Listening(httpURL) })
+		},
+	}
+	cmd.Flags().Var(newEnum(&reply, queue.ReplyWait, queue.Replies...), "reply", "wait or async")
+	return cmd
+}

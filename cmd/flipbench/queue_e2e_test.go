@@ -30,6 +30,7 @@ import (
 
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/queue"
+	"github.com/flipbench/flipbench/server"
 )
 
 // queueProc is a running `flipbench queue` and its broker's URL.
@@ -645,6 +646,7 @@ func TestQueueCLIErrors(t *testing.T) {
 		{"store with --nats", []string{"queue", "--nats", "nats://127.0.0.1:1", "--store", "x"}, "flipbench: --store is for the embedded NATS server"},
 		{"bad reply", []string{"queue", "--reply", "later"}, `flipbench: invalid argument "later" for "--reply" flag`},
 		{"zero ack wait", []string{"queue", "--ack-wait", "0s"}, "flipbench: --ack-wait must be > 0"},
+		{"launched queue by hand", []string{"supervise-queue"}, "flipbench: not a launched server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -658,4 +660,29 @@ func TestQueueCLIErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLaunchQueue: server.Launch starts a queue server as it starts a
+// cluster (LaunchConfig.Args: supervise-queue), returns once its workers
+// are ready, and stops it; jobs are flipped by the reported workers.
+func TestLaunchQueue(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logs := newLineBuffer()
+	inst, err := server.Launch(ctx, server.LaunchConfig{Exe: bin, Args: []string{"supervise-queue", "--reply", "wait"},
+		Name: "queue", Workers: 2, Config: server.Config{Image: "fixture:" + fixtures.SmallJPEG, Threads: 1}, Stderr: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := inst.WorkerPIDs
+	for _, r := range postAllDispatch(inst.URL, 6, nil) {
+		if r.status != 200 || !slices.Contains(workers, r.pid) {
+			t.Errorf("POST /flip: status %d from pid %d; want 200 from one of %v", r.status, r.pid, workers)
+		}
+	}
+	if err := inst.Stop(ctx); err != nil {
+		t.Errorf("stop: %v\n%s", err, logs)
+	}
+	waitForOrKill(t, 5*time.Second, workers)
 }

@@ -217,38 +217,53 @@ func (r *runner) loop(pullCtx, jobCtx context.Context) {
 // errSkip means a record was not written: the job had ended already.
 var errSkip = errors.New("job already ended")
 
+// guess is what a worker believes a job's record is, to write it without
+// reading it first: nil for none, or the record and its revision.
+type guess struct {
+	cur *JobStatus
+	rev uint64
+}
+
 // write changes a job's record by compare-and-set: next gets the record
 // as it is (nil if none) and returns the new one, or false to leave it.
-// Of two workers that finish the same job, one writes its outcome; the
-// other gets errSkip.
-func (q *Queue) write(ctx context.Context, id string, next func(cur *JobStatus) (*JobStatus, bool)) error {
+// It first writes on the strength of g, if given, and reads the record
+// only if that was wrong. Of two workers that finish the same job, one
+// writes its outcome; the other gets errSkip. It returns the new record's
+// revision.
+func (q *Queue) write(ctx context.Context, id string, g *guess, next func(cur *JobStatus) (*JobStatus, bool)) (uint64, error) {
 	for range 10 {
-		cur, rev, err := q.record(ctx, id)
-		if err != nil {
-			return err
+		var cur *JobStatus
+		var rev uint64
+		if g != nil {
+			cur, rev, g = g.cur, g.rev, nil
+		} else {
+			var err error
+			if cur, rev, err = q.record(ctx, id); err != nil {
+				return 0, err
+			}
 		}
 		nv, ok := next(cur)
 		if !ok {
-			return errSkip
+			return 0, errSkip
 		}
 		data, err := json.Marshal(nv)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if cur == nil {
-			_, err = q.records.Create(ctx, id, data)
+			rev, err = q.records.Create(ctx, id, data)
 		} else {
-			_, err = q.records.Update(ctx, id, data, rev)
+			rev, err = q.records.Update(ctx, id, data, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue // someone wrote between our read and our write: look again
 		}
 		if err != nil {
-			return fmt.Errorf("job %s: write record: %w", id, err)
+			return 0, fmt.Errorf("job %s: write record: %w", id, err)
 		}
-		return nil
+		return rev, nil
 	}
-	return fmt.Errorf("job %s: record keeps changing", id)
+	return 0, fmt.Errorf("job %s: record keeps changing", id)
 }
 
 // handle runs one delivery of a job.
@@ -265,33 +280,41 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	st, _, err := r.q.record(bctx, spec.ID)
-	if err != nil {
-		r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
-		msg.NakWithDelay(time.Second)
-		return
-	}
-	if st != nil && st.Ended() {
-		// Done already (a worker finished and died before it could
-		// acknowledge): the result stands, nothing is run twice.
-		r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "state", st.State, "try", tries)
-		r.cleanup(bctx, spec, msg)
-		return
-	}
-	if tries > r.q.tries {
-		r.end(bctx, msg, spec, tries, nil, http500(fmt.Errorf("gave up after %d tries: each worker that took the job died or stalled", r.q.tries)))
-		return
+	// A first delivery has no record yet: it is created without a look.
+	// A job delivered again is looked at first: it may have ended.
+	g := &guess{}
+	if tries > 1 {
+		st, rev, err := r.q.record(bctx, spec.ID)
+		if err != nil {
+			r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
+			msg.NakWithDelay(time.Second)
+			return
+		}
+		if st != nil && st.Ended() {
+			// Done already (a worker finished and died before it could
+			// acknowledge): the result stands, nothing is run twice.
+			r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "state", st.State, "try", tries)
+			r.cleanup(bctx, spec, msg)
+			return
+		}
+		g = &guess{cur: st, rev: rev}
+		if tries > r.q.tries {
+			r.end(bctx, msg, spec, tries, nil, g, http500(fmt.Errorf("gave up after %d tries: each worker that took the job died or stalled", r.q.tries)))
+			return
+		}
 	}
 
 	started := time.Now()
-	err = r.q.write(bctx, spec.ID, func(cur *JobStatus) (*JobStatus, bool) {
+	running := &JobStatus{ID: spec.ID, State: StateRunning, Worker: r.name, PID: r.pid, Tries: tries,
+		Accepted: spec.Accepted, Started: &started, QueueMs: msSince(spec.Accepted, started)}
+	rev, err := r.q.write(bctx, spec.ID, g, func(cur *JobStatus) (*JobStatus, bool) {
 		if cur != nil && cur.Ended() {
 			return nil, false
 		}
-		return &JobStatus{ID: spec.ID, State: StateRunning, Worker: r.name, PID: r.pid, Tries: tries,
-			Accepted: spec.Accepted, Started: &started, QueueMs: msSince(spec.Accepted, started)}, true
+		return running, true
 	})
 	if errors.Is(err, errSkip) {
+		r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "try", tries)
 		r.cleanup(bctx, spec, msg)
 		return
 	}
@@ -332,7 +355,7 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 		msg.NakWithDelay(time.Second)
 		return
 	}
-	r.end(bctx, msg, spec, tries, &started, outcome{res: res, out: out, err: err})
+	r.end(bctx, msg, spec, tries, &started, &guess{cur: running, rev: rev}, outcome{res: res, out: out, err: err})
 }
 
 // outcome is how a job ended.
@@ -346,14 +369,14 @@ func http500(err error) outcome { return outcome{err: err} }
 
 // end records a job's outcome (unless another worker recorded one
 // first), acknowledges it and deletes its upload.
-func (r *runner) end(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int, started *time.Time, o outcome) {
+func (r *runner) end(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int, started *time.Time, g *guess, o outcome) {
 	finished := time.Now()
 	if o.err == nil && o.out != nil {
 		if _, err := r.q.uploads.PutBytes(ctx, outputName(spec.ID), o.out); err != nil {
 			o.err = fmt.Errorf("keep the flipped image: %w", err)
 		}
 	}
-	err := r.q.write(ctx, spec.ID, func(cur *JobStatus) (*JobStatus, bool) {
+	_, err := r.q.write(ctx, spec.ID, g, func(cur *JobStatus) (*JobStatus, bool) {
 		if cur != nil && cur.Ended() {
 			return nil, false
 		}

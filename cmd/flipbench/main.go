@@ -11,6 +11,8 @@
 //	$ flipbench bench                        # the experiment: standard vs cluster, side by side
 //	$ flipbench standard                     # one worker on 127.0.0.1:3000
 //	$ flipbench cluster --workers 4          # four workers on one socket
+//	$ flipbench queue --workers 2            # an HTTP front and workers on NATS JetStream
+//	$ flipbench worker --nats nats://10.0.0.5:4222  # a queue worker, on any machine
 //	$ flipbench load -n 10 -v                # 10 concurrent POST /flip, like the article's script
 //	$ flipbench compare base.json head.json  # a CI verdict between two bench runs
 //	$ flipbench report a.json b.json         # merge load or bench files

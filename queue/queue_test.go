@@ -186,3 +186,34 @@ func BenchmarkAcceptAsync(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// TestOneOutcomeWins: of two workers that finish the same job (the first
+// was thought dead, and the job went to the second), the first outcome
+// is recorded and the second is dropped, whatever each believed the
+// record was.
+func TestOneOutcomeWins(t *testing.T) {
+	q, _ := newTestQueue(t, SetupConfig{})
+	ctx := context.Background()
+	outcome := func(worker string) func(*JobStatus) (*JobStatus, bool) {
+		return func(cur *JobStatus) (*JobStatus, bool) {
+			if cur != nil && cur.Ended() {
+				return nil, false
+			}
+			return &JobStatus{ID: "j", State: StateDone, Status: 200, Worker: worker}, true
+		}
+	}
+	running := &JobStatus{ID: "j", State: StateRunning, Worker: "a"}
+	rev, err := q.write(ctx, "j", &guess{}, func(*JobStatus) (*JobStatus, bool) { return running, true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.write(ctx, "j", &guess{cur: running, rev: rev}, outcome("b")); err != nil {
+		t.Fatalf("first outcome: %v", err)
+	}
+	if _, err := q.write(ctx, "j", &guess{cur: running, rev: rev}, outcome("a")); !errors.Is(err, errSkip) {
+		t.Errorf("second outcome: %v, want errSkip", err)
+	}
+	if st, err := q.Status(ctx, "j"); err != nil || st.Worker != "b" || st.State != StateDone {
+		t.Errorf("record %+v (%v), want done by b", st, err)
+	}
+}

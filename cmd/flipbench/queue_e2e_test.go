@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -685,4 +686,35 @@ func TestLaunchQueue(t *testing.T) {
 		t.Errorf("stop: %v\n%s", err, logs)
 	}
 	waitForOrKill(t, 5*time.Second, workers)
+}
+
+// TestQueueSIGTERMLetsWaitingRequestsFinish: SIGTERM while two wait-mode
+// requests are in the queue (one running, one waiting for the only
+// worker): the front stops accepting but keeps its workers until both
+// are answered 200, then exits 0, leaving no worker and no job file.
+func TestQueueSIGTERMLetsWaitingRequestsFinish(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	q := startQueue(t, 1, "--workers", "1", "--tmp-dir", tmp)
+	workers := children(q.pid())
+	res := postInBackground(q.url, 2, nil)
+	waitFor(t, 30*time.Second, "a job to start", func() bool { return len(jobEvents("start", q.stderr.String())) > 0 })
+	q.cmd.Process.Signal(syscall.SIGTERM)
+	for _, r := range <-res {
+		if r.err != nil || r.status != 200 {
+			t.Errorf("request in the queue at SIGTERM: status %d, err %v; want 200", r.status, r.err)
+		}
+	}
+	select {
+	case <-q.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("front did not exit after SIGTERM")
+	}
+	if q.err != nil {
+		t.Errorf("front exit: %v, want 0\n%s", q.err, q.stderr)
+	}
+	waitForOrKill(t, 5*time.Second, workers)
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+		t.Errorf("left in --tmp-dir: %v", left)
+	}
 }

@@ -48,6 +48,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if port == 0 {
 		port = natsserver.RANDOM_PORT // nats-server reads 0 as its default, 4222
+	} else if ln, err := net.Listen("tcp", addr); err != nil {
+		// The server would only fail to become ready, ten seconds on:
+		// say why at once.
+		return nil, fmt.Errorf("nats: listen on %s: %w", addr, err)
+	} else {
+		ln.Close()
 	}
 	e := &Embedded{}
 	store := cfg.StoreDir

@@ -116,10 +116,11 @@ type Front struct {
 	start time.Time
 	stats *frontStats
 
-	mu      sync.Mutex
-	waiting map[string]struct{}        // this front's jobs no worker has taken
-	running map[string]struct{}        // jobs (any front's) being run now
-	waiters map[string]chan *JobStatus // wait mode: the requests waiting for their job
+	mu       sync.Mutex
+	waiting  map[string]struct{}        // this front's jobs no worker has taken
+	running  map[string]struct{}        // jobs (any front's) being run now
+	waiters  map[string]chan *JobStatus // wait mode: the requests waiting for their job
+	resynced time.Time                  // when resync last looked
 
 	uploads   chan struct{} // a place per upload streaming to the object store
 	stopping  chan struct{} // closed when waiting requests must give up
@@ -229,6 +230,41 @@ func (f *Front) observe(st *JobStatus) {
 	}
 }
 
+// resync looks up the jobs the front counts as waiting and forgets those
+// a worker took: the watch may have missed their news (a reconnection to
+// the broker), and a front must not refuse every job for ever on a stale
+// count. It runs at most once a second, and reports whether it freed a
+// place.
+func (f *Front) resync(ctx context.Context) bool {
+	f.mu.Lock()
+	if time.Since(f.resynced) < time.Second {
+		f.mu.Unlock()
+		return false
+	}
+	f.resynced = time.Now()
+	ids := make([]string, 0, len(f.waiting))
+	for id := range f.waiting {
+		ids = append(ids, id)
+	}
+	f.mu.Unlock()
+	freed := false
+	for _, id := range ids {
+		st, err := f.q.Status(ctx, id)
+		if err != nil {
+			return freed
+		}
+		if st == nil || st.State != StateQueued {
+			f.mu.Lock()
+			if _, ok := f.waiting[id]; ok {
+				delete(f.waiting, id)
+				freed = true
+			}
+			f.mu.Unlock()
+		}
+	}
+	return freed
+}
+
 // Run hands job to the queue and waits for it: the [server.Runner] of a
 // front that another program builds. A failed job's error is a
 // *[JobError].
@@ -267,7 +303,10 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 	}
 	if len(f.waiting) >= cmp.Or(f.cfg.Queue, server.DefaultQueue) {
 		f.mu.Unlock()
-		return "", ErrQueueFull
+		if !f.resync(ctx) {
+			return "", ErrQueueFull
+		}
+		return f.submit(ctx, body, size, wantImage, accepted, wait)
 	}
 	f.waiting[id] = struct{}{}
 	if wait {

@@ -217,3 +217,20 @@ func TestOneOutcomeWins(t *testing.T) {
 		t.Errorf("record %+v (%v), want done by b", st, err)
 	}
 }
+
+// TestStaleQueueCountHeals: a job the front still counts as waiting,
+// though a worker took it (the news was missed), does not keep the front
+// refusing jobs: past its bound it looks again.
+func TestStaleQueueCountHeals(t *testing.T) {
+	q, _ := newTestQueue(t, SetupConfig{})
+	f := newTestFront(t, q, FrontConfig{Reply: ReplyAsync, Queue: 1, Image: server.FixturePrefix + fixtures.SmallJPEG})
+	f.mu.Lock()
+	f.waiting["gone"] = struct{}{} // taken and ended elsewhere: no record, no message
+	f.mu.Unlock()
+	if _, err := f.submit(context.Background(), nil, 0, false, time.Now(), false); err != nil {
+		t.Errorf("submit past a stale count: %v, want it accepted", err)
+	}
+	if _, err := f.submit(context.Background(), nil, 0, false, time.Now(), false); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("submit past a real count: %v, want ErrQueueFull", err)
+	}
+}

@@ -70,38 +70,7 @@ type serverProc struct {
 // checks that it exits 0 and leaves no worker behind.
 func startServer(t *testing.T, env []string, args ...string) *serverProc {
 	t.Helper()
-	p := &serverProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
-	if i := slices.Index(args, "--tmp-dir"); i >= 0 {
-		p.tmpDir = args[i+1]
-	}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stderr = p.stderr
-	// Workers inherit the stderr pipe: if a test leaves one running, Wait
-	// must still return once the supervisor is gone.
-	p.cmd.WaitDelay = 5 * time.Second
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop(t) })
-
+	p, lines := startProc(t, env, args...)
 	select {
 	case line := <-lines:
 		u, ok := strings.CutPrefix(line, "listening on ")
@@ -119,6 +88,44 @@ func startServer(t *testing.T, env []string, args ...string) *serverProc {
 		return err == nil && h.allReady()
 	})
 	return p
+}
+
+// startProc starts flipbench with args and delivers its first stdout
+// lines (two at most are kept); cleanup stops it as serverProc.stop does.
+func startProc(t *testing.T, env []string, args ...string) (*serverProc, <-chan string) {
+	t.Helper()
+	p := &serverProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
+	if i := slices.Index(args, "--tmp-dir"); i >= 0 {
+		p.tmpDir = args[i+1]
+	}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stderr = p.stderr
+	// Workers inherit the stderr pipe: if a test leaves one running, Wait
+	// must still return once the supervisor is gone.
+	p.cmd.WaitDelay = 5 * time.Second
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 2)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	return p, lines
 }
 
 // stop sends SIGTERM, and checks exit 0 and that no worker is left.

@@ -47,34 +47,7 @@ type queueProc struct {
 func startQueue(t *testing.T, idle int, args ...string) *queueProc {
 	t.Helper()
 	args = append([]string{"queue", "--addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0"}, args...)
-	p := &serverProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
-	if i := slices.Index(args, "--tmp-dir"); i >= 0 {
-		p.tmpDir = args[i+1]
-	}
-	p.cmd.Stderr = p.stderr
-	p.cmd.WaitDelay = 5 * time.Second
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop(t) })
+	p, lines := startProc(t, nil, args...)
 	q := &queueProc{serverProc: p}
 	for q.url == "" || q.nats == "" {
 		select {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -689,5 +690,26 @@ func TestQueueSIGTERMLetsWaitingRequestsFinish(t *testing.T) {
 	waitForOrKill(t, 5*time.Second, workers)
 	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
 		t.Errorf("left in --tmp-dir: %v", left)
+	}
+}
+
+// TestQueueToken: with --nats-token the broker refuses a client without
+// the token, and the front's local workers (given it in their
+// environment, not on their command line) still serve.
+func TestQueueToken(t *testing.T) {
+	t.Parallel()
+	q := startQueue(t, 1, "--workers", "1", "--nats-token", "s3cret", "--image", "fixture:"+fixtures.SmallJPEG)
+	if r := postDispatch(client, q.url, nil); r.status != 200 {
+		t.Errorf("POST /flip with a token-guarded broker: %d, want 200", r.status)
+	}
+	if nc, err := nats.Connect(q.nats); err == nil {
+		nc.Close()
+		t.Errorf("connected to the broker without its token")
+	}
+	for _, pid := range children(q.pid()) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if bytes.Contains(cmdline, []byte("s3cret")) {
+			t.Errorf("worker %d has the token on its command line: %q", pid, cmdline)
+		}
 	}
 }

@@ -270,11 +270,12 @@ func (f *Front) resync(ctx context.Context) bool {
 // *[JobError].
 func (f *Front) Run(ctx context.Context, job server.Job) (server.Result, error) {
 	received := cmp.Or(job.Received, time.Now())
-	id, err := f.submit(ctx, job.Source, -1, job.Output != nil, received, true)
+	t, err := f.submit(ctx, job.Source, -1, job.Output != nil, received, true)
 	if err != nil {
 		return server.Result{}, err
 	}
-	st, err := f.await(ctx, id)
+	id := t.id
+	st, err := f.await(ctx, t)
 	if err != nil {
 		return server.Result{}, err
 	}
@@ -292,33 +293,37 @@ func (f *Front) Run(ctx context.Context, job server.Job) (server.Result, error) 
 // submit puts a job on the stream: its body (if any) in the object store
 // first. With wait, a waiter is registered before the job is published,
 // so that its end cannot be missed.
-func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImage bool, accepted time.Time, wait bool) (string, error) {
+func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImage bool, accepted time.Time, wait bool) (*ticket, error) {
 	id := nuid.Next()
 	f.mu.Lock()
 	select {
 	case <-f.stopping:
 		f.mu.Unlock()
-		return "", ErrStopping
+		return nil, ErrStopping
 	default:
 	}
 	if len(f.waiting) >= cmp.Or(f.cfg.Queue, server.DefaultQueue) {
 		f.mu.Unlock()
 		if !f.resync(ctx) {
-			return "", ErrQueueFull
+			return nil, ErrQueueFull
 		}
 		return f.submit(ctx, body, size, wantImage, accepted, wait)
 	}
 	f.waiting[id] = struct{}{}
+	t := &ticket{id: id}
 	if wait {
-		f.waiters[id] = make(chan *JobStatus, 1)
+		// The channel is the ticket's: the watch may deliver the end, and
+		// forget the waiter, before anyone awaits it.
+		t.end = make(chan *JobStatus, 1)
+		f.waiters[id] = t.end
 	}
 	f.mu.Unlock()
-	fail := func(err error) (string, error) {
+	fail := func(err error) (*ticket, error) {
 		f.mu.Lock()
 		delete(f.waiting, id)
 		delete(f.waiters, id)
 		f.mu.Unlock()
-		return "", err
+		return nil, err
 	}
 
 	spec := jobSpec{ID: id, Accepted: accepted, WantImage: wantImage, Quality: f.cfg.Quality, MaxPixels: f.cfg.MaxPixels}
@@ -373,16 +378,21 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 		return fail(fmt.Errorf("publish job: %w", err))
 	}
 	f.accepted.Add(1)
-	return id, nil
+	return t, nil
+}
+
+// ticket is a submitted job: its ID, and where its end is delivered
+// (nil unless submitted with wait).
+type ticket struct {
+	id  string
+	end chan *JobStatus
 }
 
 // await waits for the end of a job submitted with wait.
-func (f *Front) await(ctx context.Context, id string) (*JobStatus, error) {
-	f.mu.Lock()
-	ch := f.waiters[id]
-	f.mu.Unlock()
+func (f *Front) await(ctx context.Context, t *ticket) (*JobStatus, error) {
+	id, ch := t.id, t.end
 	if ch == nil {
-		return nil, fmt.Errorf("job %s: nobody waits for it", id)
+		return nil, fmt.Errorf("job %s: submitted without wait", id)
 	}
 	// A job that ended before the watch saw it would wait for ever: the
 	// record is read once more after a while without news.
@@ -575,7 +585,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	async := f.cfg.Reply == ReplyAsync
-	id, err := f.submit(r.Context(), body, r.ContentLength, wantImage, received, !async)
+	t, err := f.submit(r.Context(), body, r.ContentLength, wantImage, received, !async)
 	switch {
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrStopping):
 		f.stats.reject()
@@ -588,6 +598,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, code, "", err)
 		return
 	}
+	id := t.id
 	w.Header().Set("X-Job-Id", id)
 	if async {
 		loc := "/jobs/" + id
@@ -595,7 +606,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, Accepted{ID: id, State: StateQueued, URL: loc, Events: loc + "/events"})
 		return
 	}
-	st, err := f.await(r.Context(), id)
+	st, err := f.await(r.Context(), t)
 	if err != nil {
 		code := http.StatusServiceUnavailable
 		if r.Context().Err() != nil {

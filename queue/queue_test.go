@@ -118,7 +118,7 @@ func TestGivesUpAfterTries(t *testing.T) {
 	f := newTestFront(t, q, FrontConfig{Image: server.FixturePrefix + fixtures.SmallJPEG})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	id, err := f.submit(ctx, nil, 0, false, time.Now(), true)
+	tk, err := f.submit(ctx, nil, 0, false, time.Now(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestGivesUpAfterTries(t *testing.T) {
 		}
 	}
 	startTestWorker(t, url, "survivor")
-	st, err := f.await(ctx, id)
+	st, err := f.await(ctx, tk)
 	if err != nil {
 		t.Fatal(err)
 	}

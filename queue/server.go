@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -247,13 +247,7 @@ func processAlive(pid int) bool {
 	if err != nil {
 		return false
 	}
-	// The state follows the command name's closing parenthesis.
-	i := slices.Index(b, ')')
-	for j := len(b) - 1; j >= 0; j-- {
-		if b[j] == ')' {
-			i = j
-			break
-		}
-	}
+	// The state follows the command name's last closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

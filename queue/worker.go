@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,9 +40,10 @@ type Worker struct {
 	// files. Empty means the OS temporary directory.
 	TmpDir string
 	// TempPrefix names that directory (os.MkdirTemp's pattern). Empty
-	// means "flipbench-queue-worker-"; a supervised worker uses
-	// [server.TempDirPrefix], so that its supervisor can clean up after
-	// it.
+	// means "flipbench-queue-worker-pPID-", and the worker removes at its
+	// start what workers of that name killed before it left in TmpDir; a
+	// supervised worker uses [server.TempDirPrefix], so that its
+	// supervisor cleans up after it.
 	TempPrefix string
 	// Grace is how long running jobs may finish once ctx is done. Zero
 	// means [server.DefaultGrace]. A job cut short is not acknowledged:
@@ -109,7 +111,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 
-	dir, err := os.MkdirTemp(w.TmpDir, cmp.Or(w.TempPrefix, "flipbench-queue-worker-"))
+	prefix := w.TempPrefix
+	if prefix == "" {
+		prefix = fmt.Sprintf("%s%d-", tempPrefix, os.Getpid())
+		removeDeadTempDirs(w.TmpDir, log)
+	}
+	dir, err := os.MkdirTemp(w.TmpDir, prefix)
 	if err != nil {
 		return fmt.Errorf("make temp dir: %w", err)
 	}
@@ -178,6 +185,30 @@ func (w *Worker) open(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Qu
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// tempPrefix starts the name of a worker's temporary directory, then its
+// PID and a dash.
+const tempPrefix = "flipbench-queue-worker-p"
+
+// removeDeadTempDirs removes the temporary directories that workers
+// killed in the middle of a job (kill -9, the OOM killer) left in parent:
+// those whose PID no longer runs. A PID taken since by another process
+// keeps its directory, which errs on the safe side.
+func removeDeadTempDirs(parent string, log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(cmp.Or(parent, os.TempDir()), tempPrefix+"*-*"))
+	for _, d := range dirs {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), tempPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() || !processGone(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			log.Warn("removing a dead worker's temp dir", "dir", d, "err", err)
+		} else {
+			log.Info("removed a dead worker's temp dir", "dir", d)
 		}
 	}
 }

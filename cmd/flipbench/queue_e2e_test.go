@@ -244,8 +244,9 @@ func uploadsLeft(t *testing.T, natsURL, prefix string) []string {
 func TestQueueTwoWorkersOverTCPServeABurst(t *testing.T) {
 	t.Parallel()
 	q := startQueue(t, 0, "--workers", "0", "--image", "fixture:"+fixtures.SmallJPEG)
-	w1 := startWorker(t, q.nats, "w1")
-	w2 := startWorker(t, q.nats, "w2")
+	tmp := t.TempDir()
+	w1 := startWorker(t, q.nats, "w1", "--tmp-dir", tmp)
+	w2 := startWorker(t, q.nats, "w2", "--tmp-dir", tmp)
 	q.waitIdle(t, 2)
 	body := mustFixture(t, fixtures.SmallPNG)
 	pids := map[int]int{}
@@ -342,7 +343,8 @@ func TestQueueWorkerKilledMidJob(t *testing.T) {
 	for _, reply := range []string{"wait", "async"} {
 		t.Run(reply, func(t *testing.T) {
 			q := startQueue(t, 0, "--workers", "0", "--reply", reply, "--ack-wait", "2s")
-			ws := []*workerProc{startWorker(t, q.nats, "a"), startWorker(t, q.nats, "b")}
+			tmp := t.TempDir()
+			ws := []*workerProc{startWorker(t, q.nats, "a", "--tmp-dir", tmp), startWorker(t, q.nats, "b", "--tmp-dir", tmp)}
 			q.waitIdle(t, 2)
 			var id string
 			var res <-chan []dispatchResult
@@ -372,10 +374,26 @@ func TestQueueWorkerKilledMidJob(t *testing.T) {
 			if st.State != queue.StateDone || st.PID != survivor.pid() || st.Tries != 2 {
 				t.Errorf("job %s: state %s by pid %d after %d tries; want done by %d after 2", id, st.State, st.PID, st.Tries, survivor.pid())
 			}
+			// The worker logs the job's end just after recording it, and
+			// the front may answer first.
+			waitFor(t, 5*time.Second, "the job's end in the logs", func() bool {
+				return jobEvents("end", survivor.stderr.String())[id] > 0
+			})
 			logs := []string{ws[0].stderr.String(), ws[1].stderr.String()}
 			if starts, ends := jobEvents("start", logs...)[id], jobEvents("end", logs...)[id]; starts != 2 || ends != 1 {
 				t.Errorf("job %s started %d times and ended %d times; want 2 and 1", id, starts, ends)
 			}
+			// The killed worker's job files stay until the next worker
+			// on the machine starts and removes them.
+			dead := filepath.Join(tmp, fmt.Sprintf("flipbench-queue-worker-p%d-*", ws[victim].pid()))
+			if left, _ := filepath.Glob(dead); len(left) != 1 {
+				t.Errorf("killed worker's temp dirs %v, want one", left)
+			}
+			startWorker(t, q.nats, "c", "--tmp-dir", tmp)
+			waitFor(t, 10*time.Second, "the next worker to remove the dead one's temp dir", func() bool {
+				left, _ := filepath.Glob(dead)
+				return len(left) == 0
+			})
 		})
 	}
 }
@@ -394,12 +412,13 @@ func jobIDs(log string) []string {
 func TestQueueJobFailsAfterItsTries(t *testing.T) {
 	t.Parallel()
 	q := startQueue(t, 0, "--workers", "0", "--tries", "1", "--ack-wait", "1s")
-	w := startWorker(t, q.nats, "doomed")
+	tmp := t.TempDir()
+	w := startWorker(t, q.nats, "doomed", "--tmp-dir", tmp)
 	q.waitIdle(t, 1)
 	res := postInBackground(q.url, 1, nil)
 	waitJobStart(t, w.stderr)
 	syscall.Kill(w.pid(), syscall.SIGKILL)
-	startWorker(t, q.nats, "next")
+	startWorker(t, q.nats, "next", "--tmp-dir", tmp)
 	r := (<-res)[0]
 	if r.err != nil || r.status != 500 {
 		t.Fatalf("POST /flip whose only try died: status %d, err %v; want 500", r.status, r.err)

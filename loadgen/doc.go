@@ -7,7 +7,9 @@
 // inside. Three modes ([Config.Mode]):
 //
 //   - Burst (the default, [ModeBurst]): N requests released together, as N
-//     independent clients, each on a connection of its own.
+//     independent clients, each on a connection of its own. Every request
+//     is built, and its goroutine waiting, before one channel's close
+//     releases them all; each is timed from just before it is sent.
 //   - Rate ([ModeRate]): an open-loop constant rate for a duration.
 //     Arrivals follow the clock whatever the server does, so a slow server
 //     cannot slow the load down and hide its own queueing (no coordinated

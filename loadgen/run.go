@@ -10,9 +10,11 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -24,7 +26,12 @@ import (
 // run.
 var errInterrupted = errors.New("load interrupted")
 
-// keepBody is how much of each response body is kept, for error messages.
+// connBuffer is the size of each connection's read and write buffers.
+const connBuffer = 1 << 10
+
+// keepBody is how much of each response body vegeta's attacker keeps, in
+// rate and closed mode. The records do not use the bodies (a failure's
+// Error is its status line), and the byte count comes from Content-Length.
 const keepBody = 4 << 10
 
 // Run sends the load described by cfg and returns what happened to every
@@ -112,7 +119,8 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]results.Record, error) {
 	n := cfg.planned()
 	pacer := countPacer{n: uint64(n)}
-	workers, total := uint64(n), n // burst: one client per request, all waiting
+	var workers uint64
+	total := n
 	var du time.Duration
 	switch cfg.Mode() {
 	case ModeRate:
@@ -128,39 +136,53 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 		// soon as its last is answered. The count is open-ended; the
 		// duration ends the round.
 		pacer.n = maxRequests // a bound on memory and sockets, as for the other modes
-		total = 0
+		workers, total = uint64(n), 0
 		du = cfg.Duration
 	}
-	client := newClient(ctx, cfg, n)
+	// The requests' context: cancelled with errInterrupted as the cause
+	// when ctx is done, so that their errors say why.
+	rctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stopCancel := context.AfterFunc(ctx, func() { cancel(errInterrupted) })
+	defer stopCancel()
+	client := newClient(rctx, cfg, n)
 	defer client.CloseIdleConnections() // kept-alive ones must not outlive the round
-	atk := vegeta.NewAttacker(
-		vegeta.Client(client),
-		vegeta.Workers(workers),
-		vegeta.MaxWorkers(uint64(n)),
-		vegeta.MaxBody(keepBody),
-	)
-	target := vegeta.NewStaticTargeter(vegeta.Target{
+	tgt := vegeta.Target{
 		Method: cfg.method(),
 		URL:    cfg.url(),
 		Body:   cfg.Body,
 		Header: cfg.header(),
-	})
-	stop := context.AfterFunc(ctx, func() { atk.Stop() })
-	defer stop()
-	if du > 0 {
-		// vegeta checks the duration only before it waits for a free
-		// worker, and a closed loop spends its time waiting there: Stop
-		// ends the wait. Requests in flight are not cut short; only a
-		// cancelled ctx does that.
-		t := time.AfterFunc(du, func() { atk.Stop() })
-		defer t.Stop()
 	}
+	name := "round-" + strconv.Itoa(round)
 
-	roundStart := time.Now()
+	var attack <-chan *vegeta.Result
+	var roundStart time.Time
+	if cfg.Mode() == ModeBurst {
+		attack, roundStart = burst(ctx, client, tgt, n, name)
+	} else {
+		roundStart = time.Now()
+		atk := vegeta.NewAttacker(
+			vegeta.Client(client),
+			vegeta.Workers(workers),
+			vegeta.MaxWorkers(uint64(n)),
+			vegeta.MaxBody(keepBody),
+		)
+		stop := context.AfterFunc(ctx, func() { atk.Stop() })
+		defer stop()
+		if du > 0 {
+			// vegeta checks the duration only before it waits for a free
+			// worker, and a closed loop spends its time waiting there: Stop
+			// ends the wait. Requests in flight are not cut short; only a
+			// cancelled ctx does that.
+			t := time.AfterFunc(du, func() { atk.Stop() })
+			defer t.Stop()
+		}
+		attack = atk.Attack(vegeta.NewStaticTargeter(tgt), pacer, du, name)
+	}
 	recs := make([]results.Record, 0, n)
 	errs, canceled := 0, 0
 	var encErr error
-	for res := range atk.Attack(target, pacer, du, "round-"+strconv.Itoa(round)) {
+	for res := range attack {
 		rec := toRecord(res, roundStart, round)
 		recs = append(recs, rec)
 		switch {
@@ -201,7 +223,7 @@ type resultsEncoder struct {
 func (e *resultsEncoder) encode(res *vegeta.Result) error {
 	r := *res
 	r.Seq += e.base
-	r.Body = nil // kept only for flipbench's error messages
+	r.Body = nil // what vegeta kept of it: neither flipbench nor vegeta's reports use it
 	return e.enc.Encode(&r)
 }
 
@@ -244,9 +266,9 @@ func headerMs(h http.Header, name string) float64 {
 	return ms
 }
 
-// countPacer stops after n hits: a burst sends all n at once (inner is
-// nil), a rate run paces them with inner. Stopping by count makes the
-// number of requests exact, whatever the timing.
+// countPacer stops after n hits, paced by inner (a rate run), or at once
+// when inner is nil (a closed loop, which the workers pace). Stopping by
+// count makes the number of requests exact, whatever the timing.
 type countPacer struct {
 	inner vegeta.Pacer
 	n     uint64
@@ -280,56 +302,130 @@ var _ vegeta.Pacer = countPacer{}
 // Transport with its own dialer and TLS config does not try HTTP/2), and
 // every request tied to ctx so an interrupted run does not wait for them.
 // cfg must be valid: an invalid CACert was rejected by Validate.
+//
+// The timeout is the transport's, not the client's: http.Client.Timeout
+// over a RoundTripper that is not an *http.Transport falls back to
+// Request.Cancel, which costs every request a timer and two goroutines
+// more (net/http's setRequestCancel and awaitLegacyCancel).
 func newClient(ctx context.Context, cfg Config, conns int) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1}
 	tlsConf := &tls.Config{InsecureSkipVerify: cfg.Insecure}
 	if len(cfg.CACert) > 0 {
 		tlsConf.RootCAs, _ = certPool(cfg.CACert)
 	}
+	ct := ctxTransport{ctx: ctx, timeout: cfg.timeout(), cause: errTimeout(cfg.timeout()), dial: dialer.DialContext, dialFirst: !cfg.KeepAlive}
 	tr := &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         ct.dialContext,
 		TLSClientConfig:     tlsConf,
 		DisableKeepAlives:   !cfg.KeepAlive,
 		MaxIdleConnsPerHost: conns, // the default, 2, would close the others' after each answer
 		DisableCompression:  true,
+		// Per connection, and a burst has one connection per request in
+		// flight: the default 4 KiB each way would be 8 KiB of a large
+		// burst's memory per request. A request's head and a response's
+		// head fit in 1 KiB; longer header lines are still read whole,
+		// and bodies larger than the buffer bypass it either way.
+		ReadBufferSize:  connBuffer,
+		WriteBufferSize: connBuffer,
 	}
+	ct.base = tr
 	return &http.Client{
-		Timeout:       cfg.timeout(),
-		Transport:     ctxTransport{ctx: ctx, base: tr},
+		Transport:     ct,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
-// ctxTransport cancels requests when the run's context is done. vegeta
-// builds its requests without a context, and http.Client.Timeout already
-// set one on the request, so it is extended rather than replaced.
+// ctxTransport gives every request a context of its own under ctx, the
+// round's, with a deadline of timeout from when it is sent: the request's
+// own context (vegeta builds its requests without one) is replaced. The
+// deadline covers the body too; the context ends when the body is closed.
+//
+// Without keep-alive every request dials a connection of its own, and
+// ctxTransport dials it first, in the goroutine that sends the request,
+// and hands it to the base transport's DialContext. The transport would
+// dial in a goroutine of its own while the sender waits for it: two
+// goroutines, two stacks, for every connection not yet accepted, which is
+// most of a large burst's memory.
 type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
+	ctx       context.Context
+	timeout   time.Duration
+	cause     error // errTimeout(timeout), made once
+	base      *http.Transport
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	dialFirst bool
+}
+
+// dialedKey is the context key of a request's connection, dialed by
+// RoundTrip before the base transport asks for one.
+type dialedKey struct{}
+
+// dialed is a connection dialed for one request, and the error if that
+// failed; the first DialContext for its address takes it.
+type dialed struct {
+	addr  string
+	conn  net.Conn
+	err   error
+	taken atomic.Bool
+}
+
+// take reports whether this is its first call: the caller then owns d's
+// connection (or error).
+func (d *dialed) take() bool { return d.taken.CompareAndSwap(false, true) }
+
+// dialContext is the base transport's DialContext: it returns the
+// connection RoundTrip dialed for the request, or dials one (a retry, or
+// a request that RoundTrip did not dial for).
+func (t ctxTransport) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d, ok := ctx.Value(dialedKey{}).(*dialed); ok && network == "tcp" && addr == d.addr && d.take() {
+		return d.conn, d.err
+	}
+	return t.dial(ctx, network, addr)
+}
+
+// dialAddr is where the base transport dials for u: host and port, the
+// scheme's default port when u gives none.
+func dialAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// errTimeout is the cause given to a request that took longer than the
+// timeout: the transport reports it, and it says "timeout", as ErrorKind
+// expects.
+type errTimeout time.Duration
+
+func (e errTimeout) Error() string {
+	return "request timeout (" + time.Duration(e).String() + ") exceeded"
 }
 
 // CloseIdleConnections closes the base transport's kept-alive
 // connections; http.Client.CloseIdleConnections calls it.
-func (t ctxTransport) CloseIdleConnections() {
-	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
+func (t ctxTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rctx, cancel := context.WithCancelCause(r.Context())
-	stop := context.AfterFunc(t.ctx, func() { cancel(errInterrupted) })
+	rctx, cancel := context.WithTimeoutCause(t.ctx, t.timeout, t.cause)
+	var d *dialed
+	if t.dialFirst {
+		d = &dialed{addr: dialAddr(r.URL)}
+		d.conn, d.err = t.dial(rctx, "tcp", d.addr)
+		rctx = context.WithValue(rctx, dialedKey{}, d)
+	}
 	resp, err := t.base.RoundTrip(r.WithContext(rctx))
+	if d != nil && d.take() && d.conn != nil {
+		d.conn.Close() // the transport failed before it asked for it
+	}
 	if err != nil {
-		stop()
-		cancel(nil)
-		if t.ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+		cancel()
+		if errors.Is(context.Cause(t.ctx), errInterrupted) && !errors.Is(err, errInterrupted) {
 			// Say why, unless the transport already does: it reports the
-			// cause given to cancel, errInterrupted.
+			// context's cause, errInterrupted.
 			return nil, fmt.Errorf("%w: %w", errInterrupted, err)
 		}
 		return nil, err
 	}
-	resp.Body = &hookedBody{ReadCloser: resp.Body, done: func() { stop(); cancel(nil) }}
+	resp.Body = &hookedBody{ReadCloser: resp.Body, done: cancel}
 	return resp, nil
 }

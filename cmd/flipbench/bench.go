@@ -274,19 +274,12 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	// The run file first: minutes of measurements must survive a closed
 	// stdout (| head). A file that cannot be written (a full disk) does
 	// not keep the table from being printed.
-	tableOut := stdout
-	var werr error
-	switch opts.out {
-	case "":
-	case stdoutPath:
-		if werr = report.WriteJSON(stdout, run); werr != nil {
-			return werr
-		}
-		tableOut = stderr // stdout is the run file
-	default:
-		if werr = writeJSONFile(opts.out, run); werr == nil && !opts.quiet {
-			fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
-		}
+	tableOut, werr, ferr := writeResultJSON(opts.out, run, stdout, stderr)
+	if ferr != nil {
+		return ferr
+	}
+	if werr == nil && opts.out != "" && opts.out != stdoutPath && !opts.quiet {
+		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
 	}
 	if opts.plot != "" {
 		perr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) })

@@ -235,17 +235,9 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	sum.Percentiles = results.LatencyPercentiles(sum.Results, opts.percentiles)
 	// The files first, so the results survive a closed stdout; a file
 	// that cannot be written does not keep the summary from being shown.
-	summaryOut := stdout
-	var werr error
-	switch opts.out {
-	case "":
-	case stdoutPath:
-		if werr = report.WriteJSON(stdout, sum); werr != nil {
-			return werr
-		}
-		summaryOut = stderr // stdout is the JSON document
-	default:
-		werr = writeJSONFile(opts.out, sum)
+	summaryOut, werr, err := writeResultJSON(opts.out, sum, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if opts.plot != "" {
 		werr = errors.Join(werr, writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteLoadPlot(w, sum, format) }))

@@ -147,3 +147,21 @@ func checkOutputs(outs ...output) error {
 	}
 	return nil
 }
+
+// writeResultJSON writes v, the command's JSON result, where --out says: nowhere
+// (""), standard output ("-"), or a file. It returns where the table goes
+// now: stdout, or stderr when stdout is the JSON document. A file that
+// cannot be written is an error for later: the caller still prints its
+// table. Only a failed write to stdout stops it at once (fatal).
+func writeResultJSON(out string, v any, stdout, stderr io.Writer) (tableOut io.Writer, werr, fatal error) {
+	switch out {
+	case "":
+		return stdout, nil, nil
+	case stdoutPath:
+		if err := report.WriteJSON(stdout, v); err != nil {
+			return nil, nil, err
+		}
+		return stderr, nil, nil
+	}
+	return stdout, writeJSONFile(out, v), nil
+}

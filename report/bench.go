@@ -37,12 +37,12 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if std := r.Standard(); std != nil && std.Sched != "" && len(r.Clusters()) == 1 {
 		threads += ", dispatch " + std.Sched
 	}
-	title := fmt.Sprintf("%d concurrent POST /flip, %d rounds; %s %dx%d (%s); %d CPUs (%s), %s",
-		r.Config.N, len(r.Rounds), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
+	title := fmt.Sprintf("%d concurrent POST /flip, %s; %s %dx%d (%s); %d CPUs (%s), %s",
+		r.Config.N, plural(len(r.Rounds), "round"), imageBase(img.Name), img.Width, img.Height, Bytes(img.Bytes),
 		r.Env.NumCPU, r.Env.CPU, threads)
 	if r.Config.StandardCmd != "" {
-		title = fmt.Sprintf("%d concurrent POST %s, %d rounds; standard: %s; cluster: %s; %d CPUs (%s)",
-			r.Config.N, r.Config.URL, len(r.Rounds), r.Config.StandardCmd, r.Config.ClusterCmd, r.Env.NumCPU, r.Env.CPU)
+		title = fmt.Sprintf("%d concurrent POST %s, %s; standard: %s; cluster: %s; %d CPUs (%s)",
+			r.Config.N, r.Config.URL, plural(len(r.Rounds), "round"), r.Config.StandardCmd, r.Config.ClusterCmd, r.Env.NumCPU, r.Env.CPU)
 	}
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"

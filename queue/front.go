@@ -332,7 +332,7 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 		// A small body rides in the job's message: one publish, where
 		// the object store would take five round trips. A large one is
 		// streamed to the object store in chunks, never whole in memory.
-		src := &trackedReader{r: body}
+		src := &server.TrackedReader{R: body}
 		var head []byte
 		if size < 0 || size <= InlineMax {
 			var err error
@@ -356,8 +356,8 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 			_, err := f.q.uploads.Put(ctx, jetstream.ObjectMeta{Name: spec.Upload}, io.MultiReader(bytes.NewReader(head), src))
 			<-f.uploads
 			if err != nil {
-				if src.err != nil {
-					return fail(fmt.Errorf("%w: %w", server.ErrReadSource, src.err))
+				if src.Err != nil {
+					return fail(fmt.Errorf("%w: %w", server.ErrReadSource, src.Err))
 				}
 				return fail(fmt.Errorf("upload: %w", err))
 			}
@@ -509,21 +509,6 @@ func readHead(r io.Reader, size int64) ([]byte, error) {
 		return buf[:n], err
 	}
 	return buf, nil
-}
-
-// trackedReader keeps the error its reader returned, so that a client's
-// failed upload is told from the broker's.
-type trackedReader struct {
-	r   io.Reader
-	err error
-}
-
-func (t *trackedReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
 }
 
 // FlipResponse is the JSON body of a POST /flip that waited for its job.

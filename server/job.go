@@ -224,7 +224,7 @@ func copyTo(path string, r io.Reader) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("copy source: %w", err)
 	}
-	src := &trackedReader{r: r}
+	src := &TrackedReader{R: r}
 	buf := copyBuf.Get().(*[]byte)
 	defer copyBuf.Put(buf)
 	// io.CopyBuffer, not io.Copy: the file's ReadFrom would make its own
@@ -233,8 +233,8 @@ func copyTo(path string, r io.Reader) (int64, error) {
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if src.err != nil {
-		return n, fmt.Errorf("%w: %w", ErrReadSource, src.err)
+	if src.Err != nil {
+		return n, fmt.Errorf("%w: %w", ErrReadSource, src.Err)
 	}
 	if err != nil {
 		return n, fmt.Errorf("copy source: %w", err)
@@ -248,17 +248,19 @@ type onlyWriter struct{ w io.Writer }
 
 func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 
-// trackedReader keeps the error its reader returned, so that a failed
-// read (the client's doing) is told from a failed write (the machine's).
-type trackedReader struct {
-	r   io.Reader
-	err error
+// TrackedReader keeps the error its reader returned, so that a failed
+// read (the client's doing: its upload) is told from a failed write (the
+// machine's, or the broker's) when both end one copy.
+type TrackedReader struct {
+	R io.Reader
+	// Err is the last error the reader returned other than io.EOF.
+	Err error
 }
 
-func (t *trackedReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
+func (t *TrackedReader) Read(p []byte) (int, error) {
+	n, err := t.R.Read(p)
 	if err != nil && err != io.EOF {
-		t.err = err
+		t.Err = err
 	}
 	return n, err
 }

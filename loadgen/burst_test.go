@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +99,61 @@ func TestBurstCountsTheWholeBody(t *testing.T) {
 		if r.BytesIn != size || len(r.Body) != 0 {
 			t.Errorf("encoded result %d: bytes in %d, body %d bytes; want %d and none", r.Seq, r.BytesIn, len(r.Body), size)
 		}
+	}
+}
+
+// TestBurstConnectsBeforeRelease: every connection of a burst is open
+// before the burst is released, one a request, and each is closed after
+// its answer.
+func TestBurstConnectsBeforeRelease(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	var open atomic.Int64
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	ts.Start()
+	defer ts.Close()
+	client := newClient(context.Background(), Config{URL: ts.URL}, n)
+	ct := client.Transport.(ctxTransport)
+	var mu sync.Mutex
+	var connected []time.Time
+	dial := ct.dial
+	ct.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		mu.Lock()
+		connected = append(connected, time.Now())
+		mu.Unlock()
+		return c, err
+	}
+	client.Transport = ct
+	results, released := burst(context.Background(), client, vegeta.Target{Method: "GET", URL: ts.URL}, n, "round-1")
+	ok := 0
+	for r := range results {
+		if r.Code == 200 {
+			ok++
+		}
+	}
+	if ok != n || len(connected) != n {
+		t.Fatalf("ok %d, connections %d; want %d of each", ok, len(connected), n)
+	}
+	for i, c := range connected {
+		if c.After(released) {
+			t.Errorf("connection %d opened %s after the release, want before", i, c.Sub(released))
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling, to the deadline
+	}
+	if o := open.Load(); o != 0 {
+		t.Errorf("%d connections still open 5 s after the burst, want none", o)
 	}
 }
 

@@ -8,8 +8,9 @@
 //
 //   - Burst (the default, [ModeBurst]): N requests released together, as N
 //     independent clients, each on a connection of its own. Every request
-//     is built, and its goroutine waiting, before one channel's close
-//     releases them all; each is timed from just before it is sent.
+//     is built, its connection opened and its goroutine waiting before one
+//     channel's close releases them all; each is timed from just before it
+//     is sent, so its latency does not include the TCP connect.
 //   - Rate ([ModeRate]): an open-loop constant rate for a duration.
 //     Arrivals follow the clock whatever the server does, so a slow server
 //     cannot slow the load down and hide its own queueing (no coordinated

@@ -405,12 +405,23 @@ func (e errTimeout) Error() string {
 // connections; http.Client.CloseIdleConnections calls it.
 func (t ctxTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
+// preconnect returns r carrying a connection dialed for it now, under
+// ctx, which RoundTrip hands to the base transport when r is sent. A
+// failed dial is carried too, and is r's error when it is sent.
+func (t ctxTransport) preconnect(ctx context.Context, r *http.Request) *http.Request {
+	d := &dialed{addr: dialAddr(r.URL)}
+	d.conn, d.err = t.dial(ctx, "tcp", d.addr)
+	return r.WithContext(context.WithValue(r.Context(), dialedKey{}, d))
+}
+
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	rctx, cancel := context.WithTimeoutCause(t.ctx, t.timeout, t.cause)
-	var d *dialed
-	if t.dialFirst {
+	d, _ := r.Context().Value(dialedKey{}).(*dialed) // a burst's, connected before its release
+	if d == nil && t.dialFirst {
 		d = &dialed{addr: dialAddr(r.URL)}
 		d.conn, d.err = t.dial(rctx, "tcp", d.addr)
+	}
+	if d != nil {
 		rctx = context.WithValue(rctx, dialedKey{}, d)
 	}
 	resp, err := t.base.RoundTrip(r.WithContext(rctx))

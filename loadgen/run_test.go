@@ -73,27 +73,31 @@ func TestRunSendsExactlyN(t *testing.T) {
 	}
 }
 
+// TestBurstIsConcurrent: the requests of a burst are all in flight at
+// once. Each handler waits until all n have arrived: a burst sent one
+// request after another would never get there, and the test's safety
+// timeout would end it with errors.
 func TestBurstIsConcurrent(t *testing.T) {
 	t.Parallel()
-	const n, cost = 10, 100 * time.Millisecond
-	ts, _ := newCountingServer(t, cost)
-	sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: n})
+	const n = 10
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) == n {
+			close(all)
+		}
+		select {
+		case <-all:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: n, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range sum.Results {
-		if r.LatencyMs < 100 {
-			t.Errorf("request %d took %.1f ms, less than the server's 100 ms", r.Seq, r.LatencyMs)
-		}
-	}
-	// All ten sleep at once: the last answer comes after about one cost,
-	// far before ten costs in a row. Half of the serial time leaves room
-	// for a slow machine without letting a serial client pass.
-	if sum.LastMs >= float64(n)*100/2 {
-		t.Errorf("last response at %.1f ms, want well under %d ms: the burst was not concurrent", sum.LastMs, n*100)
-	}
-	if sum.SendSpreadMs > 50 {
-		t.Errorf("sends spread over %.1f ms, want a burst", sum.SendSpreadMs)
+	if sum.OK != n || arrived.Load() != n {
+		t.Errorf("ok %d, arrived %d; want all %d in flight together (errors: %v)", sum.OK, arrived.Load(), n, sum.ErrorsByKind)
 	}
 }
 
@@ -119,8 +123,17 @@ func TestSerialServerQueuesTheBurst(t *testing.T) {
 	if sum.LastMs < float64(n)*50 {
 		t.Errorf("last response at %.1f ms, want >= %d ms for %d serial requests", sum.LastMs, n*50, n)
 	}
-	if sum.FirstMs < 50 || sum.FirstMs > sum.LastMs/2 {
-		t.Errorf("first response at %.1f ms, want about one cost (50 ms) and well before the last (%.1f)", sum.FirstMs, sum.LastMs)
+	// One at a time: each answer comes at least a cost after the one
+	// before it.
+	ends := make([]float64, 0, n)
+	for _, r := range sum.Results {
+		ends = append(ends, r.EndMs)
+	}
+	slices.Sort(ends)
+	for i := 1; i < n; i++ {
+		if gap := ends[i] - ends[i-1]; gap < 49 {
+			t.Errorf("answers %d and %d came %.1f ms apart, want >= one cost (50 ms): not served one at a time", i, i+1, gap)
+		}
 	}
 }
 
@@ -281,13 +294,23 @@ func TestRateModeSendsRateTimesDuration(t *testing.T) {
 func TestRateModeIsOpenLoop(t *testing.T) {
 	t.Parallel()
 	// Each request takes 300 ms; arrivals at 20/s must not wait for them.
-	ts, _ := newCountingServer(t, 300*time.Millisecond)
+	var inFlight, most atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		time.Sleep(300 * time.Millisecond)
+	}))
+	defer ts.Close()
 	sum, err := Run(context.Background(), Config{URL: ts.URL, Rate: Rate{Freq: 20, Per: time.Second}, Duration: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Requests != 10 || sum.SendSpreadMs > 1000 {
-		t.Errorf("%d requests sent over %.1f ms; want 10 over about 450 ms", sum.Requests, sum.SendSpreadMs)
+	// Arrivals every 50 ms, each served for 300 ms: an open loop has
+	// several in flight at once; a closed one would wait for each answer.
+	if sum.Requests != 10 || most.Load() < 2 {
+		t.Errorf("%d requests, at most %d in flight at once; want 10, several at once", sum.Requests, most.Load())
 	}
 }
 
@@ -587,8 +610,8 @@ func TestClosedLoopKeepsConcurrencyClients(t *testing.T) {
 	if m := most.Load(); m != c {
 		t.Errorf("at most %d requests in flight, want exactly %d", m, c)
 	}
-	if took < du || took > du+5*time.Second {
-		t.Errorf("the run took %s, want %s to %s", took, du, du+5*time.Second)
+	if took < du {
+		t.Errorf("the run took %s, want at least its duration, %s", took, du)
 	}
 	if sum.Mode != "closed" || sum.Concurrency != c || sum.Duration != "500ms" || sum.Rate != "" {
 		t.Errorf("mode %q concurrency %d duration %q rate %q; want closed, %d, 500ms, none", sum.Mode, sum.Concurrency, sum.Duration, sum.Rate, c)
@@ -597,10 +620,16 @@ func TestClosedLoopKeepsConcurrencyClients(t *testing.T) {
 	if n := int(hits.Load()); sum.Requests != n || sum.N != n || sum.OK != n || n < 2*c {
 		t.Errorf("requests %d, n %d, ok %d, server hits %d; want them equal and >= %d", sum.Requests, sum.N, sum.OK, n, 2*c)
 	}
+	// The duration ends the sending: at most each client's request that
+	// raced with the stop leaves after it.
+	late := 0
 	for _, r := range sum.Results {
-		if r.SentMs > float64(du.Milliseconds())+1000 {
-			t.Errorf("request %d sent at %.1f ms, long after the %s duration", r.Seq, r.SentMs, du)
+		if r.SentMs > float64(du.Milliseconds()) {
+			late++
 		}
+	}
+	if late > c {
+		t.Errorf("%d requests sent after the %s duration, want at most one a client (%d)", late, du, c)
 	}
 	if len(totals) != sum.Requests || slices.ContainsFunc(totals, func(n int) bool { return n != 0 }) {
 		t.Errorf("%d progress calls with totals %v, want %d, all 0 (unknown)", len(totals), slices.Compact(totals), sum.Requests)

@@ -52,7 +52,9 @@ with -z): that many clients, each sending its next request when its last one is
 answered, for the duration.
 
 Every request opens a connection of its own, as independent clients do, so a
-cluster hands each one to a free worker; --keepalive reuses connections, and a
+cluster hands each one to a free worker; a burst opens them all before it
+releases the requests, so they leave together and their latencies leave the
+TCP connect out; --keepalive reuses connections, and a
 cluster then keeps a client on the worker its connection went to.
 
 Failed requests (refused, reset, timed out, non-2xx) are counted by kind; the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // EmbeddedConfig configures the NATS server a front runs in its process.
@@ -94,6 +95,12 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 
 // URL is the server's client URL, nats://HOST:PORT.
 func (e *Embedded) URL() string { return e.url }
+
+// InProcess is the option that connects a client in this process to the
+// server without a socket: the front's publishes and record writes then
+// cost no system calls (a third of the CPU of accepting a job went to
+// the loopback connection's reads and writes).
+func (e *Embedded) InProcess() nats.Option { return nats.InProcessServer(e.srv) }
 
 // Shutdown stops the server and waits for it, and removes its temporary
 // store directory, if it made one.

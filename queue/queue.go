@@ -47,6 +47,12 @@ const (
 	DefaultNATSAddr = "127.0.0.1:4222"
 )
 
+// DefaultWorkerNice is the nice value of flipbench queue's local workers
+// ([Server.WorkerNice]). At 10 a worker weighs about a tenth of the
+// front on a shared CPU: the front answers at once while its workers
+// flip, and the workers still take every cycle the front leaves.
+const DefaultWorkerNice = 10
+
 // The job states of a [JobStatus].
 const (
 	StateQueued  = "queued"
@@ -176,14 +182,16 @@ func (a Auth) options() []nats.Option {
 
 // Connect connects to the NATS server at url as name, retrying the first
 // connection and reconnecting for ever: a worker may start before its
-// front, and outlive the front's restarts.
-func Connect(url, name string, auth Auth) (*nats.Conn, error) {
+// front, and outlive the front's restarts. Extra options come last
+// (Embedded.InProcess).
+func Connect(url, name string, auth Auth, extra ...nats.Option) (*nats.Conn, error) {
 	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 	}, auth.options()...)
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", Redact(url), err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flipbench/flipbench/fixtures"
@@ -20,13 +21,23 @@ import (
 // newTestQueue starts an embedded server on a free loopback port and sets
 // the queue up on it; cleanup shuts it down.
 func newTestQueue(t testing.TB, cfg SetupConfig) (*Queue, string) {
+	return newTestQueueVia(t, cfg, false)
+}
+
+// newTestQueueVia is newTestQueue, connected in process (as a front is
+// to its embedded server) or over the loopback.
+func newTestQueueVia(t testing.TB, cfg SetupConfig, inProcess bool) (*Queue, string) {
 	t.Helper()
 	e, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Shutdown)
-	nc, err := Connect(e.URL(), "test", Auth{})
+	var opts []nats.Option
+	if inProcess {
+		opts = append(opts, e.InProcess())
+	}
+	nc, err := Connect(e.URL(), "test", Auth{}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +177,17 @@ func TestQueueFullAnswers503(t *testing.T) {
 }
 
 // BenchmarkAcceptAsync is the front's cost to accept a job with a small
-// body (inline in the job's message), in process, many at once.
+// body (inline in the job's message), many at once, connected to its
+// embedded server in process (as flipbench queue is) and, to compare,
+// over the loopback (as to an external server).
 func BenchmarkAcceptAsync(b *testing.B) {
-	q, _ := newTestQueue(b, SetupConfig{})
+	for _, via := range []string{"inprocess", "tcp"} {
+		b.Run(via, func(b *testing.B) { benchmarkAcceptAsync(b, via == "inprocess") })
+	}
+}
+
+func benchmarkAcceptAsync(b *testing.B, inProcess bool) {
+	q, _ := newTestQueueVia(b, SetupConfig{}, inProcess)
 	f := newTestFront(b, q, FrontConfig{Reply: ReplyAsync, Queue: 1 << 30, Image: server.FixturePrefix + fixtures.SmallJPEG})
 	body, _ := fixtures.Bytes(fixtures.SmallJPEG)
 	ctx := context.Background()

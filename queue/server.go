@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -46,6 +48,11 @@ type Server struct {
 	// Worker is the local workers' configuration: Threads (GOMAXPROCS
 	// and jobs at once), TmpDir and LogFormat are used.
 	Worker server.Config
+	// WorkerNice is the local workers' nice value (server.Cluster.Nice),
+	// [DefaultWorkerNice] from the CLI: the front's answers (202s, status
+	// requests, event streams) then go before the jobs on shared CPUs.
+	// Zero leaves the workers at the front's priority.
+	WorkerNice int
 	// Exe is the program to start as a local worker. Empty means this
 	// program.
 	Exe string
@@ -84,6 +91,7 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 	defer ln.Close()
 
 	url, auth := s.NATS, s.Auth
+	var inProcess []nats.Option
 	if url == "" {
 		e, err := StartEmbedded(s.Embedded)
 		if err != nil {
@@ -91,8 +99,9 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 		}
 		defer e.Shutdown()
 		url, auth.Token = e.URL(), s.Embedded.Token
+		inProcess = append(inProcess, e.InProcess())
 	}
-	nc, err := Connect(url, "flipbench queue front", auth)
+	nc, err := Connect(url, "flipbench queue front", auth, inProcess...)
 	if err != nil {
 		return err
 	}
@@ -178,6 +187,7 @@ func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.L
 		Args:    args,
 		Env:     env,
 		Grace:   s.Grace,
+		Nice:    s.WorkerNice,
 		Logger:  log,
 		Stderr:  s.Stderr,
 		Ready: func(worker, pid int) {

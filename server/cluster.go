@@ -92,6 +92,12 @@ type Cluster struct {
 	// serve, restarted ones included, from the goroutine that supervises
 	// that worker: it must not block.
 	Ready func(worker, pid int)
+	// Nice is the workers' nice value (Unix; 1 to 19, the higher the
+	// lower their CPU priority): a supervisor with work of its own, such
+	// as a queue front answering 202 while its workers flip, sets it so
+	// that its work is not kept waiting behind theirs on shared CPUs.
+	// Zero leaves them at the supervisor's priority.
+	Nice int
 	// Reload triggers a rolling restart for each value received: one
 	// worker at a time, the new one ready before the old one drains.
 	// flipbench connects SIGHUP to it. Nil means never.

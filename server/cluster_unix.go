@@ -454,6 +454,12 @@ func (s *slot) start() (*proc, error) {
 		readyR.Close()
 		return fail(fmt.Errorf("start %s: %w", s.exe, err))
 	}
+	if s.c.Nice != 0 {
+		// The child runs a moment at our priority: nothing of its job.
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, s.c.Nice); err != nil && s.c.Logger != nil {
+			s.c.Logger.Warn("worker priority not lowered", "worker", s.index, "pid", cmd.Process.Pid, "nice", s.c.Nice, "err", err)
+		}
+	}
 	p := &proc{index: s.index, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(),
 		ready: make(chan struct{}), exited: make(chan struct{}), lifeline: lifeW, uc: uc}
 	go func() {

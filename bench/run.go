@@ -112,6 +112,13 @@ func (b *bencher) start(ctx context.Context, arm string) error {
 // burst fires size requests at arm's server.
 func (b *bencher) burst(ctx context.Context, arm string, size int, label string) (*results.Summary, error) {
 	c := loadgen.Config{URL: b.running[arm].URL(), Requests: size, Timeout: b.cfg.Timeout}
+	// An async queue answers 202 at once: its jobs are awaited, so that
+	// its last response is its last job's end, like the other arms'. The
+	// event streams tell of each end as it happens; polling would see it
+	// up to an interval late.
+	if b.arms[arm].Reply == ReplyAsync {
+		c.Await = loadgen.AwaitEvents
+	}
 	if b.cfg.Progress != nil {
 		c.Progress = func(p loadgen.Progress) { b.cfg.Progress(label, p) }
 	}

@@ -234,6 +234,20 @@ func TestArmsOfOwnAndCommands(t *testing.T) {
 	if got := names(own.Arms()); !slices.Equal(got, []string{"standard:1:free:", "cluster:3:free:"}) {
 		t.Errorf("Own arms of one cluster %v", got)
 	}
+	own = &Own{Workers: []int{2, 4}, Modes: []string{"standard", "cluster", "queue"}, QueueReply: ReplyAsync}
+	want = []string{"standard:1:free:", "cluster/2w:2:free:", "cluster/4w:4:free:", "queue/2w:2::", "queue/4w:4::"}
+	if got := names(own.Arms()); !slices.Equal(got, want) {
+		t.Errorf("Own arms of three modes %v, want %v", got, want)
+	}
+	for _, a := range own.Arms() {
+		if a.Mode == results.Queue && (a.Reply != ReplyAsync || a.Baseline != results.Standard) {
+			t.Errorf("queue arm %+v, want reply async against standard", a)
+		}
+	}
+	own = &Own{Workers: []int{2}, Modes: []string{"standard", "queue"}}
+	if got := names(own.Arms()); !slices.Equal(got, []string{"standard:1:free:", "queue:2::"}) || own.Arms()[1].Reply != ReplyWait {
+		t.Errorf("Own arms of standard and queue %v (reply %q), want standard, queue (wait)", got, own.Arms()[1].Reply)
+	}
 	cmds := &Commands{Standard: "app", Cluster: "app -w {workers}", URL: "http://127.0.0.1:1/", Workers: []int{2, 4}}
 	want = []string{"standard:1::app", "cluster/2w:2::app -w 2", "cluster/4w:4::app -w 4"}
 	if got := names(cmds.Arms()); !slices.Equal(got, want) || cmds.Validate() != nil {
@@ -245,6 +259,11 @@ func TestArmsOfOwnAndCommands(t *testing.T) {
 		&Own{Workers: []int{0}},
 		&Own{Scheds: []string{"rr", "rr"}},
 		&Own{Scheds: []string{"lifo"}},
+		&Own{Modes: []string{"cluster", "queue"}},
+		&Own{Modes: []string{"standard"}},
+		&Own{Modes: []string{"standard", "queue", "queue"}},
+		&Own{Modes: []string{"standard", "lambda"}},
+		&Own{Modes: []string{"standard", "queue"}, QueueReply: "later"},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v: valid, want an error", bad)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,7 +44,9 @@ type Server interface {
 }
 
 // Own starts flipbench's own servers through server.Launch: one worker
-// for the standard arm, and a cluster of each size under each policy,
+// for the standard arm, a cluster of each size under each policy, and
+// with the queue mode a queue server (flipbench queue: a front, an
+// embedded NATS JetStream work queue and local workers) of each size,
 // all flipping the same image with the same configuration, on free
 // loopback ports.
 type Own struct {
@@ -62,17 +65,41 @@ type Own struct {
 	// Scheds are the dispatch policies, each measured at each size; the
 	// standard arm runs the first. Empty means server.DefaultSched.
 	Scheds []string
+	// Modes are the ways to serve that are measured, from
+	// results.Standard (always, the baseline), results.Cluster and
+	// results.Queue. Empty means standard and cluster.
+	Modes []string
+	// QueueReply is how the queue arms' fronts answer: [ReplyWait] (the
+	// request waits for its job, measured like a cluster's) or
+	// [ReplyAsync] (202 at once; the load awaits each job by polling, and
+	// the accept times are measured apart). Empty means ReplyWait.
+	QueueReply string
 	// Logs receives the servers' logs. Nil discards them.
 	Logs io.Writer
 }
 
 var _ Servers = (*Own)(nil)
 
-// Validate checks the sizes, the policies, the servers' configuration
-// and image.
+// The queue arms' replies: flipbench queue's --reply.
+const (
+	ReplyWait  = "wait"
+	ReplyAsync = "async"
+)
+
+// Modes lists the ways to serve a bench can measure.
+var Modes = []string{results.Standard, results.Cluster, results.Queue}
+
+// Validate checks the sizes, the policies, the modes, the servers'
+// configuration and image.
 func (o *Own) Validate() error {
 	if err := checkSizes(o.Workers); err != nil {
 		return err
+	}
+	if err := checkModes(o.Modes); err != nil {
+		return err
+	}
+	if o.QueueReply != "" && o.QueueReply != ReplyWait && o.QueueReply != ReplyAsync {
+		return fmt.Errorf("queue reply must be %s or %s, got %q", ReplyWait, ReplyAsync, o.QueueReply)
 	}
 	if len(o.Builds) > 0 {
 		if len(o.Builds) != 2 || o.Builds[0].Name != results.Base || o.Builds[1].Name != results.Head {
@@ -107,6 +134,36 @@ func checkSizes(sizes []int) error {
 	return nil
 }
 
+// checkModes checks that modes are known, listed once, and hold the
+// standard baseline and something to compare with it.
+func checkModes(modes []string) error {
+	if len(modes) == 0 {
+		return nil
+	}
+	for i, m := range modes {
+		if !slices.Contains(Modes, m) {
+			return fmt.Errorf("mode must be one of %s, got %q", strings.Join(Modes, ", "), m)
+		}
+		if slices.Contains(modes[:i], m) {
+			return fmt.Errorf("mode %s listed twice", m)
+		}
+	}
+	if !slices.Contains(modes, results.Standard) {
+		return errors.New("modes need standard: the speedups are against it")
+	}
+	if len(modes) < 2 {
+		return errors.New("modes need cluster or queue beside standard: nothing to compare with")
+	}
+	return nil
+}
+
+func (o *Own) modes() []string {
+	if len(o.Modes) == 0 {
+		return []string{results.Standard, results.Cluster}
+	}
+	return o.Modes
+}
+
 // checkExe checks that path is a file that can be run.
 func checkExe(path string) error {
 	fi, err := os.Stat(path)
@@ -120,8 +177,9 @@ func checkExe(path string) error {
 }
 
 // Arms is the standard arm under the first policy, then a cluster arm
-// for each size and policy, sizes first; for a paired bench, those of
-// the base build, then the same of the head build.
+// for each size and policy, sizes first, then a queue arm for each size
+// (with the queue mode); for a paired bench, those of the base build,
+// then the same of the head build.
 func (o *Own) Arms() []results.ArmSpec {
 	scheds := o.Scheds
 	if len(scheds) == 0 {
@@ -136,11 +194,25 @@ func (o *Own) Arms() []results.ArmSpec {
 		std := results.BuildArmName(b, results.Standard)
 		arms = append(arms, results.ArmSpec{Name: std, Build: b, Mode: results.Standard, Workers: 1, Sched: scheds[0]})
 		sizes := sizesOr(o.Workers)
-		for _, w := range sizes {
-			for _, s := range scheds {
+		if slices.Contains(o.modes(), results.Cluster) {
+			for _, w := range sizes {
+				for _, s := range scheds {
+					arms = append(arms, results.ArmSpec{
+						Name:  results.BuildArmName(b, results.ArmName(w, s, len(sizes) > 1, len(scheds) > 1)),
+						Build: b, Mode: results.Cluster, Workers: w, Sched: s, Baseline: std,
+					})
+				}
+			}
+		}
+		if slices.Contains(o.modes(), results.Queue) {
+			for _, w := range sizes {
+				name := results.Queue
+				if len(sizes) > 1 {
+					name += fmt.Sprintf("/%dw", w)
+				}
 				arms = append(arms, results.ArmSpec{
-					Name:  results.BuildArmName(b, results.ArmName(w, s, len(sizes) > 1, len(scheds) > 1)),
-					Build: b, Mode: results.Cluster, Workers: w, Sched: s, Baseline: std,
+					Name:  results.BuildArmName(b, name),
+					Build: b, Mode: results.Queue, Workers: w, Reply: cmp.Or(o.QueueReply, ReplyWait), Baseline: std,
 				})
 			}
 		}
@@ -166,9 +238,13 @@ func (o *Own) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
 			exe = b.Exe
 		}
 	}
-	inst, err := server.Launch(ctx, server.LaunchConfig{
+	lc := server.LaunchConfig{
 		Exe: exe, Name: arm.Name, Workers: arm.Workers, Sched: arm.Sched, Config: cfg, Stderr: o.Logs,
-	})
+	}
+	if arm.Mode == results.Queue {
+		lc.Args = []string{"supervise-queue", "--reply", arm.Reply}
+	}
+	inst, err := server.Launch(ctx, lc)
 	if err != nil {
 		return nil, err
 	}

@@ -169,6 +169,26 @@ type Config struct {
 	// request. Under reuseport the kernel likewise picks the worker when
 	// the connection is made, once per connection.
 	KeepAlive bool
+	// Await waits for the jobs of a server that answers 202 Accepted
+	// with a Location (flipbench queue --reply async), until each is done
+	// or failed: [AwaitPoll] asks the location (GET, every PollInterval),
+	// [AwaitEvents] follows its event stream (GET location/events,
+	// Server-Sent Events, flipbench queue's), which tells of the end as
+	// it happens. Both use kept-alive connections of their own. The
+	// request's record then says when the client saw the job end: its
+	// latency and end run to then, its status, PID, queue and service
+	// times are the job's (from its record), and AcceptMs is the 202's
+	// latency; a round ends when its jobs have. Empty: a 202 is a
+	// success like any 2xx, and its latency the acceptance.
+	//
+	// The load itself does not wait: a burst is released at once, a rate
+	// keeps its clock, and a closed loop's clients send their next
+	// request when the 202 comes. Results (vegeta's encoding) holds the
+	// 202s, as vegeta measured them.
+	Await string
+	// PollInterval is the time between two polls of a job awaited with
+	// AwaitPoll. Zero means [DefaultPollInterval].
+	PollInterval time.Duration
 	// Insecure skips the verification of an https target's certificate.
 	Insecure bool
 	// CACert holds PEM certificates that an https target's certificate
@@ -238,6 +258,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pause must be >= 0, got %s", c.Pause)
 	case c.Timeout < 0:
 		return fmt.Errorf("timeout must be > 0, got %s", c.Timeout)
+	case c.PollInterval < 0:
+		return fmt.Errorf("poll interval must be > 0, got %s", c.PollInterval)
+	case c.Await != "" && c.Await != AwaitPoll && c.Await != AwaitEvents:
+		return fmt.Errorf("await must be %s or %s, got %q", AwaitPoll, AwaitEvents, c.Await)
+	case c.PollInterval > 0 && c.Await != AwaitPoll:
+		return errors.New("a poll interval needs await by polling: only polled jobs have one")
 	case c.Rate.Freq < 0 || (!c.Rate.IsZero() && c.Rate.Per <= 0):
 		return fmt.Errorf("rate must be positive, got %s", c.Rate)
 	case !c.Rate.IsZero() && c.Duration <= 0:
@@ -274,6 +300,9 @@ func (c Config) url() string            { return cmp.Or(c.URL, DefaultURL) }
 func (c Config) method() string         { return cmp.Or(c.Method, DefaultMethod) }
 func (c Config) rounds() int            { return max(c.Rounds, 1) }
 func (c Config) timeout() time.Duration { return cmp.Or(c.Timeout, DefaultTimeout) }
+func (c Config) pollInterval() time.Duration {
+	return cmp.Or(c.PollInterval, DefaultPollInterval)
+}
 
 // planned is the number of requests in one round, or in closed mode the
 // number of clients: at most this many are in flight at once.

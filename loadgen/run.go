@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,12 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	// and which cluster worker serves which request) and the headers (a
 	// Host picks a virtual host), by name: their values may be secrets.
 	sum.KeepAlive = cfg.KeepAlive
+	switch cfg.Await {
+	case AwaitPoll:
+		sum.Await = "polled every " + cfg.pollInterval().String()
+	case AwaitEvents:
+		sum.Await = "events"
+	}
 	for _, k := range slices.Sorted(maps.Keys(cfg.header())) {
 		if k != "User-Agent" || cfg.Header.Get("User-Agent") != "" {
 			sum.Headers = append(sum.Headers, k)
@@ -179,19 +186,43 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 		}
 		attack = atk.Attack(vegeta.NewStaticTargeter(tgt), pacer, du, name)
 	}
+	// The records come as the answers do, or with Await, for a 202, as
+	// its job ends: each awaited job has a goroutine that polls it.
+	done := make(chan results.Record)
+	var encErr error // set before done is closed, read after
+	go func() {
+		var aw *awaiter
+		if cfg.Await != "" {
+			keep := cfg
+			keep.KeepAlive = true
+			aw = &awaiter{client: newClient(rctx, keep, n), events: cfg.Await == AwaitEvents,
+				interval: cfg.pollInterval(), timeout: cfg.timeout()}
+			defer aw.client.CloseIdleConnections()
+		}
+		var awaiting sync.WaitGroup
+		for res := range attack {
+			rec := toRecord(res, roundStart, round)
+			if rec.Kind != results.KindCanceled && enc != nil && encErr == nil {
+				// A cancelled request is not a result of the server's: its
+				// latency is only how long it ran before the cancel, which
+				// `vegeta report` would count.
+				encErr = enc.encode(res)
+			}
+			if aw != nil && awaitable(res) {
+				awaiting.Go(func() { done <- aw.await(rctx, res, rec) })
+				continue
+			}
+			done <- rec
+		}
+		awaiting.Wait()
+		close(done)
+	}()
 	recs := make([]results.Record, 0, n)
 	errs, canceled := 0, 0
-	var encErr error
-	for res := range attack {
-		rec := toRecord(res, roundStart, round)
+	for rec := range done {
 		recs = append(recs, rec)
-		switch {
-		case rec.Kind == results.KindCanceled:
-			// Not a result of the server's: its latency is only how long
-			// it ran before the cancel, which `vegeta report` would count.
+		if rec.Kind == results.KindCanceled {
 			canceled++
-		case enc != nil && encErr == nil:
-			encErr = enc.encode(res)
 		}
 		if !rec.OK() && rec.Kind != results.KindCanceled {
 			errs++

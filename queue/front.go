@@ -606,6 +606,11 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	if st.Started != nil {
 		w.Header().Set("X-Queue-Time", server.FormatResponseTime(st.Started.Sub(received)))
 	}
+	if st.ServiceMs > 0 {
+		// The job's time on its worker, as a cluster worker's
+		// X-Response-Time is: what a bench's ideal and service times read.
+		w.Header().Set("X-Response-Time", server.FormatResponseTime(time.Duration(st.ServiceMs*float64(time.Millisecond))))
+	}
 	if st.State == StateFailed || st.Result == nil {
 		f.fail(w, cmp.Or(st.Status, http.StatusInternalServerError), id, errors.New(st.Error))
 		return

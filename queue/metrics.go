@@ -177,7 +177,8 @@ func receivedAt(r *http.Request) time.Time {
 
 // timed stamps every response with X-Worker-Pid (the front's, unless a
 // handler names the worker that flipped) and X-Response-Time, from the
-// request reaching the handler to the response headers, and counts it by
+// request reaching the handler to the response headers (unless a handler
+// gives the job's own, as a waited-for flip does), and counts it by
 // status.
 func (f *Front) timed(next http.Handler) http.Handler {
 	pid := strconv.Itoa(os.Getpid())
@@ -202,7 +203,9 @@ type timedWriter struct {
 func (w *timedWriter) WriteHeader(code int) {
 	if !w.wroteHeader {
 		w.wroteHeader = true
-		w.Header().Set("X-Response-Time", server.FormatResponseTime(time.Since(w.start)))
+		if w.Header().Get("X-Response-Time") == "" {
+			w.Header().Set("X-Response-Time", server.FormatResponseTime(time.Since(w.start)))
+		}
 		w.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	}
 	w.ResponseWriter.WriteHeader(code)

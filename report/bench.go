@@ -72,7 +72,7 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	var rows []row
 	for _, a := range r.Arms {
 		speed, eff := "1.00x (baseline)", "-"
-		if a.Mode == results.Cluster {
+		if results.Scaled(a.Mode) {
 			speed = "-"
 			if a.Speedup.Rounds > 0 {
 				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", a.Speedup.Median, a.Speedup.Min, a.Speedup.Max)
@@ -93,16 +93,20 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 		return err
 	}
 	var speedups []string
-	for _, a := range r.Clusters() {
+	for _, a := range r.Scaled() {
 		speedups = append(speedups, fmt.Sprintf("%s: %s", a.Name, joinFloats(r.Speedups(a.Name))))
 	}
 	rounds := 0
 	if c := r.Cluster(); c != nil {
 		rounds = c.Speedup.Rounds
 	}
-	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / the cluster's, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
-		rounds, strings.Join(speedups, "; ")))
-	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Cluster && a.Speedup.Efficiency > 1 }) {
+	of := "the cluster's"
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Queue }) {
+		of = "the cluster's or the queue's"
+	}
+	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / %s, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
+		of, rounds, strings.Join(speedups, "; ")))
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return results.Scaled(a.Mode) && a.Speedup.Efficiency > 1 }) {
 		para("(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; the standard rounds ran slow, from other processes (see the disturbed rounds) or the rounds' own noise (see the min-max)")
 	}
 	if d := r.DisturbedRounds(); len(d) > 0 {
@@ -129,6 +133,10 @@ func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(st
 		fmt.Fprintln(w)
 	}
 	header := row{"dispatch", "policy", "Jain", "last", "ideal", "last/ideal", "wait p50", "wait p99", "service p50", "service p99"}
+	accepts := slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.AcceptMs != nil })
+	if accepts {
+		header = append(header, "accept p50", "accept p99")
+	}
 	var rows []row
 	for _, a := range r.Arms {
 		ideal, ratio := "-", "-"
@@ -140,19 +148,38 @@ func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(st
 		if a.WaitMs != nil {
 			waits = []string{Duration(a.WaitMs.P50), Duration(a.WaitMs.P99), Duration(a.ServiceMs.P50), Duration(a.ServiceMs.P99)}
 		}
-		rows = append(rows, append(row{a.Name, cmp.Or(a.Sched, "-"), fmt.Sprintf("%.3f", a.Jain), Duration(a.LastMs), ideal, ratio}, waits...))
+		policy := cmp.Or(a.Sched, "-")
+		if a.Mode == results.Queue {
+			policy = "stream" // the first free worker pulls the next job
+		}
+		rw := append(row{a.Name, policy, fmt.Sprintf("%.3f", a.Jain), Duration(a.LastMs), ideal, ratio}, waits...)
+		if accepts {
+			acc := []string{"-", "-"}
+			if a.AcceptMs != nil {
+				acc = []string{Duration(a.AcceptMs.P50), Duration(a.AcceptMs.P99)}
+			}
+			rw = append(rw, acc...)
+		}
+		rows = append(rows, rw)
 	}
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
-	para("Jain: fairness of the requests per worker in a round, median over the rounds (1: even, 1/workers: one took all); ideal: ceil(n/workers) x the median job time the server reported (X-Response-Time); wait: time queued for a worker (X-Queue-Time, where the supervisor accepts: rr and free), service: the rest of the latency")
+	note := "Jain: fairness of the requests per worker in a round, median over the rounds (1: even, 1/workers: one took all); ideal: ceil(n/workers) x the median job time the server reported (X-Response-Time); wait: time queued for a worker (X-Queue-Time, where the supervisor accepts: rr and free), service: the rest of the latency"
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Queue }) {
+		note += "; queue: wait is from the front accepting the job to a worker starting it (upload and time in the stream)"
+	}
+	if accepts {
+		note += "; accept: how long the 202 Accepted took (async replies; last: when each job's event stream told of its end)"
+	}
+	para(note)
 	return nil
 }
 
 // dispatchKnown reports whether the run has more to say about dispatch
 // than the per-worker counts: several clusters, job times or waits.
 func dispatchKnown(r *results.Run) bool {
-	if len(r.Clusters()) > 1 {
+	if len(r.Scaled()) > 1 {
 		return true
 	}
 	for _, a := range r.Arms {

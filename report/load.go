@@ -78,6 +78,9 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 	rows = append(rows,
 		row{"latency max", dur(l.Max)},
 		row{"throughput", fmt.Sprintf("%.2f req/s", s.ThroughputRPS)})
+	if s.AcceptMs != nil { // awaited jobs: the 202s apart
+		rows = append(rows, row{"accept p50 / p99", Duration(s.AcceptMs.P50) + " / " + Duration(s.AcceptMs.P99)})
+	}
 	if s.WaitMs != nil { // the server said how long each request waited
 		rows = append(rows,
 			row{"wait p50 / p99", Duration(s.WaitMs.P50) + " / " + Duration(s.WaitMs.P99)},
@@ -89,6 +92,9 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 		title = fmt.Sprintf("%s %s, %s for %s", s.Method, s.URL, s.Rate, s.Duration)
 	case "closed":
 		title = fmt.Sprintf("%s %s, %d clients for %s (closed loop): %d sent", s.Method, s.URL, s.Concurrency, s.Duration, s.N)
+	}
+	if s.Await != "" {
+		title += fmt.Sprintf(", jobs awaited (%s; latency: until each job was seen to end)", s.Await)
 	}
 	if len(s.RoundStats) > 1 {
 		title += fmt.Sprintf(", %d rounds (first and last response: median of the rounds)", len(s.RoundStats))

@@ -90,7 +90,7 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 		panels = append(panels, scalingPlot(r.Scaling))
 	}
 	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Cluster().Speedup.Median, r.Env.NumCPU)
-	if cl := r.Clusters(); len(cl) > 1 {
+	if cl := r.Scaled(); len(cl) > 1 {
 		var parts []string
 		for _, a := range cl {
 			parts = append(parts, fmt.Sprintf("%s %.2fx", a.Name, a.Speedup.Median))

@@ -17,12 +17,19 @@ const (
 	RunSchemaV1 = "flipbench/run/v1"
 )
 
-// The modes of an [Arm]: the single worker and the cluster. They are the
-// names of a bench's two arms when it measures one cluster.
+// The modes of an [Arm]: the single worker, the cluster, and the queue
+// (flipbench queue: a front that puts each request on a NATS JetStream
+// work queue that its workers pull from). They are the arms' names when
+// a bench measures one of each.
 const (
 	Standard = "standard"
 	Cluster  = "cluster"
+	Queue    = "queue"
 )
+
+// Scaled reports whether an arm of mode is measured against a standard
+// arm: a cluster or a queue, both with a speedup and an efficiency.
+func Scaled(mode string) bool { return mode == Cluster || mode == Queue }
 
 // Run is a bench: the same bursts at a single worker (the standard arm)
 // and at one or more clusters, round by round. It is the run file's
@@ -116,7 +123,7 @@ type ArmSpec struct {
 	// Build is the arm's build in a paired A/B bench, [Base] or [Head];
 	// empty otherwise.
 	Build string `json:"build,omitempty"`
-	// Mode is [Standard] or [Cluster].
+	// Mode is [Standard], [Cluster] or [Queue].
 	Mode string `json:"mode"`
 	// Workers is the number of worker processes that served it.
 	Workers int `json:"workers"`
@@ -125,6 +132,10 @@ type ArmSpec struct {
 	Sched string `json:"sched,omitempty"`
 	// Command is the shell command that started a server under test.
 	Command string `json:"command,omitempty"`
+	// Reply is how a queue arm's front answered: "wait" (when the job
+	// was done) or "async" (202 at once, the job then awaited by
+	// polling its location). Empty for other arms.
+	Reply string `json:"reply,omitempty"`
 	// Baseline names the standard arm that a cluster arm's speedup is
 	// measured against; empty for a standard arm.
 	Baseline string `json:"baseline,omitempty"`
@@ -182,7 +193,7 @@ type Arm struct {
 // worker answered as "requests_per_worker", and what is derived.
 func (a Arm) MarshalJSON() ([]byte, error) {
 	var speedup *Speedup
-	if a.Mode == Cluster {
+	if Scaled(a.Mode) {
 		speedup = &a.Speedup
 	}
 	s := a.ArmSpec
@@ -195,6 +206,7 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		Workers  int    `json:"workers"`
 		Sched    string `json:"sched,omitempty"`
 		Command  string `json:"command,omitempty"`
+		Reply    string `json:"reply,omitempty"`
 		Baseline string `json:"baseline,omitempty"`
 		Stats
 		RequestsPerWorker map[string]int `json:"requests_per_worker"`
@@ -202,7 +214,7 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		Jain              float64        `json:"jain"`
 		JobMs             float64        `json:"job_ms,omitempty"`
 		IdealLastMs       float64        `json:"ideal_last_ms,omitempty"`
-	}{s.Name, s.Build, s.Mode, s.Workers, s.Sched, s.Command, s.Baseline, a.Stats, a.RequestsPerWorker,
+	}{s.Name, s.Build, s.Mode, s.Workers, s.Sched, s.Command, s.Reply, s.Baseline, a.Stats, a.RequestsPerWorker,
 		speedup, a.Jain, a.JobMs, a.IdealLastMs})
 }
 
@@ -378,9 +390,15 @@ func (r *Run) Arm(name string) *Arm {
 // speedups and of the "standard." metrics. Nil for an empty run.
 func (r *Run) Standard() *Arm { return r.first(Standard) }
 
-// Cluster returns the run's first cluster arm: the one its "speedup",
-// "efficiency" and "cluster." metrics read. Nil for an empty run.
-func (r *Run) Cluster() *Arm { return r.first(Cluster) }
+// Cluster returns the run's first cluster arm, or its first queue arm
+// when it measured no cluster: the one its "speedup", "efficiency" and
+// "cluster." metrics read. Nil for an empty run.
+func (r *Run) Cluster() *Arm {
+	if a := r.first(Cluster); a != nil {
+		return a
+	}
+	return r.first(Queue)
+}
 
 func (r *Run) first(mode string) *Arm {
 	for i := range r.Arms {
@@ -424,6 +442,18 @@ func (r *Run) Pairs() []Pair {
 	return out
 }
 
+// Scaled returns the arms measured against a standard arm (clusters and
+// queues), in order.
+func (r *Run) Scaled() []*Arm {
+	var v []*Arm
+	for i := range r.Arms {
+		if Scaled(r.Arms[i].Mode) {
+			v = append(v, &r.Arms[i])
+		}
+	}
+	return v
+}
+
 // Clusters returns the cluster arms, in order.
 func (r *Run) Clusters() []*Arm {
 	var v []*Arm
@@ -452,27 +482,27 @@ func (r *Run) Speedups(name string) []float64 {
 var ErrMalformedRun = errors.New("malformed run")
 
 // Validate checks the run's shape: arm names unique, a standard arm
-// first and at least one cluster arm, each cluster's baseline a
+// first and at least one cluster or queue arm, each one's baseline a
 // standard arm, and every round holding every arm, in the arms' order.
 func (r *Run) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrMalformedRun)
 	}
 	if len(r.Arms) < 2 || r.Arms[0].Mode != Standard || r.Cluster() == nil {
-		return bad("want a standard arm first and at least one cluster arm, got %d arms", len(r.Arms))
+		return bad("want a standard arm first and at least one cluster or queue arm, got %d arms", len(r.Arms))
 	}
 	seen := map[string]bool{}
 	for _, a := range r.Arms {
 		switch {
 		case a.Name == "" || seen[a.Name]:
 			return bad("arm name %q empty or repeated", a.Name)
-		case a.Mode != Standard && a.Mode != Cluster:
+		case a.Mode != Standard && !Scaled(a.Mode):
 			return bad("arm %s: mode %q", a.Name, a.Mode)
 		case a.Workers < 1:
 			return bad("arm %s: %d workers", a.Name, a.Workers)
-		case a.Mode == Cluster && (r.Arm(a.Baseline) == nil || r.Arm(a.Baseline).Mode != Standard):
+		case Scaled(a.Mode) && (r.Arm(a.Baseline) == nil || r.Arm(a.Baseline).Mode != Standard):
 			return bad("arm %s: baseline %q is not a standard arm", a.Name, a.Baseline)
-		case a.Mode == Cluster && r.Arm(a.Baseline).Build != a.Build:
+		case Scaled(a.Mode) && r.Arm(a.Baseline).Build != a.Build:
 			return bad("arm %s of build %q: baseline %s is of build %q", a.Name, a.Build, a.Baseline, r.Arm(a.Baseline).Build)
 		}
 		seen[a.Name] = true
@@ -504,7 +534,7 @@ func (r *Run) Derive() {
 			s := &rd.Arms[j]
 			s.Speedup = 0
 			base := rd.Side(r.Arms[j].Baseline)
-			if r.Arms[j].Mode == Cluster && base != nil && base.LastMs > 0 && s.LastMs > 0 {
+			if Scaled(r.Arms[j].Mode) && base != nil && base.LastMs > 0 && s.LastMs > 0 {
 				s.Speedup = round3(base.LastMs / s.LastMs)
 			}
 		}
@@ -539,7 +569,7 @@ func (r *Run) Derive() {
 			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
 		}
 		a.Speedup = Speedup{}
-		if a.Mode != Cluster {
+		if !Scaled(a.Mode) {
 			continue
 		}
 		sp := r.Speedups(a.Name)

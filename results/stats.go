@@ -29,6 +29,11 @@ type Record struct {
 	// X-Response-Time header (flipbench's and Koa's): the job itself,
 	// without the wait for a worker or the transfer. 0 without one.
 	JobMs float64 `json:"job_ms,omitempty"`
+	// AcceptMs is, for a job that the server accepted with 202 and the
+	// client then awaited (load --await), how long the 202 took; the
+	// latency is then until the client saw the job end, and the status
+	// and PID are the job's. 0 for any other request.
+	AcceptMs float64 `json:"accept_ms,omitempty"`
 	// Status is the HTTP status, 0 when no answer came.
 	Status int `json:"status"`
 	// PID is the X-Worker-Pid header of the answer, 0 without one.
@@ -122,6 +127,9 @@ type Stats struct {
 	// the rest. Nil when no response reported it.
 	WaitMs    *Latency `json:"wait_ms,omitempty"`
 	ServiceMs *Latency `json:"service_ms,omitempty"`
+	// AcceptMs is the distribution of the 202s of awaited jobs
+	// ([Record.AcceptMs]); nil when there were none.
+	AcceptMs *Latency `json:"accept_ms,omitempty"`
 	// ThroughputRPS is successful responses per second of the round's
 	// wall time (first send to last response), summed time over rounds.
 	ThroughputRPS float64 `json:"throughput_rps"`
@@ -171,6 +179,11 @@ type Summary struct {
 	// left out: they may be credentials).
 	KeepAlive bool     `json:"keepalive,omitempty"`
 	Headers   []string `json:"headers,omitempty"`
+	// Await says how the jobs of 202 answers were awaited (load
+	// --await): "polled every 100ms" or "events" (their event streams
+	// followed). The latencies then run to when the client saw each job
+	// end. Empty otherwise.
+	Await string `json:"await,omitempty"`
 	// Started is when the run began, RFC 3339.
 	Started string `json:"started"`
 	// Rounds is the number of rounds asked for; RoundStats has those done.
@@ -198,7 +211,7 @@ func Summarize(recs []Record) Stats {
 		ErrorsByKind:      map[string]int{},
 		RequestsPerWorker: map[string]int{},
 	}
-	var lat, wait, service []float64
+	var lat, wait, service, accept []float64
 	first, last := math.Inf(1), 0.0
 	minSent, maxSent := math.Inf(1), math.Inf(-1)
 	for _, r := range recs {
@@ -221,6 +234,9 @@ func Summarize(recs []Record) Stats {
 			s.RequestsPerWorker[strconv.Itoa(r.PID)]++
 		}
 		lat = append(lat, r.LatencyMs)
+		if r.AcceptMs > 0 {
+			accept = append(accept, r.AcceptMs)
+		}
 		if r.QueueMs > 0 {
 			// The two clocks differ: the service time is never below 0.
 			wait, service = append(wait, r.QueueMs), append(service, max(0, r.LatencyMs-r.QueueMs))
@@ -237,6 +253,10 @@ func Summarize(recs []Record) Stats {
 	if len(wait) > 0 {
 		w, sv := latency(wait), latency(service)
 		s.WaitMs, s.ServiceMs = &w, &sv
+	}
+	if len(accept) > 0 {
+		a := latency(accept)
+		s.AcceptMs = &a
 	}
 	for _, r := range recs {
 		if !r.Canceled() {

@@ -89,7 +89,28 @@ func TestRunScalingCurves(t *testing.T) {
 		t.Errorf("arm cluster/4w %+v, want efficiency a quarter of its speedup", a)
 	}
 	two := fabricatedRun([][2]float64{{100, 50}})
+	two.Arms = append(two.Arms, Arm{ArmSpec: ArmSpec{Name: Queue, Mode: Queue, Workers: 2, Reply: "wait", Baseline: Standard}})
+	for i := range two.Rounds {
+		two.Rounds[i].Arms = append(two.Rounds[i].Arms, RoundSide{Arm: Queue, Results: []Record{{Round: two.Rounds[i].Round, Status: 200, LatencyMs: 40, EndMs: 40}}})
+	}
+	if err := two.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	two.Derive()
 	if len(two.Scaling) != 0 {
 		t.Errorf("a run of one cluster has scaling %+v, want none", two.Scaling)
+	}
+	// A queue arm has its speedup, is not on the clusters' curve, and is
+	// the run's "cluster" only when it has no cluster.
+	if q := two.Arm(Queue); q.Speedup.Median != 2.5 || q.Speedup.Efficiency != 1.25 || len(two.Scaled()) != 2 || two.Cluster().Mode != Cluster {
+		t.Errorf("queue arm speedup %+v, scaled arms %d, run's cluster %s; want 2.5x (100/40), 1.25 a worker, 2, the cluster", q.Speedup, len(two.Scaled()), two.Cluster().Name)
+	}
+	two.Arms, two.Rounds[0].Arms = []Arm{two.Arms[0], two.Arms[2]}, []RoundSide{two.Rounds[0].Arms[0], two.Rounds[0].Arms[2]}
+	if err := two.Validate(); err != nil || two.Cluster().Mode != Queue {
+		t.Errorf("standard and queue alone: %v, cluster %v; want valid, the queue in the cluster's place", err, two.Cluster())
+	}
+	two.Arms[1].Baseline = Queue
+	if err := two.Validate(); err == nil {
+		t.Error("a queue arm whose baseline is not a standard arm is valid")
 	}
 }

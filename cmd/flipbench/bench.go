@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,8 @@ type benchOptions struct {
 	logFile    string
 	quiet      bool
 	assertions []string
+	modesSet   bool
+	replySet   bool
 	checks     []report.Assertion
 }
 
@@ -64,6 +67,16 @@ above 1 it fits the Universal Scalability Law to the speedups (sigma:
 contention, kappa: crosstalk, the size where the speedup peaks); --plot draws
 each cluster's timeline and the scaling curve. The standard server runs the
 first policy listed.
+
+Three ways to serve: --modes standard,cluster,queue adds a flipbench queue arm
+(a front that puts every request on an embedded NATS JetStream work queue, and
+--workers local workers that pull jobs from it; see docs/queue.md) to the same
+interleaved rounds, with its speedup over standard beside the cluster's. Its
+costs show in the second table: wait is from the front accepting a job to a
+worker starting it, service the rest. --queue-reply async makes the front answer
+202 at once; the bench then follows each job's event stream to its end (the
+last response is the last job's end, seen as it happens) and shows the accept
+times apart.
 
 A paired A/B bench: --base-exe OLD --head-exe NEW runs both builds' servers (a
 standard and the clusters each) in the same interleaved rounds, so that every round
@@ -105,6 +118,8 @@ interrupted (the rounds done so far are still printed and written).`,
   $ flipbench bench --quick --sched all --plot dispatch.html
   $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json && flipbench compare ab.json
   $ flipbench bench --workers 1,2,3,4 --plot scaling.html
+  $ flipbench bench --modes standard,cluster,queue
+  $ flipbench bench --quick --modes all --queue-reply async
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
   $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
@@ -113,6 +128,7 @@ interrupted (the rounds done so far are still printed and written).`,
       --url http://127.0.0.1:8000/flip --workers 2,4,8`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.modesSet, opts.replySet = cmd.Flags().Changed("modes"), cmd.Flags().Changed("queue-reply")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -127,6 +143,8 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
 	f.Var(newIntList(&opts.workers, []int{runtime.NumCPU()}, 1), "workers", "the cluster's worker processes; a list (1,2,4) measures each size")
 	f.Var(newIntAtLeast(&opts.own.Config.Threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and job slots per worker (0: all CPUs)")
+	f.Var(newEnumList(&opts.own.Modes, bench.Modes...), "modes", "ways to serve, side by side: standard (the baseline), cluster, queue, or all (default standard,cluster)")
+	f.Var(newEnum(&opts.own.QueueReply, bench.ReplyWait, bench.ReplyWait, bench.ReplyAsync), "queue-reply", "how the queue arms answer: wait (when the job is done) or async (202 at once; each job's end followed on its event stream)")
 	f.Var(newEnumList(&opts.scheds, server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport; a list (or all) measures each (default "+server.DefaultSched+"; see docs/dispatch.md)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
@@ -153,6 +171,8 @@ func (o *benchOptions) validate() error {
 		return usageErrorf("--timeout must be > 0, got %s", o.cfg.Timeout)
 	case o.quick && o.image != "":
 		return usageErrorf("--quick and --image both choose the image: give one")
+	case o.replySet && !slices.Contains(o.own.Modes, results.Queue):
+		return usageErrorf("--queue-reply is for the queue arms: add queue to --modes")
 	}
 	if o.plot != "" {
 		if _, err := report.PlotFormatOf(o.plot); err != nil {
@@ -187,6 +207,9 @@ func (o *benchOptions) validate() error {
 		}
 		if len(o.scheds) > 0 {
 			return usageErrorf("--sched chooses flipbench's own servers' dispatch; the commands' servers dispatch their own way")
+		}
+		if o.modesSet {
+			return usageErrorf("--modes chooses flipbench's own servers; the commands' are a standard and a cluster")
 		}
 		o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
 		if err := (loadgen.Config{URL: o.cmds.URL}).Validate(); err != nil {

@@ -29,6 +29,7 @@ type loadOptions struct {
 	results     string
 	plot        string
 	verbose     bool
+	pollSet     bool
 	quiet       bool
 	allowErrors bool
 	// requestsSet: -n was given (command line or environment), so that
@@ -57,6 +58,14 @@ releases the requests, so they leave together and their latencies leave the
 TCP connect out; --keepalive reuses connections, and a
 cluster then keeps a client on the worker its connection went to.
 
+A server that answers 202 Accepted with a Location (flipbench queue --reply
+async) has only accepted the job: the latency is the acceptance's. With --await
+each job is then polled at its Location (every --poll) until it ends, and the
+summary gives both: the accept latency apart, and as the latency and the first
+and last response, when the client saw each job end (up to one --poll late).
+--await=events follows each job's event stream (Location/events, Server-Sent
+Events) instead, and sees the end as it happens, without polling.
+
 Failed requests (refused, reset, timed out, non-2xx) are counted by kind; the
 summary is printed and then load exits 1 if any failed, unless --allow-errors.
 Ctrl-C prints the partial summary and exits 3: requests cut short are counted
@@ -75,10 +84,13 @@ each round; --quiet prints none.`,
   $ flipbench load -n 10 --warmup 2 --rounds 5 --quiet
   $ flipbench load -n 100 --results results.bin && vegeta report results.bin
   $ flipbench load -n 10 --plot load.html
-  $ flipbench load -n 10 --out - | jq .last_ms`,
+  $ flipbench load -n 10 --out - | jq .last_ms
+  $ flipbench load -n 500 --url http://127.0.0.1:3000/flip --await    # a queue --reply async front
+  $ flipbench load -n 10 --await=events --plot jobs.html`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.requestsSet = cmd.Flags().Changed("requests")
+			opts.pollSet = cmd.Flags().Changed("poll")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -101,6 +113,9 @@ each round; --quiet prints none.`,
 	f.BoolVar(&opts.cfg.KeepAlive, "keepalive", false, "reuse connections (a cluster then keeps each client on one worker)")
 	f.Var(newPercentiles(&opts.percentiles, []float64{50, 90, 95, 99}), "percentiles", "latency percentiles to report, like 50,95,99.9")
 	f.Var(newIntAtLeast(&opts.warmup, 0, 0), "warmup", "send this many requests together first, and leave them out of the results")
+	f.Var(newEnum(&opts.cfg.Await, "", loadgen.AwaitPoll, loadgen.AwaitEvents), "await", "wait for the jobs of 202 Accepted answers (queue --reply async): poll each Location until the job ends, or =events to follow its event stream")
+	f.Lookup("await").NoOptDefVal = loadgen.AwaitPoll
+	f.DurationVar(&opts.cfg.PollInterval, "poll", loadgen.DefaultPollInterval, "with --await, the time between two polls of a job")
 	f.BoolVar(&opts.cfg.Insecure, "insecure", false, "https: do not verify the server's certificate")
 	f.StringVar(&opts.caCert, "cacert", "", "https: trust the CA certificates in this PEM file")
 	f.StringVar(&opts.bodyFile, "body", "", "send this file as the body (default: none; the server flips its own image)")
@@ -148,6 +163,15 @@ func (o *loadOptions) validate() error {
 		}
 	case o.cfg.Duration != 0:
 		return usageErrorf("--duration needs --rate or -c (a burst sends exactly -n requests)")
+	}
+	if o.cfg.PollInterval <= 0 {
+		return usageErrorf("--poll must be > 0, got %s", o.cfg.PollInterval)
+	}
+	if o.cfg.Await != loadgen.AwaitPoll {
+		if o.pollSet {
+			return usageErrorf("--poll needs --await (polling): only polled jobs have an interval")
+		}
+		o.cfg.PollInterval = 0
 	}
 	if o.verbose && o.quiet {
 		return usageErrorf("-v and --quiet: give one")
@@ -291,6 +315,10 @@ func describeRecord(r results.Record) string {
 		return fmt.Sprintf("%s canceled after %s", prefix, after)
 	case r.Status == 0:
 		return fmt.Sprintf("%s failed (%s) after %s: %s", prefix, r.Kind, after, r.Error)
+	case r.AcceptMs > 0 && r.PID != 0:
+		return fmt.Sprintf("%s accepted after %s, %d from pid %d after %s", prefix, report.Duration(r.AcceptMs), r.Status, r.PID, after)
+	case r.AcceptMs > 0:
+		return fmt.Sprintf("%s accepted after %s, %d after %s", prefix, report.Duration(r.AcceptMs), r.Status, after)
 	case r.PID != 0:
 		return fmt.Sprintf("%s %d from pid %d after %s", prefix, r.Status, r.PID, after)
 	}

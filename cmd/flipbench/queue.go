@@ -31,6 +31,7 @@ type queueOptions struct {
 	ackWait   time.Duration
 	tries     int
 	keep      time.Duration
+	nice      int
 }
 
 func newQueueCmd(runF func(context.Context, *queueOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -98,6 +99,7 @@ docs/queue.md for workers on other machines.`,
 	f.Var(newEnum(&opts.reply, queue.ReplyWait, queue.Replies...), "reply", "wait: answer when the job is done; async: 202 and /jobs/ID")
 	f.DurationVar(&opts.ackWait, "ack-wait", queue.DefaultAckWait, "how long a worker may go silent before its job goes to another")
 	f.Var(newIntAtLeast(&opts.tries, queue.DefaultTries, 1), "tries", "deliveries of a job before it ends failed")
+	f.Var(newIntRange(&opts.nice, queue.DefaultWorkerNice, 0, 19), "worker-nice", "the local workers' nice value (0-19): the front's answers go before their jobs on shared CPUs; 0 runs them at the front's priority")
 	f.DurationVar(&opts.keep, "keep", queue.DefaultKeep, "how long job records and kept images live")
 	return cmd
 }
@@ -163,21 +165,22 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 		storage = queue.File // an external server keeps what it is given
 	}
 	s := &queue.Server{
-		Addr:     opts.serve.addr,
-		NATS:     opts.nats,
-		Embedded: queue.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken},
-		Auth:     queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds},
-		Storage:  storage,
-		AckWait:  opts.ackWait,
-		Tries:    opts.tries,
-		Keep:     opts.keep,
-		Front:    opts.front(),
-		Workers:  opts.serve.workers,
-		Worker:   server.Config{Threads: opts.serve.threads, TmpDir: opts.serve.tmpDir, LogFormat: opts.serve.logFormat},
-		Grace:    opts.serve.grace,
-		Logger:   server.NewLogger(stderr, opts.serve.logFormat),
-		Stderr:   stderr,
-		Reload:   reload,
+		Addr:       opts.serve.addr,
+		NATS:       opts.nats,
+		Embedded:   queue.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken},
+		Auth:       queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds},
+		Storage:    storage,
+		AckWait:    opts.ackWait,
+		Tries:      opts.tries,
+		Keep:       opts.keep,
+		Front:      opts.front(),
+		Workers:    opts.serve.workers,
+		Worker:     server.Config{Threads: opts.serve.threads, TmpDir: opts.serve.tmpDir, LogFormat: opts.serve.logFormat},
+		WorkerNice: opts.nice,
+		Grace:      opts.serve.grace,
+		Logger:     server.NewLogger(stderr, opts.serve.logFormat),
+		Stderr:     stderr,
+		Reload:     reload,
 	}
 	return s.Run(ctx, func(httpURL, natsURL string) {
 		fmt.Fprintf(stdout, "listening on %s\nnats listening on %s\n", httpURL, queue.Redact(natsURL))
@@ -319,10 +322,13 @@ func newSuperviseQueueCmd() *cobra.Command {
 					MaxPixels: cfg.MaxPixels, MaxBody: cfg.MaxBody, ReadTimeout: cfg.ReadTimeout},
 				Workers: l.Workers,
 				Worker:  server.Config{Threads: cfg.Threads, TmpDir: cfg.TmpDir, LogFormat: cfg.LogFormat},
-				Grace:   l.Grace,
-				Logger:  server.NewLogger(cmd.ErrOrStderr(), cfg.LogFormat),
-				Stderr:  cmd.ErrOrStderr(),
-				Ready:   l.WorkerReady,
+				// As flipbench queue runs them: what a bench measures is
+				// the queue as shipped.
+				WorkerNice: queue.DefaultWorkerNice,
+				Grace:      l.Grace,
+				Logger:     server.NewLogger(cmd.ErrOrStderr(), cfg.LogFormat),
+				Stderr:     cmd.ErrOrStderr(),
+				Ready:      l.WorkerReady,
 			}
 			return s.Run(ctx, func(httpURL, natsURL string) { l.Listening(httpURL) })
 		},

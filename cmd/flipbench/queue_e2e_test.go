@@ -8,6 +8,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,7 @@ import (
 
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/queue"
+	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -497,12 +500,11 @@ func burst(t *testing.T, n int, send func() (*http.Response, error), check func(
 func p99[T any](s []T) T { return s[len(s)*99/100-1] }
 
 // TestQueueAsyncBurstOf500: an async front answers a burst of 500
-// uploads with 202 before their jobs are done (the 500 jobs take two
-// workers 2.5 s and more; the 202s' p99 must be under a second), and
-// every job completes; the events of a job end with "done". The log
-// compares the 202s with the same burst of GET / (no work at all) at the
-// same moment: 500 connections at once on 2 shared CPUs take 100-300 ms
-// to answer whatever the server does.
+// uploads with 202 before their jobs are done (when the last 202 has
+// come, jobs are still waiting), and every job completes; the events of
+// a job end with "done". The log compares the 202s with the same burst
+// of GET / (no work at all) at the same moment; the times are measured,
+// not asserted (scripts/asyncburst measures them side by side).
 func TestQueueAsyncBurstOf500(t *testing.T) {
 	q := startQueue(t, 2, "--workers", "2", "--reply", "async", "--queue", "1000", "--image", "fixture:"+fixtures.SmallJPEG)
 	floor, _ := burst(t, 500, func() (*http.Response, error) { return client.Get(q.url + "/") }, func(int, *http.Response) {})
@@ -524,8 +526,8 @@ func TestQueueAsyncBurstOf500(t *testing.T) {
 	t.Logf("202 to a burst of 500 uploads: p50 %s, p99 %s, max %s; X-Response-Time p50 %.1fms, p99 %.1fms; GET / burst p99 %s",
 		took[250].Round(time.Millisecond), p99(took).Round(time.Millisecond), took[499].Round(time.Millisecond),
 		handler[250], p99(handler), p99(floor).Round(time.Millisecond))
-	if p99(took) > time.Second {
-		t.Errorf("202 p99 %s, want under 1s: the front must not wait for the jobs", p99(took))
+	if h := q.health(t); h.Done+h.Failed >= 500 {
+		t.Errorf("every job had ended when the last 202 came (%d done): the front waited for the jobs", h.Done)
 	}
 	events := readEvents(t, q.url, ids[499])
 	waitFor(t, 120*time.Second, "every job to end", func() bool {
@@ -731,4 +733,132 @@ func TestQueueToken(t *testing.T) {
 			t.Errorf("worker %d has the token on its command line: %q", pid, cmdline)
 		}
 	}
+}
+
+// TestLoadAwaitsAsyncJobs: load against a real async front. Without
+// --await a 202 is the answer; with --await (polling) and
+// --await=events every job is followed to its end, and each record is
+// the job's: status 200, a worker's PID, the queue and service times,
+// the 202's latency apart and no later than the end.
+func TestLoadAwaitsAsyncJobs(t *testing.T) {
+	q := startQueue(t, 2, "--workers", "2", "--reply", "async", "--image", "fixture:"+fixtures.SmallJPEG)
+	var workers []int
+	for _, w := range q.health(t).Workers {
+		workers = append(workers, w.PID)
+	}
+	// The local workers run at a lower priority than the front, so that
+	// its answers do not wait behind their jobs.
+	for _, pid := range append([]int{q.pid()}, workers...) {
+		want := queue.DefaultWorkerNice
+		if pid == q.pid() {
+			want = 0
+		}
+		if got := procNice(t, pid); got != want {
+			t.Errorf("process %d (front %d) has nice %d, want %d", pid, q.pid(), got, want)
+		}
+	}
+	dir := t.TempDir()
+	for _, await := range []string{"", "--await", "--await=events"} {
+		t.Run(cmp.Or(await, "no await"), func(t *testing.T) {
+			out := filepath.Join(dir, "load"+await+".json")
+			args := []string{"load", "-n", "6", "--url", q.url + "/flip", "--out", out}
+			if await != "" {
+				args = append(args, await, "-v")
+			} else {
+				args = append(args, "-q")
+			}
+			stdout, stderr, code := runCLI(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var sum results.Summary
+			if b, err := os.ReadFile(out); err != nil || json.Unmarshal(b, &sum) != nil {
+				t.Fatalf("load file: %v", err)
+			}
+			if sum.OK != 6 {
+				t.Fatalf("ok %d of 6: %v", sum.OK, sum.ErrorsByKind)
+			}
+			if await == "" {
+				if sum.StatusCodes["202"] != 6 || sum.AcceptMs != nil || sum.Await != "" {
+					t.Errorf("codes %v, accept %v, await %q; want six 202s and nothing awaited", sum.StatusCodes, sum.AcceptMs, sum.Await)
+				}
+				return
+			}
+			if sum.StatusCodes["200"] != 6 || sum.AcceptMs == nil || sum.Await == "" {
+				t.Errorf("codes %v, accept %v, await %q; want six jobs done (200), accept stats, how they were awaited", sum.StatusCodes, sum.AcceptMs, sum.Await)
+			}
+			for _, r := range sum.Results {
+				if !slices.Contains(workers, r.PID) || r.AcceptMs <= 0 || r.LatencyMs < r.AcceptMs || r.JobMs <= 0 || r.QueueMs <= 0 {
+					t.Errorf("record %d: pid %d (workers %v), accept %v, latency %v, job %v, queue %v; want a worker's job, accepted before it ended",
+						r.Seq, r.PID, workers, r.AcceptMs, r.LatencyMs, r.JobMs, r.QueueMs)
+				}
+			}
+			if !strings.Contains(stdout, "accept p50 / p99") || !strings.Contains(stdout, "jobs awaited") {
+				t.Errorf("table without the accept row or the await note:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, "accepted after") {
+				t.Errorf("-v lines do not say when each job was accepted:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// TestBenchModesWithQueue: bench --modes all measures standard, cluster
+// and queue in the same rounds, each with its speedup; with
+// --queue-reply async the queue arm's jobs are followed to their end and
+// its accept times are shown.
+func TestBenchModesWithQueue(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run.json")
+	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--modes", "all", "--queue-reply", "async",
+		"--workers", "2", "--rounds", "1", "-n", "4", "--out", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := results.ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modes []string
+	for _, a := range run.Arms {
+		modes = append(modes, a.Mode)
+		if a.OK != 4 {
+			t.Errorf("arm %s: ok %d of 4", a.Name, a.OK)
+		}
+		if a.Mode != results.Standard && a.Speedup.Rounds != 1 {
+			t.Errorf("arm %s: %d speedups, want 1", a.Name, a.Speedup.Rounds)
+		}
+	}
+	if !slices.Equal(modes, []string{"standard", "cluster", "queue"}) {
+		t.Fatalf("arms' modes %v, want standard, cluster, queue", modes)
+	}
+	qa := run.Arm("queue")
+	if qa.Reply != "async" || qa.AcceptMs == nil || qa.WaitMs == nil || qa.StatusCodes["200"] != 4 {
+		t.Errorf("queue arm: reply %q, accept %v, wait %v, codes %v; want async, accept and wait times, four jobs done",
+			qa.Reply, qa.AcceptMs, qa.WaitMs, qa.StatusCodes)
+	}
+	for _, want := range []string{"| queue ", "stream", "accept p99"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table without %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// procNice is a process's nice value, from /proc/PID/stat.
+func procNice(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // fields from the 3rd, state
+	n, err := strconv.Atoi(fields[19-3])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: nice %q: %v", pid, fields[19-3], err)
+	}
+	return n
 }

@@ -69,6 +69,15 @@ func TestNoSilentSurprises(t *testing.T) {
 		{"load --results nowhere", []string{"load", "--results", "/nonexistent/r.bin", "--url", nowhere}, "flipbench: --results /nonexistent/r.bin: cannot write in /nonexistent"},
 		{"load --out and --plot alike", []string{"load", "--out", filepath.Join(dir, "x"), "--results", filepath.Join(dir, "x"), "--url", nowhere}, "flipbench: --out and --results both write"},
 		{"flip OUT nowhere", []string{"flip", "fixture:" + fixtures.SmallJPEG, "/nonexistent/out.jpg"}, "flipbench: OUT /nonexistent/out.jpg: cannot write in /nonexistent"},
+		{"bench --queue-reply without queue", []string{"bench", "--quick", "--queue-reply", "async"}, "flipbench: --queue-reply is for the queue arms: add queue to --modes"},
+		{"bench --modes without standard", []string{"bench", "--quick", "--modes", "cluster,queue"}, "flipbench: modes need standard"},
+		{"bench --modes standard alone", []string{"bench", "--quick", "--modes", "standard"}, "flipbench: modes need cluster or queue beside standard"},
+		{"bench --modes frob", []string{"bench", "--quick", "--modes", "frob"}, `flipbench: invalid argument "frob" for "--modes" flag`},
+		{"bench --modes with commands", []string{"bench", "--modes", "all", "--standard-cmd", "true", "--cluster-cmd", "true"}, "flipbench: --modes chooses flipbench's own servers"},
+		{"load --poll without --await", []string{"load", "--poll", "1s", "--url", nowhere}, "flipbench: --poll needs --await (polling)"},
+		{"load --await=events --poll", []string{"load", "--await=events", "--poll", "1s", "--url", nowhere}, "flipbench: --poll needs --await (polling)"},
+		{"load --await=frob", []string{"load", "--await=frob", "--url", nowhere}, `flipbench: invalid argument "frob" for "--await" flag`},
+		{"load --poll 0", []string{"load", "--await", "--poll", "0s", "--url", nowhere}, "flipbench: --poll must be > 0"},
 		{"report --out nowhere", []string{"report", loadFile, "--out", "/nonexistent/m.json"}, "flipbench: --out /nonexistent/m.json: cannot write in /nonexistent"},
 	}
 	for _, tt := range tests {

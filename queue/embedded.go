@@ -23,6 +23,11 @@ type EmbeddedConfig struct {
 	// Token, when set, is required of every client. Required by the CLI
 	// for an address off the loopback.
 	Token string
+	// TLSCert and TLSKey, PEM files, make the server require TLS of every
+	// client that connects over the network (its URL is then tls://):
+	// across machines a token alone would travel in clear. The front's
+	// own connection, in process, needs none. Empty means plain TCP.
+	TLSCert, TLSKey string
 }
 
 // Embedded is a NATS server with JetStream running in this process.
@@ -76,6 +81,14 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		NoSigs:                 true,
 		NoLog:                  true,
 		DisableJetStreamBanner: true,
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		tc, err := natsserver.GenTLSConfig(&natsserver.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
+		if err != nil {
+			e.removeTmp()
+			return nil, fmt.Errorf("nats tls: %w", err)
+		}
+		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, tc, 2
 	}
 	srv, err := natsserver.NewServer(opts)
 	if err != nil {

@@ -167,12 +167,19 @@ type Auth struct {
 	// Creds is a NATS credentials file (a user JWT and its key), for an
 	// external server. Empty means none.
 	Creds string
+	// CACert is a PEM file of the certificates a tls:// server's must
+	// chain to (its CA, or a self-signed certificate itself). Empty means
+	// the system's roots.
+	CACert string
 }
 
 func (a Auth) options() []nats.Option {
 	var opts []nats.Option
 	if a.Token != "" {
 		opts = append(opts, nats.Token(a.Token))
+	}
+	if a.CACert != "" {
+		opts = append(opts, nats.RootCAs(a.CACert))
 	}
 	if a.Creds != "" {
 		opts = append(opts, nats.UserCredentials(a.Creds))

@@ -99,6 +99,11 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 		}
 		defer e.Shutdown()
 		url, auth.Token = e.URL(), s.Embedded.Token
+		if s.Embedded.TLSCert != "" && auth.CACert == "" {
+			// The local workers connect over TLS: a self-signed
+			// certificate is its own root.
+			auth.CACert = s.Embedded.TLSCert
+		}
 		inProcess = append(inProcess, e.InProcess())
 	}
 	nc, err := Connect(url, "flipbench queue front", auth, inProcess...)
@@ -175,6 +180,9 @@ func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.L
 	// Secrets go in the environment, not on a command line that ps shows.
 	if auth.Token != "" {
 		env = append(env, "FLIPBENCH_WORKER_NATS_TOKEN="+auth.Token)
+	}
+	if auth.CACert != "" {
+		env = append(env, "FLIPBENCH_WORKER_NATS_CACERT="+auth.CACert)
 	}
 	if auth.Creds != "" {
 		env = append(env, "FLIPBENCH_WORKER_NATS_CREDS="+auth.Creds)

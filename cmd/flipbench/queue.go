@@ -26,6 +26,9 @@ type queueOptions struct {
 	natsAddr  string
 	natsToken string
 	natsCreds string
+	natsCA    string
+	tlsCert   string
+	tlsKey    string
 	store     string
 	reply     string
 	ackWait   time.Duration
@@ -95,6 +98,9 @@ docs/queue.md for workers on other machines.`,
 	f.StringVar(&opts.natsAddr, "nats-addr", queue.DefaultNATSAddr, "where the embedded NATS server listens (port 0 picks a free port)")
 	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires (needed to listen off the loopback)")
 	f.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials file, for an existing server (--nats)")
+	f.StringVar(&opts.tlsCert, "nats-tls-cert", "", "PEM certificate: the embedded NATS server requires TLS (with --nats-tls-key)")
+	f.StringVar(&opts.tlsKey, "nats-tls-key", "", "PEM key of --nats-tls-cert")
+	f.StringVar(&opts.natsCA, "nats-cacert", "", "PEM file the NATS server's certificate must chain to (default: the system's roots; with --nats-tls-cert, that certificate)")
 	f.StringVar(&opts.store, "store", "", "keep the embedded server's stream in this directory (default: in memory)")
 	f.Var(newEnum(&opts.reply, queue.ReplyWait, queue.Replies...), "reply", "wait: answer when the job is done; async: 202 and /jobs/ID")
 	f.DurationVar(&opts.ackWait, "ack-wait", queue.DefaultAckWait, "how long a worker may go silent before its job goes to another")
@@ -116,8 +122,15 @@ func (o *queueOptions) validate(cmd *cobra.Command) error {
 			return usageErrorf("--%s must be > 0, got %s", d.name, d.v)
 		}
 	}
+	if err := checkFlagFiles(flagFile{"nats-cacert", o.natsCA}, flagFile{"nats-tls-cert", o.tlsCert},
+		flagFile{"nats-tls-key", o.tlsKey}, flagFile{"nats-creds", o.natsCreds}); err != nil {
+		return err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErrorf("--nats-tls-cert and --nats-tls-key go together: give both")
+	}
 	if o.nats != "" {
-		for _, name := range []string{"nats-addr", "store"} {
+		for _, name := range []string{"nats-addr", "store", "nats-tls-cert", "nats-tls-key"} {
 			if cmd.Flags().Changed(name) {
 				return usageErrorf("--%s is for the embedded NATS server; --nats names another", name)
 			}
@@ -165,10 +178,11 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 		storage = queue.File // an external server keeps what it is given
 	}
 	s := &queue.Server{
-		Addr:       opts.serve.addr,
-		NATS:       opts.nats,
-		Embedded:   queue.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken},
-		Auth:       queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds},
+		Addr: opts.serve.addr,
+		NATS: opts.nats,
+		Embedded: queue.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken,
+			TLSCert: opts.tlsCert, TLSKey: opts.tlsKey},
+		Auth:       queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
 		Storage:    storage,
 		AckWait:    opts.ackWait,
 		Tries:      opts.tries,
@@ -197,6 +211,7 @@ type workerOptions struct {
 	logFormat string
 	natsToken string
 	natsCreds string
+	natsCA    string
 }
 
 // newQueueWorkerCmd is the public queue worker: it joins a queue from any
@@ -218,7 +233,8 @@ it goes back to the queue for another worker. A worker killed mid-job loses
 nothing: the job goes to another worker once its ack wait has passed.`,
 		Example: `  $ flipbench worker --nats nats://127.0.0.1:4222
   $ flipbench worker --nats nats://front.example:4222 --name gpu-box-1 --threads 4
-  $ FLIPBENCH_WORKER_NATS_TOKEN=secret flipbench worker --nats nats://10.0.0.5:4222`,
+  $ FLIPBENCH_WORKER_NATS_TOKEN=secret flipbench worker --nats nats://10.0.0.5:4222
+  $ flipbench worker --nats tls://front.example:4222 --nats-cacert front.pem`,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -236,6 +252,7 @@ nothing: the job goes to another worker once its ack wait has passed.`,
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
 	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires")
 	f.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials file")
+	f.StringVar(&opts.natsCA, "nats-cacert", "", "PEM file a tls:// server's certificate must chain to (default: the system's roots)")
 	return cmd
 }
 
@@ -246,10 +263,13 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 	if opts.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", opts.grace)
 	}
+	if err := checkFlagFiles(flagFile{"nats-cacert", opts.natsCA}, flagFile{"nats-creds", opts.natsCreds}); err != nil {
+		return err
+	}
 	ignoreSIGPIPE()
 	w := &queue.Worker{
 		URL:    opts.nats,
-		Auth:   queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds},
+		Auth:   queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
 		Name:   opts.name,
 		Slots:  opts.threads,
 		TmpDir: opts.tmpDir,
@@ -335,4 +355,23 @@ func newSuperviseQueueCmd() *cobra.Command {
 	}
 	cmd.Flags().Var(newEnum(&reply, queue.ReplyWait, queue.Replies...), "reply", "wait or async")
 	return cmd
+}
+
+// flagFile is a file a flag names, to be read later.
+type flagFile struct{ flag, path string }
+
+// checkFlagFiles fails with a usage error if a named file cannot be
+// read: found out at once, not when the broker connects.
+func checkFlagFiles(files ...flagFile) error {
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return usageErrorf("--%s: %w", f.flag, err)
+		}
+		fh.Close()
+	}
+	return nil
 }

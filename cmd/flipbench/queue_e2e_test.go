@@ -10,12 +10,20 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"image"
 	"image/png"
 	"io"
+	"math/big"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -643,6 +651,11 @@ func TestQueueCLIErrors(t *testing.T) {
 		{"bad reply", []string{"queue", "--reply", "later"}, `flipbench: invalid argument "later" for "--reply" flag`},
 		{"zero ack wait", []string{"queue", "--ack-wait", "0s"}, "flipbench: --ack-wait must be > 0"},
 		{"launched queue by hand", []string{"supervise-queue"}, "flipbench: not a launched server"},
+		{"tls cert without key", []string{"queue", "--nats-tls-cert", "/etc/hostname"}, "flipbench: --nats-tls-cert and --nats-tls-key go together"},
+		{"tls with --nats", []string{"queue", "--nats", "nats://127.0.0.1:1", "--nats-tls-cert", "/etc/hostname", "--nats-tls-key", "/etc/hostname"}, "flipbench: --nats-tls-cert is for the embedded NATS server"},
+		{"missing cacert", []string{"queue", "--nats-cacert", "/nonexistent/ca.pem"}, "flipbench: --nats-cacert: open /nonexistent/ca.pem"},
+		{"worker missing cacert", []string{"worker", "--nats", "tls://127.0.0.1:1", "--nats-cacert", "/nonexistent/ca.pem"}, "flipbench: --nats-cacert: open /nonexistent/ca.pem"},
+		{"bad worker nice", []string{"queue", "--worker-nice", "20"}, `flipbench: invalid argument "20" for "--worker-nice" flag`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -861,4 +874,74 @@ func procNice(t *testing.T, pid int) int {
 		t.Fatalf("/proc/%d/stat: nice %q: %v", pid, fields[19-3], err)
 	}
 	return n
+}
+
+// TestQueueTLS: with a certificate the embedded server requires TLS: a
+// client that does not trust it cannot connect, the front's local
+// worker and a remote one given --nats-cacert both take jobs over TLS.
+func TestQueueTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key := selfSignedCert(t, dir)
+	q := startQueue(t, 1, "--workers", "1", "--nats-tls-cert", cert, "--nats-tls-key", key, "--image", "fixture:"+fixtures.SmallJPEG)
+	if !strings.HasPrefix(q.nats, "tls://") {
+		t.Fatalf("nats URL %s, want tls://", q.nats)
+	}
+	if nc, err := nats.Connect(q.nats, nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("a client that does not trust the certificate connected")
+	} else if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted client: %v, want a certificate error", err)
+	}
+	remote := startWorker(t, q.nats, "remote", "--nats-cacert", cert, "--tmp-dir", dir)
+	q.waitIdle(t, 2)
+	pids := map[int]int{}
+	for round := 0; round < 5 && len(pids) < 2; round++ {
+		for _, r := range postAllDispatch(q.url, 6, nil) {
+			if r.err != nil || r.status != 200 {
+				t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
+			}
+			pids[r.pid]++
+		}
+	}
+	local := q.health(t).Workers[0].PID
+	if len(pids) != 2 || pids[local] == 0 || pids[remote.pid()] == 0 {
+		t.Errorf("jobs per worker pid %v, want both the local worker (%d) and the remote one (%d)", pids, local, remote.pid())
+	}
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key as PEM
+// files in dir.
+func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "flipbench test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

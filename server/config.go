@@ -145,9 +145,14 @@ func (c Config) source() (func() (io.ReadCloser, error), error) {
 // an unknown fixture, a missing file or a directory.
 func ImageOpener(name string) (func() (io.ReadCloser, error), error) {
 	if fixture, ok := strings.CutPrefix(name, FixturePrefix); ok {
-		if _, err := fixtures.Bytes(fixture); err != nil {
+		// Opened, not read: a copy of the photo would cost every process
+		// that checks its configuration 6.6 MB, and touching the binary's
+		// copy would map its pages into the process.
+		f, err := fixtures.Open(fixture)
+		if err != nil {
 			return nil, fmt.Errorf("%w (embedded: %s)", err, strings.Join(fixtures.Names(), ", "))
 		}
+		f.Close()
 		return func() (io.ReadCloser, error) { return fixtures.Open(fixture) }, nil
 	}
 	st, err := os.Stat(name)

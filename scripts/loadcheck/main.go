@@ -8,7 +8,10 @@
 //     times the server reports (X-Response-Time, Record.JobMs). The same
 //     figure for `vegeta attack -keepalive=false` at the same rate, and
 //     for a bare net/http client (a goroutine per tick, a connection per
-//     request, nothing else): the least any Go client pays here.
+//     request, nothing else): the least any Go client pays here. Of the
+//     bare client, where that time goes (httptrace): the connect, the
+//     write, the server outside its handler with the wake-ups, the read
+//     and the close.
 //   - send spread: bursts of 100 (15 rounds of `load -n 100`); the median
 //     of the rounds' send_spread_ms, the time between the first request
 //     sent and the last. As a check, the spread of the same bursts as
@@ -71,6 +74,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,6 +231,9 @@ func orchestrate() error {
 				return fmt.Errorf("bare client: overhead: %w", err)
 			}
 			add("overhead", bareColumn, o.LatencyP50-o.JobP50)
+			for name, ms := range o.Phases {
+				add("phase: "+name, bareColumn, ms)
+			}
 			if vegeta != "" {
 				o, err := vegetaOverhead(vegeta, srv.url+"?sleep="+overheadSleep.String(), dir)
 				if err != nil {
@@ -306,6 +313,15 @@ func orchestrate() error {
 		}
 		fmt.Printf("| %s | %s | %s |\n", r.label, strings.Join(cells, " | "), r.target)
 	}
+	if figs["phase: "+phaseNames[0]] != nil {
+		// The profile of the overhead's floor: where a bare client's time
+		// outside the handler goes (p50 of each phase, median over the
+		// runs; the p50s need not add up to the p50 of their sum).
+		fmt.Printf("\nWhere the bare client's overhead goes:\n\n| phase | p50 |\n|---|---|\n")
+		for _, name := range phaseNames {
+			fmt.Printf("| %s | %.3f ms |\n", name, results.Median(figs["phase: "+name][bareColumn]))
+		}
+	}
 	return nil
 }
 
@@ -364,6 +380,18 @@ type overheadResult struct {
 	JobP50     float64 `json:"job_p50_ms"`
 	OK         int     `json:"ok"`
 	Errors     int     `json:"errors"`
+	// Phases is where the bare client's latency outside the handler goes,
+	// the p50 of each phase (see phaseNames); nil for the others.
+	Phases map[string]float64 `json:"phases_ms,omitempty"`
+}
+
+// phaseNames are the phases of a bare client's request outside the
+// server's handler, in order, as httptrace sees them.
+var phaseNames = []string{
+	"connect (the dial, to the connection made)",
+	"write (the request written)",
+	"the server outside its handler, and the wake-ups (written to the first response byte, less the handler time)",
+	"read and close (the first byte to the body read and the connection closed)",
 }
 
 // spreadResult is what `-child spread` prints: each burst's send spread
@@ -453,7 +481,10 @@ const bareColumn = "bare net/http"
 func bareClient(u string) (overheadResult, error) {
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
 	n := int(overheadDuration.Seconds() * overheadRate)
-	type sample struct{ lat, job float64 }
+	type sample struct {
+		lat, job float64
+		phases   [4]float64
+	}
 	samples := make(chan sample, n)
 	tick := time.NewTicker(time.Second / overheadRate)
 	defer tick.Stop()
@@ -463,7 +494,13 @@ func bareClient(u string) (overheadResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("POST", u, nil)
+			var connected, wrote, first time.Time
+			trace := &httptrace.ClientTrace{
+				ConnectDone:          func(string, string, error) { connected = time.Now() },
+				WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
+				GotFirstResponseByte: func() { first = time.Now() },
+			}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", u, nil)
 			start := time.Now()
 			resp, err := client.Do(req)
 			if err != nil {
@@ -472,15 +509,18 @@ func bareClient(u string) (overheadResult, error) {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			lat := time.Since(start)
+			end := time.Now()
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 			job, _ := strconv.ParseFloat(strings.TrimSuffix(resp.Header.Get("X-Response-Time"), "ms"), 64)
-			samples <- sample{float64(lat) / float64(time.Millisecond), job}
+			samples <- sample{ms(end.Sub(start)), job, [4]float64{
+				ms(connected.Sub(start)), ms(wrote.Sub(connected)), ms(first.Sub(wrote)) - job, ms(end.Sub(first))}}
 		}()
 	}
 	wg.Wait()
 	close(samples)
 	var o overheadResult
 	var lats, jobs []float64
+	phases := make([][]float64, len(phaseNames))
 	for s := range samples {
 		if s.lat < 0 {
 			o.Errors++
@@ -488,8 +528,15 @@ func bareClient(u string) (overheadResult, error) {
 		}
 		o.OK++
 		lats, jobs = append(lats, s.lat), append(jobs, s.job)
+		for i := range phases {
+			phases[i] = append(phases[i], s.phases[i])
+		}
 	}
 	o.LatencyP50, o.JobP50 = results.Median(lats), results.Median(jobs)
+	o.Phases = map[string]float64{}
+	for i, name := range phaseNames {
+		o.Phases[name] = results.Median(phases[i])
+	}
 	return o, nil
 }
 

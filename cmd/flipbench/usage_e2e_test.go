@@ -83,14 +83,14 @@ func TestNoSilentSurprises(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			stdout, stderr, code := runCLI(t, nil, tt.args...)
 			if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, tt.want) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing, one line starting %q", code, stdout, stderr, tt.want)
 			}
-			// Before the work: a bench's servers take seconds to start.
-			if regexp.MustCompile(`(?m)^bench:`).MatchString(stderr) || time.Since(start) > 20*time.Second {
-				t.Errorf("the work started before the error (%s): %q", time.Since(start), stderr)
+			// Before the work: a bench announces its arms when it starts
+			// them.
+			if regexp.MustCompile(`(?m)^bench:`).MatchString(stderr) {
+				t.Errorf("the work started before the error: %q", stderr)
 			}
 		})
 	}

@@ -145,23 +145,11 @@ func (a *awaiter) follow(ctx context.Context, deadline time.Time, loc string) (j
 	var st jobState
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	resp, err := a.get(ctx, loc, "text/event-stream")
 	if err != nil {
-		return st, err
-	}
-	req.Header.Set("User-Agent", DefaultUserAgent)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return st, err
+		return st, fmt.Errorf("job events: %w", err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return st, errNoJob
-	case resp.StatusCode != http.StatusOK:
-		return st, fmt.Errorf("job events: %s", resp.Status)
-	}
 	// Server-Sent Events: "data:" lines carry the job's record as JSON;
 	// the event's name is its state too, so the data is enough.
 	sc := bufio.NewScanner(resp.Body)
@@ -187,26 +175,38 @@ func (a *awaiter) follow(ctx context.Context, deadline time.Time, loc string) (j
 // errNoJob is a location that does not know its job (404).
 var errNoJob = errors.New("job gone: its location answers 404 Not Found")
 
+// get asks loc for what accept names, and returns the response if it is
+// a 200; errNoJob for a 404.
+func (a *awaiter) get(ctx context.Context, loc, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", DefaultUserAgent)
+	req.Header.Set("Accept", accept)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // keep the connection
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, errNoJob
+		}
+		return nil, errors.New(resp.Status)
+	}
+	return resp, nil
+}
+
 // poll asks loc for the job's state once.
 func (a *awaiter) poll(ctx context.Context, loc string) (jobState, error) {
 	var st jobState
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+	resp, err := a.get(ctx, loc, "application/json")
 	if err != nil {
-		return st, err
-	}
-	req.Header.Set("User-Agent", DefaultUserAgent)
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return st, err
+		return st, fmt.Errorf("job status: %w", err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return st, errNoJob
-	case resp.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, resp.Body) // keep the connection
-		return st, fmt.Errorf("job status: %s", resp.Status)
-	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
 		return st, fmt.Errorf("job status: %w", err)
 	}

@@ -466,15 +466,7 @@ func (f *Front) Handler() http.Handler {
 // (zero: [server.DefaultGrace]); those still waiting then get 503. It
 // returns nil after a stop.
 func (f *Front) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{
-		Handler:           f.Handler(),
-		ReadHeaderTimeout: server.DefaultReadHeaderTimeout,
-		ReadTimeout:       cmp.Or(f.cfg.ReadTimeout, server.DefaultReadTimeout),
-		ErrorLog:          slog.NewLogLogger(f.log.Handler(), slog.LevelWarn),
-	}
-	// One request a connection, as a cluster's: a burst's clients are
-	// independent, like the article's.
-	srv.SetKeepAlivesEnabled(false)
+	srv := server.NewHTTPServer(f.Handler(), f.cfg.ReadTimeout, f.log) // as a cluster's worker serves
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

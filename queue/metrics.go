@@ -185,39 +185,10 @@ func (f *Front) timed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		w.Header().Set("X-Worker-Pid", pid)
-		tw := &timedWriter{ResponseWriter: w, start: start, stats: f.stats}
+		tw := &server.TimedWriter{ResponseWriter: w, Start: start, OnHeader: func(code int) {
+			f.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+		}}
 		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), receivedKey, start)))
-		if !tw.wroteHeader {
-			tw.WriteHeader(http.StatusOK)
-		}
+		tw.Finish()
 	})
 }
-
-type timedWriter struct {
-	http.ResponseWriter
-	start       time.Time
-	stats       *frontStats
-	wroteHeader bool
-}
-
-func (w *timedWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.wroteHeader = true
-		if w.Header().Get("X-Response-Time") == "" {
-			w.Header().Set("X-Response-Time", server.FormatResponseTime(time.Since(w.start)))
-		}
-		w.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *timedWriter) Write(b []byte) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (to flush
-// Server-Sent Events).
-func (w *timedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

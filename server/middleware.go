@@ -31,8 +31,12 @@ func (s *Server) timed(next http.Handler) http.Handler {
 			received = h.Accepted()
 			w.Header().Set("X-Queue-Time", FormatResponseTime(start.Sub(received)))
 		}
-		tw := &timedWriter{ResponseWriter: w, start: start, handed: h}
+		tw := &TimedWriter{ResponseWriter: w, Start: start}
+		if h != nil {
+			tw.OnHeader = h.SetStatus
+		}
 		next.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), receivedKey, received)))
+		tw.Finish()
 	})
 }
 
@@ -41,33 +45,50 @@ func receivedAt(r *http.Request) time.Time {
 	return t
 }
 
-type timedWriter struct {
+// TimedWriter is the ResponseWriter of a timed handler, a worker's or a
+// queue front's: when the header is written it stamps X-Response-Time,
+// the time since Start, unless the handler gave one of its own (a queue
+// front gives its job's service time), and tells OnHeader the status.
+type TimedWriter struct {
 	http.ResponseWriter
-	start       time.Time
-	handed      handed // nil unless a supervisor handed the connection over
+	Start time.Time
+	// OnHeader, if set, is called once, with the status, as the header
+	// is written.
+	OnHeader    func(code int)
 	wroteHeader bool
 }
 
-func (w *timedWriter) WriteHeader(code int) {
+func (w *TimedWriter) WriteHeader(code int) {
 	if !w.wroteHeader {
 		w.wroteHeader = true
-		w.Header().Set("X-Response-Time", FormatResponseTime(time.Since(w.start)))
-		if w.handed != nil {
-			w.handed.SetStatus(code)
+		if w.Header().Get("X-Response-Time") == "" {
+			w.Header().Set("X-Response-Time", FormatResponseTime(time.Since(w.Start)))
+		}
+		if w.OnHeader != nil {
+			w.OnHeader(code)
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *timedWriter) Write(b []byte) (int, error) {
+func (w *TimedWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection.
-func (w *timedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Finish writes the header of a handler that wrote nothing (a 200 with
+// no body), so that it too is stamped and counted.
+func (w *TimedWriter) Finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (to flush
+// Server-Sent Events, to set deadlines).
+func (w *TimedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // FormatResponseTime formats d as the X-Response-Time header value, in
 // milliseconds with one decimal, like "1234.5ms".

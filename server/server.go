@@ -92,6 +92,23 @@ func (s *Server) Handler() http.Handler {
 	return s.timed(mux)
 }
 
+// NewHTTPServer returns the HTTP server of a flip server's front, a
+// worker's or a queue's, for h: a deadline for the request head
+// ([DefaultReadHeaderTimeout]) and one for the whole request, body
+// included (readTimeout, zero: [DefaultReadTimeout]); net/http's errors
+// to log as warnings; and one request a connection, so that a burst's
+// clients are independent, like the article's.
+func NewHTTPServer(h http.Handler, readTimeout time.Duration, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       cmp.Or(readTimeout, DefaultReadTimeout),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.SetKeepAlivesEnabled(false)
+	return srv
+}
+
 // Serve serves on ln until ctx is done, then shuts down gracefully: it
 // stops accepting, lets the connections it accepted deliver their
 // requests, and waits for in-flight requests for up to grace (zero means
@@ -99,14 +116,8 @@ func (s *Server) Handler() http.Handler {
 // slot before each Accept, so it never accepts what it cannot serve now,
 // and returns nil after a shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		ReadTimeout:       cmp.Or(s.cfg.ReadTimeout, DefaultReadTimeout),
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		ConnContext:       withHanded,
-	}
-	srv.SetKeepAlivesEnabled(false)
+	srv := NewHTTPServer(s.Handler(), s.cfg.ReadTimeout, s.log)
+	srv.ConnContext = withHanded
 	unread := &unreadConns{conns: map[net.Conn]struct{}{}}
 	srv.ConnState = unread.track
 	gl := newGatedListener(ln, s.Slots())

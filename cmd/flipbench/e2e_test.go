@@ -1125,7 +1125,7 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 	if len(old) != 2 {
 		t.Fatalf("children %v, want 2 workers", old)
 	}
-	fds := openFiles(p.pid())
+	fds, before := openFiles(p.pid()), fdTargets(p.pid())
 	result := make(chan flipResult, 1)
 	go func() { result <- postFlip(p.url, nil) }()
 	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
@@ -1160,9 +1160,26 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 		}
 	}
 	// The old workers' handoff sockets are closed: a roll leaks nothing.
-	waitFor(t, 15*time.Second, fmt.Sprintf("the supervisor back to its %d open files", fds), func() bool {
-		return openFiles(p.pid()) == fds
-	})
+	deadline := time.Now().Add(15 * time.Second)
+	for openFiles(p.pid()) != fds && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling, to the deadline
+	}
+	if n := openFiles(p.pid()); n != fds {
+		t.Errorf("the supervisor has %d open files 15 s after the roll, %d before it:\nbefore %v\nafter  %v", n, fds, before, fdTargets(p.pid()))
+	}
+}
+
+// fdTargets lists what a process's file descriptors point to, for a
+// failure's message.
+func fdTargets(pid int) []string {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, _ := os.ReadDir(dir)
+	var v []string
+	for _, e := range entries {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		v = append(v, e.Name()+"->"+target)
+	}
+	return v
 }
 
 // openFiles counts a process's open file descriptors.

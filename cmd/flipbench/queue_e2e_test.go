@@ -637,6 +637,39 @@ func TestQueueLocalWorkerRestarted(t *testing.T) {
 	}
 }
 
+// TestQueueRollingRestartOnSIGHUP: SIGHUP replaces the front's local
+// workers one at a time, as a cluster's: the new ones pull jobs, and the
+// jobs posted during the roll are all answered.
+func TestQueueRollingRestartOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	q := startQueue(t, 2, "--workers", "2", "--image", "fixture:"+fixtures.SmallJPEG)
+	old := children(q.pid())
+	if len(old) != 2 {
+		t.Fatalf("front's children %v, want 2 workers", old)
+	}
+	results := make(chan []dispatchResult, 1)
+	go func() { results <- postAllDispatch(q.url, 6, nil) }()
+	if err := q.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range <-results {
+		if r.err != nil || r.status != 200 {
+			t.Errorf("POST /flip during the roll: status %d, err %v; want 200", r.status, r.err)
+		}
+	}
+	waitFor(t, 30*time.Second, "the rolling restart to finish", func() bool {
+		return strings.Contains(q.stderr.String(), "rolling restart done")
+	})
+	now := children(q.pid())
+	if len(now) != 2 || slices.Contains(now, old[0]) || slices.Contains(now, old[1]) {
+		t.Errorf("workers after SIGHUP %v, want 2 new ones (old: %v)", now, old)
+	}
+	q.waitIdle(t, 2)
+	if r := postDispatch(client, q.url, nil); r.status != 200 || !slices.Contains(now, r.pid) {
+		t.Errorf("after the roll: status %d from pid %d; want 200 from a new worker %v", r.status, r.pid, now)
+	}
+}
+
 // TestQueueCLIErrors: bad usage exits 2 with one line (and a hint).
 func TestQueueCLIErrors(t *testing.T) {
 	t.Parallel()

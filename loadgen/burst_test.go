@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,18 +107,7 @@ func TestBurstCountsTheWholeBody(t *testing.T) {
 func TestBurstConnectsBeforeRelease(t *testing.T) {
 	t.Parallel()
 	const n = 20
-	var open atomic.Int64
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			open.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			open.Add(-1)
-		}
-	}
-	ts.Start()
-	defer ts.Close()
+	ts, _, open := newConnCountingServer(t, func(http.ResponseWriter, *http.Request) {})
 	client := newClient(context.Background(), Config{URL: ts.URL}, n)
 	ct := client.Transport.(ctxTransport)
 	var mu sync.Mutex
@@ -148,13 +136,7 @@ func TestBurstConnectsBeforeRelease(t *testing.T) {
 			t.Errorf("connection %d opened %s after the release, want before", i, c.Sub(released))
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for open.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // polling, to the deadline
-	}
-	if o := open.Load(); o != 0 {
-		t.Errorf("%d connections still open 5 s after the burst, want none", o)
-	}
+	waitAllClosed(t, open)
 }
 
 // TestBurstCanceledBeforeReleaseSendsNothing: a burst whose ctx is done

@@ -226,12 +226,12 @@ func newResettingServer(t *testing.T) string {
 	return "http://" + ln.Addr().String() + "/flip"
 }
 
-func TestCancelReturnsPromptlyWithPartialSummary(t *testing.T) {
-	t.Parallel()
-	// Two requests answer at once, three hang until the test ends.
+// newTwoThenHangServer answers its first two requests at once; the others
+// hang until they are cancelled or the test ends.
+func newTwoThenHangServer(t *testing.T) *httptest.Server {
+	t.Helper()
 	var n atomic.Int64
 	release := make(chan struct{})
-	defer close(release)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) > 2 {
 			select {
@@ -240,7 +240,17 @@ func TestCancelReturnsPromptlyWithPartialSummary(t *testing.T) {
 			}
 		}
 	}))
-	defer ts.Close()
+	t.Cleanup(func() {
+		close(release)
+		ts.Close()
+	})
+	return ts
+}
+
+func TestCancelReturnsPromptlyWithPartialSummary(t *testing.T) {
+	t.Parallel()
+	// Two requests answer at once, three hang until the test ends.
+	ts := newTwoThenHangServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var done atomic.Int64
 	cfg := Config{URL: ts.URL, Requests: 5, Rounds: 3, Timeout: time.Minute,
@@ -661,21 +671,9 @@ func TestKeepAlive(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		t.Run("keepalive="+strconv.FormatBool(keep), func(t *testing.T) {
 			t.Parallel()
-			var opened, open atomic.Int64
-			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ts, opened, open := newConnCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 				time.Sleep(time.Millisecond) // the server's work, and a bound on the request count
-			}))
-			ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-				switch s {
-				case http.StateNew:
-					opened.Add(1)
-					open.Add(1)
-				case http.StateClosed, http.StateHijacked:
-					open.Add(-1)
-				}
-			}
-			ts.Start()
-			defer ts.Close()
+			})
 			sum, err := Run(context.Background(), Config{URL: ts.URL, Concurrency: c, Duration: 300 * time.Millisecond, KeepAlive: keep})
 			if err != nil {
 				t.Fatal(err)
@@ -690,13 +688,7 @@ func TestKeepAlive(t *testing.T) {
 			if keep && conns > 2*c {
 				t.Errorf("%d connections for %d requests from %d clients, want at most %d", conns, n, c, 2*c)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for open.Load() != 0 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond) // polling, to the deadline
-			}
-			if o := open.Load(); o != 0 {
-				t.Errorf("%d connections still open 5 s after Run returned", o)
-			}
+			waitAllClosed(t, open)
 		})
 	}
 }
@@ -786,18 +778,7 @@ func newTestCert(t testing.TB) []byte {
 func TestCanceledRequestsLeftOutOfResults(t *testing.T) {
 	t.Parallel()
 	// Two requests answer at once, three block until released (never).
-	var n atomic.Int64
-	release := make(chan struct{})
-	defer close(release)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) > 2 {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}
-	}))
-	defer ts.Close()
+	ts := newTwoThenHangServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var buf bytes.Buffer
@@ -852,5 +833,37 @@ func TestCanceledRequestsLeftOutOfResults(t *testing.T) {
 	slices.Sort(seqs)
 	if !slices.Equal(seqs, okSeqs) {
 		t.Errorf("results stream has requests %v, want the answered ones %v", seqs, okSeqs)
+	}
+}
+
+// newConnCountingServer serves handler and counts the connections opened
+// and those still open.
+func newConnCountingServer(t *testing.T, handler http.HandlerFunc) (ts *httptest.Server, opened, open *atomic.Int64) {
+	t.Helper()
+	opened, open = new(atomic.Int64), new(atomic.Int64)
+	ts = httptest.NewUnstartedServer(handler)
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			opened.Add(1)
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts, opened, open
+}
+
+// waitAllClosed polls, to a deadline of 5 s, until no connection is open.
+func waitAllClosed(t *testing.T, open *atomic.Int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling, to the deadline
+	}
+	if o := open.Load(); o != 0 {
+		t.Errorf("%d connections still open 5 s after the load, want none", o)
 	}
 }

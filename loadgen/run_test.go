@@ -449,15 +449,8 @@ func TestResultsAreVegetaEncoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := vegeta.NewDecoder(&buf)
 	var seqs []uint64
-	for {
-		var r vegeta.Result
-		if err := dec.Decode(&r); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("vegeta's decoder: %v", err)
-		}
+	for _, r := range decodeVegeta(t, &buf) {
 		if r.Code != 200 || r.Method != "POST" || r.URL != ts.URL || r.Latency <= 0 || r.Timestamp.IsZero() {
 			t.Errorf("decoded result %+v", r)
 		}
@@ -808,15 +801,8 @@ func TestCanceledRequestsLeftOutOfResults(t *testing.T) {
 			okSeqs = append(okSeqs, r.Seq)
 		}
 	}
-	dec := vegeta.NewDecoder(&buf)
 	var seqs []uint64
-	for {
-		var r vegeta.Result
-		if err := dec.Decode(&r); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("vegeta's decoder: %v", err)
-		}
+	for _, r := range decodeVegeta(t, &buf) {
 		if r.Code != 200 || r.Error != "" {
 			t.Errorf("results stream has request %d: code %d error %q; want only the answered ones", r.Seq, r.Code, r.Error)
 		}
@@ -857,5 +843,21 @@ func waitAllClosed(t *testing.T, open *atomic.Int64) {
 	}
 	if o := open.Load(); o != 0 {
 		t.Errorf("%d connections still open 5 s after the load, want none", o)
+	}
+}
+
+// decodeVegeta reads a results stream with vegeta's own decoder.
+func decodeVegeta(t *testing.T, r io.Reader) []vegeta.Result {
+	t.Helper()
+	dec := vegeta.NewDecoder(r)
+	var v []vegeta.Result
+	for {
+		var res vegeta.Result
+		if err := dec.Decode(&res); err == io.EOF {
+			return v
+		} else if err != nil {
+			t.Fatalf("vegeta's decoder: %v", err)
+		}
+		v = append(v, res)
 	}
 }

@@ -260,18 +260,11 @@ func TestQueueTwoWorkersOverTCPServeABurst(t *testing.T) {
 	w2 := startWorker(t, q.nats, "w2", "--tmp-dir", tmp)
 	q.waitIdle(t, 2)
 	body := mustFixture(t, fixtures.SmallPNG)
-	pids := map[int]int{}
-	for round := 0; round < 5 && len(pids) < 2; round++ {
-		for _, r := range postAllDispatch(q.url, 10, body) {
-			if r.err != nil || r.status != 200 {
-				t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
-			}
-			if !strings.HasSuffix(r.queueTime, "ms") {
-				t.Errorf("X-Queue-Time = %q, want a time in ms", r.queueTime)
-			}
-			pids[r.pid]++
+	pids := untilBothServe(t, q.url, 10, body, func(r dispatchResult) {
+		if !strings.HasSuffix(r.queueTime, "ms") {
+			t.Errorf("X-Queue-Time = %q, want a time in ms", r.queueTime)
 		}
-	}
+	})
 	for pid := range pids {
 		if pid != w1.pid() && pid != w2.pid() {
 			t.Errorf("X-Worker-Pid %d is neither worker (%d, %d)", pid, w1.pid(), w2.pid())
@@ -928,15 +921,7 @@ func TestQueueTLS(t *testing.T) {
 	}
 	remote := startWorker(t, q.nats, "remote", "--nats-cacert", cert, "--tmp-dir", dir)
 	q.waitIdle(t, 2)
-	pids := map[int]int{}
-	for round := 0; round < 5 && len(pids) < 2; round++ {
-		for _, r := range postAllDispatch(q.url, 6, nil) {
-			if r.err != nil || r.status != 200 {
-				t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
-			}
-			pids[r.pid]++
-		}
-	}
+	pids := untilBothServe(t, q.url, 6, nil, nil)
 	local := q.health(t).Workers[0].PID
 	if len(pids) != 2 || pids[local] == 0 || pids[remote.pid()] == 0 {
 		t.Errorf("jobs per worker pid %v, want both the local worker (%d) and the remote one (%d)", pids, local, remote.pid())
@@ -977,4 +962,24 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// untilBothServe posts bursts of n flips to url (at most five) until two
+// worker PIDs have answered, checks each answer is a 200 (and with check,
+// if set), and returns the answers per PID.
+func untilBothServe(t *testing.T, url string, n int, body []byte, check func(dispatchResult)) map[int]int {
+	t.Helper()
+	pids := map[int]int{}
+	for round := 0; round < 5 && len(pids) < 2; round++ {
+		for _, r := range postAllDispatch(url, n, body) {
+			if r.err != nil || r.status != 200 {
+				t.Fatalf("POST /flip: status %d, err %v", r.status, r.err)
+			}
+			if check != nil {
+				check(r)
+			}
+			pids[r.pid]++
+		}
+	}
+	return pids
 }

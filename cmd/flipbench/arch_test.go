@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -58,5 +60,44 @@ func TestDependencyArrows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// maxTrackedBytes bounds what a tracked file may weigh: every clone
+// downloads it. Build output (a 37 MB queue.test once slipped in) is far
+// above it; source, test data and docs far below.
+const maxTrackedBytes = 2 << 20
+
+// bigFilesAllowed are the tracked files that may exceed maxTrackedBytes:
+// the article's photo, which the binary embeds.
+var bigFilesAllowed = []string{"fixtures/photo.jpg"}
+
+// TestNoTrackedBuildOutput fails on any tracked file over 2 MB but the
+// fixture photo, so that build output (test binaries, the flipbench
+// binary, profiles) never lands in the repository.
+func TestNoTrackedBuildOutput(t *testing.T) {
+	t.Parallel()
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout (%v): nothing is tracked", err)
+	}
+	dir := strings.TrimSpace(string(root))
+	out, err := exec.Command("git", "-C", dir, "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	files := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	if len(files) < 50 {
+		t.Fatalf("git ls-files listed %d files: not this repository?", len(files))
+	}
+	for _, f := range files {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			continue // deleted in the work tree, not yet committed
+		}
+		if fi.Size() > maxTrackedBytes && !slices.Contains(bigFilesAllowed, f) {
+			t.Errorf("%s is tracked and weighs %.1f MB (over %d MB): build output? git rm --cached it and ignore it",
+				f, float64(fi.Size())/(1<<20), maxTrackedBytes>>20)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flipbench/flipbench/queue"
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
@@ -241,10 +242,13 @@ func (o *Own) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
 	lc := server.LaunchConfig{
 		Exe: exe, Name: arm.Name, Workers: arm.Workers, Sched: arm.Sched, Config: cfg, Stderr: o.Logs,
 	}
+	launch := server.Launch
 	if arm.Mode == results.Queue {
-		lc.Args = []string{"supervise-queue", "--reply", arm.Reply}
+		launch = func(ctx context.Context, lc server.LaunchConfig) (*server.Instance, error) {
+			return queue.Launch(ctx, lc, arm.Reply)
+		}
 	}
-	inst, err := server.Launch(ctx, lc)
+	inst, err := launch(ctx, lc)
 	if err != nil {
 		return nil, err
 	}

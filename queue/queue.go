@@ -163,14 +163,14 @@ func outputName(id string) string { return "out/" + id }
 type Auth struct {
 	// Token is the embedded server's token, or an external server's.
 	// Empty means none.
-	Token string
+	Token string `json:"token,omitempty"`
 	// Creds is a NATS credentials file (a user JWT and its key), for an
 	// external server. Empty means none.
-	Creds string
+	Creds string `json:"creds,omitempty"`
 	// CACert is a PEM file of the certificates a tls:// server's must
 	// chain to (its CA, or a self-signed certificate itself). Empty means
 	// the system's roots.
-	CACert string
+	CACert string `json:"cacert,omitempty"`
 }
 
 func (a Auth) options() []nats.Option {

@@ -53,12 +53,10 @@ type Server struct {
 	// requests, event streams) then go before the jobs on shared CPUs.
 	// Zero leaves the workers at the front's priority.
 	WorkerNice int
-	// Exe is the program to start as a local worker. Empty means this
+	// Exe is the flipbench binary to start as a local worker
+	// ([server.EntryQueueWorker], [LocalWorker]). Empty means this
 	// program.
 	Exe string
-	// WorkerArgs returns the arguments that make Exe run a [Worker] on
-	// the broker at url. Nil means `worker --nats URL`.
-	WorkerArgs func(url string) []string
 	// Grace is how long requests waiting for their jobs, and running
 	// jobs, get after a stop. Zero means [server.DefaultGrace].
 	Grace time.Duration
@@ -172,28 +170,13 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 
 // cluster supervises the local workers.
 func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.Logger) *server.Cluster {
-	args := []string{"worker", "--nats", url}
-	if s.WorkerArgs != nil {
-		args = s.WorkerArgs(url)
-	}
-	var env []string
-	// Secrets go in the environment, not on a command line that ps shows.
-	if auth.Token != "" {
-		env = append(env, "FLIPBENCH_WORKER_NATS_TOKEN="+auth.Token)
-	}
-	if auth.CACert != "" {
-		env = append(env, "FLIPBENCH_WORKER_NATS_CACERT="+auth.CACert)
-	}
-	if auth.Creds != "" {
-		env = append(env, "FLIPBENCH_WORKER_NATS_CREDS="+auth.Creds)
-	}
 	return &server.Cluster{
 		Name:    "queue",
 		Workers: s.Workers,
 		Config:  s.Worker,
 		Exe:     s.Exe,
-		Args:    args,
-		Env:     env,
+		Args:    []string{server.EntryQueueWorker},
+		Extra:   localSpec{URL: url, Auth: auth},
 		Grace:   s.Grace,
 		Nice:    s.WorkerNice,
 		Logger:  log,

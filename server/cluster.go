@@ -29,11 +29,6 @@ const (
 	DefaultReadyTimeout = 30 * time.Second
 )
 
-// WorkerCommand is the hidden flipbench command that a supervisor starts
-// for each worker. It is not "worker": that is the public queue worker,
-// `flipbench worker --nats URL`.
-const WorkerCommand = "serve-worker"
-
 // ErrUnsupported is returned by [Cluster.Run] on systems where workers
 // cannot share a listening socket (anything but Linux and macOS).
 var ErrUnsupported = errors.New("cluster mode needs Linux or macOS")
@@ -62,12 +57,15 @@ type Cluster struct {
 	// Exe is the program to start as a worker. Empty means this program
 	// (os.Executable).
 	Exe string
-	// Args are the arguments that make Exe run [Worker.Run]. Nil means
-	// []string{WorkerCommand}.
+	// Args are the arguments that make Exe run a worker: an entry point
+	// ([Entries]) of a flipbench binary. Nil means []string{[EntryWorker]}
+	// ([Worker.Run]).
 	Args []string
-	// Env is added to the workers' environment: settings that must not
-	// show on a command line, such as a broker's token. Nil means none.
-	Env []string
+	// Extra is the workers' own settings, put as JSON in every worker's
+	// spec ([Worker.Extra]): what a worker that is not a flip server's
+	// needs, such as a queue worker's broker and its credentials, which
+	// must not show on a command line. Nil means none.
+	Extra any
 	// Grace is how long workers may finish in-flight jobs after a stop
 	// before they are killed. Zero means [DefaultGrace].
 	Grace time.Duration

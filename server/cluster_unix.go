@@ -5,7 +5,6 @@ package server
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -401,7 +400,7 @@ type proc struct {
 func (s *slot) start() (*proc, error) {
 	cfg := s.c.Config
 	cfg.Worker = s.index
-	spec, err := json.Marshal(workerSpec{Config: cfg, Grace: s.c.grace(), Sched: s.c.sched(), Addr: s.addr})
+	spec, err := s.c.workerSpec(cfg, s.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -430,10 +429,10 @@ func (s *slot) start() (*proc, error) {
 	}
 	args := s.c.Args
 	if args == nil {
-		args = []string{WorkerCommand}
+		args = []string{EntryWorker}
 	}
 	cmd := exec.Command(s.exe, args...)
-	cmd.Env = append(workerEnv(spec), s.c.Env...)
+	cmd.Env = workerEnv(spec)
 	cmd.Stdout = os.Stderr // stdout is the supervisor's result channel
 	cmd.Stderr = os.Stderr
 	if s.c.Stderr != nil {

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"time"
 )
 
@@ -26,9 +29,17 @@ var ErrNotLaunched = errors.New("not a launched server: these are started by fli
 type LaunchConfig struct {
 	// Exe is the flipbench binary. Empty means this program.
 	Exe string
-	// Args are the arguments that make Exe call [RunLaunched]. Nil means
-	// []string{"supervise"}.
-	Args []string
+	// Entry is the entry point ([Entries]) Exe runs the server under:
+	// [EntrySupervise] for a [Cluster] ([RunLaunched]), or another kind's
+	// ([EntrySuperviseQueue]), which reads this spec through
+	// [InheritedLaunch]. Empty means EntrySupervise.
+	Entry string
+	// Extra is the settings of a server of another kind, put in the spec
+	// as JSON ([Launched.Extra]): a queue's reply mode. The server echoes
+	// them when it reports its URL, and Launch fails if it does not: a
+	// build too old to read them would serve with its defaults,
+	// unannounced. Nil means none.
+	Extra any
 	// Name is the server's name in its logs, "standard" or "cluster".
 	Name string
 	// Workers is the number of worker processes. Zero means one per CPU.
@@ -58,6 +69,8 @@ type launchSpec struct {
 	Queue   int           `json:"queue"`
 	Grace   time.Duration `json:"grace"`
 	Config  Config        `json:"config"`
+	// Extra is LaunchConfig.Extra as JSON.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // launchEvent is one line on the status pipe.
@@ -68,6 +81,9 @@ type launchEvent struct {
 	URL    string `json:"url,omitempty"`
 	Worker int    `json:"worker"`
 	PID    int    `json:"pid,omitempty"`
+	// Extra, on "listening", echoes the spec's Extra: the settings the
+	// server read and runs with.
+	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
 // The events of the status pipe.
@@ -75,3 +91,33 @@ const (
 	eventListening   = "listening"
 	eventWorkerReady = "worker_ready"
 )
+
+// spec is the launch spec of cfg, for workers processes.
+func (cfg LaunchConfig) spec(workers int) (launchSpec, error) {
+	spec := launchSpec{Name: cfg.Name, Addr: "127.0.0.1:0", Workers: workers,
+		Sched: cfg.Sched, Queue: cfg.Queue, Grace: cfg.Grace, Config: cfg.Config}
+	if cfg.Extra != nil {
+		extra, err := json.Marshal(cfg.Extra)
+		if err != nil {
+			return launchSpec{}, fmt.Errorf("launch spec: %w", err)
+		}
+		spec.Extra = extra
+	}
+	return spec, nil
+}
+
+// checkEcho fails unless a server that was given extra settings says it
+// runs with them: a build that predates them would ignore them and serve
+// with its defaults (a queue's reply mode), and be measured as what it is
+// not.
+func (s launchSpec) checkEcho(echo json.RawMessage) error {
+	if len(s.Extra) == 0 {
+		return nil
+	}
+	var want, got any
+	json.Unmarshal(s.Extra, &want)
+	if len(echo) == 0 || json.Unmarshal(echo, &got) != nil || !reflect.DeepEqual(want, got) {
+		return fmt.Errorf("the server did not confirm the settings %s of its launch spec (a flipbench build older than the one launching it?)", s.Extra)
+	}
+	return nil
+}

@@ -48,6 +48,9 @@ func InheritedLaunch(ctx context.Context) (*Launched, context.Context, func(), e
 	return nil, nil, nil, ErrUnsupported
 }
 
+// Extra reports that there is nothing to decode on this system.
+func (l *Launched) Extra(v any) (bool, error) { return false, nil }
+
 // Listening does nothing on this system.
 func (l *Launched) Listening(url string) {}
 

@@ -35,6 +35,7 @@ type Instance struct {
 	WorkerPIDs []int
 
 	cmd  *exec.Cmd
+	spec launchSpec
 	done chan struct{}
 	err  error
 }
@@ -79,16 +80,15 @@ func startLaunched(cfg LaunchConfig, workers int, stderr io.Writer) (*Instance, 
 			return nil, nil, err
 		}
 	}
-	spec, err := json.Marshal(launchSpec{Name: cfg.Name, Addr: "127.0.0.1:0", Workers: workers,
-		Sched: cfg.Sched, Queue: cfg.Queue, Grace: cfg.Grace, Config: cfg.Config})
+	spec, err := cfg.spec(workers)
 	if err != nil {
 		return nil, nil, err
 	}
-	args := cfg.Args
-	if args == nil {
-		args = []string{"supervise"}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, nil, err
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(exe, cmp.Or(cfg.Entry, EntrySupervise))
 	// Its own process group: a Ctrl-C meant for us reaches it only
 	// through Stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -100,7 +100,7 @@ func startLaunched(cfg LaunchConfig, workers int, stderr io.Writer) (*Instance, 
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, LaunchEnv+"="+string(spec))
+	cmd.Env = append(cmd.Env, LaunchEnv+"="+string(raw))
 	cmd.Stderr = stderr
 
 	// A lifeline, as between supervisor and workers: if we die, even by
@@ -123,7 +123,7 @@ func startLaunched(cfg LaunchConfig, workers int, stderr io.Writer) (*Instance, 
 		statusR.Close()
 		return nil, nil, err
 	}
-	inst := &Instance{PID: cmd.Process.Pid, WorkerPIDs: make([]int, workers), cmd: cmd, done: make(chan struct{})}
+	inst := &Instance{PID: cmd.Process.Pid, WorkerPIDs: make([]int, workers), cmd: cmd, done: make(chan struct{}), spec: spec}
 	events := make(chan launchEvent)
 	go readEvents(statusR, events, inst.done)
 	go func() {
@@ -145,6 +145,9 @@ func (i *Instance) waitReady(ctx context.Context, events <-chan launchEvent, tim
 		case ev := <-events:
 			switch {
 			case ev.Event == eventListening:
+				if err := i.spec.checkEcho(ev.Extra); err != nil {
+					return err
+				}
 				i.URL = ev.URL
 			case ev.Event == eventWorkerReady && ev.Worker >= 0 && ev.Worker < len(i.WorkerPIDs):
 				if i.WorkerPIDs[ev.Worker] == 0 {
@@ -274,7 +277,7 @@ func RunLaunched(ctx context.Context, stderr io.Writer) error {
 // Launched is what [Launch] gave the server process it started: the spec
 // of the server to run, and the status pipe to report on. A server of
 // another kind than a [Cluster] (a queue front) runs under Launch through
-// it: LaunchConfig.Args names its entry point, which calls
+// it: LaunchConfig.Entry names its entry point, which calls
 // [InheritedLaunch], runs its server as the spec says, and reports its
 // URL and its workers' readiness.
 type Launched struct {
@@ -288,8 +291,22 @@ type Launched struct {
 	Grace   time.Duration
 	Config  Config
 
-	mu  sync.Mutex
-	enc *json.Encoder
+	extra json.RawMessage
+	mu    sync.Mutex
+	enc   *json.Encoder
+}
+
+// Extra decodes into v the settings of the server's own kind
+// ([LaunchConfig.Extra]). It reports false, and leaves v, when the spec
+// has none (a launcher that predates them).
+func (l *Launched) Extra(v any) (bool, error) {
+	if len(l.extra) == 0 {
+		return false, nil
+	}
+	if err := json.Unmarshal(l.extra, v); err != nil {
+		return false, fmt.Errorf("launch spec: %w", err)
+	}
+	return true, nil
 }
 
 // InheritedLaunch reads the spec from [LaunchEnv] and takes over the
@@ -323,7 +340,7 @@ func InheritedLaunch(ctx context.Context) (*Launched, context.Context, func(), e
 		cancel()
 	}()
 	l := &Launched{Name: spec.Name, Addr: spec.Addr, Workers: spec.Workers, Sched: spec.Sched, Queue: spec.Queue,
-		Grace: spec.Grace, Config: spec.Config, enc: json.NewEncoder(status)}
+		Grace: spec.Grace, Config: spec.Config, extra: spec.Extra, enc: json.NewEncoder(status)}
 	return l, ctx, func() { cancel(); status.Close() }, nil
 }
 
@@ -334,7 +351,11 @@ func (l *Launched) report(ev launchEvent) {
 }
 
 // Listening reports the server's base URL ("http://127.0.0.1:41327").
-func (l *Launched) Listening(url string) { l.report(launchEvent{Event: eventListening, URL: url}) }
+// It echoes the spec's extra settings, which the server has read
+// ([LaunchConfig.Extra]).
+func (l *Launched) Listening(url string) {
+	l.report(launchEvent{Event: eventListening, URL: url, Extra: l.extra})
+}
 
 // WorkerReady reports that worker (an index below Workers) is ready, as
 // process pid. Launch returns once every worker has been reported.

@@ -42,6 +42,21 @@ type workerSpec struct {
 	// worker listens itself (reuseport).
 	Sched string `json:"sched"`
 	Addr  string `json:"addr,omitempty"`
+	// Extra is [Cluster.Extra], for a worker of another kind.
+	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+// workerSpec is what the supervisor tells the worker of index cfg.Worker.
+func (c *Cluster) workerSpec(cfg Config, addr string) ([]byte, error) {
+	spec := workerSpec{Config: cfg, Grace: c.grace(), Sched: c.sched(), Addr: addr}
+	if c.Extra != nil {
+		extra, err := json.Marshal(c.Extra)
+		if err != nil {
+			return nil, fmt.Errorf("worker spec: %w", err)
+		}
+		spec.Extra = extra
+	}
+	return json.Marshal(spec)
 }
 
 // The file descriptors a worker inherits (0-2 are stdio).
@@ -78,6 +93,21 @@ func (w *Worker) Threads() int { return cmp.Or(w.spec.Config.Threads, runtime.Nu
 // Config is the configuration the supervisor gave the worker; Worker is
 // its index.
 func (w *Worker) Config() Config { return w.spec.Config }
+
+// Grace is how long the worker's running jobs may finish after SIGTERM.
+func (w *Worker) Grace() time.Duration { return w.spec.Grace }
+
+// Extra decodes into v the settings of the worker's own kind that the
+// supervisor gave it ([Cluster.Extra]).
+func (w *Worker) Extra(v any) error {
+	if len(w.spec.Extra) == 0 {
+		return errors.New("worker spec: no settings of the worker's own")
+	}
+	if err := json.Unmarshal(w.spec.Extra, v); err != nil {
+		return fmt.Errorf("worker spec: %w", err)
+	}
+	return nil
+}
 
 // Supervised is for a worker that serves no inherited socket (see
 // [Cluster.RunDetached]): it takes over the lifeline and the ready pipe

@@ -42,7 +42,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"fixtures", nil, nil},
 		{"server", []string{"fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"queue", []string{"server", "fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
-		{"bench", []string{"server", "fixtures", "loadgen", "results"}, nil},
+		{"bench", []string{"server", "queue", "fixtures", "loadgen", "results"}, nil},
 		{"report/simulate", []string{"report", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
 	for _, tt := range tests {

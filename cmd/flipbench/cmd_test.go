@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/server"
 )
@@ -172,6 +174,30 @@ func TestBenchListFlags(t *testing.T) {
 	} {
 		if code, stderr := parse(args...); code != exitUsage || got != nil || strings.Count(stderr, "\n") > 2 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 with a short message", args, code, stderr)
+		}
+	}
+}
+
+// TestEntriesAreHiddenCommands: every entry point that flipbench's
+// processes start one another with (server.Entries, the one place that
+// names them) is a hidden command, and takes its settings from its spec,
+// not from flags (but for the flag of older launchers).
+func TestEntriesAreHiddenCommands(t *testing.T) {
+	root := newRootCmd(func(string) string { return "" })
+	legacy := map[string][]string{server.EntrySuperviseQueue: {"reply"}}
+	for _, entry := range server.Entries {
+		cmd, rest, err := root.Find([]string{entry})
+		if err != nil || cmd == root || len(rest) > 0 {
+			t.Errorf("entry %s: no command (%v)", entry, err)
+			continue
+		}
+		if !cmd.Hidden {
+			t.Errorf("entry %s: command not hidden", entry)
+		}
+		var flags []string
+		cmd.LocalFlags().VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
+		if !slices.Equal(flags, legacy[entry]) {
+			t.Errorf("entry %s: flags %v, want %v", entry, flags, legacy[entry])
 		}
 	}
 }

@@ -267,6 +267,7 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 		return err
 	}
 	ignoreSIGPIPE()
+	runtime.GOMAXPROCS(cmp.Or(opts.threads, runtime.NumCPU()))
 	w := &queue.Worker{
 		URL:    opts.nats,
 		Auth:   queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
@@ -274,86 +275,59 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 		Slots:  opts.threads,
 		TmpDir: opts.tmpDir,
 		Grace:  opts.grace,
+		Logger: server.NewLogger(stderr, opts.logFormat),
 	}
-	logFormat := opts.logFormat
-	sup, err := server.InheritedWorker()
-	switch {
-	case errors.Is(err, server.ErrNotWorker):
-		runtime.GOMAXPROCS(cmp.Or(opts.threads, runtime.NumCPU()))
-	case err != nil:
-		return err
-	default:
-		// A local worker of a queue front: its settings come from the
-		// supervisor's spec, and it must die with the supervisor.
-		cfg := sup.Config()
-		w.Slots, w.TmpDir, logFormat = sup.Threads(), cfg.TmpDir, cfg.LogFormat
-		w.TempPrefix = server.TempDirPrefix(cfg.Worker, os.Getpid())
-		if w.Name == "" {
-			w.Name = fmt.Sprintf("local-%d", cfg.Worker)
-		}
-		runtime.GOMAXPROCS(sup.Threads())
-		life, cancel, ready := sup.Supervised(context.Background())
-		defer cancel()
-		w.Abort = life.Done()
-		w.Ready = func() { ready() }
-	}
-	w.Logger = server.NewLogger(stderr, logFormat)
-	if err := w.Run(ctx); err != nil {
-		return err
-	}
-	if w.Abort != nil {
-		select {
-		case <-w.Abort:
-			return server.ErrSupervisorGone
-		default:
-		}
-	}
-	return nil
+	return w.Run(ctx)
 }
 
-// newSuperviseQueueCmd is the hidden command that a bench starts for a
-// queue server through server.Launch (LaunchConfig.Args:
-// supervise-queue --reply wait|async): the spec comes in the environment
-// (workers, queue bound, grace, every worker's config), and it reports its
-// URL and its local workers' readiness on the inherited status pipe. Its
-// NATS server is embedded, on a free loopback port.
-func newSuperviseQueueCmd() *cobra.Command {
-	var reply string
-	cmd := &cobra.Command{
-		Use:    "supervise-queue",
-		Short:  "Serve as a queue server launched by flipbench bench (internal)",
+// newServeQueueWorkerCmd is the hidden command that a queue server
+// starts for each local worker (server.EntryQueueWorker): the broker and
+// its credentials come in the worker's spec, with the lifeline and the
+// ready pipe, so it has no flags. It is the process's entry point, so it
+// sets what is process-wide.
+func newServeQueueWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    server.EntryQueueWorker,
+		Short:  "Pull jobs as a local worker of a flipbench queue (internal)",
 		Hidden: true,
 		Args:   rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, ctx, cancel, err := server.InheritedLaunch(cmd.Context())
-			if errors.Is(err, server.ErrNotLaunched) {
+			w, err := queue.InheritedLocalWorker()
+			if errors.Is(err, server.ErrNotWorker) {
 				return &usageError{err}
 			} else if err != nil {
 				return err
 			}
-			defer cancel()
 			ignoreSIGPIPE()
-			cfg := l.Config
-			s := &queue.Server{
-				Addr:     l.Addr,
-				Embedded: queue.EmbeddedConfig{Addr: "127.0.0.1:0"},
-				Storage:  queue.Memory,
-				Front: queue.FrontConfig{Reply: reply, Queue: l.Queue, Image: cfg.Image, Quality: cfg.Quality,
-					MaxPixels: cfg.MaxPixels, MaxBody: cfg.MaxBody, ReadTimeout: cfg.ReadTimeout},
-				Workers: l.Workers,
-				Worker:  server.Config{Threads: cfg.Threads, TmpDir: cfg.TmpDir, LogFormat: cfg.LogFormat},
-				// As flipbench queue runs them: what a bench measures is
-				// the queue as shipped.
-				WorkerNice: queue.DefaultWorkerNice,
-				Grace:      l.Grace,
-				Logger:     server.NewLogger(cmd.ErrOrStderr(), cfg.LogFormat),
-				Stderr:     cmd.ErrOrStderr(),
-				Ready:      l.WorkerReady,
-			}
-			return s.Run(ctx, func(httpURL, natsURL string) { l.Listening(httpURL) })
+			runtime.GOMAXPROCS(w.Threads())
+			return w.Run(cmd.Context(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().Var(newEnum(&reply, queue.ReplyWait, queue.Replies...), "reply", "wait or async")
+}
+
+// newSuperviseQueueCmd is the hidden command that a bench starts for a
+// queue server (queue.Launch, server.EntrySuperviseQueue): its spec,
+// its reply mode included, comes in the environment, and it reports its
+// URL and its local workers' readiness on the inherited status pipe.
+// --reply is only for launchers older than this build, which passed the
+// reply mode as a flag.
+func newSuperviseQueueCmd() *cobra.Command {
+	var legacyReply string
+	cmd := &cobra.Command{
+		Use:    server.EntrySuperviseQueue,
+		Short:  "Serve as a queue server launched by flipbench bench (internal)",
+		Hidden: true,
+		Args:   rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ignoreSIGPIPE()
+			err := queue.RunLaunched(cmd.Context(), cmd.ErrOrStderr(), legacyReply)
+			if errors.Is(err, server.ErrNotLaunched) {
+				return &usageError{err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().Var(newEnum(&legacyReply, queue.ReplyWait, queue.Replies...), "reply", "wait or async (from a launcher older than this build)")
 	return cmd
 }
 

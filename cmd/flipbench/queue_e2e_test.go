@@ -698,15 +698,16 @@ func TestQueueCLIErrors(t *testing.T) {
 }
 
 // TestLaunchQueue: server.Launch starts a queue server as it starts a
-// cluster (LaunchConfig.Args: supervise-queue), returns once its workers
+// cluster (queue.Launch: server.EntrySuperviseQueue, the reply mode in
+// the spec), returns once its workers
 // are ready, and stops it; jobs are flipped by the reported workers.
 func TestLaunchQueue(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	logs := newLineBuffer()
-	inst, err := server.Launch(ctx, server.LaunchConfig{Exe: bin, Args: []string{"supervise-queue", "--reply", "wait"},
-		Name: "queue", Workers: 2, Config: server.Config{Image: "fixture:" + fixtures.SmallJPEG, Threads: 1}, Stderr: logs})
+	inst, err := queue.Launch(ctx, server.LaunchConfig{Exe: bin,
+		Name: "queue", Workers: 2, Config: server.Config{Image: "fixture:" + fixtures.SmallJPEG, Threads: 1}, Stderr: logs}, queue.ReplyWait)
 	if err != nil {
 		t.Fatal(err)
 	}

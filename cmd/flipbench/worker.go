@@ -12,13 +12,13 @@ import (
 )
 
 // newServeWorkerCmd is the hidden command that `standard` and `cluster`
-// start for each worker (server.WorkerCommand; `worker` is the public
+// start for each worker (server.EntryWorker; `worker` is the public
 // queue worker); the supervisor passes everything through the
 // environment and inherited files, so it has no flags. It is the worker
 // process's entry point, so it sets what is process-wide.
 func newServeWorkerCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:    server.WorkerCommand,
+		Use:    server.EntryWorker,
 		Short:  "Serve as a worker of a flipbench supervisor (internal)",
 		Hidden: true,
 		Args:   rangeArgs(0, 0),
@@ -37,11 +37,12 @@ func newServeWorkerCmd() *cobra.Command {
 }
 
 // newSuperviseCmd is the hidden command that bench starts for each
-// server (server.Launch): its spec comes in the environment, and it
-// reports its address and its workers' readiness on an inherited pipe.
+// cluster (server.Launch, server.EntrySupervise): its spec comes in the
+// environment, and it reports its address and its workers' readiness on
+// an inherited pipe.
 func newSuperviseCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:    "supervise",
+		Use:    server.EntrySupervise,
 		Short:  "Serve as a server launched by flipbench bench (internal)",
 		Hidden: true,
 		Args:   rangeArgs(0, 0),

@@ -137,15 +137,12 @@ type build struct {
 	name, loadcheck, flipbench string
 }
 
+// orchestrate measures every figure asked for, -runs times with the
+// builds taking turns, and prints the table of their medians.
 func orchestrate() error {
-	want := map[string]bool{}
-	for _, f := range strings.Split(*only, ",") {
-		switch f = strings.TrimSpace(f); f {
-		case "overhead", "spread", "rss", "cpu":
-			want[f] = true
-		default:
-			return fmt.Errorf("-only: unknown figure %q (want overhead, spread, rss, cpu)", f)
-		}
+	want, err := parseFigures(*only)
+	if err != nil {
+		return err
 	}
 	if *runs < 1 {
 		return fmt.Errorf("-runs must be >= 1, got %d", *runs)
@@ -163,134 +160,229 @@ func orchestrate() error {
 	if err != nil {
 		return err
 	}
-	builds := []build{{name: "this tree", loadcheck: self, flipbench: filepath.Join(dir, "flipbench")}}
-	fmt.Fprintln(os.Stderr, "building flipbench")
-	if err := goBuild(".", builds[0].flipbench, "./cmd/flipbench"); err != nil {
+	builds, err := prepareBuilds(self, dir)
+	if err != nil {
 		return err
 	}
-	if *base != "" {
-		b, err := buildBase(*base, dir)
-		if err != nil {
-			return err
-		}
-		builds = []build{b, builds[0]}
-	}
-
 	srv, err := startServer(self)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 
-	figs := map[string]map[string][]float64{} // figure, then column
-	add := func(fig, col string, v float64) {
-		if figs[fig] == nil {
-			figs[fig] = map[string][]float64{}
-		}
-		figs[fig][col] = append(figs[fig][col], v)
-		fmt.Fprintf(os.Stderr, "  %-28s %-10s %10.3f\n", fig, col, v)
-	}
-	var others []float64
+	c := &checker{want: want, vegeta: vegeta, self: self, tmp: dir, builds: builds, srv: srv,
+		figs: map[string]map[string][]float64{}}
 	for run := 1; run <= *runs; run++ {
-		if *quiet > 0 {
-			waitQuiet(*quiet, 3*time.Minute, srv.cmd.Process.Pid)
+		if err := c.measureRun(run); err != nil {
+			return err
 		}
-		fmt.Fprintf(os.Stderr, "run %d of %d (load average %s)\n", run, *runs, loadavg())
-		m0, ours0 := machineBusy(), ourCPU(srv.cmd.Process.Pid)
-		order := slices.Clone(builds)
-		if run%2 == 0 {
-			slices.Reverse(order) // neither build always goes first
+	}
+	c.printTable()
+	return nil
+}
+
+// parseFigures reads -only: the set of figures to measure. An unknown
+// name is an error rather than a figure silently left out of the table.
+func parseFigures(only string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, f := range strings.Split(only, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "overhead", "spread", "rss", "cpu":
+			want[f] = true
+		default:
+			return nil, fmt.Errorf("-only: unknown figure %q (want overhead, spread, rss, cpu)", f)
+		}
+	}
+	return want, nil
+}
+
+// prepareBuilds builds flipbench from this tree into tmp and, with -base,
+// the baseline's two programs. The baseline comes first, so that its
+// column is the table's first.
+func prepareBuilds(self, tmp string) ([]build, error) {
+	builds := []build{{name: "this tree", loadcheck: self, flipbench: filepath.Join(tmp, "flipbench")}}
+	fmt.Fprintln(os.Stderr, "building flipbench")
+	if err := goBuild(".", builds[0].flipbench, "./cmd/flipbench"); err != nil {
+		return nil, err
+	}
+	if *base != "" {
+		b, err := buildBase(*base, tmp)
+		if err != nil {
+			return nil, err
+		}
+		builds = []build{b, builds[0]}
+	}
+	return builds, nil
+}
+
+// checker is one session's shared state: what to measure, with which
+// programs, against which server, and every value measured so far.
+type checker struct {
+	want   map[string]bool                 // the figures -only asks for
+	vegeta string                          // the vegeta CLI; "" leaves its column out
+	self   string                          // this program, which is also the bare client
+	tmp    string                          // the scratch directory: builds, vegeta's results
+	builds []build                         // the trees measured, the baseline first
+	srv    *server                         // the test server, in a process of its own
+	figs   map[string]map[string][]float64 // figure, then column: a value per run
+	others []float64                       // the CPUs other processes used, one per run
+}
+
+// add records one run's value of a figure in a column, and echoes it on
+// stderr so that a long session shows its progress.
+func (c *checker) add(fig, col string, v float64) {
+	if c.figs[fig] == nil {
+		c.figs[fig] = map[string][]float64{}
+	}
+	c.figs[fig][col] = append(c.figs[fig][col], v)
+	fmt.Fprintf(os.Stderr, "  %-28s %-10s %10.3f\n", fig, col, v)
+}
+
+// measureRun measures every figure once. The builds take turns going
+// first, and the CPU other processes used meanwhile is recorded, so that
+// the table can say how quiet the machine was.
+func (c *checker) measureRun(run int) error {
+	if *quiet > 0 {
+		waitQuiet(*quiet, 3*time.Minute, c.srv.cmd.Process.Pid)
+	}
+	fmt.Fprintf(os.Stderr, "run %d of %d (load average %s)\n", run, *runs, loadavg())
+	m0, ours0 := machineBusy(), ourCPU(c.srv.cmd.Process.Pid)
+	order := slices.Clone(c.builds)
+	if run%2 == 0 {
+		slices.Reverse(order) // neither build always goes first
+	}
+	for _, b := range order {
+		if err := c.measureBuild(b); err != nil {
+			return err
+		}
+	}
+	if c.want["overhead"] {
+		if err := c.measureOverheadReferences(); err != nil {
+			return err
+		}
+	}
+	if c.want["cpu"] {
+		if err := c.measureCPU(order); err != nil {
+			return err
+		}
+	}
+	m1, ours1 := machineBusy(), ourCPU(c.srv.cmd.Process.Pid)
+	o := othersCPUs(m0, m1, ours1-ours0)
+	c.others = append(c.others, o)
+	fmt.Fprintf(os.Stderr, "  other processes used %.2f CPUs during run %d\n", o, run)
+	return nil
+}
+
+// measureBuild measures the figures of one build alone: the overhead and
+// the spread through its loadgen, each in a fresh child process, and the
+// peak RSS of its flipbench.
+func (c *checker) measureBuild(b build) error {
+	if c.want["overhead"] {
+		var o overheadResult
+		if err := childJSON(b.loadcheck, "overhead", c.srv.url+"?sleep="+overheadSleep.String(), &o); err != nil {
+			return fmt.Errorf("%s: overhead: %w", b.name, err)
+		}
+		c.add("overhead", b.name, o.LatencyP50-o.JobP50)
+	}
+	if c.want["spread"] {
+		var s spreadResult
+		if err := childJSON(b.loadcheck, "spread", c.srv.url+"?sleep="+burstSleep.String(), &s); err != nil {
+			return fmt.Errorf("%s: spread: %w", b.name, err)
+		}
+		c.add("spread", b.name, results.Median(s.SpreadsMs))
+		c.add("arrival spread", b.name, results.Median(s.ArrivalSpreadsMs))
+	}
+	if c.want["rss"] {
+		u, err := runLoad(b.flipbench, c.srv.url+"?sleep="+rssSleep.String(), "-n", strconv.Itoa(rssRequests))
+		if err != nil {
+			return fmt.Errorf("%s: rss: %w", b.name, err)
+		}
+		c.add("rss", b.name, float64(u.Maxrss)/1024)
+	}
+	return nil
+}
+
+// measureOverheadReferences measures the overhead of the columns the
+// builds are judged against: the bare client, with where its time goes,
+// and vegeta's CLI when there is one. They do not depend on the build,
+// so once a run is enough.
+func (c *checker) measureOverheadReferences() error {
+	var o overheadResult
+	if err := childJSON(c.self, "floor", c.srv.url+"?sleep="+overheadSleep.String(), &o); err != nil {
+		return fmt.Errorf("bare client: overhead: %w", err)
+	}
+	c.add("overhead", bareColumn, o.LatencyP50-o.JobP50)
+	for name, ms := range o.Phases {
+		c.add("phase: "+name, bareColumn, ms)
+	}
+	if c.vegeta == "" {
+		return nil
+	}
+	v, err := vegetaOverhead(c.vegeta, c.srv.url+"?sleep="+overheadSleep.String(), c.tmp)
+	if err != nil {
+		return fmt.Errorf("vegeta: overhead: %w", err)
+	}
+	c.add("overhead", "vegeta", v.LatencyP50-v.JobP50)
+	return nil
+}
+
+// measureCPU measures requests per CPU-second without keep-alive, then
+// with it, for each build in order and then for vegeta, so that each
+// pair is compared under the same connection handling.
+func (c *checker) measureCPU(order []build) error {
+	for _, keep := range []bool{false, true} {
+		fig := "cpu"
+		if keep {
+			fig = "cpu keepalive"
 		}
 		for _, b := range order {
-			if want["overhead"] {
-				var o overheadResult
-				if err := childJSON(b.loadcheck, "overhead", srv.url+"?sleep="+overheadSleep.String(), &o); err != nil {
-					return fmt.Errorf("%s: overhead: %w", b.name, err)
-				}
-				add("overhead", b.name, o.LatencyP50-o.JobP50)
-			}
-			if want["spread"] {
-				var s spreadResult
-				if err := childJSON(b.loadcheck, "spread", srv.url+"?sleep="+burstSleep.String(), &s); err != nil {
-					return fmt.Errorf("%s: spread: %w", b.name, err)
-				}
-				add("spread", b.name, results.Median(s.SpreadsMs))
-				add("arrival spread", b.name, results.Median(s.ArrivalSpreadsMs))
-			}
-			if want["rss"] {
-				u, err := runLoad(b.flipbench, srv.url+"?sleep="+rssSleep.String(), "-n", strconv.Itoa(rssRequests))
-				if err != nil {
-					return fmt.Errorf("%s: rss: %w", b.name, err)
-				}
-				add("rss", b.name, float64(u.Maxrss)/1024)
-			}
-		}
-		if want["overhead"] {
-			var o overheadResult
-			if err := childJSON(self, "floor", srv.url+"?sleep="+overheadSleep.String(), &o); err != nil {
-				return fmt.Errorf("bare client: overhead: %w", err)
-			}
-			add("overhead", bareColumn, o.LatencyP50-o.JobP50)
-			for name, ms := range o.Phases {
-				add("phase: "+name, bareColumn, ms)
-			}
-			if vegeta != "" {
-				o, err := vegetaOverhead(vegeta, srv.url+"?sleep="+overheadSleep.String(), dir)
-				if err != nil {
-					return fmt.Errorf("vegeta: overhead: %w", err)
-				}
-				add("overhead", "vegeta", o.LatencyP50-o.JobP50)
-			}
-		}
-		if want["cpu"] {
-			for _, keep := range []bool{false, true} {
-				fig := "cpu"
+			rps, err := c.srv.perCPUSecond(func(u string) (*syscall.Rusage, error) {
+				args := []string{"--rate", strconv.Itoa(cpuRate) + "/s", "--duration", cpuDuration.String()}
 				if keep {
-					fig = "cpu keepalive"
+					args = append(args, "--keepalive")
 				}
-				for _, b := range order {
-					rps, err := srv.perCPUSecond(func(u string) (*syscall.Rusage, error) {
-						args := []string{"--rate", strconv.Itoa(cpuRate) + "/s", "--duration", cpuDuration.String()}
-						if keep {
-							args = append(args, "--keepalive")
-						}
-						return runLoad(b.flipbench, u, args...)
-					})
-					if err != nil {
-						return fmt.Errorf("%s: %s: %w", b.name, fig, err)
-					}
-					add(fig, b.name, rps)
-				}
-				if vegeta != "" {
-					rps, err := srv.perCPUSecond(func(u string) (*syscall.Rusage, error) { return runVegeta(vegeta, u, keep) })
-					if err != nil {
-						return fmt.Errorf("vegeta: %s: %w", fig, err)
-					}
-					add(fig, "vegeta", rps)
-				}
+				return runLoad(b.flipbench, u, args...)
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", b.name, fig, err)
 			}
+			c.add(fig, b.name, rps)
 		}
-		m1, ours1 := machineBusy(), ourCPU(srv.cmd.Process.Pid)
-		o := othersCPUs(m0, m1, ours1-ours0)
-		others = append(others, o)
-		fmt.Fprintf(os.Stderr, "  other processes used %.2f CPUs during run %d\n", o, run)
+		if c.vegeta != "" {
+			rps, err := c.srv.perCPUSecond(func(u string) (*syscall.Rusage, error) { return runVegeta(c.vegeta, u, keep) })
+			if err != nil {
+				return fmt.Errorf("vegeta: %s: %w", fig, err)
+			}
+			c.add(fig, "vegeta", rps)
+		}
 	}
+	return nil
+}
 
+// columns are the table's columns: the builds, then the references that
+// were measured (vegeta, the bare client).
+func (c *checker) columns() []string {
 	cols := []string{}
-	for _, b := range builds {
+	for _, b := range c.builds {
 		cols = append(cols, b.name)
 	}
-	if vegeta != "" && (want["cpu"] || want["overhead"]) {
+	if c.vegeta != "" && (c.want["cpu"] || c.want["overhead"]) {
 		cols = append(cols, "vegeta")
 	}
-	if want["overhead"] {
+	if c.want["overhead"] {
 		cols = append(cols, bareColumn)
 	}
-	fmt.Printf("`%s` (medians of %d interleaved runs; other processes used %.2f CPUs (median; most %.2f) of %d during the runs)\n\n",
-		commandLine(), *runs, results.Median(others), slices.Max(others), runtime.NumCPU())
-	fmt.Printf("| figure | %s | target |\n", strings.Join(cols, " | "))
-	fmt.Printf("|---|%s---|\n", strings.Repeat("---|", len(cols)))
-	rows := []struct{ fig, label, format, target string }{
+	return cols
+}
+
+// figureRow is one row of the table: the figure's key in checker.figs,
+// what it measures, how its values print, and what it should be.
+type figureRow struct{ fig, label, format, target string }
+
+// figureRows are the table's rows, in order; a figure not measured is
+// left out.
+func figureRows() []figureRow {
+	return []figureRow{
 		{"overhead", fmt.Sprintf("p50 latency - p50 handler time, %d/s for %s, %s handler", overheadRate, overheadDuration, overheadSleep), "%+.2f ms", "<= 1 ms"},
 		{"spread", fmt.Sprintf("send_spread_ms, burst of %d (median of %d bursts)", burstSize, bursts), "%.2f ms", "<= 5 ms"},
 		{"arrival spread", fmt.Sprintf("the same bursts as the server saw them: first to last handler start (median)"), "%.2f ms", "(a check)"},
@@ -298,13 +390,24 @@ func orchestrate() error {
 		{"cpu", fmt.Sprintf("requests per CPU-second, %d/s for %s, no keep-alive", cpuRate, cpuDuration), "%.0f", ">= vegeta"},
 		{"cpu keepalive", fmt.Sprintf("requests per CPU-second, %d/s for %s, keep-alive", cpuRate, cpuDuration), "%.0f", ">= vegeta"},
 	}
-	for _, r := range rows {
-		if figs[r.fig] == nil {
+}
+
+// printTable prints the medians over the runs as a Markdown table on
+// stdout, under the command line and how busy the machine was, then the
+// bare client's phases when they were measured.
+func (c *checker) printTable() {
+	cols := c.columns()
+	fmt.Printf("`%s` (medians of %d interleaved runs; other processes used %.2f CPUs (median; most %.2f) of %d during the runs)\n\n",
+		commandLine(), *runs, results.Median(c.others), slices.Max(c.others), runtime.NumCPU())
+	fmt.Printf("| figure | %s | target |\n", strings.Join(cols, " | "))
+	fmt.Printf("|---|%s---|\n", strings.Repeat("---|", len(cols)))
+	for _, r := range figureRows() {
+		if c.figs[r.fig] == nil {
 			continue
 		}
 		cells := []string{}
-		for _, c := range cols {
-			v, ok := figs[r.fig][c]
+		for _, col := range cols {
+			v, ok := c.figs[r.fig][col]
 			if !ok {
 				cells = append(cells, "")
 				continue
@@ -313,16 +416,19 @@ func orchestrate() error {
 		}
 		fmt.Printf("| %s | %s | %s |\n", r.label, strings.Join(cells, " | "), r.target)
 	}
-	if figs["phase: "+phaseNames[0]] != nil {
-		// The profile of the overhead's floor: where a bare client's time
-		// outside the handler goes (p50 of each phase, median over the
-		// runs; the p50s need not add up to the p50 of their sum).
-		fmt.Printf("\nWhere the bare client's overhead goes:\n\n| phase | p50 |\n|---|---|\n")
-		for _, name := range phaseNames {
-			fmt.Printf("| %s | %.3f ms |\n", name, results.Median(figs["phase: "+name][bareColumn]))
-		}
+	if c.figs["phase: "+phaseNames[0]] != nil {
+		c.printPhases()
 	}
-	return nil
+}
+
+// printPhases prints the profile of the overhead's floor: where a bare
+// client's time outside the handler goes (p50 of each phase, median over
+// the runs; the p50s need not add up to the p50 of their sum).
+func (c *checker) printPhases() {
+	fmt.Printf("\nWhere the bare client's overhead goes:\n\n| phase | p50 |\n|---|---|\n")
+	for _, name := range phaseNames {
+		fmt.Printf("| %s | %.3f ms |\n", name, results.Median(c.figs["phase: "+name][bareColumn]))
+	}
 }
 
 // buildBase builds this program and flipbench from the tree in dir, with

@@ -124,35 +124,14 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 // and client, so that sequence numbers and offsets start from zero in
 // every round and no connection is carried over from the last one.
 func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) ([]results.Record, error) {
-	n := cfg.planned()
-	pacer := countPacer{n: uint64(n)}
-	var workers uint64
-	total := n
-	var du time.Duration
-	switch cfg.Mode() {
-	case ModeRate:
-		pacer.inner = vegeta.ConstantPacer{Freq: cfg.Rate.Freq, Per: cfg.Rate.Per}
-		// Open loop: vegeta adds workers whenever all are busy, up to one
-		// per request, so a slow server never delays the next arrival.
-		workers = uint64(min(n, 16))
-	case ModeClosed:
-		// Closed loop: as many workers as clients, and a pacer that never
-		// waits. vegeta's attack loop only adds a worker while it has
-		// fewer than MaxWorkers, so with n of n it blocks until a worker
-		// is free: each worker is a client sending its next request as
-		// soon as its last is answered. The count is open-ended; the
-		// duration ends the round.
-		pacer.n = maxRequests // a bound on memory and sockets, as for the other modes
-		workers, total = uint64(n), 0
-		du = cfg.Duration
-	}
+	plan := planRound(cfg)
 	// The requests' context: cancelled with errInterrupted as the cause
 	// when ctx is done, so that their errors say why.
 	rctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	stopCancel := context.AfterFunc(ctx, func() { cancel(errInterrupted) })
 	defer stopCancel()
-	client := newClient(rctx, cfg, n)
+	client := newClient(rctx, cfg, plan.n)
 	defer client.CloseIdleConnections() // kept-alive ones must not outlive the round
 	tgt := vegeta.Target{
 		Method: cfg.method(),
@@ -165,61 +144,141 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 	var attack <-chan *vegeta.Result
 	var roundStart time.Time
 	if cfg.Mode() == ModeBurst {
-		attack, roundStart = burst(ctx, client, tgt, n, name)
+		attack, roundStart = burst(ctx, client, tgt, plan.n, name)
 	} else {
-		roundStart = time.Now()
-		atk := vegeta.NewAttacker(
-			vegeta.Client(client),
-			vegeta.Workers(workers),
-			vegeta.MaxWorkers(uint64(n)),
-			vegeta.MaxBody(keepBody),
-		)
-		stop := context.AfterFunc(ctx, func() { atk.Stop() })
-		defer stop()
-		if du > 0 {
-			// vegeta checks the duration only before it waits for a free
-			// worker, and a closed loop spends its time waiting there: Stop
-			// ends the wait. Requests in flight are not cut short; only a
-			// cancelled ctx does that.
-			t := time.AfterFunc(du, func() { atk.Stop() })
-			defer t.Stop()
-		}
-		attack = atk.Attack(vegeta.NewStaticTargeter(tgt), pacer, du, name)
+		var release func()
+		attack, roundStart, release = startAttacker(ctx, client, tgt, plan, name)
+		defer release()
 	}
-	// The records come as the answers do, or with Await, for a 202, as
-	// its job ends: each awaited job has a goroutine that polls it.
-	done := make(chan results.Record)
-	var encErr error // set before done is closed, read after
-	go func() {
-		var aw *awaiter
-		if cfg.Await != "" {
-			keep := cfg
-			keep.KeepAlive = true
-			aw = &awaiter{client: newClient(rctx, keep, n), events: cfg.Await == AwaitEvents,
-				interval: cfg.pollInterval(), timeout: cfg.timeout()}
-			defer aw.client.CloseIdleConnections()
+	r := &recorder{cfg: cfg, round: round, n: plan.n, rctx: rctx, roundStart: roundStart, enc: enc,
+		done: make(chan results.Record)}
+	go r.forward(attack)
+	recs := r.collect(plan.total)
+	slices.SortFunc(recs, func(a, b results.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	if enc != nil {
+		enc.base += uint64(len(recs)) // each round's seqs are 0..len-1
+	}
+	if r.encErr != nil {
+		return nil, fmt.Errorf("write vegeta results: %w", r.encErr)
+	}
+	return recs, nil
+}
+
+// roundPlan is how a round sends its requests: what vegeta's attacker is
+// given in a rate run or a closed loop, and what progress counts to.
+type roundPlan struct {
+	n       int           // the requests planned, cfg.planned(): a bound on workers and connections
+	pacer   countPacer    // when each request goes, and after how many to stop
+	workers uint64        // the attacker's workers at the start
+	total   int           // the records a round should have, for Progress; 0 when open-ended
+	du      time.Duration // how long the attack lasts; 0: until the pacer stops
+}
+
+// planRound picks the pacer and workers for cfg's mode. A burst uses
+// neither (it sends by itself), but counts to n as a rate run does.
+func planRound(cfg Config) roundPlan {
+	n := cfg.planned()
+	p := roundPlan{n: n, pacer: countPacer{n: uint64(n)}, total: n}
+	switch cfg.Mode() {
+	case ModeRate:
+		p.pacer.inner = vegeta.ConstantPacer{Freq: cfg.Rate.Freq, Per: cfg.Rate.Per}
+		// Open loop: vegeta adds workers whenever all are busy, up to one
+		// per request, so a slow server never delays the next arrival.
+		p.workers = uint64(min(n, 16))
+	case ModeClosed:
+		// Closed loop: as many workers as clients, and a pacer that never
+		// waits. vegeta's attack loop only adds a worker while it has
+		// fewer than MaxWorkers, so with n of n it blocks until a worker
+		// is free: each worker is a client sending its next request as
+		// soon as its last is answered. The count is open-ended; the
+		// duration ends the round.
+		p.pacer.n = maxRequests // a bound on memory and sockets, as for the other modes
+		p.workers, p.total = uint64(n), 0
+		p.du = cfg.Duration
+	}
+	return p
+}
+
+// startAttacker starts vegeta's attacker on tgt as plan says, and returns
+// its results, when it started, and release, which the caller must call
+// once the round is over. The attacker stops when ctx is done (vegeta's
+// Attack takes no context) or when plan's duration has passed.
+func startAttacker(ctx context.Context, client *http.Client, tgt vegeta.Target, plan roundPlan, name string) (<-chan *vegeta.Result, time.Time, func()) {
+	roundStart := time.Now()
+	atk := vegeta.NewAttacker(
+		vegeta.Client(client),
+		vegeta.Workers(plan.workers),
+		vegeta.MaxWorkers(uint64(plan.n)),
+		vegeta.MaxBody(keepBody),
+	)
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
+	release := func() { stop() }
+	if plan.du > 0 {
+		// vegeta checks the duration only before it waits for a free
+		// worker, and a closed loop spends its time waiting there: Stop
+		// ends the wait. Requests in flight are not cut short; only a
+		// cancelled ctx does that.
+		t := time.AfterFunc(plan.du, func() { atk.Stop() })
+		release = func() {
+			t.Stop()
+			stop()
 		}
-		var awaiting sync.WaitGroup
-		for res := range attack {
-			rec := toRecord(res, roundStart, round)
-			if rec.Kind != results.KindCanceled && enc != nil && encErr == nil {
-				// A cancelled request is not a result of the server's: its
-				// latency is only how long it ran before the cancel, which
-				// `vegeta report` would count.
-				encErr = enc.encode(res)
-			}
-			if aw != nil && awaitable(res) {
-				awaiting.Go(func() { done <- aw.await(rctx, res, rec) })
-				continue
-			}
-			done <- rec
+	}
+	return atk.Attack(vegeta.NewStaticTargeter(tgt), plan.pacer, plan.du, name), roundStart, release
+}
+
+// recorder turns one round's vegeta results into records: forward, in a
+// goroutine of its own, sends them on done, and collect gathers them.
+type recorder struct {
+	cfg        Config
+	round      int
+	n          int                 // the requests planned: the awaiter's connections
+	rctx       context.Context     // the requests' context; the awaited jobs' polls end with it
+	roundStart time.Time           // what the records' times count from
+	enc        *resultsEncoder     // where the results are written; nil: nowhere
+	done       chan results.Record // closed once every record is sent
+	encErr     error               // the first failed write; set before done is closed, read after
+}
+
+// forward sends a record on done for each of attack's results, and closes
+// done when attack is closed and every awaited job has ended. The records
+// come as the answers do, or with Await, for a 202, as its job ends: each
+// awaited job has a goroutine that polls it.
+func (r *recorder) forward(attack <-chan *vegeta.Result) {
+	var aw *awaiter
+	if r.cfg.Await != "" {
+		keep := r.cfg
+		keep.KeepAlive = true
+		aw = &awaiter{client: newClient(r.rctx, keep, r.n), events: r.cfg.Await == AwaitEvents,
+			interval: r.cfg.pollInterval(), timeout: r.cfg.timeout()}
+		defer aw.client.CloseIdleConnections()
+	}
+	var awaiting sync.WaitGroup
+	for res := range attack {
+		rec := toRecord(res, r.roundStart, r.round)
+		if rec.Kind != results.KindCanceled && r.enc != nil && r.encErr == nil {
+			// A cancelled request is not a result of the server's: its
+			// latency is only how long it ran before the cancel, which
+			// `vegeta report` would count.
+			r.encErr = r.enc.encode(res)
 		}
-		awaiting.Wait()
-		close(done)
-	}()
-	recs := make([]results.Record, 0, n)
+		if aw != nil && awaitable(res) {
+			awaiting.Go(func() { r.done <- aw.await(r.rctx, res, rec) })
+			continue
+		}
+		r.done <- rec
+	}
+	awaiting.Wait()
+	close(r.done)
+}
+
+// collect gathers the records from done until forward closes it, in the
+// order they come, passing each to cfg.OnResult and reporting progress
+// towards total (0: open-ended) to cfg.Progress.
+func (r *recorder) collect(total int) []results.Record {
+	recs := make([]results.Record, 0, r.n)
 	errs, canceled := 0, 0
-	for rec := range done {
+	for rec := range r.done {
 		recs = append(recs, rec)
 		if rec.Kind == results.KindCanceled {
 			canceled++
@@ -227,21 +286,14 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 		if !rec.OK() && rec.Kind != results.KindCanceled {
 			errs++
 		}
-		if cfg.OnResult != nil {
-			cfg.OnResult(rec)
+		if r.cfg.OnResult != nil {
+			r.cfg.OnResult(rec)
 		}
-		if cfg.Progress != nil {
-			cfg.Progress(Progress{Round: round, Rounds: cfg.rounds(), Done: len(recs), Total: total, Errors: errs, Canceled: canceled})
+		if r.cfg.Progress != nil {
+			r.cfg.Progress(Progress{Round: r.round, Rounds: r.cfg.rounds(), Done: len(recs), Total: total, Errors: errs, Canceled: canceled})
 		}
 	}
-	slices.SortFunc(recs, func(a, b results.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-	if enc != nil {
-		enc.base += uint64(len(recs)) // each round's seqs are 0..len-1
-	}
-	if encErr != nil {
-		return nil, fmt.Errorf("write vegeta results: %w", encErr)
-	}
-	return recs, nil
+	return recs
 }
 
 // resultsEncoder writes vegeta results with sequence numbers that run on

@@ -28,7 +28,54 @@ func WriteBench(w io.Writer, r *results.Run, format string) error {
 	return fmt.Errorf("unknown format %q (want one of %v)", format, BenchFormats)
 }
 
+// writeBenchTable writes the arms side by side, then what a reader needs
+// to trust the speedups: the notes, and the dispatch and scaling details
+// when the run has them. Markdown writes the title in bold and the notes
+// as italic paragraphs.
 func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
+	para := func(s string) {
+		if markdown {
+			fmt.Fprintf(w, "\n_%s_\n", s)
+		} else {
+			fmt.Fprintln(w, s)
+		}
+	}
+	if markdown {
+		fmt.Fprintf(w, "**flipbench bench**: %s\n\n", benchTitle(r))
+	} else {
+		fmt.Fprintln(w, benchTitle(r))
+	}
+	if len(r.Rounds) == 0 {
+		// Interrupted before a round finished: a table would be all dashes.
+		var arms []string
+		for _, a := range r.Arms {
+			arms = append(arms, a.Name)
+		}
+		para(fmt.Sprintf("no round finished, so nothing was measured (arms: %s)", strings.Join(arms, ", ")))
+		return nil
+	}
+	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
+	if err := render(w, markdown, header, benchArmRows(r)); err != nil {
+		return err
+	}
+	for _, s := range benchNotes(r) {
+		para(s)
+	}
+	if len(r.Rounds) > 0 && dispatchKnown(r) {
+		if err := writeDispatchTable(w, r, markdown, para); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.Scaling {
+		para(scalingLine(c))
+	}
+	return nil
+}
+
+// benchTitle says what the run measured, so that a table pasted on its own
+// still says what it compares: the load, the image and the machine, or
+// the two commands when the servers were the user's.
+func benchTitle(r *results.Run) string {
 	img := r.Config.Image
 	threads := fmt.Sprintf("%d thread(s) a worker", r.Config.Threads)
 	if r.Config.Threads == 0 {
@@ -47,41 +94,14 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if r.Interrupted {
 		title += "; INTERRUPTED: partial results"
 	}
-	para := func(s string) {
-		if markdown {
-			fmt.Fprintf(w, "\n_%s_\n", s)
-		} else {
-			fmt.Fprintln(w, s)
-		}
-	}
-	if markdown {
-		fmt.Fprintf(w, "**flipbench bench**: %s\n\n", title)
-	} else {
-		fmt.Fprintln(w, title)
-	}
-	if len(r.Rounds) == 0 {
-		// Interrupted before a round finished: a table would be all dashes.
-		var arms []string
-		for _, a := range r.Arms {
-			arms = append(arms, a.Name)
-		}
-		para(fmt.Sprintf("no round finished, so nothing was measured (arms: %s)", strings.Join(arms, ", ")))
-		return nil
-	}
-	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
+	return title
+}
+
+// benchArmRows are the main table's rows, an arm each, in the run's order.
+func benchArmRows(r *results.Run) []row {
 	var rows []row
 	for _, a := range r.Arms {
-		speed, eff := "1.00x (baseline)", "-"
-		if results.Scaled(a.Mode) {
-			speed = "-"
-			if a.Speedup.Rounds > 0 {
-				speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", a.Speedup.Median, a.Speedup.Min, a.Speedup.Max)
-				eff = fmt.Sprintf("%.2f", a.Speedup.Efficiency)
-				if a.Speedup.Efficiency > 1 {
-					eff += " (!)"
-				}
-			}
-		}
+		speed, eff := speedupCells(a)
 		rows = append(rows, row{
 			a.Name, strconv.Itoa(a.Workers),
 			Duration(a.FirstMs), Duration(a.LastMs), Duration(a.LatencyMs.P50), Duration(a.LatencyMs.P99),
@@ -89,9 +109,32 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 			speed, eff, perWorker(a.Workers, a.RequestsPerWorker),
 		})
 	}
-	if err := render(w, markdown, header, rows); err != nil {
-		return err
+	return rows
+}
+
+// speedupCells are an arm's speedup and efficiency cells. The standard
+// arm is the baseline the others are divided by; a scaled arm with no
+// paired round has no speedup to show.
+func speedupCells(a results.Arm) (speed, eff string) {
+	speed, eff = "1.00x (baseline)", "-"
+	if !results.Scaled(a.Mode) {
+		return speed, eff
 	}
+	speed = "-"
+	if a.Speedup.Rounds > 0 {
+		speed = fmt.Sprintf("%.2fx (%.2f-%.2f)", a.Speedup.Median, a.Speedup.Min, a.Speedup.Max)
+		eff = fmt.Sprintf("%.2f", a.Speedup.Efficiency)
+		if a.Speedup.Efficiency > 1 {
+			eff += " (!)"
+		}
+	}
+	return speed, eff
+}
+
+// benchNotes are the paragraphs under the main table: what its columns
+// mean, with every round's speedup, and the warnings a reader needs to
+// trust them (an efficiency above 1, rounds other processes disturbed).
+func benchNotes(r *results.Run) []string {
 	var speedups []string
 	for _, a := range r.Scaled() {
 		speedups = append(speedups, fmt.Sprintf("%s: %s", a.Name, joinFloats(r.Speedups(a.Name))))
@@ -104,25 +147,17 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Mode == results.Queue }) {
 		of = "the cluster's or the queue's"
 	}
-	para(fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / %s, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
-		of, rounds, strings.Join(speedups, "; ")))
+	notes := []string{fmt.Sprintf("first, last: medians over the rounds; p50, p99: over every request; speedup: standard's last response / %s, paired by round (median, min-max over %d rounds; %s); efficiency: speedup per worker; per worker: fewest-most requests a worker answered",
+		of, rounds, strings.Join(speedups, "; "))}
 	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return results.Scaled(a.Mode) && a.Speedup.Efficiency > 1 }) {
-		para("(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; the standard rounds ran slow, from other processes (see the disturbed rounds) or the rounds' own noise (see the min-max)")
+		notes = append(notes, "(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; the standard rounds ran slow, from other processes (see the disturbed rounds) or the rounds' own noise (see the min-max)")
 	}
 	if d := r.DisturbedRounds(); len(d) > 0 {
-		para(fmt.Sprintf("disturbed rounds %v: other processes took more than %.2f of a core during a burst (see each burst's cpu in the run file; compare --drop-disturbed leaves them out)", d, results.DisturbedCores))
+		notes = append(notes, fmt.Sprintf("disturbed rounds %v: other processes took more than %.2f of a core during a burst (see each burst's cpu in the run file; compare --drop-disturbed leaves them out)", d, results.DisturbedCores))
 	} else if len(r.Rounds) > 0 && r.Rounds[0].Arms[0].CPU != nil {
-		para(fmt.Sprintf("no disturbed round: other processes took at most %.2f of a core during every burst", results.DisturbedCores))
+		notes = append(notes, fmt.Sprintf("no disturbed round: other processes took at most %.2f of a core during every burst", results.DisturbedCores))
 	}
-	if len(r.Rounds) > 0 && dispatchKnown(r) {
-		if err := writeDispatchTable(w, r, markdown, para); err != nil {
-			return err
-		}
-	}
-	for _, c := range r.Scaling {
-		para(scalingLine(c))
-	}
-	return nil
+	return notes
 }
 
 // writeDispatchTable shows how each arm's dispatch shared the work out:

@@ -47,7 +47,36 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// writeLoadTables writes the summary's metrics under a title that says
+// what load was sent, then the requests per worker and the errors by
+// kind when there are any. Markdown writes the title in bold.
 func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
+	if markdown {
+		fmt.Fprintf(w, "**%s**\n\n", loadTitle(s))
+	} else {
+		fmt.Fprintln(w, loadTitle(s))
+	}
+	if err := render(w, markdown, row{"metric", "value"}, loadMetricRows(s)); err != nil {
+		return err
+	}
+	if len(s.RequestsPerWorker) > 0 {
+		fmt.Fprintln(w)
+		if err := render(w, markdown, row{"worker pid", "requests", "share"}, workerRows(s.RequestsPerWorker)); err != nil {
+			return err
+		}
+	}
+	if len(s.ErrorsByKind) > 0 {
+		fmt.Fprintln(w)
+		if err := render(w, markdown, row{"error", "count"}, errorRows(s.ErrorsByKind)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadMetricRows are the main table's rows: the counts, the times and
+// the throughput, then the split of the latency when it is known.
+func loadMetricRows(s *results.Summary) []row {
 	l := s.LatencyMs
 	// With no response at all, times are unknown, not zero.
 	dur := Duration
@@ -86,6 +115,13 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 			row{"wait p50 / p99", Duration(s.WaitMs.P50) + " / " + Duration(s.WaitMs.P99)},
 			row{"service p50 / p99", Duration(s.ServiceMs.P50) + " / " + Duration(s.ServiceMs.P99)})
 	}
+	return rows
+}
+
+// loadTitle says what load was sent, in the mode's own terms, and what
+// qualifies the figures under it: awaited jobs, medians of rounds, an
+// interrupted run.
+func loadTitle(s *results.Summary) string {
 	title := fmt.Sprintf("%s %s, %s of %d", s.Method, s.URL, s.Mode, s.N)
 	switch s.Mode {
 	case "rate":
@@ -102,31 +138,16 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 	if s.Interrupted {
 		title += ", INTERRUPTED: partial results"
 	}
-	if markdown {
-		fmt.Fprintf(w, "**%s**\n\n", title)
-	} else {
-		fmt.Fprintln(w, title)
+	return title
+}
+
+// errorRows lists the errors by kind, sorted so that the table is stable.
+func errorRows(byKind map[string]int) []row {
+	var rows []row
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		rows = append(rows, row{k, strconv.Itoa(byKind[k])})
 	}
-	if err := render(w, markdown, row{"metric", "value"}, rows); err != nil {
-		return err
-	}
-	if len(s.RequestsPerWorker) > 0 {
-		fmt.Fprintln(w)
-		if err := render(w, markdown, row{"worker pid", "requests", "share"}, workerRows(s.RequestsPerWorker)); err != nil {
-			return err
-		}
-	}
-	if len(s.ErrorsByKind) > 0 {
-		fmt.Fprintln(w)
-		var errRows []row
-		for _, k := range slices.Sorted(maps.Keys(s.ErrorsByKind)) {
-			errRows = append(errRows, row{k, strconv.Itoa(s.ErrorsByKind[k])})
-		}
-		if err := render(w, markdown, row{"error", "count"}, errRows); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rows
 }
 
 func responded(codes map[string]int) int {

@@ -5,8 +5,8 @@
 //
 // It owns the broker side: the embedded NATS server ([StartEmbedded]), the
 // stream, the job records and the uploads ([Setup], [Open]), the front
-// ([Front], which is also a [server.Runner]: it publishes a job and
-// waits for its result), the worker loop ([Worker]) and the whole
+// ([Front]: it publishes each job and answers when it is done, or at once
+// with 202), the worker loop ([Worker]) and the whole
 // `flipbench queue` process ([Server]: front, embedded server and
 // supervised local workers).
 //

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/httpfront"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -94,19 +94,9 @@ var (
 	ErrStopping = errors.New("stopping")
 )
 
-// JobError is a job that ended failed: its status and message.
-type JobError struct {
-	ID     string
-	Status int
-	Msg    string
-}
-
-func (e *JobError) Error() string { return fmt.Sprintf("job %s: %s", e.ID, e.Msg) }
-
 // Front is the HTTP front of a queue: POST /flip puts a job on the stream
 // and answers when it is done (wait) or at once (async); GET /jobs/ID and
-// GET /jobs/ID/events tell a job's state. It is also a [server.Runner]:
-// [Front.Run] hands a job to the queue and waits for its result.
+// GET /jobs/ID/events tell a job's state.
 type Front struct {
 	q     *Queue
 	cfg   FrontConfig
@@ -131,8 +121,6 @@ type Front struct {
 	inflight atomic.Int64
 	accepted atomic.Int64
 }
-
-var _ server.Runner = (*Front)(nil)
 
 // NewFront makes the front of q: it puts a file image in the object store
 // and starts watching job records. Call Close to stop.
@@ -263,31 +251,6 @@ func (f *Front) resync(ctx context.Context) bool {
 		}
 	}
 	return freed
-}
-
-// Run hands job to the queue and waits for it: the [server.Runner] of a
-// front that another program builds. A failed job's error is a
-// *[JobError].
-func (f *Front) Run(ctx context.Context, job server.Job) (server.Result, error) {
-	received := cmp.Or(job.Received, time.Now())
-	t, err := f.submit(ctx, job.Source, -1, job.Output != nil, received, true)
-	if err != nil {
-		return server.Result{}, err
-	}
-	id := t.id
-	st, err := f.await(ctx, t)
-	if err != nil {
-		return server.Result{}, err
-	}
-	if st.State == StateFailed || st.Result == nil {
-		return server.Result{}, &JobError{ID: id, Status: st.Status, Msg: st.Error}
-	}
-	if job.Output != nil {
-		if err := f.copyOutput(ctx, id, job.Output); err != nil {
-			return *st.Result, err
-		}
-	}
-	return *st.Result, nil
 }
 
 // submit puts a job on the stream: its body (if any) in the object store
@@ -422,19 +385,6 @@ func (f *Front) forget(id string) {
 	f.mu.Unlock()
 }
 
-// copyOutput writes a done job's kept image to w.
-func (f *Front) copyOutput(ctx context.Context, id string, w io.Writer) error {
-	o, err := f.q.uploads.Get(ctx, outputName(id))
-	if err != nil {
-		return fmt.Errorf("flipped image of job %s: %w", id, err)
-	}
-	defer o.Close()
-	if _, err := io.Copy(w, o); err != nil {
-		return fmt.Errorf("flipped image of job %s: %w", id, err)
-	}
-	return nil
-}
-
 // retryAfter estimates, in whole seconds, when a rejected client may find
 // room: the jobs waiting times the recent job time, over the jobs that
 // run at once.
@@ -442,8 +392,7 @@ func (f *Front) retryAfter() int {
 	f.mu.Lock()
 	q, slots := len(f.waiting), max(len(f.running), 1)
 	f.mu.Unlock()
-	job := f.stats.recentJob()
-	return max(1, int(math.Ceil(float64(q+1)*job.Seconds()/float64(slots))))
+	return httpfront.RetryAfter(q, slots, f.stats.RecentJob())
 }
 
 // Handler returns the front's routes: GET /, GET /healthz, GET /metrics,
@@ -454,11 +403,11 @@ func (f *Front) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.handleRoot)
 	mux.HandleFunc("GET /healthz", f.handleHealth)
-	mux.Handle("GET /metrics", f.stats.handler())
+	mux.Handle("GET /metrics", f.stats.Handler())
 	mux.HandleFunc("POST /flip", f.handleFlip)
 	mux.HandleFunc("GET /jobs/{id}", f.handleJob)
 	mux.HandleFunc("GET /jobs/{id}/events", f.handleEvents)
-	return f.timed(mux)
+	return httpfront.Timing{PID: f.pid, Status: f.stats.Answered}.Wrap(mux)
 }
 
 // Serve serves on ln until ctx is done, then stops gracefully: it stops
@@ -466,7 +415,7 @@ func (f *Front) Handler() http.Handler {
 // (zero: [server.DefaultGrace]); those still waiting then get 503. It
 // returns nil after a stop.
 func (f *Front) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := server.NewHTTPServer(f.Handler(), f.cfg.ReadTimeout, f.log) // as a cluster's worker serves
+	srv := httpfront.NewServer(f.Handler(), f.cfg.ReadTimeout, f.log) // as a cluster's worker serves
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -528,23 +477,17 @@ type Accepted struct {
 	Events string `json:"events"`
 }
 
-type errorResponse struct {
-	Error string `json:"error"`
-	PID   int    `json:"pid"`
-	Job   string `json:"job,omitempty"`
-}
-
 func (f *Front) handleRoot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "Hello from flipbench queue front, pid %d\n", f.pid)
 }
 
 func (f *Front) fail(w http.ResponseWriter, code int, id string, err error) {
-	writeJSON(w, code, errorResponse{Error: err.Error(), PID: f.pid, Job: id})
+	httpfront.WriteError(w, code, f.pid, id, err)
 }
 
 func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
-	received := receivedAt(r)
+	received := httpfront.Received(r)
 	wantImage, err := server.WantsImage(r)
 	if err != nil {
 		f.fail(w, http.StatusBadRequest, "", err)
@@ -556,7 +499,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	// reset it, which can destroy the answer on its way (a 503, a 413):
 	// what the job did not read is read and dropped first.
 	defer drain(w, r)
-	body, err := requestBody(w, r, cmp.Or(f.cfg.MaxBody, server.DefaultMaxBody))
+	body, err := httpfront.RequestBody(w, r, cmp.Or(f.cfg.MaxBody, server.DefaultMaxBody))
 	if err != nil {
 		f.fail(w, server.StatusFor(fmt.Errorf("%w: %w", server.ErrReadSource, err)), "", err)
 		return
@@ -565,7 +508,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	t, err := f.submit(r.Context(), body, r.ContentLength, wantImage, received, !async)
 	switch {
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrStopping):
-		f.stats.reject()
+		f.stats.Reject()
 		w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter()))
 		f.fail(w, http.StatusServiceUnavailable, "", err)
 		return
@@ -580,7 +523,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 	if async {
 		loc := "/jobs/" + id
 		w.Header().Set("Location", loc)
-		writeJSON(w, http.StatusAccepted, Accepted{ID: id, State: StateQueued, URL: loc, Events: loc + "/events"})
+		httpfront.WriteJSON(w, http.StatusAccepted, Accepted{ID: id, State: StateQueued, URL: loc, Events: loc + "/events"})
 		return
 	}
 	st, err := f.await(r.Context(), t)
@@ -596,12 +539,12 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Worker-Pid", strconv.Itoa(st.PID))
 	}
 	if st.Started != nil {
-		w.Header().Set("X-Queue-Time", server.FormatResponseTime(st.Started.Sub(received)))
+		w.Header().Set("X-Queue-Time", httpfront.FormatResponseTime(st.Started.Sub(received)))
 	}
 	if st.ServiceMs > 0 {
 		// The job's time on its worker, as a cluster worker's
 		// X-Response-Time is: what a bench's ideal and service times read.
-		w.Header().Set("X-Response-Time", server.FormatResponseTime(time.Duration(st.ServiceMs*float64(time.Millisecond))))
+		w.Header().Set("X-Response-Time", httpfront.FormatResponseTime(time.Duration(st.ServiceMs*float64(time.Millisecond))))
 	}
 	if st.State == StateFailed || st.Result == nil {
 		f.fail(w, cmp.Or(st.Status, http.StatusInternalServerError), id, errors.New(st.Error))
@@ -612,7 +555,7 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 		f.q.uploads.Delete(context.WithoutCancel(r.Context()), outputName(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, FlipResponse{Job: id, Worker: st.Worker, PID: st.PID, Tries: st.Tries,
+	httpfront.WriteJSON(w, http.StatusOK, FlipResponse{Job: id, Worker: st.Worker, PID: st.PID, Tries: st.Tries,
 		QueueMs: st.QueueMs, Result: *st.Result})
 }
 
@@ -620,26 +563,6 @@ func (f *Front) handleFlip(w http.ResponseWriter, r *http.Request) {
 func drain(w http.ResponseWriter, r *http.Request) {
 	http.NewResponseController(w).SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.Copy(io.Discard, r.Body)
-}
-
-// requestBody returns the request body if it has any bytes, else nil.
-func requestBody(w http.ResponseWriter, r *http.Request, maxBody int64) (io.Reader, error) {
-	if r.ContentLength == 0 {
-		return nil, nil
-	}
-	body := http.MaxBytesReader(w, r.Body, maxBody)
-	if r.ContentLength > 0 {
-		return body, nil
-	}
-	var one [1]byte // unknown length: look at the first byte
-	n, err := io.ReadFull(body, one[:])
-	if n == 1 {
-		return io.MultiReader(strings.NewReader(string(one[:])), body), nil
-	}
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	return nil, nil
 }
 
 func (f *Front) sendImage(w http.ResponseWriter, r *http.Request, st *JobStatus) {
@@ -677,7 +600,7 @@ func (f *Front) handleJob(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Worker-Pid", strconv.Itoa(st.PID))
 	}
 	if !wantImage {
-		writeJSON(w, http.StatusOK, st)
+		httpfront.WriteJSON(w, http.StatusOK, st)
 		return
 	}
 	switch {
@@ -806,13 +729,5 @@ func (f *Front) health(ctx context.Context) Health {
 }
 
 func (f *Front) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, f.health(r.Context()))
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	httpfront.WriteJSON(w, http.StatusOK, f.health(r.Context()))
 }

@@ -3,10 +3,12 @@ package queue
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,40 +86,47 @@ func newTestFront(t testing.TB, q *Queue, cfg FrontConfig) *Front {
 	return f
 }
 
-// TestFrontIsARunner: the front runs a job through the queue as
-// server.Flipper runs it in process, the flipped image included; bad
-// input comes back as a *JobError with its 4xx.
-func TestFrontIsARunner(t *testing.T) {
+// TestFrontFlipsThroughTheQueue: a wait-mode front runs a POST /flip
+// through the queue as a cluster's worker runs it in process, the
+// flipped image included (and deleted from the store once sent); bad
+// input comes back with its 4xx, as a JSON error naming the job.
+func TestFrontFlipsThroughTheQueue(t *testing.T) {
 	q, url := newTestQueue(t, SetupConfig{})
 	startTestWorker(t, url, "w")
 	f := newTestFront(t, q, FrontConfig{Image: server.FixturePrefix + fixtures.SmallJPEG})
-	var r server.Runner = f
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
 	src, err := fixtures.Bytes(fixtures.SmallJPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	res, err := r.Run(ctx, server.Job{Source: bytes.NewReader(src), Output: &out})
+	resp, err := http.Post(srv.URL+"/flip?return=image", "image/jpeg", bytes.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Width != 384 || res.Height != 256 || res.Format != "jpeg" {
-		t.Errorf("result %+v, want a 384x256 jpeg", res)
+	img, err := jpeg.Decode(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || img.Bounds().Dx() != 384 || img.Bounds().Dy() != 256 {
+		t.Fatalf("POST /flip?return=image: %d, %v; want 200 and a 384x256 jpeg", resp.StatusCode, err)
 	}
-	if img, err := jpeg.Decode(&out); err != nil || img.Bounds().Dx() != 384 {
-		t.Errorf("flipped image: %v", err)
+	id := resp.Header.Get("X-Job-Id")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := q.uploads.GetInfo(ctx, outputName(id)); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("the flipped image of job %q left in the store once sent: %v", id, err)
 	}
-	_, err = r.Run(ctx, server.Job{Source: bytes.NewReader([]byte("no image here"))})
-	var je *JobError
-	if !errors.As(err, &je) || je.Status != http.StatusUnsupportedMediaType {
-		t.Errorf("bad input: %v, want a JobError with 415", err)
+	resp, err = http.Post(srv.URL+"/flip", "image/jpeg", bytes.NewReader([]byte("no image here")))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Every object left is the kept image of the first job, gone once
-	// read by a wait-mode front; Run leaves it to the keep time.
-	if _, err := q.uploads.GetInfo(ctx, uploadName("x")); !errors.Is(err, jetstream.ErrObjectNotFound) {
-		t.Errorf("uploads: %v", err)
+	var e struct {
+		Error string `json:"error"`
+		Job   string `json:"job"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType || err != nil || e.Job == "" || !strings.Contains(e.Error, "unsupported image format") {
+		t.Errorf("bad input: %d %+v (%v), want 415 with the job and why", resp.StatusCode, e, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/httpfront"
 )
 
 // Defaults for the zero values of [Config] and [Cluster] fields.
@@ -31,9 +32,9 @@ const (
 	DefaultMaxPixels = 100_000_000
 	// DefaultReadHeaderTimeout bounds how long an accepted connection may
 	// hold a job slot before its request headers arrive.
-	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadHeaderTimeout = httpfront.DefaultReadHeaderTimeout
 	// DefaultReadTimeout bounds reading a whole request, body included.
-	DefaultReadTimeout = 2 * time.Minute
+	DefaultReadTimeout = httpfront.DefaultReadTimeout
 	// DefaultGrace is how long in-flight jobs may run after a stop signal.
 	DefaultGrace = 30 * time.Second
 )

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -19,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/flipbench/flipbench/httpfront"
 )
 
 // maxHeadBytes bounds a request head the supervisor reads under free;
@@ -61,7 +60,7 @@ type front struct {
 	slots int
 	queue int
 	log   *slog.Logger
-	stats *frontStats
+	stats *httpfront.Metrics
 	admin *chanListener // connections for the supervisor's own HTTP server
 
 	mu       sync.Mutex
@@ -82,10 +81,21 @@ func (c *Cluster) newFront() *front {
 	for i := range c.workers() {
 		f.workers = append(f.workers, &frontWorker{index: i})
 	}
-	f.stats = newFrontStats(func() float64 {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return float64(f.queued())
+	f.stats = httpfront.NewMetrics(httpfront.MetricsConfig{
+		QueueLength: func() float64 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return float64(f.queued())
+		},
+		Restarts: func() float64 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			n := 0
+			for _, w := range f.workers {
+				n += w.restarts
+			}
+			return float64(n)
+		},
 	})
 	return f
 }
@@ -95,9 +105,9 @@ func (c *Cluster) newFront() *front {
 func (f *front) handler(start time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, f.health(start))
+		httpfront.WriteJSON(w, http.StatusOK, f.health(start))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(f.stats.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", f.stats.Handler())
 	return mux
 }
 
@@ -430,7 +440,7 @@ func (f *front) send(uc *net.UnixConn, p *pending) error {
 	if err != nil {
 		return err
 	}
-	f.stats.queueWait.Observe(time.Since(p.accepted).Seconds())
+	f.stats.Waited(time.Since(p.accepted))
 	p.conn.Close()
 	return nil
 }
@@ -450,10 +460,10 @@ func (f *front) answer(p *pending, code int, why string) {
 		readHeadQuietly(p.conn)
 	}
 	if code == http.StatusServiceUnavailable {
-		f.stats.reject()
+		f.stats.Reject()
 	}
-	f.stats.requests.WithLabelValues(strconv.Itoa(code)).Inc()
-	headers := "X-Queue-Time: " + FormatResponseTime(time.Since(p.accepted)) + "\r\n"
+	f.stats.Answered(code)
+	headers := "X-Queue-Time: " + httpfront.FormatResponseTime(time.Since(p.accepted)) + "\r\n"
 	if code == http.StatusServiceUnavailable {
 		headers += "Retry-After: " + strconv.Itoa(f.retryAfter()) + "\r\n"
 	}
@@ -510,8 +520,7 @@ func (f *front) retryAfter() int {
 	f.mu.Lock()
 	q, slots := f.queued(), f.slots*len(f.workers)
 	f.mu.Unlock()
-	job := f.stats.recentJob()
-	return max(1, int(math.Ceil(float64(q+1)*job.Seconds()/float64(max(slots, 1)))))
+	return httpfront.RetryAfter(q, slots, f.stats.RecentJob())
 }
 
 // attach makes a ready worker process take connections; uc is the
@@ -522,7 +531,6 @@ func (f *front) attach(index, pid int, uc *net.UnixConn, restarted bool) {
 	w.pid, w.uc, w.inflight = pid, uc, 0
 	if restarted {
 		w.restarts++
-		f.stats.restarts.Inc()
 	}
 	var early []*pending
 	if f.sched == SchedRR {
@@ -585,7 +593,10 @@ func (f *front) readDone(w *frontWorker, uc *net.UnixConn) {
 		}
 		w.served++
 		f.mu.Unlock()
-		f.stats.done(d)
+		if d.Status != 0 {
+			f.stats.Answered(d.Status)
+		}
+		f.stats.JobDone(d.Held)
 		f.poke()
 	}
 }
@@ -602,7 +613,7 @@ func (f *front) health(start time.Time) SupervisorHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := SupervisorHealth{PID: os.Getpid(), Sched: f.sched, Queue: f.queued(), QueueLimit: f.queue,
-		Rejected: f.stats.rejectedCount(), UptimeS: float64(time.Since(start).Milliseconds()) / 1000}
+		Rejected: f.stats.Rejected(), UptimeS: float64(time.Since(start).Milliseconds()) / 1000}
 	for _, w := range f.workers {
 		state := "ready"
 		if w.uc == nil {

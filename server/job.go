@@ -43,14 +43,6 @@ var formats = map[string]imaging.Format{
 	"tiff": imaging.TIFF,
 }
 
-// Runner runs flip jobs. The HTTP front calls it for every POST /flip:
-// [Flipper] runs the job in this process; a runner that hands jobs to a
-// queue and waits for the answer fits the same front.
-type Runner interface {
-	// Run runs job and blocks until it is done or ctx is cancelled.
-	Run(ctx context.Context, job Job) (Result, error)
-}
-
 // Job is one flip.
 type Job struct {
 	// Source is read to the end for the image bytes.
@@ -112,8 +104,6 @@ type Flipper struct {
 
 	seq atomic.Uint64
 }
-
-var _ Runner = (*Flipper)(nil)
 
 // Run runs one job. Errors for bad input wrap [ErrUnsupportedFormat],
 // [ErrCorruptImage], [ErrTooManyPixels] or [ErrEmptySource]; an error from

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,17 +17,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flipbench/flipbench/httpfront"
 )
 
-// Server is one flip server process: the HTTP front over a [Runner].
+// Server is one flip server process: the HTTP front over a [Flipper].
 type Server struct {
-	cfg    Config
-	runner Runner
-	source func() (io.ReadCloser, error)
-	dir    string
-	log    *slog.Logger
-	pid    int
-	start  time.Time
+	cfg     Config
+	flipper *Flipper
+	source  func() (io.ReadCloser, error)
+	dir     string
+	log     *slog.Logger
+	pid     int
+	start   time.Time
 
 	inflight atomic.Int64
 	served   atomic.Int64
@@ -49,13 +50,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("make temp dir: %w", err)
 	}
 	return &Server{
-		cfg:    cfg,
-		runner: &Flipper{Dir: dir, Quality: cfg.Quality, MaxPixels: cfg.MaxPixels},
-		source: src,
-		dir:    dir,
-		log:    cfg.logger(),
-		pid:    os.Getpid(),
-		start:  time.Now(),
+		cfg:     cfg,
+		flipper: &Flipper{Dir: dir, Quality: cfg.Quality, MaxPixels: cfg.MaxPixels},
+		source:  src,
+		dir:     dir,
+		log:     cfg.logger(),
+		pid:     os.Getpid(),
+		start:   time.Now(),
 	}, nil
 }
 
@@ -83,30 +84,15 @@ func (s *Server) Slots() int {
 }
 
 // Handler returns the HTTP routes: GET /, GET /healthz and POST /flip.
-// Every response carries X-Response-Time and X-Worker-Pid.
+// Every response carries X-Response-Time and X-Worker-Pid, and one that a
+// supervisor accepted and handed over X-Queue-Time, how long it waited
+// for this worker.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("POST /flip", s.handleFlip)
-	return s.timed(mux)
-}
-
-// NewHTTPServer returns the HTTP server of a flip server's front, a
-// worker's or a queue's, for h: a deadline for the request head
-// ([DefaultReadHeaderTimeout]) and one for the whole request, body
-// included (readTimeout, zero: [DefaultReadTimeout]); net/http's errors
-// to log as warnings; and one request a connection, so that a burst's
-// clients are independent, like the article's.
-func NewHTTPServer(h http.Handler, readTimeout time.Duration, log *slog.Logger) *http.Server {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		ReadTimeout:       cmp.Or(readTimeout, DefaultReadTimeout),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	srv.SetKeepAlivesEnabled(false)
-	return srv
+	return httpfront.Timing{PID: s.pid, Arrival: handedArrival}.Wrap(mux)
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it
@@ -116,7 +102,7 @@ func NewHTTPServer(h http.Handler, readTimeout time.Duration, log *slog.Logger) 
 // slot before each Accept, so it never accepts what it cannot serve now,
 // and returns nil after a shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := NewHTTPServer(s.Handler(), s.cfg.ReadTimeout, s.log)
+	srv := httpfront.NewServer(s.Handler(), s.cfg.ReadTimeout, s.log)
 	srv.ConnContext = withHanded
 	unread := &unreadConns{conns: map[net.Conn]struct{}{}}
 	srv.ConnState = unread.track
@@ -210,9 +196,14 @@ func withHanded(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-func handedOf(r *http.Request) handed {
-	h, _ := r.Context().Value(handedKey{}).(handed)
-	return h
+// handedArrival tells the timing middleware when a handed connection
+// was accepted, and where its status goes (see [httpfront.Timing]).
+func handedArrival(r *http.Request) (time.Time, func(int), bool) {
+	h, ok := r.Context().Value(handedKey{}).(handed)
+	if !ok {
+		return time.Time{}, nil, false
+	}
+	return h.Accepted(), h.SetStatus, true
 }
 
 // SupervisorHealth is the body of GET /healthz when the supervisor
@@ -268,19 +259,13 @@ type FlipResponse struct {
 	Result
 }
 
-// errorResponse is the JSON body of every error.
-type errorResponse struct {
-	Error string `json:"error"`
-	PID   int    `json:"pid"`
-}
-
 func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "Hello from flipbench worker %d, pid %d\n", s.cfg.Worker, s.pid)
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Health{
+	httpfront.WriteJSON(w, http.StatusOK, Health{
 		PID:        s.pid,
 		Worker:     s.cfg.Worker,
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
@@ -291,21 +276,18 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
-	received := receivedAt(r)
+	received := httpfront.Received(r)
 	wantImage, err := WantsImage(r)
 	if err != nil {
-		s.fail(w, r, http.StatusBadRequest, err)
+		s.fail(w, http.StatusBadRequest, err)
 		return
 	}
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 
-	// The body is the source when one is sent; otherwise the configured
-	// image. A chunked body of unknown length is peeked at to find out.
-	body := http.MaxBytesReader(w, r.Body, s.cfg.maxBody())
-	src, from, err := s.pickSource(body, r.ContentLength)
+	src, from, err := s.pickSource(w, r)
 	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+		s.fail(w, StatusFor(err), err)
 		return
 	}
 	defer src.Close()
@@ -316,11 +298,11 @@ func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
 		job.Output = &out
 	}
 	s.log.Info("job start", "worker", s.cfg.Worker, "pid", s.pid, "source", from, "remote", r.RemoteAddr)
-	res, err := s.runner.Run(r.Context(), job)
+	res, err := s.flipper.Run(r.Context(), job)
 	if err != nil {
 		code := StatusFor(err)
 		s.log.Warn("job failed", "worker", s.cfg.Worker, "pid", s.pid, "status", code, "err", err)
-		s.fail(w, r, code, err)
+		s.fail(w, code, err)
 		return
 	}
 	s.served.Add(1)
@@ -334,31 +316,26 @@ func (s *Server) handleFlip(w http.ResponseWriter, r *http.Request) {
 		out.WriteTo(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, FlipResponse{PID: s.pid, Worker: s.cfg.Worker, Result: res})
+	httpfront.WriteJSON(w, http.StatusOK, FlipResponse{PID: s.pid, Worker: s.cfg.Worker, Result: res})
 }
 
-// pickSource returns the request body if it has any bytes, else the
-// configured image.
-func (s *Server) pickSource(body io.ReadCloser, length int64) (io.ReadCloser, string, error) {
-	if length > 0 {
+// pickSource returns the request body when one is sent, else the
+// configured image. An error reading a body of unknown length, peeked at
+// to find out, wraps [ErrReadSource].
+func (s *Server) pickSource(w http.ResponseWriter, r *http.Request) (io.ReadCloser, string, error) {
+	body, err := httpfront.RequestBody(w, r, s.cfg.maxBody())
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrReadSource, err)
+	}
+	if body != nil {
 		return body, "body", nil
 	}
-	if length < 0 { // unknown length: look at the first byte
-		var one [1]byte
-		n, err := io.ReadFull(body, one[:])
-		if n == 1 {
-			return readCloser{io.MultiReader(strings.NewReader(string(one[:])), body), body}, "body", nil
-		}
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return readCloser{errReader{err}, body}, "body", nil
-		}
-	}
-	body.Close()
-	r, err := s.source()
+	r.Body.Close()
+	src, err := s.source()
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s: %w", s.cfg.imageName(), err)
 	}
-	return r, "image", nil
+	return src, "image", nil
 }
 
 // StatusFor maps a job error to an HTTP status: 4xx for bad input, 499
@@ -405,23 +382,6 @@ func WantsImage(r *http.Request) (bool, error) {
 	return false, nil
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
-	writeJSON(w, code, errorResponse{Error: err.Error(), PID: s.pid})
+func (s *Server) fail(w http.ResponseWriter, code int, err error) {
+	httpfront.WriteError(w, code, s.pid, "", err)
 }
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -40,9 +40,10 @@ func TestDependencyArrows(t *testing.T) {
 		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging", natsClient}},
 		{"report", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"fixtures", nil, nil},
-		{"server", []string{"fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
-		{"queue", []string{"server", "fixtures"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
-		{"bench", []string{"server", "queue", "fixtures", "loadgen", "results"}, nil},
+		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
+		{"bench", []string{"server", "queue", "fixtures", "httpfront", "loadgen", "results"}, nil},
 		{"report/simulate", []string{"report", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
 	for _, tt := range tests {

@@ -3,11 +3,9 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/flipbench/flipbench/httpfront"
@@ -56,12 +53,13 @@ type frontWorker struct {
 // connection to the next worker in turn, busy or not. Waiting is bounded
 // by queue; past it the answer is 503 with Retry-After.
 type front struct {
-	sched string
-	slots int
-	queue int
-	log   *slog.Logger
-	stats *httpfront.Metrics
-	admin *chanListener // connections for the supervisor's own HTTP server
+	sched  string
+	policy policy
+	slots  int
+	queue  int
+	log    *slog.Logger
+	stats  *httpfront.Metrics
+	admin  *chanListener // connections for the supervisor's own HTTP server
 
 	mu       sync.Mutex
 	workers  []*frontWorker
@@ -76,7 +74,7 @@ type front struct {
 
 // newFront makes the front of c.
 func (c *Cluster) newFront() *front {
-	f := &front{sched: c.sched(), slots: cmp.Or(c.Config.Threads, runtime.NumCPU()), queue: c.queue(),
+	f := &front{sched: c.sched(), policy: policyFor(c.sched()), slots: cmp.Or(c.Config.Threads, runtime.NumCPU()), queue: c.queue(),
 		log: c.logger(), admin: newChanListener(), wake: make(chan struct{}, 1), reading: map[*pending]struct{}{}}
 	for i := range c.workers() {
 		f.workers = append(f.workers, &frontWorker{index: i})
@@ -137,25 +135,7 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
 			continue
 		}
-		p := &pending{conn: conn, accepted: time.Now()}
-		if f.sched == SchedFree {
-			// The deadline is set before stop can see the connection, so
-			// that stop's deadline is the one that stays.
-			conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
-			f.mu.Lock()
-			full := len(f.reading) >= maxReading
-			if !full {
-				f.reading[p] = struct{}{}
-			}
-			f.mu.Unlock()
-			if full {
-				f.reject(p, http.StatusServiceUnavailable, "too many connections")
-				continue
-			}
-			f.replies.Go(func() { f.readHead(p) })
-		} else {
-			f.enqueue(p)
-		}
+		f.policy.admit(f, &pending{conn: conn, accepted: time.Now()})
 	}
 	f.stop()
 }
@@ -181,64 +161,6 @@ func (f *front) stop() {
 	f.replies.Wait()
 }
 
-// readHead reads the request head of p under a deadline, then routes it.
-func (f *front) readHead(p *pending) {
-	defer func() {
-		f.mu.Lock()
-		delete(f.reading, p)
-		f.mu.Unlock()
-	}()
-	buf := make([]byte, 0, 1024)
-	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
-		if len(buf) >= maxHeadBytes {
-			p.read = buf // no need to read more before answering
-			f.reject(p, http.StatusRequestHeaderFieldsTooLarge, "")
-			return
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
-		}
-		n, err := p.conn.Read(buf[len(buf):min(cap(buf), maxHeadBytes)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			var ne net.Error
-			timeout := errors.As(err, &ne) && ne.Timeout()
-			f.mu.Lock()
-			stopping := f.stopping
-			f.mu.Unlock()
-			p.read = buf // what came is all that will: answer at once
-			switch {
-			case timeout && stopping:
-				f.reject(p, http.StatusServiceUnavailable, "stopping")
-			case timeout && len(buf) > 0:
-				f.reject(p, http.StatusRequestTimeout, "")
-			default:
-				p.conn.Close() // gone, or idle until the deadline: nothing to answer
-			}
-			return
-		}
-	}
-	p.conn.SetReadDeadline(time.Time{})
-	p.read = buf
-	method, path := requestLine(buf)
-	if (method == http.MethodGet || method == http.MethodHead) && (path == "/healthz" || path == "/metrics") {
-		f.admin.push(&prefixConn{Conn: p.conn, read: bytes.NewReader(buf)})
-		return
-	}
-	f.enqueue(p)
-}
-
-// requestLine returns the method and the path of a request head.
-func requestLine(head []byte) (method, path string) {
-	line, _, _ := bytes.Cut(head, []byte("\r\n"))
-	parts := bytes.Fields(line)
-	if len(parts) < 2 {
-		return "", ""
-	}
-	target, _, _ := bytes.Cut(parts[1], []byte("?"))
-	return string(parts[0]), string(target)
-}
-
 // lockUnlessStopping takes f.mu and returns true; during a stop it
 // answers p 503 instead and returns false, with f.mu not held.
 func (f *front) lockUnlessStopping(p *pending) bool {
@@ -251,7 +173,8 @@ func (f *front) lockUnlessStopping(p *pending) bool {
 	return false
 }
 
-// enqueue queues p, or rejects it when the queue is full.
+// enqueue puts p in line for a worker, or rejects it when the line is
+// full.
 func (f *front) enqueue(p *pending) {
 	if !f.lockUnlessStopping(p) {
 		return
@@ -261,19 +184,7 @@ func (f *front) enqueue(p *pending) {
 		f.reject(p, http.StatusServiceUnavailable, "queue full")
 		return
 	}
-	if f.sched == SchedFree {
-		f.waiting = append(f.waiting, p)
-		f.mu.Unlock()
-		f.poke()
-		return
-	}
-	w := f.nextReady()
-	if w == nil { // no worker ready: wait for the first
-		f.waiting = append(f.waiting, p)
-		f.mu.Unlock()
-		return
-	}
-	f.assign(w, p)
+	f.policy.wait(f, p, false)
 	f.mu.Unlock()
 	f.poke()
 }
@@ -302,12 +213,6 @@ func (f *front) nextReady() *frontWorker {
 	return nil
 }
 
-// assign gives p to w under rr: it waits in w's own queue until w has a
-// free slot. Call with f.mu held.
-func (f *front) assign(w *frontWorker, p *pending) {
-	w.rr = append(w.rr, p)
-}
-
 // dispatch hands waiting connections to workers with a free slot until
 // ctx is done: under free the oldest waiting one to the least busy
 // worker; under rr each worker's own queue, in order. A worker is handed
@@ -322,7 +227,7 @@ func (f *front) dispatch(ctx context.Context) {
 		}
 		for {
 			f.mu.Lock()
-			w, p := f.nextHandoff()
+			w, p := f.policy.next(f)
 			if w == nil {
 				f.mu.Unlock()
 				break
@@ -340,28 +245,6 @@ func (f *front) dispatch(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// nextHandoff takes the next connection to hand over, and its worker;
-// nil if none can go now. Call with f.mu held.
-func (f *front) nextHandoff() (*frontWorker, *pending) {
-	if f.sched == SchedFree {
-		w := f.freeWorker()
-		if w == nil || len(f.waiting) == 0 {
-			return nil, nil
-		}
-		p := f.waiting[0]
-		f.waiting = f.waiting[1:]
-		return w, p
-	}
-	for _, w := range f.workers {
-		if w.uc != nil && w.inflight < f.slots && len(w.rr) > 0 {
-			p := w.rr[0]
-			w.rr = w.rr[1:]
-			return w, p
-		}
-	}
-	return nil, nil
 }
 
 // broken stops handing connections to a worker whose handoff socket
@@ -382,13 +265,7 @@ func (f *front) requeue(p *pending) {
 		return
 	}
 	defer f.mu.Unlock()
-	if f.sched == SchedFree {
-		f.waiting = append([]*pending{p}, f.waiting...)
-	} else if w := f.nextReady(); w != nil {
-		w.rr = append([]*pending{p}, w.rr...)
-	} else {
-		f.waiting = append([]*pending{p}, f.waiting...)
-	}
+	f.policy.wait(f, p, true)
 	f.poke()
 }
 
@@ -411,27 +288,6 @@ func (f *front) release(w *frontWorker, uc *net.UnixConn) {
 		w.inflight--
 	}
 	f.mu.Unlock()
-}
-
-// alive reports whether p's client is still there: it peeks at the
-// socket without blocking; an orderly EOF means the client left. (A read
-// with a deadline already past would not even look.)
-func alive(p *pending) bool {
-	rc, err := p.conn.SyscallConn()
-	if err != nil {
-		return true
-	}
-	gone := false
-	rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		gone = n == 0 && err == nil
-		return true // never wait
-	})
-	if gone {
-		p.conn.Close()
-	}
-	return !gone
 }
 
 // send hands p to the worker behind uc and closes the supervisor's copy.
@@ -470,50 +326,6 @@ func (f *front) answer(p *pending, code int, why string) {
 	rawAnswer(p.conn, code, why, headers)
 }
 
-// readHeadQuietly reads what a client sends until the end of its request
-// head, for at most a second.
-func readHeadQuietly(conn *net.TCPConn) {
-	conn.SetReadDeadline(time.Now().Add(time.Second))
-	defer conn.SetReadDeadline(time.Time{})
-	var head []byte
-	buf := make([]byte, 4096)
-	for !bytes.Contains(head, []byte("\r\n\r\n")) && len(head) < maxHeadBytes {
-		n, err := conn.Read(buf)
-		head = append(head, buf[:n]...)
-		if err != nil {
-			return
-		}
-	}
-}
-
-// rawAnswer writes a plain-text response with code on a connection no
-// HTTP server owns, then closes it softly.
-func rawAnswer(conn *net.TCPConn, code int, why, headers string) {
-	body := http.StatusText(code) + "\n"
-	if why != "" {
-		body = http.StatusText(code) + ": " + why + "\n"
-	}
-	conn.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n%sConnection: close\r\n\r\n%s",
-		code, http.StatusText(code), len(body), headers, body)
-	closeSoftly(conn)
-}
-
-// closeSoftly closes conn after the client has read what was written: a
-// close with unread request bytes in the socket would send a reset that
-// can destroy the response on its way.
-func closeSoftly(conn *net.TCPConn) {
-	conn.CloseWrite()
-	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	var b [4096]byte
-	for {
-		if _, err := conn.Read(b[:]); err != nil {
-			break
-		}
-	}
-	conn.Close()
-}
-
 // retryAfter estimates, in whole seconds, when a rejected client may find
 // room: the queue's length times the recent job time, over the slots.
 func (f *front) retryAfter() int {
@@ -532,13 +344,7 @@ func (f *front) attach(index, pid int, uc *net.UnixConn, restarted bool) {
 	if restarted {
 		w.restarts++
 	}
-	var early []*pending
-	if f.sched == SchedRR {
-		early, f.waiting = f.waiting, nil
-		for _, p := range early {
-			f.assign(f.nextReady(), p)
-		}
-	}
+	f.policy.attached(f)
 	f.mu.Unlock()
 	go f.readDone(w, uc)
 	f.poke()
@@ -566,7 +372,7 @@ func (f *front) redistribute(w *frontWorker) {
 	w.rr = nil
 	for _, p := range orphans {
 		if next := f.nextReady(); next != nil {
-			f.assign(next, p)
+			next.rr = append(next.rr, p)
 		} else {
 			f.waiting = append(f.waiting, p)
 		}
@@ -625,52 +431,4 @@ func (f *front) health(start time.Time) SupervisorHealth {
 			Inflight: w.inflight, Served: w.served, Restarts: w.restarts})
 	}
 	return h
-}
-
-// chanListener is a listener whose connections are pushed to it.
-type chanListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newChanListener() *chanListener {
-	return &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) push(c net.Conn) {
-	select {
-	case l.conns <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return &net.UnixAddr{Name: "supervisor", Net: "unix"} }
-
-// prefixConn reads the bytes already read from it first.
-type prefixConn struct {
-	net.Conn
-	read *bytes.Reader
-}
-
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if c.read.Len() > 0 {
-		return c.read.Read(p)
-	}
-	return c.Conn.Read(p)
 }

@@ -53,7 +53,3 @@ func CheckSched(sched string) error {
 	}
 	return nil
 }
-
-// supervisorAccepts reports whether the supervisor accepts connections
-// and hands them to workers under sched.
-func supervisorAccepts(sched string) bool { return sched == SchedRR || sched == SchedFree }

@@ -4,9 +4,10 @@
 //   - A load file ([Summary], schema [LoadSchema]) is one load run: every
 //     request as a [Record], and [Stats] per round and overall.
 //   - A run file ([Run], schema [RunSchema]) is a bench: the same bursts at
-//     each of its arms ([Arm]: the standard server, and one or more
-//     clusters of a size and a dispatch policy), round by round, with the
-//     machine ([Env]) and the setup ([RunConfig]). [ParseRun] also reads
+//     each of its arms ([Arm], by name: the standard server, clusters of a
+//     size and a dispatch policy, queues; in a paired run, each of a base
+//     and a head build), round by round, with the machine ([Env]) and the
+//     setup ([RunConfig]). [ParseRun] also reads
 //     the older [RunSchemaV1] and [RunSchemaV2] files (one standard and
 //     one cluster), validates the arms ([Run.Validate]) and recomputes
 //     every derived figure from the requests ([Run.Derive]): speedups,

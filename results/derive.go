@@ -1,0 +1,74 @@
+package results
+
+import (
+	"math"
+	"slices"
+)
+
+// Derive recomputes every derived figure from the requests: each round's
+// stats and speedups, and each arm's summary, speedup, fairness and
+// ideal. The run must be valid ([Run.Validate]).
+func (r *Run) Derive() {
+	for i := range r.Rounds {
+		rd := &r.Rounds[i]
+		for j := range rd.Arms {
+			rd.Arms[j].Stats = Summarize(rd.Arms[j].Results)
+			rd.Arms[j].Disturbed = rd.Arms[j].CPU.disturbed()
+		}
+		for j := range rd.Arms {
+			s := &rd.Arms[j]
+			s.Speedup = 0
+			base := rd.Side(r.Arms[j].Baseline)
+			if Scaled(r.Arms[j].Mode) && base != nil && base.LastMs > 0 && s.LastMs > 0 {
+				s.Speedup = round3(base.LastMs / s.LastMs)
+			}
+		}
+	}
+	for j := range r.Arms {
+		a := &r.Arms[j]
+		rs := make([]RoundSummary, len(r.Rounds))
+		var all []Record
+		var jobs []float64
+		for i := range r.Rounds {
+			s := &r.Rounds[i].Arms[j]
+			rs[i] = RoundSummary{Round: r.Rounds[i].Round, Stats: s.Stats}
+			all = append(all, s.Results...)
+			for _, rec := range s.Results {
+				if rec.JobMs > 0 {
+					jobs = append(jobs, rec.JobMs)
+				}
+			}
+		}
+		a.Stats = Combine(rs, all)
+		// Per round: a cluster that gives one worker 7 of 10 in one round
+		// and 3 in the next is even over the run, and late in each round.
+		var jains []float64
+		for i := range r.Rounds {
+			if rpw := r.Rounds[i].Arms[j].RequestsPerWorker; len(rpw) > 0 {
+				jains = append(jains, Jain(rpw, a.Workers))
+			}
+		}
+		a.Jain = round3(Median(jains))
+		a.JobMs, a.IdealLastMs = round3(Median(jobs)), 0
+		if a.JobMs > 0 && r.Config.N > 0 {
+			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
+		}
+		a.Speedup = Speedup{}
+		if !Scaled(a.Mode) {
+			continue
+		}
+		sp := r.Speedups(a.Name)
+		a.Speedup.Rounds = len(sp)
+		if len(sp) > 0 {
+			sorted := slices.Sorted(slices.Values(sp))
+			a.Speedup.Median = round3(Percentile(sorted, 50))
+			a.Speedup.Min, a.Speedup.Max = sorted[0], sorted[len(sorted)-1]
+			baseWorkers := 1
+			if b := r.Arm(a.Baseline); b != nil {
+				baseWorkers = b.Workers
+			}
+			a.Speedup.Efficiency = round3(a.Speedup.Median * float64(baseWorkers) / float64(a.Workers))
+		}
+	}
+	r.Scaling = r.curves()
+}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+
+	"github.com/flipbench/flipbench/verdict"
 )
 
 // CompareFormats lists the output formats of a comparison.
@@ -15,7 +18,7 @@ const FormatJUnit = "junit"
 
 // WriteCompare writes a comparison as a text table, Markdown (for a PR
 // comment or a job summary), JSON, or JUnit XML (for CI test reports).
-func WriteCompare(w io.Writer, c *Comparison, format string) error {
+func WriteCompare(w io.Writer, c *verdict.Comparison, format string) error {
 	switch format {
 	case FormatTable, "text": // "text" was its name before it was "table"
 		return writeCompareTable(w, c, false)
@@ -29,17 +32,17 @@ func WriteCompare(w io.Writer, c *Comparison, format string) error {
 	return fmt.Errorf("unknown format %q (want one of %v)", format, CompareFormats)
 }
 
-func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
-	verdict := "PASS"
+func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error {
+	outcome := "PASS"
 	if !c.Passed() {
-		verdict = "FAIL"
+		outcome = "FAIL"
 	}
 	lines := []string{
 		"base: " + describeRun(c.Base),
 		"head: " + describeRun(c.Head),
 	}
 	if markdown {
-		fmt.Fprintf(w, "### flipbench compare: %s\n\n", verdict)
+		fmt.Fprintf(w, "### flipbench compare: %s\n\n", outcome)
 		for _, l := range lines {
 			fmt.Fprintf(w, "- %s\n", l)
 		}
@@ -53,8 +56,8 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 	header := row{"metric", "base", "head", "change", fmt.Sprintf("head/base (%g%% CI)", 100*(1-2*c.Alpha)), "p", "verdict"}
 	var rows []row
 	for _, d := range c.Deltas {
-		change := formatPct(d.ChangePct)
-		if d.Verdict == VerdictNoChange {
+		change := verdict.FormatPct(d.ChangePct)
+		if d.Verdict == verdict.VerdictNoChange {
 			change = "~"
 		}
 		v := d.Verdict
@@ -71,18 +74,20 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 	}
 	var notes []string
 	test := "change: Hodges-Lehmann ratio of every head/base pair of rounds; p: one-sided Mann-Whitney U"
-	if c.Design == DesignPaired {
+	if c.Design == verdict.DesignPaired {
 		test = "paired by round: change: Hodges-Lehmann estimate of the rounds' head/base ratios; p: one-sided Wilcoxon signed-rank"
 	}
 	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
 		test, c.Alpha, 100*c.MaxRegression))
 	notes = append(notes, c.Notes...)
 	for _, d := range c.Deltas {
-		if d.Verdict == VerdictSmall {
-			notes = append(notes, fmt.Sprintf("%s changed %s: significant, but not surely beyond %.0f%%", d.Metric, formatPct(d.ChangePct), 100*c.MaxRegression))
+		if d.Verdict == verdict.VerdictSmall {
+			notes = append(notes, fmt.Sprintf("%s changed %s: significant, but not surely beyond %.0f%%", d.Metric, verdict.FormatPct(d.ChangePct), 100*c.MaxRegression))
 		}
 		for _, warn := range d.Warnings {
-			notes = appendUnique(notes, "warning: "+warn)
+			if w := "warning: " + warn; !slices.Contains(notes, w) {
+				notes = append(notes, w)
+			}
 		}
 	}
 	fmt.Fprintln(w)
@@ -108,11 +113,11 @@ func writeCompareTable(w io.Writer, c *Comparison, markdown bool) error {
 	return nil
 }
 
-func describeRun(r RunInfo) string {
+func describeRun(r verdict.RunInfo) string {
 	workers := plural(r.Workers, "worker")
 	if r.Build.Exe != "" {
 		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %s, %d rounds, %s)",
-			r.Name, r.Build.Exe, short(r.Build.SHA256), r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+			r.Name, r.Build.Exe, verdict.ShortSHA(r.Build.SHA256), r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
 	}
 	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %s, %d rounds, %s)",
 		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
@@ -128,7 +133,7 @@ func plural(n int, unit string) string {
 
 // metricLabel names a metric with its unit where the values do not show
 // it themselves.
-func metricLabel(d Delta) string {
+func metricLabel(d verdict.Delta) string {
 	if d.Unit == "req/s" {
 		return d.Metric + " (req/s)"
 	}
@@ -138,7 +143,7 @@ func metricLabel(d Delta) string {
 // formatStat is "median ±x%", the half-width of the CI relative to the
 // median, as benchstat prints it; ±∞ when there are too few rounds for a
 // 95% interval.
-func formatStat(s Stat, unit string) string {
+func formatStat(s verdict.Stat, unit string) string {
 	var v string
 	switch unit {
 	case "ms":
@@ -188,18 +193,18 @@ type junitFailure struct {
 	Text    string `xml:",chardata"`
 }
 
-func writeJUnit(w io.Writer, c *Comparison) error {
+func writeJUnit(w io.Writer, c *verdict.Comparison) error {
 	s := junitSuite{Name: "flipbench compare " + c.Base.Name + " " + c.Head.Name}
 	for _, d := range c.Deltas {
 		tc := junitCase{
 			Name:      d.Metric,
 			Classname: "flipbench.compare",
 			SystemOut: fmt.Sprintf("base %s, head %s, change %s, head/base %s-%s, p=%.3f, %s",
-				formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), formatPct(d.ChangePct),
+				formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), verdict.FormatPct(d.ChangePct),
 				formatRatio(d.RatioLo), formatRatio(d.RatioHi), d.P, d.Verdict),
 		}
 		if d.Regressed() {
-			tc.Failure = &junitFailure{Message: d.regression(), Text: tc.SystemOut}
+			tc.Failure = &junitFailure{Message: d.Regression(), Text: tc.SystemOut}
 		}
 		s.Cases = append(s.Cases, tc)
 	}

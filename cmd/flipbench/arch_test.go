@@ -38,13 +38,14 @@ func TestDependencyArrows(t *testing.T) {
 	}{
 		{"results", nil, []string{"github.com/disintegration/imaging"}},
 		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging", natsClient}},
-		{"report", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"report", []string{"results", "verdict"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"verdict", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "github.com/olekukonko/tablewriter"}},
 		{"fixtures", nil, nil},
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
 		{"bench", []string{"server", "queue", "fixtures", "httpfront", "loadgen", "results"}, nil},
-		{"report/simulate", []string{"report", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
+		{"verdict/simulate", []string{"verdict", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -13,11 +13,12 @@ import (
 
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/verdict"
 )
 
 type compareOptions struct {
 	base, head    string // head is empty for a paired run
-	opt           report.CompareOptions
+	opt           verdict.Options
 	maxRegression string
 	gates         []string
 	format        string
@@ -87,7 +88,7 @@ too few rounds).`,
 		},
 	}
 	f := cmd.Flags()
-	f.Float64Var(&opts.opt.Alpha, "alpha", report.DefaultAlpha, "significance level of the U test")
+	f.Float64Var(&opts.opt.Alpha, "alpha", verdict.DefaultAlpha, "significance level of the U test")
 	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
 	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides speedup and error_rate")
 	f.BoolVar(&opts.opt.Force, "force", false, "compare runs of different setups (CPUs, image, policy, workers, -n, threads)")
@@ -124,17 +125,17 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	var c *report.Comparison
+	var c *verdict.Comparison
 	if opts.head == "" {
-		c, err = report.ComparePaired(base, opts.base, opts.opt)
+		c, err = verdict.ComparePaired(base, opts.base, opts.opt)
 	} else {
 		head, rerr := readRun(opts.head)
 		if rerr != nil {
 			return rerr
 		}
-		c, err = report.Compare(base, head, opts.base, opts.head, opts.opt)
+		c, err = verdict.Compare(base, head, opts.base, opts.head, opts.opt)
 	}
-	if errors.Is(err, report.ErrDifferentSetups) && !opts.opt.Force {
+	if errors.Is(err, verdict.ErrDifferentSetups) && !opts.opt.Force {
 		return usageErrorf("%w (--force compares them anyway)", err)
 	}
 	if err != nil {

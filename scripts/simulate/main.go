@@ -3,7 +3,7 @@
 // and round count, the share of trials in which compare failed the
 // build, for true speedup drops of 0% (false alarms), 5%, 10% (the
 // default threshold: at most 5% may fail), 20% and 30% (caught). Each
-// cell is trials comparisons of fabricated runs (report/simulate); it
+// cell is trials comparisons of fabricated runs (verdict/simulate); it
 // takes some minutes on 2 CPUs:
 //
 //	go run ./scripts/simulate
@@ -28,9 +28,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/flipbench/flipbench/report"
-	"github.com/flipbench/flipbench/report/simulate"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/verdict"
+	"github.com/flipbench/flipbench/verdict/simulate"
 )
 
 var (
@@ -91,7 +91,7 @@ func main() {
 							sem <- struct{}{}
 							defer func() { <-sem }()
 							c := simulate.Case{Design: design, Model: model, Where: where, Sigma: *sigma, Rounds: n, Drop: d, Drift: *drift, Shared: *shared}
-							rate, err := c.Rate(*trials, uint64(i+1), report.CompareOptions{})
+							rate, err := c.Rate(*trials, uint64(i+1), verdict.Options{})
 							if err != nil {
 								cells[i] = "n/a: " + shortErr(err)
 								return
@@ -130,7 +130,7 @@ func measureRuns(paths []string) {
 }
 
 func shortErr(err error) string {
-	if errors.Is(err, report.ErrTooFewRounds) {
+	if errors.Is(err, verdict.ErrTooFewRounds) {
 		return "refused: too few rounds"
 	}
 	s := err.Error()

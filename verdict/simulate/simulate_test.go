@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/verdict"
 )
 
 // TestHeadlineCells pins the headline cells of scripts/simulate, seeded,
@@ -47,7 +47,7 @@ func TestHeadlineCells(t *testing.T) {
 		// With 20 rounds, sd 15% a mode: 30% drops caught.
 		{Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 20, Drop: 0.30}, 0.90, 1},
 	} {
-		rate, err := tt.c.Rate(1000, 1, report.CompareOptions{})
+		rate, err := tt.c.Rate(1000, 1, verdict.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestHeadlineCells(t *testing.T) {
 func TestPairedNeedsFiveRounds(t *testing.T) {
 	t.Parallel()
 	c := Case{Design: Paired, Model: Normal, Where: PerMode, Sigma: 0.15, Rounds: 4, Drop: 0.3}
-	if _, err := c.Rate(1, 1, report.CompareOptions{}); err == nil {
+	if _, err := c.Rate(1, 1, verdict.Options{}); err == nil {
 		t.Error("a paired comparison of 4 rounds gave a verdict, want too few rounds")
 	}
 }

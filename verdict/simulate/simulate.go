@@ -1,8 +1,8 @@
 // Package simulate measures the error rates of flipbench compare: it
 // fabricates run files whose rounds follow a noise model, with a known
 // change between base and head, and counts how often the comparison
-// fails. scripts/simulate prints the whole table; report's tests pin
-// its headline cells.
+// fails. scripts/simulate prints the whole table; its tests pin its
+// headline cells.
 package simulate
 
 import (
@@ -10,8 +10,8 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/verdict"
 )
 
 // Noise models: how a measured last response strays from its true value.
@@ -42,9 +42,9 @@ const (
 // Designs of a comparison.
 const (
 	// Paired is one bench of both builds (bench --base-exe --head-exe).
-	Paired = report.DesignPaired
+	Paired = verdict.DesignPaired
 	// TwoRuns is two benches, one a build.
-	TwoRuns = report.DesignTwoRuns
+	TwoRuns = verdict.DesignTwoRuns
 )
 
 // Case is one cell of the table.
@@ -75,7 +75,7 @@ type Case struct {
 
 // Trial fabricates the case's runs once and compares them; it reports
 // whether the comparison failed (a gated regression).
-func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err error) {
+func (c Case) Trial(rng *rand.Rand, opt verdict.Options) (failed bool, err error) {
 	noise := func(sigma float64) float64 { return factor(c.Model, sigma, rng) }
 	const std, speedup = 10000.0, 2.0 // ms, the true standard last and base speedup
 	// A per-mode draw is the round's shared factor times the arm's own,
@@ -103,10 +103,10 @@ func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err
 		}
 		return std * r * noise(own), std / sp * r * noise(own)
 	}
-	var cmp *report.Comparison
+	var cmp *verdict.Comparison
 	if c.Design == Paired {
 		run := fabricate(c.Rounds, []string{results.Base, results.Head}, last)
-		cmp, err = report.ComparePaired(run, "sim", opt)
+		cmp, err = verdict.ComparePaired(run, "sim", opt)
 	} else {
 		runs := make([]*results.Run, 2)
 		for i, build := range []string{results.Base, results.Head} {
@@ -120,7 +120,7 @@ func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err
 				return s, cl * d
 			})
 		}
-		cmp, err = report.Compare(runs[0], runs[1], "base", "head", opt)
+		cmp, err = verdict.Compare(runs[0], runs[1], "base", "head", opt)
 	}
 	if err != nil {
 		return false, err
@@ -129,7 +129,7 @@ func (c Case) Trial(rng *rand.Rand, opt report.CompareOptions) (failed bool, err
 }
 
 // Rate runs trials of the case and returns the share that failed.
-func (c Case) Rate(trials int, seed uint64, opt report.CompareOptions) (float64, error) {
+func (c Case) Rate(trials int, seed uint64, opt verdict.Options) (float64, error) {
 	rng := rand.New(rand.NewPCG(seed, uint64(c.Rounds)))
 	failed := 0
 	for range trials {

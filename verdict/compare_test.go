@@ -1,10 +1,14 @@
-package report
+package verdict
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"flag"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,7 +70,7 @@ func passRate(t *testing.T, trials int, gen func() (base, head []float64)) float
 	passed := 0
 	for range trials {
 		b, h := gen()
-		c, err := Compare(fabricateRun(b), fabricateRun(h), "base", "head", CompareOptions{resamples: simResamples})
+		c, err := Compare(fabricateRun(b), fabricateRun(h), "base", "head", Options{resamples: simResamples})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +119,7 @@ func TestCompareSmallSignificantChangePassesWithNote(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	base := fabricateRun(noisy(rng, 6, 2, 0.002))
 	head := fabricateRun(noisy(rng, 6, 1.9, 0.002)) // 5% slower, tiny noise
-	c, err := Compare(base, head, "base", "head", CompareOptions{})
+	c, err := Compare(base, head, "base", "head", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,22 +155,22 @@ func TestCompareRejects(t *testing.T) {
 	tests := []struct {
 		name string
 		head *results.Run
-		opt  CompareOptions
+		opt  Options
 		want error
 		msg  string
 	}{
-		{"cpus", otherCPUs, CompareOptions{}, ErrIncomparable, "CPU counts differ: base 2, head 8"},
-		{"image", otherImage, CompareOptions{}, ErrIncomparable, "images differ: base aa, head bb"},
-		{"dispatch", otherSched, CompareOptions{}, ErrIncomparable, "dispatch policies differ: base shared, head rr"},
-		{"workers", otherWorkers, CompareOptions{}, ErrIncomparable, "cluster sizes differ: base 2, head 4"},
-		{"-n", otherN, CompareOptions{}, ErrIncomparable, "burst sizes (-n) differ: base 10, head 40"},
-		{"threads", otherThreads, CompareOptions{}, ErrIncomparable, "threads a worker differ: base 1, head 4"},
-		{"NaN max regression", fabricateRun(six), CompareOptions{MaxRegression: math.NaN()}, nil, "max regression"},
-		{"infinite max regression", fabricateRun(six), CompareOptions{MaxRegression: math.Inf(1)}, nil, "max regression"},
-		{"NaN alpha", fabricateRun(six), CompareOptions{Alpha: math.NaN()}, nil, "alpha"},
-		{"schema", badSchema, CompareOptions{}, ErrIncomparable, "flipbench/load/v1"},
-		{"rounds", fabricateRun([]float64{2, 2, 2}), CompareOptions{}, ErrTooFewRounds, "at least 4"},
-		{"gate", fabricateRun(six), CompareOptions{Gates: []string{"speed"}}, nil, "unknown gate"},
+		{"cpus", otherCPUs, Options{}, ErrIncomparable, "CPU counts differ: base 2, head 8"},
+		{"image", otherImage, Options{}, ErrIncomparable, "images differ: base aa, head bb"},
+		{"dispatch", otherSched, Options{}, ErrIncomparable, "dispatch policies differ: base shared, head rr"},
+		{"workers", otherWorkers, Options{}, ErrIncomparable, "cluster sizes differ: base 2, head 4"},
+		{"-n", otherN, Options{}, ErrIncomparable, "burst sizes (-n) differ: base 10, head 40"},
+		{"threads", otherThreads, Options{}, ErrIncomparable, "threads a worker differ: base 1, head 4"},
+		{"NaN max regression", fabricateRun(six), Options{MaxRegression: math.NaN()}, nil, "max regression"},
+		{"infinite max regression", fabricateRun(six), Options{MaxRegression: math.Inf(1)}, nil, "max regression"},
+		{"NaN alpha", fabricateRun(six), Options{Alpha: math.NaN()}, nil, "alpha"},
+		{"schema", badSchema, Options{}, ErrIncomparable, "flipbench/load/v1"},
+		{"rounds", fabricateRun([]float64{2, 2, 2}), Options{}, ErrTooFewRounds, "at least 4"},
+		{"gate", fabricateRun(six), Options{Gates: []string{"speed"}}, nil, "unknown gate"},
 	}
 	for _, tt := range tests {
 		_, err := Compare(fabricateRun(six), tt.head, "base", "head", tt.opt)
@@ -175,7 +179,7 @@ func TestCompareRejects(t *testing.T) {
 		}
 	}
 	for _, head := range []*results.Run{otherCPUs, otherWorkers, otherN, otherThreads} {
-		c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{Force: true})
+		c, err := Compare(fabricateRun(six), head, "base", "head", Options{Force: true})
 		if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "compared although they differ (forced)") {
 			t.Errorf("--force: %v, notes %v; want a comparison that says what differs", err, c.Notes)
 		}
@@ -187,7 +191,7 @@ func TestCompareFailsOnFailedRequests(t *testing.T) {
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	head := fabricateRun(six)
 	head.Cluster().Errors = 3
-	c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
+	c, err := Compare(fabricateRun(six), head, "base", "head", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func TestGates(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	base := fabricateRun(noisy(rng, 8, 2, 0.01))
 	head := fabricateRun(noisy(rng, 8, 1.2, 0.01)) // everything in the cluster got 40% slower
-	c, err := Compare(base, head, "base", "head", CompareOptions{Gates: []string{"cluster.p99"}})
+	c, err := Compare(base, head, "base", "head", Options{Gates: []string{"cluster.p99"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +222,13 @@ func TestGates(t *testing.T) {
 
 func imageWithSHA(sha string) results.ImageInfo { return results.ImageInfo{SHA256: sha} }
 
-func TestWriteCompareGolden(t *testing.T) {
+var update = flag.Bool("update", false, "rewrite testdata/compare-*.json from the comparisons")
+
+// TestCompareGolden compares two fabricated pairs of runs, one that fails
+// and one that passes, and checks each comparison, as JSON, against
+// testdata/NAME.json; report renders those same files (its goldens), so
+// that inference and rendering are each checked on their own.
+func TestCompareGolden(t *testing.T) {
 	t.Parallel()
 	base := fabricateRun([]float64{2.00, 1.95, 2.05, 1.98, 2.02, 2.01})
 	base.Env.Version, base.Env.Commit, base.Started = "v1.0.0", "aaaaaaaaaaaa", "2026-11-26T10:00:00Z"
@@ -230,19 +240,32 @@ func TestWriteCompareGolden(t *testing.T) {
 		name string
 		head *results.Run
 	}{{"compare-fail", fail}, {"compare-pass", pass}} {
-		c, err := Compare(base, tt.head, "base.json", "head.json", CompareOptions{})
+		c, err := Compare(base, tt.head, "base.json", "head.json", Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.Passed() != (tt.name == "compare-pass") {
 			t.Errorf("%s: passed %v", tt.name, c.Passed())
 		}
-		for _, format := range CompareFormats {
-			var buf bytes.Buffer
-			if err := WriteCompare(&buf, c, format); err != nil {
+		var got bytes.Buffer
+		enc := json.NewEncoder(&got)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(c); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", tt.name+".json")
+		if *update {
+			if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.name+"."+format, buf.Bytes())
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s differs from %s (go test ./verdict -update rewrites it; then check report's goldens):\n%s", tt.name, path, got.Bytes())
 		}
 	}
 }
@@ -256,16 +279,16 @@ func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
 	for i := range head.Rounds {
 		head.Rounds[i].Side(results.Cluster).Errors = 1
 	}
-	c, err := Compare(base, head, "base", "head", CompareOptions{})
+	c, err := Compare(base, head, "base", "head", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := WriteCompare(&buf, c, FormatJSON); err != nil {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
 		t.Fatalf("JSON with infinite values: %v", err)
 	}
-	if !strings.Contains(buf.String(), `"lo": null`) {
-		t.Errorf("unbounded interval not written as null:\n%s", buf.String())
+	if !strings.Contains(string(b), `"lo": null`) {
+		t.Errorf("unbounded interval not written as null:\n%s", b)
 	}
 	d := deltaOf(t, c, "cluster.error_rate")
 	if d.Verdict != VerdictRegression || !d.Gated || !strings.Contains(strings.Join(c.Failed, ";"), "cluster.error_rate rose from zero") {
@@ -279,9 +302,9 @@ func TestCompareJSONWithUnboundedIntervals(t *testing.T) {
 // written by that release must keep comparing.
 func TestCompareV1BaselineWithV2Run(t *testing.T) {
 	t.Parallel()
-	base := mustReadRun(t, "../../results/testdata/run-v1.json")
-	head := mustReadRun(t, "../../results/testdata/run-v2.json")
-	c, err := Compare(base, head, "v1.json", "v2.json", CompareOptions{})
+	base := readRunFile(t, "../results/testdata/run-v1.json")
+	head := readRunFile(t, "../results/testdata/run-v2.json")
+	c, err := Compare(base, head, "v1.json", "v2.json", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +325,7 @@ func TestCompareHeadThatFailedIsARegression(t *testing.T) {
 	head := fabricateRun(six)
 	head.Cluster().Speedup.Rounds = 0
 	head.Cluster().Errors = 60
-	c, err := Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
+	c, err := Compare(fabricateRun(six), head, "base", "head", Options{})
 	if err != nil || c.Passed() || !strings.Contains(strings.Join(c.Failed, ";"), "head had 60 failed requests") {
 		t.Errorf("err %v, failed %v; want a failure naming 60 failed requests", err, c)
 	}
@@ -312,13 +335,13 @@ func TestCompareNotesSameRunAndInterruptions(t *testing.T) {
 	t.Parallel()
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	run := fabricateRun(six)
-	c, err := Compare(run, run, "a.json", "a.json", CompareOptions{})
+	c, err := Compare(run, run, "a.json", "a.json", Options{})
 	if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "same run") {
 		t.Errorf("a file with itself: %v, notes %v; want a note", err, c)
 	}
 	head := fabricateRun(six)
 	head.Interrupted, head.Config.Rounds = true, 9
-	c, err = Compare(fabricateRun(six), head, "base", "head", CompareOptions{})
+	c, err = Compare(fabricateRun(six), head, "base", "head", Options{})
 	if err != nil || !strings.Contains(strings.Join(c.Notes, ";"), "head was interrupted: 6 of 9 rounds") {
 		t.Errorf("an interrupted head: %v, notes %v; want a note", err, c)
 	}
@@ -331,7 +354,7 @@ func TestPrintedChangeIsTheGatedEstimate(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 21))
 	for range 200 {
-		c, err := Compare(fabricateRun(noisy(rng, 6, 2, 0.15)), fabricateRun(noisy(rng, 6, 1.7, 0.15)), "base", "head", CompareOptions{resamples: simResamples})
+		c, err := Compare(fabricateRun(noisy(rng, 6, 2, 0.15)), fabricateRun(noisy(rng, 6, 1.7, 0.15)), "base", "head", Options{resamples: simResamples})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -382,14 +405,28 @@ func TestComparePaired(t *testing.T) {
 		run.Derive()
 		return run
 	}
-	c, err := ComparePaired(paired(2), "ab.json", CompareOptions{})
+	c, err := ComparePaired(paired(2), "ab.json", Options{})
 	if err != nil || c.Passed() || c.Design != DesignPaired || !strings.Contains(strings.Join(c.Failed, ";"), "speedup fell by 49.9%") {
 		t.Errorf("half as fast a head: %v, %+v; want a paired speedup regression", err, c)
 	}
-	if c, err := ComparePaired(paired(1), "ab.json", CompareOptions{}); err != nil || !c.Passed() {
+	if c, err := ComparePaired(paired(1), "ab.json", Options{}); err != nil || !c.Passed() {
 		t.Errorf("no change: %v, %v", err, c)
 	}
-	if _, err := ComparePaired(fabricateRun([]float64{2, 2, 2, 2, 2, 2}), "one.json", CompareOptions{}); !errors.Is(err, ErrNotPaired) {
+	if _, err := ComparePaired(fabricateRun([]float64{2, 2, 2, 2, 2, 2}), "one.json", Options{}); !errors.Is(err, ErrNotPaired) {
 		t.Errorf("a run of one build: %v, want ErrNotPaired", err)
 	}
+}
+
+// readRunFile reads a run file as compare does.
+func readRunFile(t *testing.T, path string) *results.Run {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := results.ParseRun(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return run
 }

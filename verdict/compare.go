@@ -1,0 +1,280 @@
+package verdict
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+
+	"github.com/flipbench/flipbench/results"
+)
+
+// Errors that make two runs impossible to compare: the CLI exits 2.
+var (
+	ErrIncomparable = errors.New("runs are not comparable")
+	ErrTooFewRounds = errors.New("too few rounds")
+	// ErrDifferentSetups wraps ErrIncomparable for runs that measured
+	// different things: --force compares them anyway.
+	ErrDifferentSetups = fmt.Errorf("different setups: %w", ErrIncomparable)
+	// ErrNotPaired is returned by ComparePaired for a run of one build.
+	ErrNotPaired = errors.New("not a paired A/B bench")
+)
+
+// Designs of a [Comparison].
+const (
+	// DesignTwoRuns compares two runs, each a bench of one build: their
+	// rounds are independent samples.
+	DesignTwoRuns = "two runs"
+	// DesignPaired compares the base and head builds of one paired
+	// bench round by round: each round measured both minutes apart.
+	DesignPaired = "paired"
+)
+
+// Compare compares head with base, metric by metric, the way benchstat
+// does: the median and confidence interval of each side over its rounds,
+// and the Mann-Whitney U test. The change is the Hodges-Lehmann ratio
+// head/base, bounded by inverting the same test, so the bounds hold at
+// any round count whatever the noise's distribution. A metric regresses
+// only when the change is significant (p <= Alpha) and its bound lies
+// wholly beyond MaxRegression in the bad direction, so that noise on a
+// shared CI runner does not fail a build.
+//
+// It returns an error wrapping [ErrIncomparable] for runs of another
+// schema, or of a different setup (CPU count, image, dispatch policy,
+// cluster size, burst size, threads) unless Force, and [ErrTooFewRounds]
+// for runs of fewer than [MinRounds] rounds. Failed requests in head
+// fail the comparison whatever the rounds.
+func Compare(base, head *results.Run, baseName, headName string, opt Options) (*Comparison, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if r.run.Schema != results.RunSchema {
+			return nil, fmt.Errorf("%s: schema %q, want %q: %w", r.name, r.run.Schema, results.RunSchema, ErrIncomparable)
+		}
+	}
+	var disturbed []string
+	base, disturbed = handleDisturbed(base, baseName, opt.DropDisturbed, disturbed)
+	head, disturbed = handleDisturbed(head, headName, opt.DropDisturbed, disturbed)
+	c := newComparison(DesignTwoRuns, runInfo(baseName, base, base.Standard(), base.Cluster()), runInfo(headName, head, head.Standard(), head.Cluster()), opt)
+	c.Notes = append(c.Notes, disturbed...)
+	if err := c.checkSetups(base, head, base.Cluster(), head.Cluster(), opt.Force); err != nil {
+		return nil, err
+	}
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if n := len(r.run.Clusters()); n > 1 {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters; compared: its first, %s", r.name, n, r.run.Cluster().Name))
+		}
+		if r.run.Interrupted {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", r.name, len(r.run.Rounds), r.run.Config.Rounds))
+		}
+	}
+	if baseName == headName || sameRun(base, head) {
+		c.Notes = append(c.Notes, "base and head are the same run: nothing can have changed")
+	}
+	failed := c.failedRequests()
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if n := r.run.Cluster().Speedup.Rounds; n < MinRounds {
+			if failed {
+				return c, nil // failed already; too few rounds to say more
+			}
+			return nil, fmt.Errorf("%s has %d complete rounds; compare needs at least %d (bench 6 rounds or more): %w",
+				r.name, n, MinRounds, ErrTooFewRounds)
+		}
+	}
+	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
+	for _, m := range c.metrics(opt) {
+		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
+		c.add(d, opt)
+	}
+	return c, nil
+}
+
+// MinPairedRounds is the fewest rounds a paired comparison needs: below
+// five, the signed-rank test cannot reach p <= 0.05 even when head is
+// worse in every round, so no change could be shown.
+const MinPairedRounds = 5
+
+// ComparePaired compares the head build of a paired A/B bench (bench
+// --base-exe --head-exe) with its base build, round by round: each
+// metric's per-round ratio head/base, its Hodges-Lehmann estimate and
+// the bounds that invert the Wilcoxon signed-rank test. The machine's
+// drift between runs, which no interval over two separate runs can see,
+// cancels out of each round's ratio.
+func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	var disturbed []string
+	run, disturbed = handleDisturbed(run, name, opt.DropDisturbed, disturbed)
+	pairs := run.Pairs()
+	if !run.Paired() || len(pairs) == 0 {
+		return nil, fmt.Errorf("%s: %w (bench --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", name, ErrNotPaired)
+	}
+	p := pairs[0]
+	c := newComparison(DesignPaired, runInfo(name+" (base)", run, p.BaseStandard, p.BaseCluster), runInfo(name+" (head)", run, p.HeadStandard, p.HeadCluster), opt)
+	c.Base.Build, c.Head.Build = run.Config.Builds[0], run.Config.Builds[1]
+	c.Notes = append(c.Notes, disturbed...)
+	if len(pairs) > 1 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters a build; compared: the first, %s", name, len(pairs), p.Name))
+	}
+	if run.Interrupted {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", name, len(run.Rounds), run.Config.Rounds))
+	}
+	if c.Base.Build.SHA256 == c.Head.Build.SHA256 {
+		c.Notes = append(c.Notes, "base and head are the same binary: any change is noise")
+	}
+	if n := len(run.Rounds); n < MinPairedRounds {
+		if c.failedRequests() {
+			return c, nil // failed already; too few rounds to say more
+		}
+		return nil, fmt.Errorf("%s has %d complete rounds; a paired comparison needs at least %d (bench 6 rounds or more): %w",
+			name, n, MinPairedRounds, ErrTooFewRounds)
+	}
+	c.failedRequests()
+	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, m := range c.metrics(opt) {
+		bv, hv := m.Rounds(run, p.BaseStandard, p.BaseCluster), m.Rounds(run, p.HeadStandard, p.HeadCluster)
+		c.add(comparePairedMetric(m, bv, hv, thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng), opt)
+	}
+	return c, nil
+}
+
+// handleDisturbed notes a run's disturbed rounds and, with drop, returns
+// a copy of the run without them.
+func handleDisturbed(r *results.Run, name string, drop bool, notes []string) (*results.Run, []string) {
+	rounds := r.DisturbedRounds()
+	if len(rounds) == 0 {
+		return r, notes
+	}
+	if !drop {
+		return r, append(notes, fmt.Sprintf("%s had disturbed rounds %v: other processes took more than %.2f of a core (--drop-disturbed leaves them out)", name, rounds, results.DisturbedCores))
+	}
+	cp := *r
+	cp.Arms = slices.Clone(r.Arms)
+	cp.Rounds = slices.Clone(r.Rounds)
+	cp.DropRounds(rounds)
+	return &cp, append(notes, fmt.Sprintf("%s: disturbed rounds %v left out", name, rounds))
+}
+
+func newComparison(design string, base, head RunInfo, opt Options) *Comparison {
+	return &Comparison{
+		Schema: CompareSchema, Design: design, Base: base, Head: head,
+		Alpha: opt.alpha(), MaxRegression: opt.maxRegression(), Confidence: DefaultConfidence,
+		Failed: []string{},
+	}
+}
+
+// checkSetups refuses, unless force, two runs that measured different
+// things; with force it notes each difference.
+func (c *Comparison) checkSetups(base, head *results.Run, bc, hc *results.Arm, force bool) error {
+	type diff struct{ what, b, h, why string }
+	var diffs []diff
+	add := func(what string, b, h any, why string) {
+		if fmt.Sprint(b) != fmt.Sprint(h) {
+			diffs = append(diffs, diff{what, fmt.Sprint(b), fmt.Sprint(h), why})
+		}
+	}
+	add("CPU counts", base.Env.NumCPU, head.Env.NumCPU, "the speedup depends on them")
+	add("images", ShortSHA(base.Config.Image.SHA256), ShortSHA(head.Config.Image.SHA256), "every time depends on them")
+	add("dispatch policies", schedOf(base), schedOf(head), "the policy decides the last response")
+	add("cluster sizes", bc.Workers, hc.Workers, "the speedup grows with the workers")
+	add("burst sizes (-n)", base.Config.N, head.Config.N, "the last response grows with the burst")
+	add("threads a worker", base.Config.Threads, head.Config.Threads, "they change a job's time")
+	for _, d := range diffs {
+		why := fmt.Sprintf("%s differ: base %s, head %s", d.what, d.b, d.h)
+		if !force {
+			return fmt.Errorf("%s (%s): %w", why, d.why, ErrDifferentSetups)
+		}
+		c.Notes = append(c.Notes, "compared although they differ (forced): "+why)
+	}
+	return nil
+}
+
+// ShortSHA is the first 12 hex digits of a digest, as the tables show it.
+func ShortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// sameRun reports whether two runs are one: same start, same
+// environment, same wall time.
+func sameRun(a, b *results.Run) bool {
+	return a.Started == b.Started && a.Env == b.Env && a.WallMs == b.WallMs && len(a.Rounds) == len(b.Rounds)
+}
+
+// failedRequests adds head's failed requests to the reasons the
+// comparison fails, and reports whether there were any: a head that
+// failed has regressed, however few rounds it finished.
+func (c *Comparison) failedRequests() bool {
+	if c.Head.Errors == 0 {
+		return false
+	}
+	c.Failed = append(c.Failed, fmt.Sprintf("head had %d failed requests", c.Head.Errors))
+	return true
+}
+
+// metrics are those compared: the Compared ones and the gated ones.
+func (c *Comparison) metrics(opt Options) []results.Metric {
+	var out []results.Metric
+	for _, m := range results.Metrics() {
+		if m.Compared || opt.gated(m.Name) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// add records d, gated or not, and its regression.
+func (c *Comparison) add(d Delta, opt Options) {
+	d.Gated = opt.gated(d.Metric)
+	if d.Regressed() {
+		c.Failed = append(c.Failed, d.Regression())
+	}
+	c.Deltas = append(c.Deltas, d)
+}
+
+// schedOf is the dispatch policy of a run's compared cluster: "shared"
+// for flipbench's servers before there was a choice, "" for servers
+// under test.
+func schedOf(r *results.Run) string {
+	if s := r.Cluster().Sched; s != "" || r.Config.StandardCmd != "" {
+		return s
+	}
+	return "shared"
+}
+
+// gateMatches reports whether gate names metric: exactly, or by the
+// part after the mode ("errors" is standard.errors and cluster.errors).
+func gateMatches(gate, metric string) bool {
+	if gate == metric {
+		return true
+	}
+	_, short, ok := strings.Cut(metric, ".")
+	return ok && gate == short
+}
+
+func runInfo(name string, r *results.Run, std, cl *results.Arm) RunInfo {
+	return RunInfo{
+		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
+		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: cl.Speedup.Rounds, Workers: cl.Workers,
+		Image: r.Config.Image.SHA256, Errors: std.Errors + cl.Errors,
+	}
+}

@@ -106,7 +106,7 @@ func TestRunAssemblesNamedRounds(t *testing.T) {
 					t.Errorf("round %d: speedup %v, want one", i+1, sp)
 				}
 			}
-			std, cl := run.Standard(), run.Cluster()
+			std, cl := run.Standard(), run.Primary()
 			if std.Workers != 1 || cl.Workers != 2 || cl.Requests != 12 || len(cl.RequestsPerWorker) != 2 || cl.Jain != 1 {
 				t.Errorf("arms: standard %d workers, cluster %d workers, %d requests, per worker %v, Jain %v",
 					std.Workers, cl.Workers, cl.Requests, cl.RequestsPerWorker, cl.Jain)
@@ -147,7 +147,7 @@ func TestRunInterruptedKeepsCompleteRounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !run.Interrupted || len(run.Rounds) != 1 || run.Cluster().Speedup.Rounds != 1 || !slices.Equal(run.Order, []string{"standard", "cluster"}) {
+	if !run.Interrupted || len(run.Rounds) != 1 || run.Primary().Speedup.Rounds != 1 || !slices.Equal(run.Order, []string{"standard", "cluster"}) {
 		t.Errorf("interrupted %v, %d rounds, order %v; want true, 1 round, [standard cluster]", run.Interrupted, len(run.Rounds), run.Order)
 	}
 	if len(f.stopped) != 2 {

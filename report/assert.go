@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,26 @@ type Assertion struct {
 	Metric string
 	Op     string
 	Value  float64 // in the metric's unit: ms for times
+
+	time bool // the metric is a time, in ms
+}
+
+// ResolveAssertions checks, before a bench runs, that the metric of each
+// assertion is one of a run of arms (a mode's name is its first arm).
+func ResolveAssertions(as []Assertion, arms []results.ArmSpec) error {
+	if len(arms) == 0 {
+		return nil
+	}
+	probe := &results.Run{}
+	for _, a := range arms {
+		probe.Arms = append(probe.Arms, results.Arm{ArmSpec: a})
+	}
+	for _, a := range as {
+		if _, err := probe.Metric(a.Metric, arms[0].Build); err != nil {
+			return fmt.Errorf("assertion %q: %w", a.Text, err)
+		}
+	}
+	return nil
 }
 
 // ParseAssertion parses METRIC OP VALUE, with OP one of >=, <=, >, <, ==
@@ -28,11 +49,11 @@ func ParseAssertion(s string) (Assertion, error) {
 		if !ok {
 			continue
 		}
-		m, known := results.LookupMetric(metric)
-		if !known {
-			return Assertion{}, fmt.Errorf("assertion %q: unknown metric %q (want %s)", s, metric, results.MetricHelp())
+		m, err := results.ParseMetric(metric, false)
+		if err != nil {
+			return Assertion{}, fmt.Errorf("assertion %q: %w", s, err)
 		}
-		a := Assertion{Text: s, Metric: metric, Op: op}
+		a := Assertion{Text: s, Metric: metric, Op: op, time: m.IsTime()}
 		if m.IsTime() {
 			d, err := time.ParseDuration(value)
 			if err != nil {
@@ -58,12 +79,16 @@ type CheckResult struct {
 	Pass      bool    `json:"pass"`
 }
 
-// Check evaluates the assertions on run.
+// Check evaluates the assertions on run (of a paired run, on its base
+// build). An assertion whose metric the run does not have fails, with NaN
+// as its value.
 func Check(run *results.Run, as []Assertion) []CheckResult {
 	out := make([]CheckResult, len(as))
 	for i, a := range as {
-		m, _ := results.LookupMetric(a.Metric)
-		v := m.Of(run)
+		v := math.NaN()
+		if m, err := run.Metric(a.Metric, run.Arms[0].Build); err == nil {
+			v = m.Of(run)
+		}
 		var pass bool
 		switch a.Op {
 		case ">=":
@@ -90,7 +115,7 @@ func WriteChecks(w io.Writer, as []Assertion, checks []CheckResult) error {
 			verdict = "FAIL"
 		}
 		actual := fmt.Sprintf("%.3g", r.Actual)
-		if m, _ := results.LookupMetric(as[i].Metric); m.IsTime() {
+		if as[i].time && !math.IsNaN(r.Actual) {
 			actual = Duration(r.Actual)
 		}
 		if _, err := fmt.Fprintf(w, "%s %s (actual %s)\n", verdict, r.Assertion, actual); err != nil {

@@ -140,7 +140,7 @@ func benchNotes(r *results.Run) []string {
 		speedups = append(speedups, fmt.Sprintf("%s: %s", a.Name, joinFloats(r.Speedups(a.Name))))
 	}
 	rounds := 0
-	if c := r.Cluster(); c != nil {
+	if c := r.Primary(); c != nil {
 		rounds = c.Speedup.Rounds
 	}
 	of := "the cluster's"

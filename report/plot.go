@@ -52,7 +52,7 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 	for i, a := range r.Arms {
 		name := a.Name
 		if a.Mode == results.Standard {
-			name = r.Cluster().Name
+			name = r.Primary().Name
 		}
 		speedups := make([]float64, len(r.Rounds))
 		for j := range r.Rounds {
@@ -89,7 +89,7 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 	if len(r.Scaling) > 0 {
 		panels = append(panels, scalingPlot(r.Scaling))
 	}
-	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Cluster().Speedup.Median, r.Env.NumCPU)
+	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Primary().Speedup.Median, r.Env.NumCPU)
 	if cl := r.Scaled(); len(cl) > 1 {
 		var parts []string
 		for _, a := range cl {

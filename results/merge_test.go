@@ -79,8 +79,8 @@ func TestMergeRuns(t *testing.T) {
 	if m.Config.Rounds != 5 || len(m.Rounds) != 5 || m.Rounds[4].Round != 5 || m.Rounds[4].Side(Cluster).Results[0].Round != 5 {
 		t.Fatalf("merged %d rounds, want 5 numbered 1..5", m.Config.Rounds)
 	}
-	if want := []float64{2, 2.5, 2, 2, 1}; !slices.Equal(m.Speedups(Cluster), want) || m.Cluster().Speedup.Median != 2 {
-		t.Errorf("speedups %v median %v, want %v and median 2", m.Speedups(Cluster), m.Cluster().Speedup.Median, want)
+	if want := []float64{2, 2.5, 2, 2, 1}; !slices.Equal(m.Speedups(Cluster), want) || m.Primary().Speedup.Median != 2 {
+		t.Errorf("speedups %v median %v, want %v and median 2", m.Speedups(Cluster), m.Primary().Speedup.Median, want)
 	}
 	if a.Rounds[0].Side(Standard).Results[0].Source != "" {
 		t.Error("MergeRuns changed its input")

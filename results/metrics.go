@@ -1,18 +1,26 @@
 package results
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 )
 
-// Metric is a quantity read from a run: as a whole (what the bench table
-// shows and --assert checks) and round by round (what compare tests and
-// --gate gates). This one table defines every metric's name, unit and
-// direction for every command.
+// Metric is a figure read from a run, by name: one arm's ("cluster.p99",
+// "queue/2w.last", "standard.throughput"), or the run's speedup and
+// efficiency, its primary arm's ([Run.Primary]). Every command that
+// asserts, gates or compares a figure reads it through this one table of
+// fields, which gives each its unit and direction.
 type Metric struct {
-	// Name is how users write it: "speedup", "cluster.p99".
+	// Name is how it is written: "speedup", "cluster.p99",
+	// "cluster/4w/rr.last".
 	Name string
+	// Arm is the name of the arm it reads, within its build in a paired
+	// run ("cluster", not "head/cluster"); Field what it reads of it
+	// ("p99", "speedup").
+	Arm, Field string
 	// Unit is "x" (a ratio), "ms", "req/s", "%", or "" (a count or a
 	// plain number).
 	Unit string
@@ -21,42 +29,109 @@ type Metric struct {
 	// Compared marks the metrics compare reports even when they do not
 	// gate.
 	Compared bool
-	// run reads the value of a standard arm and a cluster arm over the
-	// run; round a round's (ok false: the round has none, like a speedup
-	// without responses).
-	run   func(std, cl *Arm) float64
-	round func(rd *Round, std, cl *Arm) (v float64, ok bool)
+
+	f     *field
+	build string // the build Arm is in: "" for a run of one build
+}
+
+// field is what a metric reads of an arm: over the run, and round by
+// round (ok false: the round has none, like a speedup without responses).
+type field struct {
+	name, unit     string
+	higherIsBetter bool
+	compared       bool
+	// scaled marks the fields only an arm measured against a standard
+	// arm has (speedup, efficiency).
+	scaled bool
+	run    func(r *Run, a *Arm) float64
+	round  func(r *Run, rd *Round, a *Arm) (float64, bool)
+}
+
+// statField is a field of an arm's stats: the medians over the rounds of
+// first and last responses, the figures over every request of the rest.
+func statField(name, unit string, higherIsBetter, compared bool, of func(Stats) float64) field {
+	return field{name: name, unit: unit, higherIsBetter: higherIsBetter, compared: compared,
+		run:   func(_ *Run, a *Arm) float64 { return of(a.Stats) },
+		round: func(_ *Run, rd *Round, a *Arm) (float64, bool) { return of(rd.Side(a.Name).Stats), true },
+	}
+}
+
+// fields lists what a metric can read of an arm, in the order reports
+// list them.
+var fields = []field{
+	{name: "speedup", unit: "x", higherIsBetter: true, compared: true, scaled: true,
+		run:   func(_ *Run, a *Arm) float64 { return a.Speedup.Median },
+		round: roundSpeedup},
+	{name: "efficiency", higherIsBetter: true, compared: true, scaled: true,
+		run: func(_ *Run, a *Arm) float64 { return a.Speedup.Efficiency },
+		round: func(r *Run, rd *Round, a *Arm) (float64, bool) {
+			v, ok := roundSpeedup(r, rd, a)
+			return v * float64(baselineWorkers(r, a)) / float64(a.Workers), ok
+		}},
+	statField("first", "ms", false, false, func(s Stats) float64 { return s.FirstMs }),
+	statField("last", "ms", false, true, func(s Stats) float64 { return s.LastMs }),
+	statField("p50", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P50 }),
+	statField("p90", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.P90 }),
+	statField("p99", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P99 }),
+	statField("max", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.Max }),
+	statField("throughput", "req/s", true, true, func(s Stats) float64 { return s.ThroughputRPS }),
+	statField("errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }),
+	statField("error_rate", "%", false, true, func(s Stats) float64 {
+		if s.Requests == 0 {
+			return 0
+		}
+		return 100 * float64(s.Errors) / float64(s.Requests)
+	}),
+}
+
+func roundSpeedup(_ *Run, rd *Round, a *Arm) (float64, bool) {
+	s := rd.Side(a.Name)
+	return s.Speedup, s.Speedup > 0
+}
+
+func baselineWorkers(r *Run, a *Arm) int {
+	if b := r.Arm(a.Baseline); b != nil {
+		return b.Workers
+	}
+	return 1
+}
+
+func lookupField(name string) *field {
+	i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+	if i < 0 {
+		return nil
+	}
+	return &fields[i]
+}
+
+// The run's own metrics, its primary arm's.
+const (
+	speedupName    = "speedup"
+	efficiencyName = "efficiency"
+)
+
+func (f *field) metric(name, arm, build string) Metric {
+	return Metric{Name: name, Arm: arm, Field: f.name, Unit: f.unit, HigherIsBetter: f.higherIsBetter, Compared: f.compared, f: f, build: build}
 }
 
 // IsTime reports whether the metric is a time in milliseconds, whose
 // values users write with units ("5s").
 func (m Metric) IsTime() bool { return m.Unit == "ms" }
 
-// Of returns the run's value: the median over the rounds for the
-// speedup and for first and last responses, the value over every request
-// for latencies, throughput and errors.
-// It reads the run's standard arm and first cluster arm.
-func (m Metric) Of(r *Run) float64 { return m.run(r.Standard(), r.Cluster()) }
+// Of returns the metric's value over the run r: the median over the
+// rounds for the speedup and for first and last responses, the value
+// over every request for latencies, throughput and errors. m must come
+// from r ([Run.Metric]).
+func (m Metric) Of(r *Run) float64 { return m.f.run(r, r.Arm(BuildArmName(m.build, m.Arm))) }
 
-// PerRound returns one value per round that has one, in order, of the
-// run's standard arm and first cluster arm.
-func (m Metric) PerRound(r *Run) []float64 {
-	var v []float64
-	for _, x := range m.Rounds(r, r.Standard(), r.Cluster()) {
-		if !math.IsNaN(x) {
-			v = append(v, x)
-		}
-	}
-	return v
-}
-
-// Rounds returns the value of every round of r for the standard arm std
-// and the cluster arm cl, in order; NaN for a round that has none. A
-// paired comparison pairs them by round.
-func (m Metric) Rounds(r *Run, std, cl *Arm) []float64 {
+// Rounds returns the metric's value of arm a (an arm of r: the arm it
+// names, or its counterpart in another build or another run) in every
+// round of r, in order; NaN for a round that has none. A paired
+// comparison pairs them by round.
+func (m Metric) Rounds(r *Run, a *Arm) []float64 {
 	v := make([]float64, len(r.Rounds))
 	for i := range r.Rounds {
-		x, ok := m.round(&r.Rounds[i], std, cl)
+		x, ok := m.f.round(r, &r.Rounds[i], a)
 		if !ok {
 			x = math.NaN()
 		}
@@ -65,94 +140,59 @@ func (m Metric) Rounds(r *Run, std, cl *Arm) []float64 {
 	return v
 }
 
-// sideMetrics are the metrics of each side, after the side's name.
-var sideMetrics = []struct {
-	name, unit     string
-	higherIsBetter bool
-	compared       bool
-	of             func(Stats) float64
-}{
-	{"first", "ms", false, false, func(s Stats) float64 { return s.FirstMs }},
-	{"last", "ms", false, true, func(s Stats) float64 { return s.LastMs }},
-	{"p50", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P50 }},
-	{"p90", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.P90 }},
-	{"p99", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P99 }},
-	{"max", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.Max }},
-	{"throughput", "req/s", true, true, func(s Stats) float64 { return s.ThroughputRPS }},
-	{"errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }},
-	{"error_rate", "%", false, true, func(s Stats) float64 {
-		if s.Requests == 0 {
-			return 0
-		}
-		return 100 * float64(s.Errors) / float64(s.Requests)
-	}},
+// PerRound returns the value of arm a in each round of r that has one,
+// in order.
+func (m Metric) PerRound(r *Run, a *Arm) []float64 {
+	return slices.DeleteFunc(m.Rounds(r, a), math.IsNaN)
 }
 
-// metrics is the table, in the order reports list it. The speedup and
-// the "cluster." metrics read the run's first cluster arm, the
-// "standard." ones its standard arm ([Run.Cluster], [Run.Standard]).
-var metrics = func() []Metric {
-	speedup := func(rd *Round, _, cl *Arm) (float64, bool) {
-		s := rd.Side(cl.Name)
-		return s.Speedup, s.Speedup > 0
-	}
-	ms := []Metric{
-		{Name: "speedup", Unit: "x", HigherIsBetter: true, Compared: true,
-			run: func(_, cl *Arm) float64 { return cl.Speedup.Median }, round: speedup},
-		{Name: "efficiency", HigherIsBetter: true, Compared: true,
-			run: func(_, cl *Arm) float64 { return cl.Speedup.Efficiency },
-			round: func(rd *Round, std, cl *Arm) (float64, bool) {
-				v, ok := speedup(rd, std, cl)
-				return v * float64(std.Workers) / float64(cl.Workers), ok
-			}},
-	}
-	for _, mode := range []string{Standard, Cluster} {
-		arm := func(std, cl *Arm) *Arm {
-			if mode == Standard {
-				return std
-			}
-			return cl
-		}
-		for _, sm := range sideMetrics {
-			ms = append(ms, Metric{
-				Name: mode + "." + sm.name, Unit: sm.unit, HigherIsBetter: sm.higherIsBetter, Compared: sm.compared,
-				run: func(std, cl *Arm) float64 { return sm.of(arm(std, cl).Stats) },
-				round: func(rd *Round, std, cl *Arm) (float64, bool) {
-					return sm.of(rd.Side(arm(std, cl).Name).Stats), true
-				},
-			})
-		}
-	}
-	return ms
-}()
+// ErrUnknownMetric is wrapped by [ParseMetric] and [Run.Metric] for a
+// name that is not a metric, or not one of the run's.
+var ErrUnknownMetric = errors.New("unknown metric")
 
-// Metrics returns the metric table, in the order reports list it.
-func Metrics() []Metric { return slices.Clone(metrics) }
-
-// LookupMetric returns the metric called name.
-func LookupMetric(name string) (Metric, bool) {
-	i := slices.IndexFunc(metrics, func(m Metric) bool { return m.Name == name })
-	if i < 0 {
-		return Metric{}, false
+// ParseMetric reads a metric's name before there is a run to read it
+// from: "speedup", "efficiency" or ARM.FIELD, with a field of
+// [MetricHelp]; with bare, a FIELD alone too (a gate on it names the
+// field of every compared arm). Its Arm is as written ("" for the run's
+// own, or a mode's name); [Run.Metric] resolves it against a run.
+func ParseMetric(name string, bare bool) (Metric, error) {
+	arm, fieldName, dotted := strings.Cut(name, ".")
+	if !dotted {
+		arm, fieldName = "", name
 	}
-	return metrics[i], true
+	f := lookupField(fieldName)
+	switch {
+	case f == nil, dotted && arm == "":
+		return Metric{}, fmt.Errorf("%w %q (want %s)", ErrUnknownMetric, name, MetricHelp())
+	case !dotted && !bare && !f.scaled:
+		return Metric{}, fmt.Errorf("%w %q: name its arm, like standard.%s or cluster.%s", ErrUnknownMetric, name, fieldName, fieldName)
+	}
+	return f.metric(name, arm, ""), nil
 }
 
-// MetricNames lists every metric's name, in table order.
+// MetricNames lists the metrics of a run with a standard, a cluster and a
+// queue arm, each called after its mode (completions, help): speedup,
+// efficiency, then every field of each.
 func MetricNames() []string {
-	names := make([]string, len(metrics))
-	for i, m := range metrics {
-		names[i] = m.Name
+	names := []string{speedupName, efficiencyName}
+	for _, mode := range []string{Standard, Cluster, Queue} {
+		for _, f := range fields {
+			if !f.scaled || mode != Standard {
+				names = append(names, mode+"."+f.name)
+			}
+		}
 	}
 	return names
 }
 
-// MetricHelp describes the table in one line for help texts:
-// "speedup, efficiency, or standard|cluster . first|last|...".
+// MetricHelp describes the metrics in one line for help texts.
 func MetricHelp() string {
-	fields := make([]string, len(sideMetrics))
-	for i, sm := range sideMetrics {
-		fields[i] = sm.name
+	var names []string
+	for _, f := range fields {
+		if !f.scaled {
+			names = append(names, f.name)
+		}
 	}
-	return "speedup, efficiency, or standard|cluster . " + strings.Join(fields, "|")
+	return "speedup, efficiency, or ARM.FIELD with ARM standard, cluster or queue (the first of its kind) or an arm's name (cluster/4w/rr), and FIELD " +
+		strings.Join(names, "|") + "|speedup|efficiency"
 }

@@ -1,23 +1,43 @@
 package results
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
-func TestMetricNamesAreUnique(t *testing.T) {
+// mustMetric resolves name against r's arms of one build.
+func mustMetric(t *testing.T, r *Run, name string) Metric {
+	t.Helper()
+	m, err := r.Metric(name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMetricNamesParse(t *testing.T) {
 	t.Parallel()
 	names := MetricNames()
 	if len(slices.Compact(slices.Sorted(slices.Values(names)))) != len(names) {
 		t.Errorf("duplicate metric names in %v", names)
 	}
 	for _, name := range names {
-		if _, ok := LookupMetric(name); !ok {
-			t.Errorf("LookupMetric(%q) found nothing", name)
+		if _, err := ParseMetric(name, false); err != nil {
+			t.Errorf("ParseMetric(%q): %v", name, err)
 		}
 	}
-	if _, ok := LookupMetric("cluster.speedup"); ok {
-		t.Error("LookupMetric found a metric that does not exist")
+	for _, tt := range []struct {
+		name string
+		bare bool
+	}{{"cluster.bogus", true}, {".p99", true}, {"p99", false}, {"bogus", true}} {
+		if _, err := ParseMetric(tt.name, tt.bare); !errors.Is(err, ErrUnknownMetric) {
+			t.Errorf("ParseMetric(%q, bare %v): %v, want ErrUnknownMetric", tt.name, tt.bare, err)
+		}
+	}
+	if m, err := ParseMetric("p99", true); err != nil || m.Arm != "" || m.Field != "p99" || !m.IsTime() {
+		t.Errorf("a bare field: %+v %v", m, err)
 	}
 }
 
@@ -30,18 +50,18 @@ func TestErrorsMeanOneThing(t *testing.T) {
 	rd := run.Rounds[1].Side(Cluster)
 	rd.Results = append(rd.Results, Record{Round: 2, Status: 500, LatencyMs: 5, EndMs: 5, Kind: "http_500"})
 	run.Derive()
-	errs, _ := LookupMetric("cluster.errors")
-	rate, _ := LookupMetric("cluster.error_rate")
+	errs, rate := mustMetric(t, run, "cluster.errors"), mustMetric(t, run, "cluster.error_rate")
+	cl := run.Arm(Cluster)
 	if got := errs.Of(run); got != 1 {
 		t.Errorf("cluster.errors of the run %v, want 1 (a count)", got)
 	}
 	if got := rate.Of(run); got != 100.0/3 {
 		t.Errorf("cluster.error_rate of the run %v, want 33.3 (percent of 3 requests)", got)
 	}
-	if got := errs.PerRound(run); !slices.Equal(got, []float64{0, 1}) {
+	if got := errs.PerRound(run, cl); !slices.Equal(got, []float64{0, 1}) {
 		t.Errorf("cluster.errors per round %v, want [0 1]", got)
 	}
-	if got := rate.PerRound(run); !slices.Equal(got, []float64{0, 50}) {
+	if got := rate.PerRound(run, cl); !slices.Equal(got, []float64{0, 50}) {
 		t.Errorf("cluster.error_rate per round %v, want [0 50]", got)
 	}
 }
@@ -51,15 +71,84 @@ func TestSpeedupPerRoundSkipsRoundsWithoutOne(t *testing.T) {
 	run := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
 	run.Rounds[1].Side(Cluster).Results[0].Status = 0 // no response at all
 	run.Derive()
-	sp, _ := LookupMetric("speedup")
-	eff, _ := LookupMetric("efficiency")
-	if got := sp.PerRound(run); !slices.Equal(got, []float64{2}) {
+	sp, eff := mustMetric(t, run, "speedup"), mustMetric(t, run, "efficiency")
+	cl := run.Arm(Cluster)
+	if got := sp.PerRound(run, cl); !slices.Equal(got, []float64{2}) {
 		t.Errorf("speedup per round %v, want [2]: round 2 has no cluster response", got)
 	}
-	if got := eff.PerRound(run); !slices.Equal(got, []float64{1}) {
+	if got := eff.PerRound(run, cl); !slices.Equal(got, []float64{1}) {
 		t.Errorf("efficiency per round %v, want [1] (2x over 2 workers)", got)
 	}
-	if sp.Of(run) != 2 || run.Cluster().Speedup.Rounds != 1 {
-		t.Errorf("speedup of the run %v over %d rounds, want 2 over 1", sp.Of(run), run.Cluster().Speedup.Rounds)
+	if sp.Of(run) != 2 || run.Primary().Speedup.Rounds != 1 {
+		t.Errorf("speedup of the run %v over %d rounds, want 2 over 1", sp.Of(run), run.Primary().Speedup.Rounds)
+	}
+}
+
+// TestMetricsByArmName: a queue arm's figures are queue.*, never a silent
+// cluster.*; a mode's name is its first arm's; one figure has one name
+// however it is asked for.
+func TestMetricsByArmName(t *testing.T) {
+	t.Parallel()
+	run := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
+	run.Arms[1].Name, run.Arms[1].Mode = Queue, Queue
+	for i := range run.Rounds {
+		run.Rounds[i].Arms[1].Arm = Queue
+	}
+	run.Derive()
+	if m := mustMetric(t, run, "queue.last"); m.Arm != Queue || m.Of(run) != 45 {
+		t.Errorf("queue.last: arm %q, value %v; want the queue arm's 45 ms", m.Arm, m.Of(run))
+	}
+	if m := mustMetric(t, run, "speedup"); m.Arm != Queue || m.Name != "speedup" {
+		t.Errorf("speedup reads %q as %q, want the queue arm (the run's primary)", m.Arm, m.Name)
+	}
+	if m := mustMetric(t, run, "queue.speedup"); m.Name != "speedup" {
+		t.Errorf("queue.speedup is called %q; the primary arm's speedup is the run's, \"speedup\"", m.Name)
+	}
+	_, err := run.Metric("cluster.p99", "")
+	if !errors.Is(err, ErrUnknownMetric) || !strings.Contains(err.Error(), "its arms: standard, queue") {
+		t.Errorf("cluster.p99 of a run without a cluster: %v, want an error naming its arms", err)
+	}
+	if _, err := run.Metric("standard.speedup", ""); !errors.Is(err, ErrUnknownMetric) {
+		t.Errorf("standard.speedup: %v, want ErrUnknownMetric", err)
+	}
+	var names []string
+	for _, m := range run.Metrics("") {
+		names = append(names, m.Name)
+	}
+	if names[0] != "speedup" || names[1] != "efficiency" || !slices.Contains(names, "queue.p99") || slices.Contains(names, "queue.speedup") || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "cluster.") }) {
+		t.Errorf("metrics %v", names)
+	}
+
+	sizes := fabricatedRun([][2]float64{{100, 50}})
+	sizes.Arms[1].Name = "cluster/2w"
+	sizes.Rounds[0].Arms[1].Arm = "cluster/2w"
+	sizes.Derive()
+	if m := mustMetric(t, sizes, "cluster.p99"); m.Name != "cluster/2w.p99" {
+		t.Errorf("cluster.p99 of a run of cluster/2w is called %q, want cluster/2w.p99", m.Name)
+	}
+}
+
+// TestPairsOfEveryKind: a paired run pairs every arm of the head build
+// with the base build's of the same name, queues and standards included.
+func TestPairsOfEveryKind(t *testing.T) {
+	t.Parallel()
+	run := &Run{Config: RunConfig{Builds: []Build{{Name: Base}, {Name: Head}}}}
+	for _, b := range []string{Base, Head} {
+		std := BuildArmName(b, Standard)
+		run.Arms = append(run.Arms, Arm{ArmSpec: ArmSpec{Name: std, Build: b, Mode: Standard, Workers: 1}},
+			Arm{ArmSpec: ArmSpec{Name: BuildArmName(b, Queue), Build: b, Mode: Queue, Workers: 2, Baseline: std}})
+	}
+	var names []string
+	for _, p := range run.Pairs() {
+		names = append(names, p.Name)
+		if p.Base.Build != Base || p.Head.Build != Head {
+			t.Errorf("pair %s: %s and %s", p.Name, p.Base.Name, p.Head.Name)
+		}
+	}
+	if !slices.Equal(names, []string{Standard, Queue}) {
+		t.Errorf("pairs %v, want standard and queue", names)
+	}
+	if m, err := run.Metric("speedup", Head); err != nil || m.Arm != Queue {
+		t.Errorf("the head build's speedup: %+v, %v; want the queue's", m, err)
 	}
 }

@@ -51,8 +51,8 @@ func TestParseRunV1(t *testing.T) {
 	if run.Schema != RunSchema || len(run.Rounds) != 6 || run.Config.Rounds != 6 {
 		t.Fatalf("schema %q with %d rounds, want %q with 6", run.Schema, len(run.Rounds), RunSchema)
 	}
-	if sp := run.Speedups(Cluster); !slices.Equal(sp, stored.Speedup.PerRound) || run.Cluster().Speedup.Median != stored.Speedup.Median {
-		t.Errorf("speedups %v median %v, want the stored %v and %v", sp, run.Cluster().Speedup.Median, stored.Speedup.PerRound, stored.Speedup.Median)
+	if sp := run.Speedups(Cluster); !slices.Equal(sp, stored.Speedup.PerRound) || run.Primary().Speedup.Median != stored.Speedup.Median {
+		t.Errorf("speedups %v median %v, want the stored %v and %v", sp, run.Primary().Speedup.Median, stored.Speedup.PerRound, stored.Speedup.Median)
 	}
 	for i, side := range []string{Standard, Cluster} {
 		m, s := stored.Modes[i], run.Arm(side)
@@ -225,7 +225,7 @@ func TestParseRunV1WithoutWorkerProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	std, cl := run.Standard(), run.Cluster()
+	std, cl := run.Standard(), run.Primary()
 	if std.Workers != 1 || cl.Workers != 2 || cl.Speedup.Efficiency != round3(cl.Speedup.Median/2) {
 		t.Errorf("workers %d and %d, efficiency %v of speedup %v; want 1, 2 and half the speedup",
 			std.Workers, cl.Workers, cl.Speedup.Efficiency, cl.Speedup.Median)

@@ -102,12 +102,12 @@ func TestRunScalingCurves(t *testing.T) {
 	}
 	// A queue arm has its speedup, is not on the clusters' curve, and is
 	// the run's "cluster" only when it has no cluster.
-	if q := two.Arm(Queue); q.Speedup.Median != 2.5 || q.Speedup.Efficiency != 1.25 || len(two.Scaled()) != 2 || two.Cluster().Mode != Cluster {
-		t.Errorf("queue arm speedup %+v, scaled arms %d, run's cluster %s; want 2.5x (100/40), 1.25 a worker, 2, the cluster", q.Speedup, len(two.Scaled()), two.Cluster().Name)
+	if q := two.Arm(Queue); q.Speedup.Median != 2.5 || q.Speedup.Efficiency != 1.25 || len(two.Scaled()) != 2 || two.Primary().Mode != Cluster {
+		t.Errorf("queue arm speedup %+v, scaled arms %d, run's cluster %s; want 2.5x (100/40), 1.25 a worker, 2, the cluster", q.Speedup, len(two.Scaled()), two.Primary().Name)
 	}
 	two.Arms, two.Rounds[0].Arms = []Arm{two.Arms[0], two.Arms[2]}, []RoundSide{two.Rounds[0].Arms[0], two.Rounds[0].Arms[2]}
-	if err := two.Validate(); err != nil || two.Cluster().Mode != Queue {
-		t.Errorf("standard and queue alone: %v, cluster %v; want valid, the queue in the cluster's place", err, two.Cluster())
+	if err := two.Validate(); err != nil || two.Primary().Mode != Queue {
+		t.Errorf("standard and queue alone: %v, cluster %v; want valid, the queue in the cluster's place", err, two.Primary())
 	}
 	two.Arms[1].Baseline = Queue
 	if err := two.Validate(); err == nil {

@@ -17,7 +17,7 @@ func (r *Run) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%s: %w", fmt.Sprintf(format, a...), ErrMalformedRun)
 	}
-	if len(r.Arms) < 2 || r.Arms[0].Mode != Standard || r.Cluster() == nil {
+	if len(r.Arms) < 2 || r.Arms[0].Mode != Standard || r.Primary() == nil {
 		return bad("want a standard arm first and at least one cluster or queue arm, got %d arms", len(r.Arms))
 	}
 	seen := map[string]bool{}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
 	"golang.org/x/perf/benchmath"
 
@@ -63,20 +62,28 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 	var disturbed []string
 	base, disturbed = handleDisturbed(base, baseName, opt.DropDisturbed, disturbed)
 	head, disturbed = handleDisturbed(head, headName, opt.DropDisturbed, disturbed)
-	c := newComparison(DesignTwoRuns, runInfo(baseName, base, base.Standard(), base.Cluster()), runInfo(headName, head, head.Standard(), head.Cluster()), opt)
+	bs, err := sideOf(base, "", baseName)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := sideOf(head, "", headName)
+	if err != nil {
+		return nil, err
+	}
+	c := newComparison(DesignTwoRuns, runInfo(baseName, bs), runInfo(headName, hs), opt)
 	c.Notes = append(c.Notes, disturbed...)
-	if err := c.checkSetups(base, head, base.Cluster(), head.Cluster(), opt.Force); err != nil {
+	if err := c.checkSetups(bs, hs, opt.Force); err != nil {
 		return nil, err
 	}
 	for _, r := range []struct {
 		name string
-		run  *results.Run
-	}{{baseName, base}, {headName, head}} {
-		if n := len(r.run.Clusters()); n > 1 {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters; compared: its first, %s", r.name, n, r.run.Cluster().Name))
+		side side
+	}{{baseName, bs}, {headName, hs}} {
+		if note := r.side.note(r.name); note != "" {
+			c.Notes = append(c.Notes, note)
 		}
-		if r.run.Interrupted {
-			c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", r.name, len(r.run.Rounds), r.run.Config.Rounds))
+		if r.side.run.Interrupted {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", r.name, len(r.side.run.Rounds), r.side.run.Config.Rounds))
 		}
 	}
 	if baseName == headName || sameRun(base, head) {
@@ -85,9 +92,9 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 	failed := c.failedRequests()
 	for _, r := range []struct {
 		name string
-		run  *results.Run
-	}{{baseName, base}, {headName, head}} {
-		if n := r.run.Cluster().Speedup.Rounds; n < MinRounds {
+		side side
+	}{{baseName, bs}, {headName, hs}} {
+		if n := r.side.primary.Speedup.Rounds; n < MinRounds {
 			if failed {
 				return c, nil // failed already; too few rounds to say more
 			}
@@ -95,13 +102,38 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 				r.name, n, MinRounds, ErrTooFewRounds)
 		}
 	}
-	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
-	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
-	for _, m := range c.metrics(opt) {
-		d := compareMetric(m, m.PerRound(base), m.PerRound(head), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
-		c.add(d, opt)
+	err = c.compareSides(bs, hs, opt, func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta {
+		thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+		return compareMetric(m, m.PerRound(base, b), m.PerRound(head, h), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// compareSides compares every metric of hs's that the gates and the
+// table name with its counterpart in bs, by delta (which receives base's
+// arm, then head's), in the table's order.
+func (c *Comparison) compareSides(bs, hs side, opt Options, delta func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta) error {
+	gated, err := hs.gated(opt.gates())
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
+	for _, m := range hs.metrics(gated) {
+		b := bs.counterpart(hs, m.Arm)
+		if b == nil {
+			return fmt.Errorf("%s: base has no arm %s: %w", m.Name, m.Arm, ErrIncomparable)
+		}
+		d := delta(m, b, hs.run.ArmIn(hs.build, m.Arm), rng)
+		d.Gated = gated[m.Name]
+		if d.Regressed() {
+			c.Failed = append(c.Failed, d.Regression())
+		}
+		c.Deltas = append(c.Deltas, d)
+	}
+	return nil
 }
 
 // MinPairedRounds is the fewest rounds a paired comparison needs: below
@@ -121,16 +153,22 @@ func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, err
 	}
 	var disturbed []string
 	run, disturbed = handleDisturbed(run, name, opt.DropDisturbed, disturbed)
-	pairs := run.Pairs()
-	if !run.Paired() || len(pairs) == 0 {
+	if !run.Paired() || len(run.Pairs()) == 0 {
 		return nil, fmt.Errorf("%s: %w (bench --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", name, ErrNotPaired)
 	}
-	p := pairs[0]
-	c := newComparison(DesignPaired, runInfo(name+" (base)", run, p.BaseStandard, p.BaseCluster), runInfo(name+" (head)", run, p.HeadStandard, p.HeadCluster), opt)
+	bs, err := sideOf(run, results.Base, name+" (base)")
+	if err != nil {
+		return nil, err
+	}
+	hs, err := sideOf(run, results.Head, name+" (head)")
+	if err != nil {
+		return nil, err
+	}
+	c := newComparison(DesignPaired, runInfo(name+" (base)", bs), runInfo(name+" (head)", hs), opt)
 	c.Base.Build, c.Head.Build = run.Config.Builds[0], run.Config.Builds[1]
 	c.Notes = append(c.Notes, disturbed...)
-	if len(pairs) > 1 {
-		c.Notes = append(c.Notes, fmt.Sprintf("%s measured %d clusters a build; compared: the first, %s", name, len(pairs), p.Name))
+	if note := hs.note(name); note != "" {
+		c.Notes = append(c.Notes, note)
 	}
 	if run.Interrupted {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", name, len(run.Rounds), run.Config.Rounds))
@@ -146,11 +184,12 @@ func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, err
 			name, n, MinPairedRounds, ErrTooFewRounds)
 	}
 	c.failedRequests()
-	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, m := range c.metrics(opt) {
-		bv, hv := m.Rounds(run, p.BaseStandard, p.BaseCluster), m.Rounds(run, p.HeadStandard, p.HeadCluster)
-		c.add(comparePairedMetric(m, bv, hv, thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng), opt)
+	err = c.compareSides(bs, hs, opt, func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta {
+		thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+		return comparePairedMetric(m, m.Rounds(run, b), m.Rounds(run, h), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -182,7 +221,8 @@ func newComparison(design string, base, head RunInfo, opt Options) *Comparison {
 
 // checkSetups refuses, unless force, two runs that measured different
 // things; with force it notes each difference.
-func (c *Comparison) checkSetups(base, head *results.Run, bc, hc *results.Arm, force bool) error {
+func (c *Comparison) checkSetups(bs, hs side, force bool) error {
+	base, head, bc, hc := bs.run, hs.run, bs.primary, hs.primary
 	type diff struct{ what, b, h, why string }
 	var diffs []diff
 	add := func(what string, b, h any, why string) {
@@ -193,6 +233,7 @@ func (c *Comparison) checkSetups(base, head *results.Run, bc, hc *results.Arm, f
 	add("CPU counts", base.Env.NumCPU, head.Env.NumCPU, "the speedup depends on them")
 	add("images", ShortSHA(base.Config.Image.SHA256), ShortSHA(head.Config.Image.SHA256), "every time depends on them")
 	add("dispatch policies", schedOf(base), schedOf(head), "the policy decides the last response")
+	add("compared arms' modes", bc.Mode, hc.Mode, "a queue is not a cluster")
 	add("cluster sizes", bc.Workers, hc.Workers, "the speedup grows with the workers")
 	add("burst sizes (-n)", base.Config.N, head.Config.N, "the last response grows with the burst")
 	add("threads a worker", base.Config.Threads, head.Config.Threads, "they change a job's time")
@@ -231,47 +272,18 @@ func (c *Comparison) failedRequests() bool {
 	return true
 }
 
-// metrics are those compared: the Compared ones and the gated ones.
-func (c *Comparison) metrics(opt Options) []results.Metric {
-	var out []results.Metric
-	for _, m := range results.Metrics() {
-		if m.Compared || opt.gated(m.Name) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// add records d, gated or not, and its regression.
-func (c *Comparison) add(d Delta, opt Options) {
-	d.Gated = opt.gated(d.Metric)
-	if d.Regressed() {
-		c.Failed = append(c.Failed, d.Regression())
-	}
-	c.Deltas = append(c.Deltas, d)
-}
-
 // schedOf is the dispatch policy of a run's compared cluster: "shared"
 // for flipbench's servers before there was a choice, "" for servers
 // under test.
 func schedOf(r *results.Run) string {
-	if s := r.Cluster().Sched; s != "" || r.Config.StandardCmd != "" {
+	if s := r.Primary().Sched; s != "" || r.Config.StandardCmd != "" {
 		return s
 	}
 	return "shared"
 }
 
-// gateMatches reports whether gate names metric: exactly, or by the
-// part after the mode ("errors" is standard.errors and cluster.errors).
-func gateMatches(gate, metric string) bool {
-	if gate == metric {
-		return true
-	}
-	_, short, ok := strings.Cut(metric, ".")
-	return ok && gate == short
-}
-
-func runInfo(name string, r *results.Run, std, cl *results.Arm) RunInfo {
+func runInfo(name string, s side) RunInfo {
+	r, std, cl := s.run, s.std, s.primary
 	return RunInfo{
 		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
 		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: cl.Speedup.Rounds, Workers: cl.Workers,

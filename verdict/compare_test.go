@@ -143,11 +143,11 @@ func TestCompareRejects(t *testing.T) {
 	otherImage := fabricateRun(six)
 	otherImage.Config.Image = imageWithSHA("bb")
 	otherSched := fabricateRun(six)
-	otherSched.Cluster().Sched = "rr"
+	otherSched.Primary().Sched = "rr"
 	badSchema := fabricateRun(six)
 	badSchema.Schema = "flipbench/load/v1"
 	otherWorkers := fabricateRun(six)
-	otherWorkers.Cluster().Workers = 4
+	otherWorkers.Primary().Workers = 4
 	otherN := fabricateRun(six)
 	otherN.Config.N = 40
 	otherThreads := fabricateRun(six)
@@ -190,7 +190,7 @@ func TestCompareFailsOnFailedRequests(t *testing.T) {
 	t.Parallel()
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	head := fabricateRun(six)
-	head.Cluster().Errors = 3
+	head.Primary().Errors = 3
 	c, err := Compare(fabricateRun(six), head, "base", "head", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -323,8 +323,8 @@ func TestCompareHeadThatFailedIsARegression(t *testing.T) {
 	t.Parallel()
 	six := []float64{2, 2.1, 1.9, 2, 2.05, 1.95}
 	head := fabricateRun(six)
-	head.Cluster().Speedup.Rounds = 0
-	head.Cluster().Errors = 60
+	head.Primary().Speedup.Rounds = 0
+	head.Primary().Errors = 60
 	c, err := Compare(fabricateRun(six), head, "base", "head", Options{})
 	if err != nil || c.Passed() || !strings.Contains(strings.Join(c.Failed, ";"), "head had 60 failed requests") {
 		t.Errorf("err %v, failed %v; want a failure naming 60 failed requests", err, c)
@@ -375,7 +375,7 @@ func TestPrintedChangeIsTheGatedEstimate(t *testing.T) {
 // passes; a run of one build is refused.
 func TestComparePaired(t *testing.T) {
 	t.Parallel()
-	paired := func(headCluster float64) *results.Run {
+	paired := func(mode string, headCluster float64) *results.Run {
 		run := fabricateRun([]float64{2, 2, 2, 2, 2, 2})
 		run.Config.Builds = []results.Build{{Name: results.Base, Exe: "a", SHA256: "a"}, {Name: results.Head, Exe: "b", SHA256: "b"}}
 		run.Arms = nil
@@ -383,7 +383,7 @@ func TestComparePaired(t *testing.T) {
 			std := results.BuildArmName(b, results.Standard)
 			run.Arms = append(run.Arms,
 				results.Arm{ArmSpec: results.ArmSpec{Name: std, Build: b, Mode: results.Standard, Workers: 1}},
-				results.Arm{ArmSpec: results.ArmSpec{Name: results.BuildArmName(b, results.Cluster), Build: b, Mode: results.Cluster, Workers: 2, Baseline: std}})
+				results.Arm{ArmSpec: results.ArmSpec{Name: results.BuildArmName(b, mode), Build: b, Mode: mode, Workers: 2, Baseline: std}})
 		}
 		rng := rand.New(rand.NewPCG(5, 5))
 		for i := range run.Rounds {
@@ -395,7 +395,7 @@ func TestComparePaired(t *testing.T) {
 				}
 				sides = append(sides,
 					results.RoundSide{Arm: results.BuildArmName(b, results.Standard), Results: []results.Record{{Round: i + 1, Status: 200, PID: 1, LatencyMs: s, EndMs: s}}},
-					results.RoundSide{Arm: results.BuildArmName(b, results.Cluster), Results: []results.Record{{Round: i + 1, Status: 200, PID: 2, LatencyMs: cl, EndMs: cl}}})
+					results.RoundSide{Arm: results.BuildArmName(b, mode), Results: []results.Record{{Round: i + 1, Status: 200, PID: 2, LatencyMs: cl, EndMs: cl}}})
 			}
 			run.Rounds[i].Arms = sides
 		}
@@ -405,12 +405,27 @@ func TestComparePaired(t *testing.T) {
 		run.Derive()
 		return run
 	}
-	c, err := ComparePaired(paired(2), "ab.json", Options{})
+	c, err := ComparePaired(paired(results.Cluster, 2), "ab.json", Options{})
 	if err != nil || c.Passed() || c.Design != DesignPaired || !strings.Contains(strings.Join(c.Failed, ";"), "speedup fell by 49.9%") {
 		t.Errorf("half as fast a head: %v, %+v; want a paired speedup regression", err, c)
 	}
-	if c, err := ComparePaired(paired(1), "ab.json", Options{}); err != nil || !c.Passed() {
+	if c, err := ComparePaired(paired(results.Cluster, 1), "ab.json", Options{}); err != nil || !c.Passed() {
 		t.Errorf("no change: %v, %v", err, c)
+	}
+	// A paired bench of standard and queue arms (--modes standard,queue)
+	// compares as one of clusters does, its figures called queue.*.
+	c, err = ComparePaired(paired(results.Queue, 2), "ab.json", Options{Gates: []string{"queue.p50"}})
+	if err != nil || c.Passed() || !strings.Contains(strings.Join(c.Failed, ";"), "speedup fell by 49.9%") {
+		t.Errorf("half as fast a queue: %v, %+v; want a paired speedup regression", err, c)
+	}
+	if d := deltaOf(t, c, "queue.last"); d.Gated || d.Verdict != VerdictRegression {
+		t.Errorf("queue.last: %s (gated %v), want an advisory regression", d.Verdict, d.Gated)
+	}
+	if d := deltaOf(t, c, "queue.p50"); !d.Gated || d.Verdict != VerdictRegression {
+		t.Errorf("queue.p50: %s (gated %v), want a gated regression", d.Verdict, d.Gated)
+	}
+	if _, err := ComparePaired(paired(results.Queue, 1), "ab.json", Options{Gates: []string{"cluster.p99"}}); !errors.Is(err, results.ErrUnknownMetric) {
+		t.Errorf("a gate on a cluster of a run of queues: %v, want ErrUnknownMetric", err)
 	}
 	if _, err := ComparePaired(fabricateRun([]float64{2, 2, 2, 2, 2, 2}), "one.json", Options{}); !errors.Is(err, ErrNotPaired) {
 		t.Errorf("a run of one build: %v, want ErrNotPaired", err)

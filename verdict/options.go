@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/flipbench/flipbench/results"
 )
@@ -39,8 +38,9 @@ type Options struct {
 	// confidence interval. Zero means [DefaultMaxRegression].
 	MaxRegression float64
 	// Gates are metrics that fail the comparison in addition to
-	// [DefaultGates], by name ("cluster.p99") or by last part ("p99"
-	// gates standard.p99 and cluster.p99), from results.Metrics.
+	// [DefaultGates], by name ("cluster.p99", "queue/2w.last"; a mode's
+	// name is its first arm) or by field ("p99" gates the standard and
+	// the compared arm's), as results.ParseMetric reads them.
 	Gates []string
 	// Force compares runs from different CPU counts or images.
 	Force bool
@@ -56,11 +56,6 @@ type Options struct {
 
 func (o Options) alpha() float64         { return cmp.Or(o.Alpha, DefaultAlpha) }
 func (o Options) maxRegression() float64 { return cmp.Or(o.MaxRegression, DefaultMaxRegression) }
-
-// gated reports whether metric fails the comparison when it regresses.
-func (o Options) gated(metric string) bool {
-	return slices.ContainsFunc(o.gates(), func(g string) bool { return gateMatches(g, metric) })
-}
 
 func (o Options) gates() []string {
 	gates := slices.Clone(DefaultGates)
@@ -82,8 +77,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max regression must be a fraction above 0 and below 1, got %v", m)
 	}
 	for _, g := range o.gates() {
-		if !slices.ContainsFunc(results.Metrics(), func(m results.Metric) bool { return gateMatches(g, m.Name) }) {
-			return fmt.Errorf("unknown gate %q (metrics: %s)", g, strings.Join(results.MetricNames(), ", "))
+		if _, err := results.ParseMetric(g, true); err != nil {
+			return fmt.Errorf("unknown gate %q (want %s): %w", g, results.MetricHelp(), results.ErrUnknownMetric)
 		}
 	}
 	return nil

@@ -238,6 +238,9 @@ func (o *benchOptions) validate() error {
 	if err := o.cfg.Validate(); err != nil {
 		return &usageError{err}
 	}
+	if err := report.ResolveAssertions(o.checks, o.cfg.Servers.Arms()); err != nil {
+		return usageErrorf("--assert: %w", err)
+	}
 	return nil
 }
 

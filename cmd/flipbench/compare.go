@@ -50,11 +50,13 @@ bound. A metric regresses only when the change is significant (p <= --alpha) and
 its bound lies beyond --max-regression, so that a noisy runner does not fail the
 build; a change that is not significant prints "~".
 
-Only the speedup (cluster over standard, measured within each run, so the runner's
-own speed cancels out) and the error rates gate; --gate adds others
+Only the speedup (the first cluster over standard, or the first queue in a run
+without a cluster, measured within each run, so the runner's own speed cancels
+out) and the error rates gate; --gate adds others
 (` + results.MetricHelp() + `;
-a last part like "p99" names both sides). The rest are advisory. errors is a
-count and error_rate a percentage, as in bench --assert.
+a field alone like "p99" names the standard arm's and the compared arm's). The
+rest are advisory. errors is a count and error_rate a percentage, as in bench
+--assert.
 
 Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head
 (however few rounds it finished), 2 bad input (a missing or unreadable file, another

@@ -72,6 +72,7 @@ func TestNoSilentSurprises(t *testing.T) {
 		{"bench --queue-reply without queue", []string{"bench", "--quick", "--queue-reply", "async"}, "flipbench: --queue-reply is for the queue arms: add queue to --modes"},
 		{"bench --modes without standard", []string{"bench", "--quick", "--modes", "cluster,queue"}, "flipbench: modes need standard"},
 		{"bench --modes standard alone", []string{"bench", "--quick", "--modes", "standard"}, "flipbench: modes need cluster or queue beside standard"},
+		{"bench --assert on an arm it lacks", []string{"bench", "--quick", "--modes", "standard,queue", "--assert", "cluster.p99<=5s"}, `flipbench: --assert: assertion "cluster.p99<=5s": unknown metric "cluster.p99": the run has no arm cluster (its arms: standard, queue)`},
 		{"bench --modes frob", []string{"bench", "--quick", "--modes", "frob"}, `flipbench: invalid argument "frob" for "--modes" flag`},
 		{"bench --modes with commands", []string{"bench", "--modes", "all", "--standard-cmd", "true", "--cluster-cmd", "true"}, "flipbench: --modes chooses flipbench's own servers"},
 		{"load --poll without --await", []string{"load", "--poll", "1s", "--url", nowhere}, "flipbench: --poll needs --await (polling)"},

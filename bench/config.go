@@ -16,7 +16,7 @@ const DefaultRounds = 6
 
 // Config describes a bench.
 type Config struct {
-	// Servers starts the two sides' servers: [Own] or [Commands].
+	// Servers starts the arms' servers: [Own] or [Commands].
 	Servers Servers
 	// Requests is the burst size. Zero means loadgen.DefaultRequests.
 	Requests int
@@ -24,10 +24,15 @@ type Config struct {
 	Rounds int
 	// Timeout bounds each request. Zero means loadgen.DefaultTimeout.
 	Timeout time.Duration
+	// Measurement is what a measure step does to an arm. Nil means a
+	// [Burst] of Requests requests, each bounded by Timeout.
+	Measurement Measurement
+	// Loader fires the load. Nil means [LocalLoader].
+	Loader Loader
 	// Version and Commit identify the program in the run's environment.
 	Version, Commit string
 	// Progress, if set, is called as requests complete; label names the
-	// burst: "warm-up standard", "cluster 3/6".
+	// load: "warm-up standard", "cluster 3/6".
 	Progress func(label string, p loadgen.Progress)
 }
 
@@ -49,3 +54,17 @@ func (c Config) Validate() error {
 
 func (c Config) requests() int { return cmp.Or(c.Requests, loadgen.DefaultRequests) }
 func (c Config) rounds() int   { return cmp.Or(c.Rounds, DefaultRounds) }
+
+func (c Config) measurement() Measurement {
+	if c.Measurement != nil {
+		return c.Measurement
+	}
+	return Burst{Requests: c.Requests, Timeout: c.Timeout}
+}
+
+func (c Config) loader() Loader {
+	if c.Loader != nil {
+		return c.Loader
+	}
+	return LocalLoader
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
@@ -84,8 +83,7 @@ func (b *bencher) execute(ctx context.Context, steps []Step) (Step, error) {
 		case Start:
 			err = b.start(ctx, st.Arm)
 		case WarmUp:
-			size := min(b.cfg.requests(), b.arms[st.Arm].Workers)
-			_, err = b.burst(ctx, st.Arm, size, "warm-up "+st.Arm)
+			err = b.cfg.measurement().WarmUp(ctx, b.target(st.Arm, "warm-up "+st.Arm))
 		case Measure:
 			err = b.measure(ctx, st)
 		case Stop:
@@ -109,35 +107,25 @@ func (b *bencher) start(ctx context.Context, arm string) error {
 	return nil
 }
 
-// burst fires size requests at arm's server.
-func (b *bencher) burst(ctx context.Context, arm string, size int, label string) (*results.Summary, error) {
-	c := loadgen.Config{URL: b.running[arm].URL(), Requests: size, Timeout: b.cfg.Timeout}
-	// An async queue answers 202 at once: its jobs are awaited, so that
-	// its last response is its last job's end, like the other arms'. The
-	// event streams tell of each end as it happens; polling would see it
-	// up to an interval late.
-	if b.arms[arm].Reply == ReplyAsync {
-		c.Await = loadgen.AwaitEvents
-	}
-	if b.cfg.Progress != nil {
-		c.Progress = func(p loadgen.Progress) { b.cfg.Progress(label, p) }
-	}
-	return loadgen.Run(ctx, c)
+// target is arm, whose server runs, as a measurement sees it.
+func (b *bencher) target(arm, label string) Target {
+	return Target{Arm: b.arms[arm], URL: b.running[arm].URL(), Label: label, loader: b.cfg.loader(), progress: b.cfg.Progress}
 }
 
-// measure runs one measured round at one side; an interrupted burst is
-// not kept.
+// measure runs one measured round at one arm, and the CPU time the
+// machine, the bench and its servers used meanwhile; an interrupted
+// measurement is not kept.
 func (b *bencher) measure(ctx context.Context, st Step) error {
 	cpu := takeCPU()
-	sum, err := b.burst(ctx, st.Arm, b.cfg.requests(), fmt.Sprintf("%s %d/%d", st.Arm, st.Round, b.cfg.rounds()))
-	if err != nil || sum.Interrupted {
+	side, interrupted, err := b.cfg.measurement().Measure(ctx, b.target(st.Arm, fmt.Sprintf("%s %d/%d", st.Arm, st.Round, b.cfg.rounds())))
+	if err != nil || interrupted {
 		return err
 	}
-	use := cpu.since()
-	for i := range sum.Results {
-		sum.Results[i].Round = st.Round
+	side.Arm, side.CPU = st.Arm, cpu.since()
+	for i := range side.Results {
+		side.Results[i].Round = st.Round
 	}
-	b.measured[st] = results.RoundSide{Arm: st.Arm, Results: sum.Results, CPU: use}
+	b.measured[st] = side
 	b.order = append(b.order, st)
 	return nil
 }

@@ -23,8 +23,9 @@ import (
 type Servers interface {
 	// Validate checks the configuration before anything starts.
 	Validate() error
-	// Arms lists the servers to measure: a standard arm first, then each
-	// cluster, with names unique in the bench.
+	// Arms lists the servers to measure: a standard arm first, then the
+	// others (clusters, queues; of each build), with names unique in the
+	// bench.
 	Arms() []results.ArmSpec
 	// Start starts arm's server and returns once it serves.
 	Start(ctx context.Context, arm results.ArmSpec) (Server, error)
@@ -72,8 +73,9 @@ type Own struct {
 	Modes []string
 	// QueueReply is how the queue arms' fronts answer: [ReplyWait] (the
 	// request waits for its job, measured like a cluster's) or
-	// [ReplyAsync] (202 at once; the load awaits each job by polling, and
-	// the accept times are measured apart). Empty means ReplyWait.
+	// [ReplyAsync] (202 at once; the load follows each job's event stream
+	// to its end, and the accept times are measured apart). Empty means
+	// ReplyWait.
 	QueueReply string
 	// Logs receives the servers' logs. Nil discards them.
 	Logs io.Writer

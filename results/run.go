@@ -1,5 +1,12 @@
 package results
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
 // RunSchema names the JSON layout of a [Run]. Files of the older
 // schemas are still read (see [ParseRun]) and are converted.
 const (
@@ -101,4 +108,16 @@ type Build struct {
 	// Exe is the binary's path, SHA256 the hex digest of its bytes.
 	Exe    string `json:"exe"`
 	SHA256 string `json:"sha256"`
+}
+
+// Digest identifies the run by its content: the hex SHA-256 of its JSON.
+// The same run file read twice has one digest, so that a history records
+// a run once however often it is added.
+func (r *Run) Digest() (string, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }

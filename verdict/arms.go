@@ -83,14 +83,17 @@ func (s side) metrics(gated map[string]bool) []results.Metric {
 // note says, for a run that measured several arms beside its standard,
 // which one the comparison reads.
 func (s side) note(name string) string {
-	n := 0
+	n, kinds := 0, "clusters"
 	for _, a := range s.run.Scaled() {
 		if a.Build == s.build {
 			n++
+			if a.Mode != results.Cluster {
+				kinds = "clusters and queues"
+			}
 		}
 	}
 	if n < 2 {
 		return ""
 	}
-	return fmt.Sprintf("%s measured %d clusters and queues; compared: its first, %s (--gate ARM.FIELD adds another arm's figures)", name, n, s.within(s.primary))
+	return fmt.Sprintf("%s measured %d %s; compared: its first, %s (--gate ARM.FIELD adds another arm's figures)", name, n, kinds, s.within(s.primary))
 }

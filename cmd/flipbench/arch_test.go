@@ -41,6 +41,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"report", []string{"results", "verdict"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"verdict", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "github.com/olekukonko/tablewriter"}},
 		{"fixtures", nil, nil},
+		{"history", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
@@ -100,6 +101,59 @@ func TestNoTrackedBuildOutput(t *testing.T) {
 		if fi.Size() > maxTrackedBytes && !slices.Contains(bigFilesAllowed, f) {
 			t.Errorf("%s is tracked and weighs %.1f MB (over %d MB): build output? git rm --cached it and ignore it",
 				f, float64(fi.Size())/(1<<20), maxTrackedBytes>>20)
+		}
+	}
+}
+
+// soleImporters are the third-party libraries that one package of ours
+// owns: only the packages listed may import them (test files included),
+// so that a table never links vegeta, a load never links NATS, and a
+// database driver stays in the history store. Prefixes of import paths.
+var soleImporters = []struct {
+	prefix string
+	owners []string
+}{
+	{"github.com/tsenart/vegeta", []string{"loadgen"}},
+	{"github.com/olekukonko/tablewriter", []string{"report"}},
+	{"gonum.org/v1/plot", []string{"report"}},
+	{"github.com/nats-io/", []string{"queue", "cmd/flipbench"}}, // the CLI's queue tests drive a broker
+	{"github.com/disintegration/imaging", []string{"server"}},
+	{"github.com/prometheus/", []string{"httpfront", "queue"}},
+	{"golang.org/x/perf", []string{"verdict"}},
+	{"github.com/aclements/go-moremath", []string{"verdict"}},
+	{"github.com/spf13/", []string{"cmd/flipbench"}},
+	{"modernc.org/sqlite", []string{"history"}},
+	{"github.com/jackc/pgx", []string{"history"}},
+	{"database/sql", []string{"history"}},
+}
+
+// TestSoleImporters checks soleImporters against what every package of
+// the module imports, its tests included.
+func TestSoleImporters(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}} {{join .TestImports \" \"}} {{join .XTestImports \" \"}}", module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		for _, imp := range fields[1:] {
+			for _, rule := range soleImporters {
+				if !strings.HasPrefix(imp, rule.prefix) {
+					continue
+				}
+				seen[rule.prefix] = true
+				if !slices.Contains(rule.owners, pkg) {
+					t.Errorf("%s imports %s, which only %v may", pkg, imp, rule.owners)
+				}
+			}
+		}
+	}
+	for _, must := range []string{"github.com/tsenart/vegeta", "github.com/olekukonko/tablewriter", "github.com/nats-io/", "github.com/disintegration/imaging"} {
+		if !seen[must] {
+			t.Errorf("no package imports %s: is the check reading the module?", must)
 		}
 	}
 }

@@ -151,6 +151,13 @@ type Config struct {
 	Rounds int
 	// Pause is the wait between rounds.
 	Pause time.Duration
+	// WarmUp is how many requests are sent together before the first
+	// round and left out of everything (the summary, OnResult, Results):
+	// the first requests to a fresh server pay for its caches and its
+	// connections. Progress is told of them with its WarmUp set. Run
+	// fails, with [ErrWarmUpFailed], if every one of them failed: the
+	// rounds would measure a server that does not answer. Zero means none.
+	WarmUp int
 	// Timeout bounds each request, response body included. Zero means
 	// [DefaultTimeout].
 	Timeout time.Duration
@@ -222,6 +229,9 @@ type Progress struct {
 	// those cut short by a cancelled ctx (not failures, and not in Errors).
 	Errors   int
 	Canceled int
+	// WarmUp marks the requests of the warm-up ([Config.WarmUp]), which
+	// are not kept.
+	WarmUp bool
 }
 
 // maxRequests bounds one round, to keep a typo from opening a million
@@ -256,6 +266,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rounds must be > 0, got %d", c.Rounds)
 	case c.Pause < 0:
 		return fmt.Errorf("pause must be >= 0, got %s", c.Pause)
+	case c.WarmUp < 0 || c.WarmUp > maxRequests:
+		return fmt.Errorf("warm-up must be between 0 and %d, got %d", maxRequests, c.WarmUp)
 	case c.Timeout < 0:
 		return fmt.Errorf("timeout must be > 0, got %s", c.Timeout)
 	case c.PollInterval < 0:

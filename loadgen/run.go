@@ -42,7 +42,9 @@ const keepBody = 4 << 10
 // records, with Kind "canceled", but are not written to cfg.Results.
 // Failed requests are data in the summary, not an error: Run returns an
 // error only for an invalid configuration, a machine that cannot open
-// enough sockets, or a failed write to cfg.Results.
+// enough sockets, a warm-up whose every request failed ([ErrWarmUpFailed])
+// or a failed write to cfg.Results. Cancelled during the warm-up, it
+// returns a summary of no rounds, Interrupted.
 //
 // In closed mode the summary's N is the number of requests a round sent
 // (the mean over the rounds done, when there are several), and
@@ -51,8 +53,13 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ensureOpenFiles(cfg.planned()); err != nil {
+	if err := ensureOpenFiles(max(cfg.planned(), cfg.WarmUp)); err != nil {
 		return nil, err
+	}
+	if cfg.WarmUp > 0 {
+		if err := warmUp(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	sum := &results.Summary{
 		Schema:  results.LoadSchema,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flipbench/flipbench/bench"
 	"github.com/flipbench/flipbench/fixtures"
@@ -46,87 +47,11 @@ type benchOptions struct {
 func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
 	opts := &benchOptions{}
 	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Run the article's experiment: standard vs cluster, side by side",
-		Long: `Start flipbench standard (one worker) and flipbench cluster (--workers, default
-one per CPU) on free loopback ports, warm each up, fire --rounds bursts of -n
-concurrent POST /flip at each (interleaved standard, cluster, cluster, standard...
-so that a machine getting faster or slower weighs on both alike), stop both, and
-print one table: first and last response, p50, p99, throughput, and the speedup
-of the cluster over the single worker (standard's last response over the
-cluster's, paired by round) with its efficiency (speedup per worker). A second
-table shows how the work was shared out: Jain's fairness index, the last
-response against the ideal (ceil(n/workers) x the median job time), and the
-wait for a worker against the job.
-
-Several clusters in one run: --workers 1,2,3,4 measures a cluster of each size
-and --sched shared,rr,free,reuseport (or all) one under each dispatch policy, in
-the same interleaved schedule as standard (every arm in each round, the order
-reversed every other round), each with its own speedup. With two sizes or more
-above 1 it fits the Universal Scalability Law to the speedups (sigma:
-contention, kappa: crosstalk, the size where the speedup peaks); --plot draws
-each cluster's timeline and the scaling curve. The standard server runs the
-first policy listed.
-
-Three ways to serve: --modes standard,cluster,queue adds a flipbench queue arm
-(a front that puts every request on an embedded NATS JetStream work queue, and
---workers local workers that pull jobs from it; see docs/queue.md) to the same
-interleaved rounds, with its speedup over standard beside the cluster's. Its
-costs show in the second table: wait is from the front accepting a job to a
-worker starting it, service the rest. --queue-reply async makes the front answer
-202 at once; the bench then follows each job's event stream to its end (the
-last response is the last job's end, seen as it happens) and shows the accept
-times apart.
-
-A paired A/B bench: --base-exe OLD --head-exe NEW runs both builds' servers (a
-standard and the clusters each) in the same interleaved rounds, so that every round
-measures base and head minutes apart on the same machine; flipbench compare on
-that one run file compares them round by round. Both binaries must be flipbench
-builds with the launch protocol (this release or later).
-
-On Linux it records, for every burst, the CPU time of the bench and its servers
-and the CPU time the rest of the machine used; a burst during which other
-processes took more than a quarter of a core marks its round disturbed, and the
-table lists those rounds (an efficiency above 1, which a CPU-bound cluster
-cannot reach, is flagged with "(!)").
-
-With --out it writes every measurement to a run file (JSON, schema ` + results.RunSchema + `)
-with the machine, the configuration and every request, for compare and report
-(--out - writes it to stdout, and the table to stderr). Every output path is
-checked before the first request, and --out never overwrites a file that is not
-a run file. With no flags it flips the
-embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
---quick flips a small image for a smoke run of a few seconds.
-
-Any server under test: --standard-cmd and --cluster-cmd start the two servers to
-compare (run with sh -c, waited for until --url answers, stopped with SIGTERM then
-SIGKILL to their process group). As both serve one URL they run one after the
-other, all standard rounds then all cluster rounds; set --workers to the cluster
-command's worker count for the efficiency. A {workers} placeholder in
---cluster-cmd is replaced by each size of --workers, to get any cluster's curve.
-
---assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
-errors is a count, error_rate a percentage; times take units, like 5s): each
-check is printed with PASS or FAIL.
-
-Exit codes: 0 ok, 1 if any request failed or an --assert failed, 2 bad usage, 3
-interrupted (the rounds done so far are still printed and written).`,
-		Example: `  $ flipbench bench
-  $ flipbench bench --plot bench.html
-  $ flipbench bench --quick
-  $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
-  $ flipbench bench --quick --sched all --plot dispatch.html
-  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json && flipbench compare ab.json
-  $ flipbench bench --workers 1,2,3,4 --plot scaling.html
-  $ flipbench bench --modes standard,cluster,queue
-  $ flipbench bench --quick --modes all --queue-reply async
-  $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
-  $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
-  $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
-      --url http://127.0.0.1:3000/flip --workers 8
-  $ flipbench bench --standard-cmd 'gunicorn -w 1 app:app' --cluster-cmd 'gunicorn -w {workers} app:app' \
-      --url http://127.0.0.1:8000/flip --workers 2,4,8`,
-		Args: rangeArgs(0, 0),
+		Use:     "bench",
+		Short:   "Run the article's experiment: standard vs cluster, side by side",
+		Long:    benchLong,
+		Example: benchExample,
+		Args:    rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.modesSet, opts.replySet = cmd.Flags().Changed("modes"), cmd.Flags().Changed("queue-reply")
 			if err := opts.validate(); err != nil {
@@ -138,7 +63,12 @@ interrupted (the rounds done so far are still printed and written).`,
 			return runBench(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	f := cmd.Flags()
+	opts.flags(cmd.Flags())
+	return cmd
+}
+
+// flags declares bench's flags into opts.
+func (opts *benchOptions) flags(f *pflag.FlagSet) {
 	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "concurrent requests in each burst")
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
 	f.Var(newIntList(&opts.workers, []int{runtime.NumCPU()}, 1), "workers", "the cluster's worker processes; a list (1,2,4) measures each size")
@@ -160,7 +90,6 @@ interrupted (the rounds done so far are still printed and written).`,
 	f.StringVar(&opts.baseExe, "base-exe", "", "paired A/B bench: the base build's flipbench binary (with --head-exe; compare the run file alone)")
 	f.StringVar(&opts.headExe, "head-exe", "", "paired A/B bench: the head build's flipbench binary (with --base-exe)")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
-	return cmd
 }
 
 // validate checks what only the flags know (which flags go together)
@@ -297,49 +226,11 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	if err != nil && run == nil {
 		return err
 	}
-	// The run file first: minutes of measurements must survive a closed
-	// stdout (| head). A file that cannot be written (a full disk) does
-	// not keep the table from being printed.
-	tableOut, werr, ferr := writeResultJSON(opts.out, run, stdout, stderr)
-	if ferr != nil {
-		return ferr
-	}
-	if werr == nil && opts.out != "" && opts.out != stdoutPath && !opts.quiet {
-		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
-	}
-	if opts.plot != "" {
-		perr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) })
-		if perr == nil && !opts.quiet {
-			fmt.Fprintf(stderr, "drew %s\n", opts.plot)
-		}
-		werr = errors.Join(werr, perr)
-	}
-	if err := report.WriteBench(tableOut, run, opts.format); err != nil {
-		return errors.Join(werr, err)
-	}
-	stdout = tableOut
+	tableOut, werr := writeBenchOutputs(opts, run, start, stdout, stderr)
 	if werr != nil {
 		return werr
 	}
-	var checkErr error
-	if len(opts.checks) > 0 && !run.Interrupted {
-		results := report.Check(run, opts.checks)
-		// With --format json, stdout must stay one JSON document.
-		checksOut := stdout
-		if opts.format == report.FormatJSON {
-			checksOut = stderr
-		}
-		fmt.Fprintln(checksOut)
-		if werr := report.WriteChecks(checksOut, opts.checks, results); werr != nil {
-			return werr
-		}
-		for _, r := range results {
-			if !r.Pass {
-				checkErr = fmt.Errorf("assertion failed: %s", r.Assertion)
-				break
-			}
-		}
-	}
+	checkErr := runChecks(opts, run, tableOut, stderr)
 	switch {
 	case run.Interrupted:
 		return errInterrupted
@@ -356,3 +247,135 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	}
 	return nil
 }
+
+// writeBenchOutputs writes the run where the flags say: the run file
+// first, as minutes of measurements must survive a closed stdout (| head),
+// then the plot, then the table. A file that cannot be written (a full
+// disk) does not keep the table from being printed; its error comes
+// after. It returns where the table went: stdout, or stderr when stdout
+// holds the run file.
+func writeBenchOutputs(opts *benchOptions, run *results.Run, start time.Time, stdout, stderr io.Writer) (io.Writer, error) {
+	tableOut, werr, ferr := writeResultJSON(opts.out, run, stdout, stderr)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if werr == nil && opts.out != "" && opts.out != stdoutPath && !opts.quiet {
+		fmt.Fprintf(stderr, "wrote %s (%s)\n", opts.out, time.Since(start).Round(time.Second))
+	}
+	if opts.plot != "" {
+		perr := writePlot(opts.plot, func(w io.Writer, format string) error { return report.WriteBenchPlot(w, run, format) })
+		if perr == nil && !opts.quiet {
+			fmt.Fprintf(stderr, "drew %s\n", opts.plot)
+		}
+		werr = errors.Join(werr, perr)
+	}
+	if err := report.WriteBench(tableOut, run, opts.format); err != nil {
+		return nil, errors.Join(werr, err)
+	}
+	return tableOut, werr
+}
+
+// runChecks prints the --assert checks of a run that finished, and
+// returns the first that failed.
+func runChecks(opts *benchOptions, run *results.Run, stdout, stderr io.Writer) error {
+	if len(opts.checks) == 0 || run.Interrupted {
+		return nil
+	}
+	checks := report.Check(run, opts.checks)
+	// With --format json, stdout must stay one JSON document.
+	out := stdout
+	if opts.format == report.FormatJSON {
+		out = stderr
+	}
+	fmt.Fprintln(out)
+	if err := report.WriteChecks(out, opts.checks, checks); err != nil {
+		return err
+	}
+	for _, r := range checks {
+		if !r.Pass {
+			return fmt.Errorf("assertion failed: %s", r.Assertion)
+		}
+	}
+	return nil
+}
+
+// benchLong is bench's help; its metrics and schema come from results.
+var benchLong = `Start flipbench standard (one worker) and flipbench cluster (--workers, default
+one per CPU) on free loopback ports, warm each up, fire --rounds bursts of -n
+concurrent POST /flip at each (interleaved standard, cluster, cluster, standard...
+so that a machine getting faster or slower weighs on both alike), stop both, and
+print one table: first and last response, p50, p99, throughput, and the speedup
+of the cluster over the single worker (standard's last response over the
+cluster's, paired by round) with its efficiency (speedup per worker). A second
+table shows how the work was shared out: Jain's fairness index, the last
+response against the ideal (ceil(n/workers) x the median job time), and the
+wait for a worker against the job.
+
+Several clusters in one run: --workers 1,2,3,4 measures a cluster of each size
+and --sched shared,rr,free,reuseport (or all) one under each dispatch policy, in
+the same interleaved schedule as standard (every arm in each round, the order
+reversed every other round), each with its own speedup. With two sizes or more
+above 1 it fits the Universal Scalability Law to the speedups (sigma:
+contention, kappa: crosstalk, the size where the speedup peaks); --plot draws
+each cluster's timeline and the scaling curve. The standard server runs the
+first policy listed.
+
+Three ways to serve: --modes standard,cluster,queue adds a flipbench queue arm
+(a front that puts every request on an embedded NATS JetStream work queue, and
+--workers local workers that pull jobs from it; see docs/queue.md) to the same
+interleaved rounds, with its speedup over standard beside the cluster's. Its
+costs show in the second table: wait is from the front accepting a job to a
+worker starting it, service the rest. --queue-reply async makes the front answer
+202 at once; the bench then follows each job's event stream to its end (the
+last response is the last job's end, seen as it happens) and shows the accept
+times apart.
+
+A paired A/B bench: --base-exe OLD --head-exe NEW runs both builds' servers (a
+standard and the clusters each) in the same interleaved rounds, so that every round
+measures base and head minutes apart on the same machine; flipbench compare on
+that one run file compares them round by round. Both binaries must be flipbench
+builds with the launch protocol (this release or later).
+
+On Linux it records, for every burst, the CPU time of the bench and its servers
+and the CPU time the rest of the machine used; a burst during which other
+processes took more than a quarter of a core marks its round disturbed, and the
+table lists those rounds (an efficiency above 1, which a CPU-bound cluster
+cannot reach, is flagged with "(!)").
+
+With --out it writes every measurement to a run file (JSON, schema ` + results.RunSchema + `)
+with the machine, the configuration and every request, for compare and report
+(--out - writes it to stdout, and the table to stderr). Every output path is
+checked before the first request, and --out never overwrites a file that is not
+a run file. With no flags it flips the
+embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
+--quick flips a small image for a smoke run of a few seconds.
+
+Any server under test: --standard-cmd and --cluster-cmd start the two servers to
+compare (run with sh -c, waited for until --url answers, stopped with SIGTERM then
+SIGKILL to their process group). As both serve one URL they run one after the
+other, all standard rounds then all cluster rounds; set --workers to the cluster
+command's worker count for the efficiency. A {workers} placeholder in
+--cluster-cmd is replaced by each size of --workers, to get any cluster's curve.
+
+--assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
+errors is a count, error_rate a percentage; times take units, like 5s): each
+check is printed with PASS or FAIL.
+
+Exit codes: 0 ok, 1 if any request failed or an --assert failed, 2 bad usage, 3
+interrupted (the rounds done so far are still printed and written).`
+
+const benchExample = `  $ flipbench bench
+  $ flipbench bench --plot bench.html
+  $ flipbench bench --quick
+  $ flipbench bench -n 20 --rounds 9 --workers 4 --out run.json
+  $ flipbench bench --quick --sched all --plot dispatch.html
+  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json && flipbench compare ab.json
+  $ flipbench bench --workers 1,2,3,4 --plot scaling.html
+  $ flipbench bench --modes standard,cluster,queue
+  $ flipbench bench --quick --modes all --queue-reply async
+  $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
+  $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
+  $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
+      --url http://127.0.0.1:3000/flip --workers 8
+  $ flipbench bench --standard-cmd 'gunicorn -w 1 app:app' --cluster-cmd 'gunicorn -w {workers} app:app' \
+      --url http://127.0.0.1:8000/flip --workers 2,4,8`

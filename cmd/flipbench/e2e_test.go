@@ -667,6 +667,37 @@ func TestLoadAgainstCluster(t *testing.T) {
 	}
 }
 
+// TestLoadWarmUp: load --warmup sends its requests to the real server
+// (its supervisor counts them) and leaves them out of the summary.
+func TestLoadWarmUp(t *testing.T) {
+	p := startServer(t, nil, "cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--image", mustFixtureFile(t, fixtures.SmallPNG))
+	stdout, stderr, code := runCLI(t, nil, "load", "-n", "3", "--warmup", "2", "--url", p.url+"/flip", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum struct {
+		Requests int `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	served := 0
+	waitFor(t, 10*time.Second, "the supervisor to count every answer", func() bool {
+		h, err := healthz(p.url)
+		if err != nil {
+			return false
+		}
+		served = 0
+		for _, w := range h.Workers {
+			served += w.Served
+		}
+		return served == 5
+	})
+	if sum.Requests != 3 || !strings.Contains(stderr, "warm-up: 2/2 done") {
+		t.Errorf("summary of %d requests (want 3, the warm-up left out), server served %d; stderr:\n%s", sum.Requests, served, stderr)
+	}
+}
+
 func TestLoadWhereNothingListens(t *testing.T) {
 	t.Parallel()
 	url := "http://" + freeAddr(t) + "/flip"

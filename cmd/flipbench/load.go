@@ -40,54 +40,11 @@ type loadOptions struct {
 func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) error) *cobra.Command {
 	opts := &loadOptions{}
 	cmd := &cobra.Command{
-		Use:   "load",
-		Short: "Fire N concurrent requests at a server and time the responses",
-		Long: `Fire -n requests released together, as independent clients with a connection
-each (the article's script), and report when the first and the last responses
-arrived, latency percentiles, throughput and how many requests each worker PID
-(X-Worker-Pid) answered. With --rate and --duration it sends an open-loop
-constant rate instead, so a slow server cannot slow the arrivals down.
-
-With -c/--concurrency and --duration it runs a closed loop instead (hey's -c
-with -z): that many clients, each sending its next request when its last one is
-answered, for the duration.
-
-Every request opens a connection of its own, as independent clients do, so a
-cluster hands each one to a free worker; a burst opens them all before it
-releases the requests, so they leave together and their latencies leave the
-TCP connect out; --keepalive reuses connections, and a
-cluster then keeps a client on the worker its connection went to.
-
-A server that answers 202 Accepted with a Location (flipbench queue --reply
-async) has only accepted the job: the latency is the acceptance's. With --await
-each job is then polled at its Location (every --poll) until it ends, and the
-summary gives both: the accept latency apart, and as the latency and the first
-and last response, when the client saw each job end (up to one --poll late).
---await=events follows each job's event stream (Location/events, Server-Sent
-Events) instead, and sees the end as it happens, without polling.
-
-Failed requests (refused, reset, timed out, non-2xx) are counted by kind; the
-summary is printed and then load exits 1 if any failed, unless --allow-errors.
-Ctrl-C prints the partial summary and exits 3: requests cut short are counted
-as canceled, not as errors, and left out of the latencies and of --results.
-
-Off a terminal (CI logs) a progress line is printed every 5 s and at the end of
-each round; --quiet prints none.`,
-		Example: `  $ flipbench load -n 10
-  $ flipbench load -n 10 --rounds 5 --format json --out load.json
-  $ flipbench load --url http://127.0.0.1:3000/flip --body photo.jpg -v
-  $ flipbench load --rate 20/s --duration 30s
-  $ flipbench load -c 4 --duration 30s --percentiles 50,95,99.9
-  $ flipbench load -H 'Host: flip.example' -H 'Authorization: Bearer T' --url http://127.0.0.1:8080/flip
-  $ flipbench load -c 8 --duration 1m --keepalive
-  $ flipbench load --url https://127.0.0.1:8443/flip --cacert ca.pem    # or --insecure
-  $ flipbench load -n 10 --warmup 2 --rounds 5 --quiet
-  $ flipbench load -n 100 --results results.bin && vegeta report results.bin
-  $ flipbench load -n 10 --plot load.html
-  $ flipbench load -n 10 --out - | jq .last_ms
-  $ flipbench load -n 500 --url http://127.0.0.1:3000/flip --await    # a queue --reply async front
-  $ flipbench load -n 10 --await=events --plot jobs.html`,
-		Args: rangeArgs(0, 0),
+		Use:     "load",
+		Short:   "Fire N concurrent requests at a server and time the responses",
+		Long:    loadLong,
+		Example: loadExample,
+		Args:    rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.requestsSet = cmd.Flags().Changed("requests")
 			opts.pollSet = cmd.Flags().Changed("poll")
@@ -231,19 +188,20 @@ func parseHeaders(hs []string) (http.Header, error) {
 
 func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) error {
 	cfg := opts.cfg
+	cfg.WarmUp = opts.warmup
 	prog := newProgress(stderr, opts.quiet)
+	// -v prints each response instead of the load's progress; the
+	// warm-up's, whose responses are not printed, is shown either way.
+	cfg.Progress = func(p loadgen.Progress) {
+		switch {
+		case p.WarmUp:
+			prog.update("warm-up", p)
+		case !opts.verbose:
+			prog.update("load", p)
+		}
+	}
 	if opts.verbose {
 		cfg.OnResult = func(r results.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
-	} else {
-		cfg.Progress = func(p loadgen.Progress) { prog.update("load", p) }
-	}
-	if opts.warmup > 0 {
-		if err := warmUp(ctx, cfg, opts.warmup, prog, stderr); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return errInterrupted
-		}
 	}
 	if opts.results != "" {
 		f, err := os.Create(opts.results)
@@ -255,12 +213,21 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	}
 	sum, err := loadgen.Run(ctx, cfg)
 	prog.finish()
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case sum.Interrupted && len(sum.RoundStats) == 0:
+		return errInterrupted // during the warm-up: nothing measured
 	}
+	return writeLoadOutputs(opts, sum, stdout, stderr)
+}
+
+// writeLoadOutputs writes the summary where the flags say, and returns
+// the exit the summary calls for. The files go first, so the results
+// survive a closed stdout; a file that cannot be written does not keep
+// the summary from being shown.
+func writeLoadOutputs(opts *loadOptions, sum *results.Summary, stdout, stderr io.Writer) error {
 	sum.Percentiles = results.LatencyPercentiles(sum.Results, opts.percentiles)
-	// The files first, so the results survive a closed stdout; a file
-	// that cannot be written does not keep the summary from being shown.
 	summaryOut, werr, err := writeResultJSON(opts.out, sum, stdout, stderr)
 	if err != nil {
 		return err
@@ -278,26 +245,6 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 		return errInterrupted
 	case sum.Errors > 0 && !opts.allowErrors:
 		return fmt.Errorf("%d of %d requests failed (%s)", sum.Errors, sum.Requests, kinds(sum.ErrorsByKind))
-	}
-	return nil
-}
-
-// warmUp sends n requests together, as the load will, and throws their
-// results away: the first requests to a fresh server pay for its caches
-// and connections. It fails only when every warm-up request failed.
-func warmUp(ctx context.Context, cfg loadgen.Config, n int, prog *progress, stderr io.Writer) error {
-	wcfg := cfg
-	wcfg.Rate, wcfg.Concurrency, wcfg.Duration = loadgen.Rate{}, 0, 0
-	wcfg.Requests, wcfg.Rounds, wcfg.Pause = n, 1, 0
-	wcfg.OnResult, wcfg.Results = nil, nil
-	wcfg.Progress = func(p loadgen.Progress) { prog.update("warm-up", p) }
-	sum, err := loadgen.Run(ctx, wcfg)
-	prog.finish()
-	if err != nil {
-		return err
-	}
-	if sum.OK == 0 && !sum.Interrupted {
-		return fmt.Errorf("warm-up: all %d requests failed (%s)", sum.Requests, kinds(sum.ErrorsByKind))
 	}
 	return nil
 }
@@ -332,3 +279,50 @@ func kinds(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+const loadLong = `Fire -n requests released together, as independent clients with a connection
+each (the article's script), and report when the first and the last responses
+arrived, latency percentiles, throughput and how many requests each worker PID
+(X-Worker-Pid) answered. With --rate and --duration it sends an open-loop
+constant rate instead, so a slow server cannot slow the arrivals down.
+
+With -c/--concurrency and --duration it runs a closed loop instead (hey's -c
+with -z): that many clients, each sending its next request when its last one is
+answered, for the duration.
+
+Every request opens a connection of its own, as independent clients do, so a
+cluster hands each one to a free worker; a burst opens them all before it
+releases the requests, so they leave together and their latencies leave the
+TCP connect out; --keepalive reuses connections, and a
+cluster then keeps a client on the worker its connection went to.
+
+A server that answers 202 Accepted with a Location (flipbench queue --reply
+async) has only accepted the job: the latency is the acceptance's. With --await
+each job is then polled at its Location (every --poll) until it ends, and the
+summary gives both: the accept latency apart, and as the latency and the first
+and last response, when the client saw each job end (up to one --poll late).
+--await=events follows each job's event stream (Location/events, Server-Sent
+Events) instead, and sees the end as it happens, without polling.
+
+Failed requests (refused, reset, timed out, non-2xx) are counted by kind; the
+summary is printed and then load exits 1 if any failed, unless --allow-errors.
+Ctrl-C prints the partial summary and exits 3: requests cut short are counted
+as canceled, not as errors, and left out of the latencies and of --results.
+
+Off a terminal (CI logs) a progress line is printed every 5 s and at the end of
+each round; --quiet prints none.`
+
+const loadExample = `  $ flipbench load -n 10
+  $ flipbench load -n 10 --rounds 5 --format json --out load.json
+  $ flipbench load --url http://127.0.0.1:3000/flip --body photo.jpg -v
+  $ flipbench load --rate 20/s --duration 30s
+  $ flipbench load -c 4 --duration 30s --percentiles 50,95,99.9
+  $ flipbench load -H 'Host: flip.example' -H 'Authorization: Bearer T' --url http://127.0.0.1:8080/flip
+  $ flipbench load -c 8 --duration 1m --keepalive
+  $ flipbench load --url https://127.0.0.1:8443/flip --cacert ca.pem    # or --insecure
+  $ flipbench load -n 10 --warmup 2 --rounds 5 --quiet
+  $ flipbench load -n 100 --results results.bin && vegeta report results.bin
+  $ flipbench load -n 10 --plot load.html
+  $ flipbench load -n 10 --out - | jq .last_ms
+  $ flipbench load -n 500 --url http://127.0.0.1:3000/flip --await    # a queue --reply async front
+  $ flipbench load -n 10 --await=events --plot jobs.html`

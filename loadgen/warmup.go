@@ -1,0 +1,41 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// ErrWarmUpFailed is wrapped by [Run]'s error when every request of the
+// warm-up failed.
+var ErrWarmUpFailed = errors.New("warm-up failed")
+
+// warmUp sends cfg.WarmUp requests together, as one burst of the load,
+// and drops what they did; it fails only when every one failed.
+func warmUp(ctx context.Context, cfg Config) error {
+	w := cfg
+	w.Rate, w.Concurrency, w.Duration = Rate{}, 0, 0
+	w.Requests, w.Rounds, w.Pause, w.WarmUp = cfg.WarmUp, 1, 0, 0
+	w.OnResult, w.Results = nil, nil
+	if cfg.Progress != nil {
+		w.Progress = func(p Progress) {
+			p.WarmUp = true
+			cfg.Progress(p)
+		}
+	}
+	sum, err := Run(ctx, w)
+	if err != nil {
+		return err
+	}
+	if sum.OK == 0 && !sum.Interrupted {
+		var kinds []string
+		for _, k := range slices.Sorted(maps.Keys(sum.ErrorsByKind)) {
+			kinds = append(kinds, fmt.Sprintf("%s: %d", k, sum.ErrorsByKind[k]))
+		}
+		return fmt.Errorf("%w: all %d requests failed (%s)", ErrWarmUpFailed, sum.Requests, strings.Join(kinds, ", "))
+	}
+	return nil
+}

@@ -11,7 +11,7 @@ import (
 
 // Run runs the bench cfg describes, step by step as [Schedule] orders
 // it, and stops every server it started before it returns. A round
-// counts only when both sides measured it.
+// counts only when every arm measured it.
 //
 // When ctx is cancelled it stops early and returns the rounds that
 // finished, with Interrupted set and no error. Failed requests are data

@@ -28,10 +28,10 @@ type ArmSpec struct {
 	Command string `json:"command,omitempty"`
 	// Reply is how a queue arm's front answered: "wait" (when the job
 	// was done) or "async" (202 at once, the job then awaited by
-	// polling its location). Empty for other arms.
+	// following its event stream). Empty for other arms.
 	Reply string `json:"reply,omitempty"`
-	// Baseline names the standard arm that a cluster arm's speedup is
-	// measured against; empty for a standard arm.
+	// Baseline names the standard arm that a cluster or queue arm's
+	// speedup is measured against; empty for a standard arm.
 	Baseline string `json:"baseline,omitempty"`
 }
 
@@ -64,8 +64,8 @@ type Arm struct {
 	// Stats is over the rounds: first and last are the rounds' medians,
 	// latencies are over every request.
 	Stats
-	// Speedup summarizes a cluster arm's rounds' speedups; zero for the
-	// standard arm.
+	// Speedup summarizes a cluster or queue arm's rounds' speedups;
+	// zero for a standard arm.
 	Speedup Speedup
 	// Jain is the median over the rounds of each round's Jain's fairness
 	// index of the requests each worker answered: 1 is perfectly even
@@ -125,7 +125,7 @@ func (a *Arm) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &a.ArmSpec)
 }
 
-// Speedup summarizes the rounds' speedups of a cluster arm.
+// Speedup summarizes the rounds' speedups of a cluster or a queue arm.
 type Speedup struct {
 	// Median, Min and Max are over the rounds that have a speedup.
 	Median float64 `json:"median"`

@@ -30,7 +30,7 @@ type RoundSide struct {
 	Arm string
 	// Stats is the burst's, derived from Results.
 	Stats
-	// Speedup is, for a cluster arm, its baseline's last response over
+	// Speedup is, for a cluster or queue arm, its baseline's last response over
 	// its own in this round: how much sooner the cluster finished the
 	// same burst. It is 0 when either got no response at all.
 	Speedup float64

@@ -89,8 +89,15 @@ type launchSettings struct {
 // lc.Workers local workers, its front answering as reply says ([ReplyWait]
 // or [ReplyAsync]; empty means ReplyWait). It returns once every local
 // worker is ready.
+//
+// Only settings other than the defaults go in the spec: a build older
+// than this one, which reads none, then serves a wait-mode queue as
+// asked, and is refused (by its missing echo) for an async one.
 func Launch(ctx context.Context, lc server.LaunchConfig, reply string) (*server.Instance, error) {
-	lc.Entry, lc.Extra = server.EntrySuperviseQueue, launchSettings{Reply: cmp.Or(reply, ReplyWait)}
+	lc.Entry, lc.Extra = server.EntrySuperviseQueue, nil
+	if reply := cmp.Or(reply, ReplyWait); reply != ReplyWait {
+		lc.Extra = launchSettings{Reply: reply}
+	}
 	return server.Launch(ctx, lc)
 }
 

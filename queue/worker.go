@@ -111,6 +111,34 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 
+	dir, err := w.makeTempDir(log)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// Running jobs outlive ctx by Grace at most, and Abort cuts them.
+	jobCtx, cancelJobs := context.WithCancel(abortCtx)
+	defer cancelJobs()
+	go w.cutAfterGrace(ctx, jobCtx, cancelJobs)
+
+	log.Info("worker online", "worker", name, "pid", os.Getpid(), "nats", Redact(w.URL),
+		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", w.slots(), "ack_wait", q.ackWait.String(), "tries", q.tries)
+	if w.Ready != nil {
+		w.Ready()
+	}
+	total, err := w.runSlots(pullCtx, jobCtx, q, name, dir, log)
+	if err != nil {
+		return err
+	}
+	log.Info("worker stopped", "worker", name, "pid", os.Getpid(), "served", total)
+	return nil
+}
+
+// makeTempDir makes the worker's temporary directory for job files. With
+// the default prefix, it first removes what workers of that name killed
+// before it left in TmpDir.
+func (w *Worker) makeTempDir(log *slog.Logger) (string, error) {
 	prefix := w.TempPrefix
 	if prefix == "" {
 		prefix = fmt.Sprintf("%s%d-", tempPrefix, os.Getpid())
@@ -118,39 +146,42 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	dir, err := os.MkdirTemp(w.TmpDir, prefix)
 	if err != nil {
-		return fmt.Errorf("make temp dir: %w", err)
+		return "", fmt.Errorf("make temp dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	return dir, nil
+}
 
-	// Running jobs outlive ctx by Grace at most, and Abort cuts them.
-	jobCtx, cancelJobs := context.WithCancel(abortCtx)
-	defer cancelJobs()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-jobCtx.Done():
-			return
-		}
-		t := time.NewTimer(cmp.Or(w.Grace, server.DefaultGrace))
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelJobs()
-		case <-jobCtx.Done():
-		}
-	}()
-
-	log.Info("worker online", "worker", name, "pid", os.Getpid(), "nats", Redact(w.URL),
-		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", w.slots(), "ack_wait", q.ackWait.String(), "tries", q.tries)
-	if w.Ready != nil {
-		w.Ready()
+// cutAfterGrace cancels the running jobs Grace after ctx is done, so that
+// they outlive ctx by Grace at most. It returns at once if jobCtx is done
+// first (Abort, or Run returning).
+func (w *Worker) cutAfterGrace(ctx, jobCtx context.Context, cancelJobs context.CancelFunc) {
+	select {
+	case <-ctx.Done():
+	case <-jobCtx.Done():
+		return
 	}
+	t := time.NewTimer(cmp.Or(w.Grace, server.DefaultGrace))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		cancelJobs()
+	case <-jobCtx.Done():
+	}
+}
+
+// runSlots runs one runner per slot, each with its own Flipper and
+// directory in dir, pulling until pullCtx is done and running jobs with
+// jobCtx. It blocks until every runner has stopped and returns how many
+// jobs they served. If a slot's directory cannot be made, it returns the
+// error at once, without waiting: the runners already started stop when
+// Run's deferred cancels end their contexts.
+func (w *Worker) runSlots(pullCtx, jobCtx context.Context, q *Queue, name, dir string, log *slog.Logger) (int, error) {
 	var wg sync.WaitGroup
 	var served sync.Map
 	for i := range w.slots() {
 		f := &server.Flipper{Dir: filepath.Join(dir, fmt.Sprint(i))}
 		if err := os.Mkdir(f.Dir, 0o700); err != nil {
-			return fmt.Errorf("make temp dir: %w", err)
+			return 0, fmt.Errorf("make temp dir: %w", err)
 		}
 		r := &runner{q: q, f: f, name: name, pid: os.Getpid(), log: log}
 		wg.Go(func() {
@@ -161,8 +192,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Wait()
 	total := 0
 	served.Range(func(_, v any) bool { total += v.(int); return true })
-	log.Info("worker stopped", "worker", name, "pid", os.Getpid(), "served", total)
-	return nil
+	return total, nil
 }
 
 // open binds to the queue, waiting for a front to set it up.
@@ -297,48 +327,90 @@ func (q *Queue) write(ctx context.Context, id string, g *guess, next func(cur *J
 	return 0, fmt.Errorf("job %s: record keeps changing", id)
 }
 
-// handle runs one delivery of a job.
+// handle runs one delivery of a job, in steps: decode the delivery, look
+// at the job's record if it was delivered before, record the job as
+// running here, run it with heartbeats, and record its outcome (or hand
+// it back for another try).
 func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
+	spec, tries, ok := r.decode(msg)
+	if !ok {
+		return
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	g, ok := r.lookFirst(bctx, msg, spec, tries)
+	if !ok {
+		return
+	}
+	started := time.Now()
+	running, rev, ok := r.take(bctx, msg, spec, tries, g, &started)
+	if !ok {
+		return
+	}
+	res, out, err := r.runWithHeartbeats(ctx, msg, spec)
+	if r.handBack(ctx, msg, spec, tries, err) {
+		return
+	}
+	r.end(bctx, msg, spec, tries, &started, &guess{cur: running, rev: rev}, outcome{res: res, out: out, err: err})
+}
+
+// decode reads the job a delivery carries and how many times it was
+// delivered. A message that holds no job is dropped (terminated, never
+// delivered again), and decode returns false.
+func (r *runner) decode(msg jetstream.Msg) (jobSpec, int, bool) {
 	var spec jobSpec
 	if err := json.Unmarshal([]byte(msg.Headers().Get(specHeader)), &spec); err != nil || spec.ID == "" {
 		r.log.Error("job message unreadable, dropping it", "worker", r.name, "subject", msg.Subject(), "err", err)
 		msg.Term()
-		return
+		return jobSpec{}, 0, false
 	}
 	tries := 1
 	if meta, err := msg.Metadata(); err == nil {
 		tries = int(meta.NumDelivered)
 	}
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	return spec, tries, true
+}
+
+// lookFirst returns what the worker may take the job's record to be
+// before it writes it. It returns false when it dealt with the delivery
+// itself: handed it back, acknowledged a job that had ended, or ended a
+// job that has had all its tries.
+func (r *runner) lookFirst(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int) (*guess, bool) {
 	// A first delivery has no record yet: it is created without a look.
 	// A job delivered again is looked at first: it may have ended.
-	g := &guess{}
-	if tries > 1 {
-		st, rev, err := r.q.record(bctx, spec.ID)
-		if err != nil {
-			r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
-			msg.NakWithDelay(time.Second)
-			return
-		}
-		if st != nil && st.Ended() {
-			// Done already (a worker finished and died before it could
-			// acknowledge): the result stands, nothing is run twice.
-			r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "state", st.State, "try", tries)
-			r.cleanup(bctx, spec, msg)
-			return
-		}
-		g = &guess{cur: st, rev: rev}
-		if tries > r.q.tries {
-			r.end(bctx, msg, spec, tries, nil, g, http500(fmt.Errorf("gave up after %d tries: each worker that took the job died or stalled", r.q.tries)))
-			return
-		}
+	if tries <= 1 {
+		return &guess{}, true
 	}
+	st, rev, err := r.q.record(ctx, spec.ID)
+	if err != nil {
+		r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
+		msg.NakWithDelay(time.Second)
+		return nil, false
+	}
+	if st != nil && st.Ended() {
+		// Done already (a worker finished and died before it could
+		// acknowledge): the result stands, nothing is run twice.
+		r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "state", st.State, "try", tries)
+		r.cleanup(ctx, spec, msg)
+		return nil, false
+	}
+	g := &guess{cur: st, rev: rev}
+	if tries > r.q.tries {
+		r.end(ctx, msg, spec, tries, nil, g, http500(fmt.Errorf("gave up after %d tries: each worker that took the job died or stalled", r.q.tries)))
+		return nil, false
+	}
+	return g, true
+}
 
-	started := time.Now()
+// take records the job as running on this worker since started, by
+// compare-and-set from g, unless it has ended already. It returns the
+// record written and its revision, the guess for the outcome's write, or
+// false when it dealt with the delivery itself (acknowledged an ended
+// job, or handed it back).
+func (r *runner) take(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int, g *guess, started *time.Time) (*JobStatus, uint64, bool) {
 	running := &JobStatus{ID: spec.ID, State: StateRunning, Worker: r.name, PID: r.pid, Tries: tries,
-		Accepted: spec.Accepted, Started: &started, QueueMs: msSince(spec.Accepted, started)}
-	rev, err := r.q.write(bctx, spec.ID, g, func(cur *JobStatus) (*JobStatus, bool) {
+		Accepted: spec.Accepted, Started: started, QueueMs: msSince(spec.Accepted, *started)}
+	rev, err := r.q.write(ctx, spec.ID, g, func(cur *JobStatus) (*JobStatus, bool) {
 		if cur != nil && cur.Ended() {
 			return nil, false
 		}
@@ -346,17 +418,22 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	})
 	if errors.Is(err, errSkip) {
 		r.log.Info("job already ended, acknowledging", "worker", r.name, "job", spec.ID, "try", tries)
-		r.cleanup(bctx, spec, msg)
-		return
+		r.cleanup(ctx, spec, msg)
+		return nil, 0, false
 	}
 	if err != nil {
 		r.log.Warn("job record not written, later", "worker", r.name, "job", spec.ID, "err", err)
 		msg.NakWithDelay(time.Second)
-		return
+		return nil, 0, false
 	}
 	r.log.Info("job start", "worker", r.name, "pid", r.pid, "job", spec.ID, "try", tries,
-		"source", source(spec), "queue_ms", msSince(spec.Accepted, started))
+		"source", source(spec), "queue_ms", msSince(spec.Accepted, *started))
+	return running, rev, true
+}
 
+// runWithHeartbeats runs the job, telling the stream meanwhile that it
+// is in progress.
+func (r *runner) runWithHeartbeats(ctx context.Context, msg jetstream.Msg, spec jobSpec) (server.Result, []byte, error) {
 	// Progress heartbeats: the stream gives the job to another worker
 	// only if this one stops saying it is still at it.
 	beat := make(chan struct{})
@@ -374,19 +451,25 @@ func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	}()
 	res, out, err := r.run(ctx, spec, msg.Data())
 	close(beat)
+	return res, out, err
+}
+
+// handBack gives a job that failed with err back to the stream, when it
+// should run again rather than end here, and reports whether it did.
+func (r *runner) handBack(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries int, err error) bool {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Stopped in the middle: another worker takes it now.
 		r.log.Warn("job cut short, handing it back", "worker", r.name, "job", spec.ID, "err", err)
 		msg.Nak()
-		return
+		return true
 	case err != nil && server.StatusFor(err) == 500 && tries < r.q.tries:
 		// Perhaps this machine's trouble (a full disk): another try.
 		r.log.Warn("job failed, trying again", "worker", r.name, "job", spec.ID, "try", tries, "err", err)
 		msg.NakWithDelay(time.Second)
-		return
+		return true
 	}
-	r.end(bctx, msg, spec, tries, &started, &guess{cur: running, rev: rev}, outcome{res: res, out: out, err: err})
+	return false
 }
 
 // outcome is how a job ended.

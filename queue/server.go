@@ -96,31 +96,19 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 			return err
 		}
 		defer e.Shutdown()
-		url, auth.Token = e.URL(), s.Embedded.Token
-		if s.Embedded.TLSCert != "" && auth.CACert == "" {
-			// The local workers connect over TLS: a self-signed
-			// certificate is its own root.
-			auth.CACert = s.Embedded.TLSCert
-		}
-		inProcess = append(inProcess, e.InProcess())
+		url, auth, inProcess = s.embeddedBroker(e, auth)
 	}
 	nc, err := Connect(url, "flipbench queue front", auth, inProcess...)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep})
-	cancel()
+	q, err := s.setup(ctx, nc, url)
 	if err != nil {
-		return fmt.Errorf("set up the queue on %s: %w", Redact(url), err)
+		return err
 	}
 
-	local := &localWorkers{pids: make([]int, s.Workers)}
-	fcfg := s.Front
-	fcfg.NATS, fcfg.Logger = url, log
-	fcfg.Workers, fcfg.Restarts = local.health, local.restartCount
-	front, err := NewFront(ctx, q, fcfg)
+	front, local, err := s.newFront(ctx, q, url, log)
 	if err != nil {
 		return err
 	}
@@ -136,19 +124,7 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 	defer stop(nil)
 	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
-	workersDone := make(chan error, 1)
-	if s.Workers > 0 {
-		c := s.cluster(url, auth, local, log)
-		go func() {
-			err := c.RunDetached(workersCtx)
-			if err != nil {
-				stop(err) // the workers gave up: so does the front
-			}
-			workersDone <- err
-		}()
-	} else {
-		workersDone <- nil
-	}
+	workersDone := s.startWorkers(workersCtx, stop, url, auth, local, log)
 
 	err = front.Serve(runCtx, ln, s.Grace)
 	// The front is drained: what waited for a job has its answer. Now
@@ -166,6 +142,68 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 	}
 	log.Info("supervisor stopped", "mode", "queue", "pid", os.Getpid())
 	return nil
+}
+
+// embeddedBroker returns the URL of the embedded server e, the
+// credentials on it (its token, and its certificate as the root when it
+// serves TLS and auth names none) and the options that connect the front
+// in process.
+func (s *Server) embeddedBroker(e *Embedded, auth Auth) (string, Auth, []nats.Option) {
+	auth.Token = s.Embedded.Token
+	if s.Embedded.TLSCert != "" && auth.CACert == "" {
+		// The local workers connect over TLS: a self-signed
+		// certificate is its own root.
+		auth.CACert = s.Embedded.TLSCert
+	}
+	return e.URL(), auth, []nats.Option{e.InProcess()}
+}
+
+// setup sets the queue up on nc, the connection to the broker at url,
+// giving up after 30 seconds.
+func (s *Server) setup(ctx context.Context, nc *nats.Conn, url string) (*Queue, error) {
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("set up the queue on %s: %w", Redact(url), err)
+	}
+	return q, nil
+}
+
+// newFront makes the HTTP front on q, showing the broker's url and the
+// local workers' health and restarts; the local workers report to the
+// returned localWorkers as they become ready.
+func (s *Server) newFront(ctx context.Context, q *Queue, url string, log *slog.Logger) (*Front, *localWorkers, error) {
+	local := &localWorkers{pids: make([]int, s.Workers)}
+	fcfg := s.Front
+	fcfg.NATS, fcfg.Logger = url, log
+	fcfg.Workers, fcfg.Restarts = local.health, local.restartCount
+	front, err := NewFront(ctx, q, fcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return front, local, nil
+}
+
+// startWorkers starts the local workers, if any, supervised until ctx is
+// done, and returns the channel that receives how their supervision
+// ended (nil at once when there are none). If the workers give up, stop
+// ends the front with their error.
+func (s *Server) startWorkers(ctx context.Context, stop context.CancelCauseFunc, url string, auth Auth, local *localWorkers, log *slog.Logger) <-chan error {
+	workersDone := make(chan error, 1)
+	if s.Workers > 0 {
+		c := s.cluster(url, auth, local, log)
+		go func() {
+			err := c.RunDetached(ctx)
+			if err != nil {
+				stop(err) // the workers gave up: so does the front
+			}
+			workersDone <- err
+		}()
+	} else {
+		workersDone <- nil
+	}
+	return workersDone
 }
 
 // cluster supervises the local workers.

@@ -122,14 +122,9 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 
 	// 1. Copy the source into the temporary directory.
 	t := time.Now()
-	size, err := copyTo(src, job.Source)
-	if err != nil {
+	if err := f.copySource(src, job.Source, &res); err != nil {
 		return res, err
 	}
-	if size == 0 {
-		return res, ErrEmptySource
-	}
-	res.InputBytes = size
 	res.CopyMs = ms(time.Since(t))
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -138,12 +133,10 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 	// 2. Decode it, checking the header first so that a huge image is
 	// refused before its pixels are allocated.
 	t = time.Now()
-	img, format, err := decodeFile(src, cmp.Or(f.MaxPixels, DefaultMaxPixels))
+	img, err := f.decode(src, &res)
 	if err != nil {
 		return res, err
 	}
-	res.Format = format
-	res.Width, res.Height = img.Bounds().Dx(), img.Bounds().Dy()
 	if res.Width*res.Height >= collectAfter {
 		// The picture is garbage once the job is done, but the collector
 		// would let the heap grow to twice what it held (a picture) before
@@ -159,19 +152,9 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 		return res, err
 	}
 
-	// 3. Flip it. A JPEG decodes to its own planes (YCbCr, or gray), and
-	// a vertical flip of those is a reversal of each plane's rows, in
-	// place: no copy, and no conversion to RGBA and back that imaging's
-	// FlipV would make (which also leaves the encoder without its fast
-	// path). Other pictures go through imaging.
+	// 3. Flip it.
 	t = time.Now()
-	flipped, ok := image.Image(nil), false
-	if format == "jpeg" {
-		flipped, ok = flipPlanes(img)
-	}
-	if !ok {
-		flipped = imaging.FlipV(img)
-	}
+	flipped := f.flip(img, res.Format)
 	res.FlipMs = ms(time.Since(t))
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -179,13 +162,11 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 
 	// 4. Encode it in the same format and save it.
 	t = time.Now()
-	dst := filepath.Join(f.Dir, fmt.Sprintf("job-%d-flipped.%s", n, format))
+	dst := filepath.Join(f.Dir, fmt.Sprintf("job-%d-flipped.%s", n, res.Format))
 	defer os.Remove(dst)
-	size, err = encodeFile(dst, flipped, formats[format], cmp.Or(f.Quality, DefaultQuality))
-	if err != nil {
+	if err := f.encode(dst, flipped, &res); err != nil {
 		return res, err
 	}
-	res.OutputBytes = size
 	res.EncodeMs = ms(time.Since(t))
 	res.TotalMs = ms(time.Since(start))
 
@@ -195,6 +176,63 @@ func (f *Flipper) Run(ctx context.Context, job Job) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// copySource is Run's first step: it copies the source r into the file
+// at path and records its size in res. An empty source is
+// [ErrEmptySource].
+func (f *Flipper) copySource(path string, r io.Reader, res *Result) error {
+	size, err := copyTo(path, r)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		return ErrEmptySource
+	}
+	res.InputBytes = size
+	return nil
+}
+
+// decode is Run's second step: it decodes the copied file at path,
+// refusing a picture over MaxPixels from its header, and records the
+// picture's format and size in res.
+func (f *Flipper) decode(path string, res *Result) (image.Image, error) {
+	img, format, err := decodeFile(path, cmp.Or(f.MaxPixels, DefaultMaxPixels))
+	if err != nil {
+		return nil, err
+	}
+	res.Format = format
+	res.Width, res.Height = img.Bounds().Dx(), img.Bounds().Dy()
+	return img, nil
+}
+
+// flip is Run's third step: it flips img, decoded from format, vertically.
+// A JPEG decodes to its own planes (YCbCr, or gray), and a vertical flip
+// of those is a reversal of each plane's rows, in place: no copy, and no
+// conversion to RGBA and back that imaging's FlipV would make (which also
+// leaves the encoder without its fast path). Other pictures go through
+// imaging.
+func (f *Flipper) flip(img image.Image, format string) image.Image {
+	flipped, ok := image.Image(nil), false
+	if format == "jpeg" {
+		flipped, ok = flipPlanes(img)
+	}
+	if !ok {
+		flipped = imaging.FlipV(img)
+	}
+	return flipped
+}
+
+// encode is Run's fourth step: it encodes img in res.Format, the format
+// it came in (at Quality for a JPEG), saves it to the file at path and
+// records the file's size in res.
+func (f *Flipper) encode(path string, img image.Image, res *Result) error {
+	size, err := encodeFile(path, img, formats[res.Format], cmp.Or(f.Quality, DefaultQuality))
+	if err != nil {
+		return err
+	}
+	res.OutputBytes = size
+	return nil
 }
 
 // collectAfter is the size of a picture, in pixels, after whose job the

@@ -30,56 +30,87 @@ func Measure(runs []*results.Run) (Noise, error) {
 	var devs [][]float64 // a round's deviations, one per arm
 	var ratios []float64
 	for _, run := range runs {
-		names := make([]string, len(run.Arms))
-		for i, a := range run.Arms {
-			names[i] = a.Name
-		}
-		var rows [][]float64
-		for _, rd := range run.Rounds {
-			row := make([]float64, len(names))
-			complete := true
-			for i, name := range names {
-				side := rd.Side(name)
-				if side == nil || side.Stats.LastMs <= 0 {
-					complete = false
-					break
-				}
-				row[i] = math.Log(side.Stats.LastMs)
-			}
-			if complete {
-				rows = append(rows, row)
-			}
-		}
+		names, rows := logRounds(run)
 		if len(names) < 2 || len(rows) < 2 {
 			continue
 		}
-		means := make([]float64, len(names))
-		for _, row := range rows {
-			for i, v := range row {
-				means[i] += v / float64(len(rows))
-			}
-		}
-		for _, row := range rows {
-			for i := range row {
-				row[i] -= means[i]
-			}
-		}
+		deviate(rows)
 		devs = append(devs, rows...)
 		if run.Paired() {
-			idx := map[string]int{}
-			for i, n := range names {
-				idx[n] = i
-			}
-			bs, bc := idx[results.BuildArmName(results.Base, results.Standard)], idx[results.BuildArmName(results.Base, results.Cluster)]
-			hs, hc := idx[results.BuildArmName(results.Head, results.Standard)], idx[results.BuildArmName(results.Head, results.Cluster)]
-			for _, row := range rows { // deviations: the run's mean ratio is gone
-				ratios = append(ratios, (row[hs]-row[hc])-(row[bs]-row[bc]))
-			}
+			ratios = append(ratios, pairedRatios(names, rows)...)
 		}
 	}
 	if len(devs) == 0 {
 		return Noise{}, errors.New("no run with two arms and two complete rounds")
 	}
+	return noiseOf(devs, ratios), nil
+}
+
+// logRounds returns the names of run's arms and, for each complete round
+// (every arm has a last response), their log last responses in that
+// order. Incomplete rounds are left out.
+func logRounds(run *results.Run) ([]string, [][]float64) {
+	names := make([]string, len(run.Arms))
+	for i, a := range run.Arms {
+		names[i] = a.Name
+	}
+	var rows [][]float64
+	for _, rd := range run.Rounds {
+		row := make([]float64, len(names))
+		complete := true
+		for i, name := range names {
+			side := rd.Side(name)
+			if side == nil || side.Stats.LastMs <= 0 {
+				complete = false
+				break
+			}
+			row[i] = math.Log(side.Stats.LastMs)
+		}
+		if complete {
+			rows = append(rows, row)
+		}
+	}
+	return names, rows
+}
+
+// deviate turns a run's rows (at least one, all as long) into
+// deviations, in place: each arm's value less that arm's mean over the
+// rows.
+func deviate(rows [][]float64) {
+	means := make([]float64, len(rows[0]))
+	for _, row := range rows {
+		for i, v := range row {
+			means[i] += v / float64(len(rows))
+		}
+	}
+	for _, row := range rows {
+		for i := range row {
+			row[i] -= means[i]
+		}
+	}
+}
+
+// pairedRatios returns, for each of a paired run's rows of deviations,
+// the deviation of its log head/base speedup ratio, with the arms found
+// in rows by names.
+func pairedRatios(names []string, rows [][]float64) []float64 {
+	idx := map[string]int{}
+	for i, n := range names {
+		idx[n] = i
+	}
+	bs, bc := idx[results.BuildArmName(results.Base, results.Standard)], idx[results.BuildArmName(results.Base, results.Cluster)]
+	hs, hc := idx[results.BuildArmName(results.Head, results.Standard)], idx[results.BuildArmName(results.Head, results.Cluster)]
+	var ratios []float64
+	for _, row := range rows { // deviations: the run's mean ratio is gone
+		ratios = append(ratios, (row[hs]-row[hc])-(row[bs]-row[bc]))
+	}
+	return ratios
+}
+
+// noiseOf measures the noise of rounds' deviations, devs, and of paired
+// rounds' ratio deviations, ratios: their spread and, within a round,
+// the arms' correlation.
+func noiseOf(devs [][]float64, ratios []float64) Noise {
 	var ss, cross float64
 	var pairs int
 	for _, row := range devs {
@@ -107,5 +138,5 @@ func Measure(runs []*results.Run) (Noise, error) {
 		}
 		n.Ratio = math.Sqrt(rs / float64(len(ratios)))
 	}
-	return n, nil
+	return n
 }

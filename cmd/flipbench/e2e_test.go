@@ -1156,7 +1156,9 @@ func TestRollingRestartOnSIGHUP(t *testing.T) {
 	if len(old) != 2 {
 		t.Fatalf("children %v, want 2 workers", old)
 	}
-	fds, before := openFiles(p.pid()), fdTargets(p.pid())
+	// The fewest open files over a moment: the connection of the last
+	// /healthz poll may not be closed yet, and would count as one more.
+	fds, before := settledOpenFiles(p.pid()), fdTargets(p.pid())
 	result := make(chan flipResult, 1)
 	go func() { result <- postFlip(p.url, nil) }()
 	waitFor(t, 20*time.Second, "the job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
@@ -1214,6 +1216,17 @@ func fdTargets(pid int) []string {
 }
 
 // openFiles counts a process's open file descriptors.
+// settledOpenFiles is the fewest open files pid has over half a second:
+// what it holds for good, without connections on their way out.
+func settledOpenFiles(pid int) int {
+	n := openFiles(pid)
+	for range 10 {
+		time.Sleep(50 * time.Millisecond) // sampling, not waiting for an event
+		n = min(n, openFiles(pid))
+	}
+	return n
+}
+
 func openFiles(pid int) int {
 	entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	return len(entries)

@@ -102,31 +102,34 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 				r.name, n, MinRounds, ErrTooFewRounds)
 		}
 	}
-	err = c.compareSides(bs, hs, opt, func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta {
-		thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
-		return compareMetric(m, m.PerRound(base, b), m.PerRound(head, h), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
-	})
-	if err != nil {
+	if err := c.compareSides(bs, hs, opt); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // compareSides compares every metric of hs's that the gates and the
-// table name with its counterpart in bs, by delta (which receives base's
-// arm, then head's), in the table's order.
-func (c *Comparison) compareSides(bs, hs side, opt Options, delta func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta) error {
+// table name with its counterpart in bs, in the table's order: round by
+// round in a paired comparison, as two samples otherwise.
+func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 	gated, err := hs.gated(opt.gates())
 	if err != nil {
 		return err
 	}
+	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
+	resamples := cmp.Or(opt.resamples, bootstrapResamples)
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
 	for _, m := range hs.metrics(gated) {
-		b := bs.counterpart(hs, m.Arm)
+		b, h := bs.counterpart(hs, m.Arm), hs.run.ArmIn(hs.build, m.Arm)
 		if b == nil {
 			return fmt.Errorf("%s: base has no arm %s: %w", m.Name, m.Arm, ErrIncomparable)
 		}
-		d := delta(m, b, hs.run.ArmIn(hs.build, m.Arm), rng)
+		var d Delta
+		if c.Design == DesignPaired {
+			d = comparePairedMetric(m, m.Rounds(bs.run, b), m.Rounds(hs.run, h), thr, c.MaxRegression, resamples, rng)
+		} else {
+			d = compareMetric(m, m.PerRound(bs.run, b), m.PerRound(hs.run, h), thr, c.MaxRegression, resamples, rng)
+		}
 		d.Gated = gated[m.Name]
 		if d.Regressed() {
 			c.Failed = append(c.Failed, d.Regression())
@@ -184,11 +187,7 @@ func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, err
 			name, n, MinPairedRounds, ErrTooFewRounds)
 	}
 	c.failedRequests()
-	err = c.compareSides(bs, hs, opt, func(m results.Metric, b, h *results.Arm, rng *rand.Rand) Delta {
-		thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
-		return comparePairedMetric(m, m.Rounds(run, b), m.Rounds(run, h), thr, c.MaxRegression, cmp.Or(opt.resamples, bootstrapResamples), rng)
-	})
-	if err != nil {
+	if err := c.compareSides(bs, hs, opt); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -282,27 +282,10 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 
 // newServeQueueWorkerCmd is the hidden command that a queue server
 // starts for each local worker (server.EntryQueueWorker): the broker and
-// its credentials come in the worker's spec, with the lifeline and the
-// ready pipe, so it has no flags. It is the process's entry point, so it
-// sets what is process-wide.
+// its credentials come in the worker's spec.
 func newServeQueueWorkerCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    server.EntryQueueWorker,
-		Short:  "Pull jobs as a local worker of a flipbench queue (internal)",
-		Hidden: true,
-		Args:   rangeArgs(0, 0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := queue.InheritedLocalWorker()
-			if errors.Is(err, server.ErrNotWorker) {
-				return &usageError{err}
-			} else if err != nil {
-				return err
-			}
-			ignoreSIGPIPE()
-			runtime.GOMAXPROCS(w.Threads())
-			return w.Run(cmd.Context(), cmd.ErrOrStderr())
-		},
-	}
+	return newWorkerEntryCmd(server.EntryQueueWorker, "Pull jobs as a local worker of a flipbench queue (internal)",
+		func() (workerProcess, error) { return asProcess(queue.InheritedLocalWorker()) })
 }
 
 // newSuperviseQueueCmd is the hidden command that a bench starts for a

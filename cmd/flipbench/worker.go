@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os/signal"
 	"runtime"
 	"syscall"
@@ -13,17 +15,40 @@ import (
 
 // newServeWorkerCmd is the hidden command that `standard` and `cluster`
 // start for each worker (server.EntryWorker; `worker` is the public
-// queue worker); the supervisor passes everything through the
-// environment and inherited files, so it has no flags. It is the worker
-// process's entry point, so it sets what is process-wide.
+// queue worker).
 func newServeWorkerCmd() *cobra.Command {
+	return newWorkerEntryCmd(server.EntryWorker, "Serve as a worker of a flipbench supervisor (internal)",
+		func() (workerProcess, error) { return asProcess(server.InheritedWorker()) })
+}
+
+// workerProcess is a supervised worker process: a cluster's
+// (server.Worker) or a queue's local one (queue.LocalWorker).
+type workerProcess interface {
+	Threads() int
+	Run(ctx context.Context, stderr io.Writer) error
+}
+
+// asProcess makes an inherited worker a workerProcess, and nil if there
+// is none (not a nil pointer in a non-nil interface).
+func asProcess[W workerProcess](w W, err error) (workerProcess, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// newWorkerEntryCmd is the hidden command of a supervised worker
+// process: its supervisor passes everything through the environment and
+// inherited files, so it has no flags. It is the process's entry point,
+// so it sets what is process-wide (SIGPIPE ignored, GOMAXPROCS).
+func newWorkerEntryCmd(use, short string, inherit func() (workerProcess, error)) *cobra.Command {
 	return &cobra.Command{
-		Use:    server.EntryWorker,
-		Short:  "Serve as a worker of a flipbench supervisor (internal)",
+		Use:    use,
+		Short:  short,
 		Hidden: true,
 		Args:   rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w, err := server.InheritedWorker()
+			w, err := inherit()
 			if errors.Is(err, server.ErrNotWorker) {
 				return &usageError{err}
 			} else if err != nil {

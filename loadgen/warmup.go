@@ -13,6 +13,13 @@ import (
 // warm-up failed.
 var ErrWarmUpFailed = errors.New("warm-up failed")
 
+// warmUpError says how the warm-up's requests failed; it is an
+// ErrWarmUpFailed.
+type warmUpError struct{ msg string }
+
+func (e *warmUpError) Error() string        { return e.msg }
+func (e *warmUpError) Is(target error) bool { return target == ErrWarmUpFailed }
+
 // warmUp sends cfg.WarmUp requests together, as one burst of the load,
 // and drops what they did; it fails only when every one failed.
 func warmUp(ctx context.Context, cfg Config) error {
@@ -35,7 +42,7 @@ func warmUp(ctx context.Context, cfg Config) error {
 		for _, k := range slices.Sorted(maps.Keys(sum.ErrorsByKind)) {
 			kinds = append(kinds, fmt.Sprintf("%s: %d", k, sum.ErrorsByKind[k]))
 		}
-		return fmt.Errorf("%w: all %d requests failed (%s)", ErrWarmUpFailed, sum.Requests, strings.Join(kinds, ", "))
+		return &warmUpError{fmt.Sprintf("warm-up: all %d requests failed (%s)", sum.Requests, strings.Join(kinds, ", "))}
 	}
 	return nil
 }

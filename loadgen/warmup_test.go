@@ -52,7 +52,7 @@ func TestWarmUpThatFailsStopsTheLoad(t *testing.T) {
 	}))
 	defer ts.Close()
 	sum, err := Run(context.Background(), Config{URL: ts.URL, Requests: 4, WarmUp: 2})
-	if !errors.Is(err, ErrWarmUpFailed) || sum != nil || err.Error() != "warm-up failed: all 2 requests failed (http_503: 2)" {
+	if !errors.Is(err, ErrWarmUpFailed) || sum != nil || err.Error() != "warm-up: all 2 requests failed (http_503: 2)" {
 		t.Errorf("got %v, %v; want ErrWarmUpFailed saying how they failed", sum, err)
 	}
 }

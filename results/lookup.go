@@ -79,6 +79,8 @@ func (r *Run) Metric(name, build string) (Metric, error) {
 		a = r.ArmIn(build, armName)
 	}
 	switch {
+	case a == nil && armName == "":
+		return Metric{}, fmt.Errorf("%w %q: the run has no cluster or queue arm (its arms: %s)", ErrUnknownMetric, name, strings.Join(r.armNames(build), ", "))
 	case a == nil:
 		return Metric{}, fmt.Errorf("%w %q: the run has no arm %s (its arms: %s)", ErrUnknownMetric, name, armName, strings.Join(r.armNames(build), ", "))
 	case f.scaled && !Scaled(a.Mode):

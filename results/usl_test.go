@@ -101,13 +101,14 @@ func TestRunScalingCurves(t *testing.T) {
 		t.Errorf("a run of one cluster has scaling %+v, want none", two.Scaling)
 	}
 	// A queue arm has its speedup, is not on the clusters' curve, and is
-	// the run's "cluster" only when it has no cluster.
+	// the run's primary arm (its speedup the run's) only when it has no
+	// cluster.
 	if q := two.Arm(Queue); q.Speedup.Median != 2.5 || q.Speedup.Efficiency != 1.25 || len(two.Scaled()) != 2 || two.Primary().Mode != Cluster {
-		t.Errorf("queue arm speedup %+v, scaled arms %d, run's cluster %s; want 2.5x (100/40), 1.25 a worker, 2, the cluster", q.Speedup, len(two.Scaled()), two.Primary().Name)
+		t.Errorf("queue arm speedup %+v, scaled arms %d, run's primary %s; want 2.5x (100/40), 1.25 a worker, 2, the cluster", q.Speedup, len(two.Scaled()), two.Primary().Name)
 	}
 	two.Arms, two.Rounds[0].Arms = []Arm{two.Arms[0], two.Arms[2]}, []RoundSide{two.Rounds[0].Arms[0], two.Rounds[0].Arms[2]}
 	if err := two.Validate(); err != nil || two.Primary().Mode != Queue {
-		t.Errorf("standard and queue alone: %v, cluster %v; want valid, the queue in the cluster's place", err, two.Primary())
+		t.Errorf("standard and queue alone: %v, primary %v; want valid, the queue its primary", err, two.Primary())
 	}
 	two.Arms[1].Baseline = Queue
 	if err := two.Validate(); err == nil {

@@ -92,7 +92,7 @@ const (
 	eventWorkerReady = "worker_ready"
 )
 
-// spec is the launch spec of cfg, for workers processes.
+// spec is the launch spec of cfg, for that many worker processes.
 func (cfg LaunchConfig) spec(workers int) (launchSpec, error) {
 	spec := launchSpec{Name: cfg.Name, Addr: "127.0.0.1:0", Workers: workers,
 		Sched: cfg.Sched, Queue: cfg.Queue, Grace: cfg.Grace, Config: cfg.Config}

@@ -16,7 +16,12 @@ type side struct {
 	std, primary *results.Arm
 }
 
+// sideOf is the side of build in r; of a paired run read as one of two
+// runs (build ""), its base build, as its first arms are.
 func sideOf(r *results.Run, build, name string) (side, error) {
+	if build == "" && len(r.Arms) > 0 {
+		build = r.Arms[0].Build
+	}
 	p := r.PrimaryIn(build)
 	if p == nil || r.Arm(p.Baseline) == nil {
 		return side{}, fmt.Errorf("%s: no cluster or queue arm with its standard arm to compare: %w", name, ErrIncomparable)
@@ -80,20 +85,21 @@ func (s side) metrics(gated map[string]bool) []results.Metric {
 	return out
 }
 
-// note says, for a run that measured several arms beside its standard,
-// which one the comparison reads.
-func (s side) note(name string) string {
-	n, kinds := 0, "clusters"
-	for _, a := range s.run.Scaled() {
+// note says, for a run that measured several clusters, which one the
+// comparison reads (one of two runs: its first; a paired run: the first
+// of each build's).
+func (s side) note(name string, paired bool) string {
+	n := 0
+	for _, a := range s.run.Clusters() {
 		if a.Build == s.build {
 			n++
-			if a.Mode != results.Cluster {
-				kinds = "clusters and queues"
-			}
 		}
 	}
-	if n < 2 {
+	switch {
+	case n < 2:
 		return ""
+	case paired:
+		return fmt.Sprintf("%s measured %d clusters a build; compared: the first, %s", name, n, s.within(s.primary))
 	}
-	return fmt.Sprintf("%s measured %d %s; compared: its first, %s (--gate ARM.FIELD adds another arm's figures)", name, n, kinds, s.within(s.primary))
+	return fmt.Sprintf("%s measured %d clusters; compared: its first, %s", name, n, s.primary.Name)
 }

@@ -79,7 +79,7 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 		name string
 		side side
 	}{{baseName, bs}, {headName, hs}} {
-		if note := r.side.note(r.name); note != "" {
+		if note := r.side.note(r.name, false); note != "" {
 			c.Notes = append(c.Notes, note)
 		}
 		if r.side.run.Interrupted {
@@ -170,7 +170,7 @@ func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, err
 	c := newComparison(DesignPaired, runInfo(name+" (base)", bs), runInfo(name+" (head)", hs), opt)
 	c.Base.Build, c.Head.Build = run.Config.Builds[0], run.Config.Builds[1]
 	c.Notes = append(c.Notes, disturbed...)
-	if note := hs.note(name); note != "" {
+	if note := hs.note(name, true); note != "" {
 		c.Notes = append(c.Notes, note)
 	}
 	if run.Interrupted {
@@ -232,7 +232,6 @@ func (c *Comparison) checkSetups(bs, hs side, force bool) error {
 	add("CPU counts", base.Env.NumCPU, head.Env.NumCPU, "the speedup depends on them")
 	add("images", ShortSHA(base.Config.Image.SHA256), ShortSHA(head.Config.Image.SHA256), "every time depends on them")
 	add("dispatch policies", schedOf(base), schedOf(head), "the policy decides the last response")
-	add("compared arms' modes", bc.Mode, hc.Mode, "a queue is not a cluster")
 	add("cluster sizes", bc.Workers, hc.Workers, "the speedup grows with the workers")
 	add("burst sizes (-n)", base.Config.N, head.Config.N, "the last response grows with the burst")
 	add("threads a worker", base.Config.Threads, head.Config.Threads, "they change a job's time")

@@ -412,6 +412,10 @@ func TestComparePaired(t *testing.T) {
 	if c, err := ComparePaired(paired(results.Cluster, 1), "ab.json", Options{}); err != nil || !c.Passed() {
 		t.Errorf("no change: %v, %v", err, c)
 	}
+	// A paired run read as one of two runs is its base build, as before.
+	if c, err := Compare(paired(results.Cluster, 1), fabricateRun([]float64{2, 2, 2, 2, 2, 2}), "ab.json", "one.json", Options{}); err != nil || c.Base.Workers != 2 {
+		t.Errorf("a paired run against a run of one build: %v, %+v", err, c)
+	}
 	// A paired bench of standard and queue arms (--modes standard,queue)
 	// compares as one of clusters does, its figures called queue.*.
 	c, err = ComparePaired(paired(results.Queue, 2), "ab.json", Options{Gates: []string{"queue.p50"}})

@@ -19,7 +19,7 @@ const (
 	// samples that do not overlap at all.
 	MinRounds = 4
 	// bootstrapResamples is the number of resamples behind the confidence
-	// interval of the ratio of medians.
+	// interval of the ratio of means.
 	bootstrapResamples = 2000
 )
 
@@ -78,7 +78,7 @@ func (o Options) Validate() error {
 	}
 	for _, g := range o.gates() {
 		if _, err := results.ParseMetric(g, true); err != nil {
-			return fmt.Errorf("unknown gate %q (want %s): %w", g, results.MetricHelp(), results.ErrUnknownMetric)
+			return fmt.Errorf("unknown gate %q (want %s)", g, results.MetricHelp())
 		}
 	}
 	return nil

@@ -696,6 +696,13 @@ func TestLoadWarmUp(t *testing.T) {
 	if sum.Requests != 3 || !strings.Contains(stderr, "warm-up: 2/2 done") {
 		t.Errorf("summary of %d requests (want 3, the warm-up left out), server served %d; stderr:\n%s", sum.Requests, served, stderr)
 	}
+	// A warm-up that nothing answers stops the load, and leaves no
+	// result file behind.
+	results := filepath.Join(t.TempDir(), "results.bin")
+	_, stderr, code = runCLI(t, nil, "load", "-n", "3", "--warmup", "2", "--url", "http://"+freeAddr(t)+"/flip", "--results", results)
+	if _, err := os.Stat(results); code != 1 || !strings.Contains(stderr, "flipbench: warm-up: all 2 requests failed (refused: 2)") || err == nil {
+		t.Errorf("a warm-up refused: exit %d, results file there: %v; want 1, the reason, no file\n%s", code, err == nil, stderr)
+	}
 }
 
 func TestLoadWhereNothingListens(t *testing.T) {

@@ -203,13 +203,13 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 	if opts.verbose {
 		cfg.OnResult = func(r results.Record) { fmt.Fprintln(stderr, describeRecord(r)) }
 	}
+	var results *lazyFile
 	if opts.results != "" {
-		f, err := os.Create(opts.results)
-		if err != nil {
-			return usageErrorf("--results: %w", err)
-		}
-		defer f.Close()
-		cfg.Results = f
+		// Made when the first result comes, not before the warm-up: a
+		// load that never gets to measure leaves no file behind.
+		results = &lazyFile{path: opts.results}
+		defer results.Close()
+		cfg.Results = results
 	}
 	sum, err := loadgen.Run(ctx, cfg)
 	prog.finish()
@@ -218,6 +218,9 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 		return err
 	case sum.Interrupted && len(sum.RoundStats) == 0:
 		return errInterrupted // during the warm-up: nothing measured
+	}
+	if err := results.make(); err != nil {
+		return usageErrorf("--results: %w", err)
 	}
 	return writeLoadOutputs(opts, sum, stdout, stderr)
 }

@@ -165,3 +165,38 @@ func writeResultJSON(out string, v any, stdout, stderr io.Writer) (tableOut io.W
 	}
 	return stdout, writeJSONFile(out, v), nil
 }
+
+// lazyFile is a file made on its first write (or by make): an output
+// that is only written once the work has begun.
+type lazyFile struct {
+	path string
+	f    *os.File
+}
+
+// make creates the file if no write has yet; nothing for a nil file.
+func (l *lazyFile) make() error {
+	if l == nil || l.f != nil {
+		return nil
+	}
+	f, err := os.Create(l.path)
+	if err != nil {
+		return err
+	}
+	l.f = f
+	return nil
+}
+
+func (l *lazyFile) Write(p []byte) (int, error) {
+	if err := l.make(); err != nil {
+		return 0, err
+	}
+	return l.f.Write(p)
+}
+
+// Close closes the file, if it was made.
+func (l *lazyFile) Close() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}

@@ -37,7 +37,7 @@ func Measure(runs []*results.Run) (Noise, error) {
 		deviate(rows)
 		devs = append(devs, rows...)
 		if run.Paired() {
-			ratios = append(ratios, pairedRatios(names, rows)...)
+			ratios = append(ratios, pairedRatios(run, names, rows)...)
 		}
 	}
 	if len(devs) == 0 {
@@ -93,13 +93,19 @@ func deviate(rows [][]float64) {
 // pairedRatios returns, for each of a paired run's rows of deviations,
 // the deviation of its log head/base speedup ratio, with the arms found
 // in rows by names.
-func pairedRatios(names []string, rows [][]float64) []float64 {
+func pairedRatios(run *results.Run, names []string, rows [][]float64) []float64 {
 	idx := map[string]int{}
 	for i, n := range names {
 		idx[n] = i
 	}
-	bs, bc := idx[results.BuildArmName(results.Base, results.Standard)], idx[results.BuildArmName(results.Base, results.Cluster)]
-	hs, hc := idx[results.BuildArmName(results.Head, results.Standard)], idx[results.BuildArmName(results.Head, results.Cluster)]
+	// Each build's primary arm (its first cluster, else its first queue)
+	// and the standard arm it is measured against.
+	bp, hp := run.PrimaryIn(results.Base), run.PrimaryIn(results.Head)
+	if bp == nil || hp == nil {
+		return nil
+	}
+	bs, bc := idx[bp.Baseline], idx[bp.Name]
+	hs, hc := idx[hp.Baseline], idx[hp.Name]
 	var ratios []float64
 	for _, row := range rows { // deviations: the run's mean ratio is gone
 		ratios = append(ratios, (row[hs]-row[hc])-(row[bs]-row[bc]))

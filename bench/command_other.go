@@ -12,6 +12,7 @@ import (
 type commandServer struct{}
 
 func (*commandServer) URL() string                    { return "" }
+func (*commandServer) PID() int                       { return 0 }
 func (*commandServer) Stop(ctx context.Context) error { return nil }
 
 // startCommand returns server.ErrUnsupported: process groups are a Unix

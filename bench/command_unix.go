@@ -110,6 +110,9 @@ func pollURL(ctx context.Context, client *http.Client, url string, done <-chan s
 
 func (s *commandServer) URL() string { return s.url }
 
+// PID is the shell's: the command's whole tree is under it.
+func (s *commandServer) PID() int { return s.pid }
+
 // Stop sends SIGTERM to the command's whole process group, waits for the
 // shell, gives the rest of the group a moment more, then SIGKILLs it, so
 // that nothing the command started outlives the bench.

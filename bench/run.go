@@ -112,16 +112,18 @@ func (b *bencher) target(arm, label string) Target {
 	return Target{Arm: b.arms[arm], URL: b.running[arm].URL(), Label: label, loader: b.cfg.loader(), progress: b.cfg.Progress}
 }
 
-// measure runs one measured round at one arm, and the CPU time the
-// machine, the bench and its servers used meanwhile; an interrupted
+// measure runs one measured round at one arm, the CPU time the machine,
+// the bench and its servers used meanwhile, and what it cost the arm's
+// server (its process tree's CPU time and peak memory); an interrupted
 // measurement is not kept.
 func (b *bencher) measure(ctx context.Context, st Step) error {
-	cpu := takeCPU()
+	cpu, cost := takeCPU(), startCost(b.running[st.Arm].PID())
 	side, interrupted, err := b.cfg.measurement().Measure(ctx, b.target(st.Arm, fmt.Sprintf("%s %d/%d", st.Arm, st.Round, b.cfg.rounds())))
+	spent := cost.stop()
 	if err != nil || interrupted {
 		return err
 	}
-	side.Arm, side.CPU = st.Arm, cpu.since()
+	side.Arm, side.CPU, side.Cost = st.Arm, cpu.since(), spent
 	for i := range side.Results {
 		side.Results[i].Round = st.Round
 	}

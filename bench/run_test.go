@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -73,6 +74,9 @@ type fakeServer struct {
 }
 
 func (s *fakeServer) URL() string { return s.ts.URL + "/flip" }
+
+// PID is this test's process, which serves: its cost is measured too.
+func (s *fakeServer) PID() int { return os.Getpid() }
 func (s *fakeServer) Stop(ctx context.Context) error {
 	s.ts.Close()
 	s.stop()

@@ -40,6 +40,10 @@ type Servers interface {
 type Server interface {
 	// URL is the full URL to load.
 	URL() string
+	// PID is the process at the root of the server's process tree (a
+	// supervisor, a shell), whose CPU time and memory are the arm's cost;
+	// 0 when there is none to measure.
+	PID() int
 	// Stop stops the server and everything it started; it returns an
 	// error if the server did not exit cleanly or in time.
 	Stop(ctx context.Context) error
@@ -288,6 +292,7 @@ func (o *Own) Describe(cfg *results.RunConfig) error {
 type ownServer struct{ *server.Instance }
 
 func (s ownServer) URL() string { return s.Instance.URL + "/flip" }
+func (s ownServer) PID() int    { return s.Instance.PID }
 
 // WorkersPlaceholder in a cluster command is replaced by each cluster
 // size: "gunicorn -w {workers} app:app".

@@ -66,10 +66,57 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.CPUPerRequestMs > 0 || a.PeakRSSMB > 0 }) {
+		if err := writeCostTable(w, r, markdown, para); err != nil {
+			return err
+		}
+	}
 	for _, c := range r.Scaling {
 		para(scalingLine(c))
 	}
 	return nil
+}
+
+// writeCostTable shows what each arm's server cost: the CPU time of its
+// process tree a request, against its baseline's, and the peak of the
+// tree's memory, whole and a worker.
+func writeCostTable(w io.Writer, r *results.Run, markdown bool, para func(string)) error {
+	if markdown {
+		fmt.Fprintln(w)
+	}
+	header := row{"cost", "workers", "CPU a request", "vs baseline", "peak memory", "a worker"}
+	var rows []row
+	for _, a := range r.Arms {
+		cpu, vs, peak, per := "-", "-", "-", "-"
+		if a.CPUPerRequestMs > 0 {
+			cpu = Duration(a.CPUPerRequestMs)
+			if b := r.Arm(a.Baseline); b != nil && b.CPUPerRequestMs > 0 {
+				vs = fmt.Sprintf("%.2fx", a.CPUPerRequestMs/b.CPUPerRequestMs)
+			}
+		}
+		if a.PeakRSSMB > 0 {
+			peak = fmt.Sprintf("%.1f MiB", a.PeakRSSMB)
+			per = fmt.Sprintf("%.1f MiB", a.PeakRSSMB/float64(a.Workers))
+		}
+		rows = append(rows, row{a.Name, strconv.Itoa(a.Workers), cpu, vs, peak, per})
+	}
+	if err := render(w, markdown, header, rows); err != nil {
+		return err
+	}
+	para(fmt.Sprintf("cost: of each server's whole process tree (supervisor, workers, any it forked again), medians over the rounds; CPU a request: user and system CPU time over the requests sent; peak memory: the highest sum of the tree's RSS, sampled every %.0f ms during each burst (not the sum of each process's own peak)", costSample(r)))
+	return nil
+}
+
+// costSample is the sampling interval of the run's costs, in ms.
+func costSample(r *results.Run) float64 {
+	for _, rd := range r.Rounds {
+		for _, s := range rd.Arms {
+			if s.Cost != nil {
+				return s.Cost.SampleMs
+			}
+		}
+	}
+	return 0
 }
 
 // benchTitle says what the run measured, so that a table pasted on its own

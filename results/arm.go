@@ -78,6 +78,11 @@ type Arm struct {
 	// the workers took the jobs with no gaps and no imbalance:
 	// ⌈N/workers⌉ × JobMs. 0 without JobMs.
 	IdealLastMs float64
+	// CPUPerRequestMs and PeakRSSMB are the medians over the rounds of
+	// each round's CPU time a request and peak memory of the server's
+	// process tree ([Cost]); 0 where no round measured them.
+	CPUPerRequestMs float64
+	PeakRSSMB       float64
 
 	// stored is the median speedup the file said, to check (ParseRun).
 	stored *float64
@@ -101,7 +106,9 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		Jain              float64        `json:"jain"`
 		JobMs             float64        `json:"job_ms,omitempty"`
 		IdealLastMs       float64        `json:"ideal_last_ms,omitempty"`
-	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs})
+		CPUPerRequestMs   float64        `json:"cpu_per_request_ms,omitempty"`
+		PeakRSSMB         float64        `json:"peak_rss_mb,omitempty"`
+	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs, a.CPUPerRequestMs, a.PeakRSSMB})
 }
 
 // deeper holds Stats one embedding level down (see Arm.MarshalJSON).

@@ -14,6 +14,7 @@ func (r *Run) Derive() {
 		for j := range rd.Arms {
 			rd.Arms[j].Stats = Summarize(rd.Arms[j].Results)
 			rd.Arms[j].Disturbed = rd.Arms[j].CPU.disturbed()
+			rd.Arms[j].CPUPerRequestMs = rd.Arms[j].cpuPerRequest()
 		}
 		for j := range rd.Arms {
 			s := &rd.Arms[j]
@@ -53,6 +54,7 @@ func (r *Run) Derive() {
 		if a.JobMs > 0 && r.Config.N > 0 {
 			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
 		}
+		a.CPUPerRequestMs, a.PeakRSSMB = r.costOf(j)
 		a.Speedup = Speedup{}
 		if !Scaled(a.Mode) {
 			continue
@@ -71,4 +73,33 @@ func (r *Run) Derive() {
 		}
 	}
 	r.Scaling = r.curves()
+}
+
+// cpuPerRequest is the burst's CPU time over the requests it sent, the
+// cancelled ones left out; 0 without a cost or a request.
+func (s *RoundSide) cpuPerRequest() float64 {
+	n := s.Requests - s.Canceled
+	if s.Cost == nil || n <= 0 {
+		return 0
+	}
+	return round3(s.Cost.CPUMs / float64(n))
+}
+
+// costOf is the medians over the rounds of arm j's CPU time a request
+// and peak memory, over the rounds that measured them.
+func (r *Run) costOf(j int) (cpuPerRequest, peakMB float64) {
+	var cpu, peak []float64
+	for i := range r.Rounds {
+		s := &r.Rounds[i].Arms[j]
+		if s.Cost == nil {
+			continue
+		}
+		if s.CPUPerRequestMs > 0 {
+			cpu = append(cpu, s.CPUPerRequestMs)
+		}
+		if s.Cost.PeakRSSMB > 0 {
+			peak = append(peak, s.Cost.PeakRSSMB)
+		}
+	}
+	return round3(Median(cpu)), round3(Median(peak))
 }

@@ -21,8 +21,8 @@ type Metric struct {
 	// run ("cluster", not "head/cluster"); Field what it reads of it
 	// ("p99", "speedup").
 	Arm, Field string
-	// Unit is "x" (a ratio), "ms", "req/s", "%", or "" (a count or a
-	// plain number).
+	// Unit is "x" (a ratio), "ms", "req/s", "%", "MiB", or "" (a
+	// count or a plain number).
 	Unit string
 	// HigherIsBetter tells which direction is a regression.
 	HigherIsBetter bool
@@ -75,6 +75,21 @@ var fields = []field{
 	statField("p99", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P99 }),
 	statField("max", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.Max }),
 	statField("throughput", "req/s", true, true, func(s Stats) float64 { return s.ThroughputRPS }),
+	{name: "cpu_per_request", unit: "ms", compared: true,
+		run: func(_ *Run, a *Arm) float64 { return a.CPUPerRequestMs },
+		round: func(_ *Run, rd *Round, a *Arm) (float64, bool) {
+			s := rd.Side(a.Name)
+			return s.CPUPerRequestMs, s.CPUPerRequestMs > 0
+		}},
+	{name: "peak_rss", unit: "MiB", compared: true,
+		run: func(_ *Run, a *Arm) float64 { return a.PeakRSSMB },
+		round: func(_ *Run, rd *Round, a *Arm) (float64, bool) {
+			s := rd.Side(a.Name)
+			if s.Cost == nil || s.Cost.PeakRSSMB <= 0 {
+				return 0, false
+			}
+			return s.Cost.PeakRSSMB, true
+		}},
 	statField("errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }),
 	statField("error_rate", "%", false, true, func(s Stats) float64 {
 		if s.Requests == 0 {

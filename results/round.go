@@ -43,6 +43,12 @@ type RoundSide struct {
 	// servers used more than [DisturbedCores] of a core during the burst
 	// (derived from CPU).
 	Disturbed bool
+	// Cost is what the burst cost the arm's server, where the bench could
+	// measure it (Linux, a server whose process it knows); nil otherwise.
+	Cost *Cost
+	// CPUPerRequestMs is Cost's CPU time over the requests the burst sent
+	// (derived); 0 without a Cost or a request.
+	CPUPerRequestMs float64
 
 	// storedSpeedup and storedLast are what the file said, to check.
 	storedSpeedup, storedLast *float64
@@ -59,8 +65,11 @@ func (s RoundSide) MarshalJSON() ([]byte, error) {
 		Speedup           float64        `json:"speedup,omitempty"`
 		CPU               *CPUUse        `json:"cpu,omitempty"`
 		Disturbed         bool           `json:"disturbed,omitempty"`
+		Cost              *Cost          `json:"cost,omitempty"`
+		CPUPerRequestMs   float64        `json:"cpu_per_request_ms,omitempty"`
 		Results           []Record       `json:"results"`
-	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, CPU: s.CPU, Disturbed: s.Disturbed, Results: s.Results})
+	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, CPU: s.CPU, Disturbed: s.Disturbed,
+		Cost: s.Cost, CPUPerRequestMs: s.CPUPerRequestMs, Results: s.Results})
 }
 
 // UnmarshalJSON reads the arm and the requests, and the stored speedup
@@ -73,9 +82,10 @@ func (s *RoundSide) UnmarshalJSON(b []byte) error {
 		Speedup *float64 `json:"speedup"`
 		LastMs  *float64 `json:"last_ms"`
 		CPU     *CPUUse  `json:"cpu"`
+		Cost    *Cost    `json:"cost"`
 	}
 	err := json.Unmarshal(b, &v)
-	*s = RoundSide{Arm: v.Arm, Results: v.Results, CPU: v.CPU, storedSpeedup: v.Speedup, storedLast: v.LastMs}
+	*s = RoundSide{Arm: v.Arm, Results: v.Results, CPU: v.CPU, Cost: v.Cost, storedSpeedup: v.Speedup, storedLast: v.LastMs}
 	return err
 }
 
@@ -88,6 +98,23 @@ type CPUUse struct {
 	OtherMs float64 `json:"other_ms"`
 	// WallMs is how long the burst took.
 	WallMs float64 `json:"wall_ms"`
+}
+
+// Cost is what one burst cost a server under test: the CPU time of its
+// whole process tree and the most memory the tree held at once.
+type Cost struct {
+	// CPUMs is the CPU time (user and system) of the server's process
+	// tree during the burst: every process of it, the workers it forked
+	// again during the burst included.
+	CPUMs float64 `json:"cpu_ms"`
+	// PeakRSSMB is the highest sum of the tree's resident memory (RSS)
+	// among samples taken every SampleMs during the burst, in MiB: what
+	// the machine held for the server at once, which is not the sum of
+	// each process's own peak (VmHWM), reached at different moments.
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	SampleMs  float64 `json:"sample_ms"`
+	// Samples is how many samples were taken.
+	Samples int `json:"samples"`
 }
 
 // DisturbedCores is how much of a core other processes may use during

@@ -124,11 +124,20 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 		if b == nil {
 			return fmt.Errorf("%s: base has no arm %s: %w", m.Name, m.Arm, ErrIncomparable)
 		}
+		bv, hv := m.PerRound(bs.run, b), m.PerRound(hs.run, h)
+		if len(bv) == 0 || len(hv) == 0 {
+			// A figure a run did not measure: the cost, in older files or
+			// of a server whose process is not known.
+			if gated[m.Name] {
+				c.Notes = append(c.Notes, fmt.Sprintf("gate %s not applied: not measured in base or head", m.Name))
+			}
+			continue
+		}
 		var d Delta
 		if c.Design == DesignPaired {
 			d = comparePairedMetric(m, m.Rounds(bs.run, b), m.Rounds(hs.run, h), thr, c.MaxRegression, resamples, rng)
 		} else {
-			d = compareMetric(m, m.PerRound(bs.run, b), m.PerRound(hs.run, h), thr, c.MaxRegression, resamples, rng)
+			d = compareMetric(m, bv, hv, thr, c.MaxRegression, resamples, rng)
 		}
 		d.Gated = gated[m.Name]
 		if d.Regressed() {

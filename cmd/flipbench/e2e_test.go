@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/results"
 )
 
 var bin string // the flipbench binary under test
@@ -751,6 +752,7 @@ func TestBenchQuick(t *testing.T) {
 		}
 	}
 	checkQuickRunFile(t, out)
+	checkCosts(t, out, stdout)
 	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
 		t.Errorf("--plot %s: %v, want an HTML page with the figure", page, err)
 	}
@@ -820,6 +822,31 @@ func TestBenchEveryPolicyAndSize(t *testing.T) {
 		t.Errorf("compare of a several-cluster run with itself: exit %d, want 0 and a note:\n%s%s", code, stdout, stderr)
 	}
 	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
+}
+
+// checkCosts checks that every burst of a run file measured what it
+// cost its server, and that the table shows it: real processes use CPU
+// time and hold memory (two Go processes at least a few MB each).
+func checkCosts(t *testing.T, out, table string) {
+	t.Helper()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := results.ParseRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rd := range run.Rounds {
+		for _, s := range rd.Arms {
+			if s.Cost == nil || s.Cost.CPUMs <= 0 || s.Cost.PeakRSSMB < 4 || s.CPUPerRequestMs <= 0 {
+				t.Errorf("round %d %s: cost %+v, CPU a request %v ms; want the server's CPU time and memory", rd.Round, s.Arm, s.Cost, s.CPUPerRequestMs)
+			}
+		}
+	}
+	if !strings.Contains(table, "CPU a request") || !strings.Contains(table, "peak memory") {
+		t.Errorf("table without the costs:\n%s", table)
+	}
 }
 
 // runFile is what the end-to-end tests read of a run file.

@@ -234,7 +234,11 @@ func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(st
 		if a.Mode == results.Queue {
 			policy = "stream" // the first free worker pulls the next job
 		}
-		rw := append(row{a.Name, policy, fmt.Sprintf("%.3f", a.Jain), Duration(a.LastMs), ideal, ratio}, waits...)
+		jain := "-" // no worker PIDs known: 0 is no index's value
+		if a.Jain > 0 {
+			jain = fmt.Sprintf("%.3f", a.Jain)
+		}
+		rw := append(row{a.Name, policy, jain, Duration(a.LastMs), ideal, ratio}, waits...)
 		if accepts {
 			acc := []string{"-", "-"}
 			if a.AcceptMs != nil {
@@ -255,7 +259,27 @@ func writeDispatchTable(w io.Writer, r *results.Run, markdown bool, para func(st
 		note += "; accept: how long the 202 Accepted took (async replies; last: when each job's event stream told of its end)"
 	}
 	para(note)
+	for _, n := range unknownFigures(r) {
+		para(n)
+	}
 	return nil
+}
+
+// unknownFigures says why figures of the dispatch table are "-".
+func unknownFigures(r *results.Run) []string {
+	var notes, noPIDs []string
+	for _, a := range r.Arms {
+		if a.Jain == 0 {
+			noPIDs = append(noPIDs, a.Name)
+		}
+		if a.JobMsRefused {
+			notes = append(notes, fmt.Sprintf("%s: ideal left out: the X-Response-Time it reported adds up, in a round, to more than its workers could serve in the round's time, so it counts waiting (as Koa's does), not only the job", a.Name))
+		}
+	}
+	if len(noPIDs) > 0 {
+		notes = append([]string{fmt.Sprintf("Jain -: no worker PID known (no X-Worker-Pid header) for %s", strings.Join(noPIDs, ", "))}, notes...)
+	}
+	return notes
 }
 
 // dispatchKnown reports whether the run has more to say about dispatch

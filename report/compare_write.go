@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/flipbench/flipbench/verdict"
 )
@@ -61,8 +62,11 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 			change = "~"
 		}
 		v := d.Verdict
-		if d.Gated {
+		switch {
+		case d.Gated:
 			v += " (gate)"
+		case d.Verdict == verdict.VerdictRegression:
+			v += " (advisory)"
 		}
 		rows = append(rows, row{
 			metricLabel(d), formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), change,
@@ -79,6 +83,9 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 	}
 	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
 		test, c.Alpha, 100*c.MaxRegression))
+	if c.Design == verdict.DesignTwoRuns {
+		notes = append(notes, "two runs: only the speedup and the error rates gate by default; times, throughput and costs are advisory, as the runner's own speed may differ between the runs, which no interval over their rounds sees (a paired bench, --base-exe/--head-exe, measures both builds in every round)")
+	}
 	notes = append(notes, c.Notes...)
 	for _, d := range c.Deltas {
 		if d.Verdict == verdict.VerdictSmall {
@@ -99,18 +106,30 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 		}
 	}
 	fmt.Fprintln(w)
-	if c.Passed() {
-		fmt.Fprintln(w, "PASS: no gated regression")
-		return nil
-	}
-	for _, f := range c.Failed {
+	writeVerdictLines(w, c, markdown)
+	return nil
+}
+
+// writeVerdictLines ends the table with what gated and what regressed
+// without gating: a PASS above rows that say regression must not be
+// read as "nothing changed".
+func writeVerdictLines(w io.Writer, c *verdict.Comparison, markdown bool) {
+	line := func(label, text string) {
 		if markdown {
-			fmt.Fprintf(w, "**FAIL**: %s  \n", f)
+			fmt.Fprintf(w, "**%s**: %s  \n", label, text)
 		} else {
-			fmt.Fprintf(w, "FAIL: %s\n", f)
+			fmt.Fprintf(w, "%s: %s\n", label, text)
 		}
 	}
-	return nil
+	if c.Passed() {
+		fmt.Fprintln(w, "PASS: no gated regression")
+	}
+	for _, f := range c.Failed {
+		line("FAIL", f)
+	}
+	if len(c.Advisory) > 0 {
+		line("ADVISORY", fmt.Sprintf("%s (regressions of metrics that do not gate; --gate METRIC makes one gate)", strings.Join(c.Advisory, "; ")))
+	}
 }
 
 func describeRun(r verdict.RunInfo) string {
@@ -152,6 +171,8 @@ func formatStat(s verdict.Stat, unit string) string {
 		v = fmt.Sprintf("%.1f%%", s.Median)
 	case "x":
 		v = fmt.Sprintf("%.2fx", s.Median)
+	case "MiB":
+		v = fmt.Sprintf("%.1f MiB", s.Median)
 	default:
 		v = fmt.Sprintf("%.2f", s.Median)
 	}
@@ -178,6 +199,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -185,7 +207,14 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// junitSkipped marks an advisory regression: shown by CI test reports,
+// neither a pass nor a failure.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -203,8 +232,11 @@ func writeJUnit(w io.Writer, c *verdict.Comparison) error {
 				formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), verdict.FormatPct(d.ChangePct),
 				formatRatio(d.RatioLo), formatRatio(d.RatioHi), d.P, d.Verdict),
 		}
-		if d.Regressed() {
+		switch {
+		case d.Regressed():
 			tc.Failure = &junitFailure{Message: d.Regression(), Text: tc.SystemOut}
+		case d.Verdict == verdict.VerdictRegression:
+			tc.Skipped = &junitSkipped{Message: "advisory (not gated): " + d.Regression()}
 		}
 		s.Cases = append(s.Cases, tc)
 	}
@@ -217,6 +249,9 @@ func writeJUnit(w io.Writer, c *verdict.Comparison) error {
 	for _, tc := range s.Cases {
 		if tc.Failure != nil {
 			s.Failures++
+		}
+		if tc.Skipped != nil {
+			s.Skipped++
 		}
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {

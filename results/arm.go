@@ -78,6 +78,12 @@ type Arm struct {
 	// the workers took the jobs with no gaps and no imbalance:
 	// ⌈N/workers⌉ × JobMs. 0 without JobMs.
 	IdealLastMs float64
+	// JobMsRefused is set when the server reported job times that cannot
+	// be service times (in a round, more than its slots could serve in
+	// the round's wall time: a time that counts the wait for an event
+	// loop, as Koa's X-Response-Time does); JobMs and the ideal are then
+	// left out, unknown.
+	JobMsRefused bool
 	// CPUPerRequestMs and PeakRSSMB are the medians over the rounds of
 	// each round's CPU time a request and peak memory of the server's
 	// process tree ([Cost]); 0 where no round measured them.
@@ -106,9 +112,10 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		Jain              float64        `json:"jain"`
 		JobMs             float64        `json:"job_ms,omitempty"`
 		IdealLastMs       float64        `json:"ideal_last_ms,omitempty"`
+		JobMsRefused      bool           `json:"job_ms_refused,omitempty"`
 		CPUPerRequestMs   float64        `json:"cpu_per_request_ms,omitempty"`
 		PeakRSSMB         float64        `json:"peak_rss_mb,omitempty"`
-	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs, a.CPUPerRequestMs, a.PeakRSSMB})
+	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs, a.JobMsRefused, a.CPUPerRequestMs, a.PeakRSSMB})
 }
 
 // deeper holds Stats one embedding level down (see Arm.MarshalJSON).

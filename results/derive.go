@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -50,7 +51,13 @@ func (r *Run) Derive() {
 			}
 		}
 		a.Jain = round3(Median(jains))
-		a.JobMs, a.IdealLastMs = round3(Median(jobs)), 0
+		a.JobMs, a.IdealLastMs, a.JobMsRefused = round3(Median(jobs)), 0, false
+		if a.JobMs > 0 && !r.serviceTimes(j) {
+			// Not a service time: a server whose X-Response-Time counts
+			// the wait on its event loop (Koa's) would make an ideal no
+			// cluster could reach.
+			a.JobMs, a.JobMsRefused = 0, true
+		}
 		if a.JobMs > 0 && r.Config.N > 0 {
 			a.IdealLastMs = round3(math.Ceil(float64(r.Config.N)/float64(a.Workers)) * a.JobMs)
 		}
@@ -102,4 +109,33 @@ func (r *Run) costOf(j int) (cpuPerRequest, peakMB float64) {
 		}
 	}
 	return round3(Median(cpu)), round3(Median(peak))
+}
+
+// serviceSlack is how far a round's reported job times may exceed what
+// its servers' slots could have served in its wall time: clocks read at
+// slightly different moments, not a server that reports waiting.
+const serviceSlack = 1.1
+
+// serviceTimes reports whether arm j's reported job times (X-Response-
+// Time) can be service times: in every round, their sum is at most what
+// the arm's slots could serve in the round's wall time (its last
+// response). flipbench's own workers have Threads slots each (every CPU
+// for 0); a server under test's workers are counted a slot each.
+func (r *Run) serviceTimes(j int) bool {
+	a := &r.Arms[j]
+	slots := a.Workers
+	if a.Command == "" {
+		slots *= cmp.Or(r.Config.Threads, r.Env.NumCPU, 1)
+	}
+	for i := range r.Rounds {
+		s := &r.Rounds[i].Arms[j]
+		var sum float64
+		for _, rec := range s.Results {
+			sum += rec.JobMs
+		}
+		if sum > serviceSlack*float64(slots)*s.LastMs {
+			return false
+		}
+	}
+	return true
 }

@@ -152,3 +152,32 @@ func TestPairsOfEveryKind(t *testing.T) {
 		t.Errorf("the head build's speedup: %+v, %v; want the queue's", m, err)
 	}
 }
+
+// TestServiceTimesAreChecked: job times that add up, in a round, to more
+// than the arm's workers could serve in it (a Koa server's
+// X-Response-Time counts the wait on its event loop) are left out, with
+// the ideal; a worker's own job times are kept.
+func TestServiceTimesAreChecked(t *testing.T) {
+	t.Parallel()
+	serial := func(jobOf func(k int) float64) *Run {
+		run := fabricatedRun([][2]float64{{1000, 500}})
+		run.Arms[0].Command, run.Arms[1].Command = "node standard.js", "node cluster.js"
+		var recs []Record
+		for k := 1; k <= 10; k++ { // one worker, ten jobs of 100 ms in turn
+			end := float64(100 * k)
+			recs = append(recs, Record{Round: 1, Seq: uint64(k - 1), Status: 200, LatencyMs: end, EndMs: end, JobMs: jobOf(k)})
+		}
+		run.Rounds[0].Arms[0].Results = recs
+		run.Config.N = 10
+		run.Derive()
+		return run
+	}
+	koa := serial(func(k int) float64 { return float64(100 * k) }) // waiting included: 5.5 s in 1 s
+	if a := koa.Arm(Standard); !a.JobMsRefused || a.JobMs != 0 || a.IdealLastMs != 0 {
+		t.Errorf("times that count waiting: refused %v, job %v ms, ideal %v ms; want refused, both unknown", a.JobMsRefused, a.JobMs, a.IdealLastMs)
+	}
+	worker := serial(func(int) float64 { return 100 }) // the job alone: 1 s in 1 s
+	if a := worker.Arm(Standard); a.JobMsRefused || a.JobMs != 100 || a.IdealLastMs != 1000 {
+		t.Errorf("service times: refused %v, job %v ms, ideal %v ms; want kept, 100 and 1000", a.JobMsRefused, a.JobMs, a.IdealLastMs)
+	}
+}

@@ -140,8 +140,11 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 			d = compareMetric(m, bv, hv, thr, c.MaxRegression, resamples, rng)
 		}
 		d.Gated = gated[m.Name]
-		if d.Regressed() {
+		switch {
+		case d.Regressed():
 			c.Failed = append(c.Failed, d.Regression())
+		case d.Verdict == VerdictRegression:
+			c.Advisory = append(c.Advisory, d.Regression())
 		}
 		c.Deltas = append(c.Deltas, d)
 	}

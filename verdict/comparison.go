@@ -128,6 +128,9 @@ type Comparison struct {
 	// Failed lists why the comparison fails: gated regressions and failed
 	// requests in head. Empty means it passes.
 	Failed []string `json:"failed"`
+	// Advisory lists the regressions of metrics that do not gate: real
+	// changes, shown, that do not fail the comparison.
+	Advisory []string `json:"advisory,omitempty"`
 }
 
 // Passed reports whether nothing gated regressed and head had no failed

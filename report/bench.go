@@ -289,7 +289,7 @@ func dispatchKnown(r *results.Run) bool {
 		return true
 	}
 	for _, a := range r.Arms {
-		if a.IdealLastMs > 0 || a.WaitMs != nil {
+		if a.IdealLastMs > 0 || a.WaitMs != nil || a.JobMsRefused {
 			return true
 		}
 	}

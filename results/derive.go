@@ -139,3 +139,15 @@ func (r *Run) serviceTimes(j int) bool {
 	}
 	return true
 }
+
+// jobMs is the median job time the server reported in the burst
+// (X-Response-Time); 0 without one.
+func (s *RoundSide) jobMs() float64 {
+	var v []float64
+	for _, rec := range s.Results {
+		if rec.JobMs > 0 {
+			v = append(v, rec.JobMs)
+		}
+	}
+	return Median(v)
+}

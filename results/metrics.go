@@ -75,6 +75,15 @@ var fields = []field{
 	statField("p99", "ms", false, true, func(s Stats) float64 { return s.LatencyMs.P99 }),
 	statField("max", "ms", false, false, func(s Stats) float64 { return s.LatencyMs.Max }),
 	statField("throughput", "req/s", true, true, func(s Stats) float64 { return s.ThroughputRPS }),
+	{name: "service", unit: "ms", compared: true,
+		run: func(_ *Run, a *Arm) float64 { return a.JobMs },
+		round: func(_ *Run, rd *Round, a *Arm) (float64, bool) {
+			if a.JobMsRefused {
+				return 0, false
+			}
+			v := rd.Side(a.Name).jobMs()
+			return v, v > 0
+		}},
 	{name: "cpu_per_request", unit: "ms", compared: true,
 		run: func(_ *Run, a *Arm) float64 { return a.CPUPerRequestMs },
 		round: func(_ *Run, rd *Round, a *Arm) (float64, bool) {

@@ -55,7 +55,9 @@ func (s side) gated(gates []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, g := range gates {
 		names := []string{g}
-		if p, _ := results.ParseMetric(g, true); p.Arm == "" {
+		if g == TimeGate {
+			names = []string{s.timeOf(s.std), s.timeOf(s.primary)}
+		} else if p, _ := results.ParseMetric(g, true); p.Arm == "" {
 			if _, err := s.run.Metric(g, s.build); err != nil { // a field of every compared arm
 				names = []string{s.within(s.std) + "." + p.Field, s.within(s.primary) + "." + p.Field}
 			}
@@ -69,6 +71,17 @@ func (s side) gated(gates []string) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// timeOf names the time figure of arm a that [TimeGate] gates: its
+// service time, when its server reported one in every round, else its
+// last response.
+func (s side) timeOf(a *results.Arm) string {
+	name := s.within(a) + ".service"
+	if m, err := s.run.Metric(name, s.build); err == nil && len(m.PerRound(s.run, a)) == len(s.run.Rounds) {
+		return name
+	}
+	return s.within(a) + ".last"
 }
 
 // metrics are those compared: the run's speedup and efficiency, the

@@ -110,15 +110,24 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 
 // compareSides compares every metric of hs's that the gates and the
 // table name with its counterpart in bs, in the table's order: round by
-// round in a paired comparison, as two samples otherwise.
+// round in a paired comparison, as two samples otherwise. A paired
+// comparison's gates are then decided together ([familyTest]).
 func (c *Comparison) compareSides(bs, hs side, opt Options) error {
-	gated, err := hs.gated(opt.gates())
+	gated, err := hs.gated(opt.gates(c.Design))
 	if err != nil {
 		return err
+	}
+	advisory, err := hs.gated(opt.Advisory)
+	if err != nil {
+		return fmt.Errorf("advisory: %w", err)
+	}
+	for name := range advisory {
+		delete(gated, name)
 	}
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	resamples := cmp.Or(opt.resamples, bootstrapResamples)
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same runs always give the same report
+	var family []member
 	for _, m := range hs.metrics(gated) {
 		b, h := bs.counterpart(hs, m.Arm), hs.run.ArmIn(hs.build, m.Arm)
 		if b == nil {
@@ -135,18 +144,25 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 		}
 		var d Delta
 		if c.Design == DesignPaired {
-			d = comparePairedMetric(m, m.Rounds(bs.run, b), m.Rounds(hs.run, h), thr, c.MaxRegression, resamples, rng)
+			br, hr := m.Rounds(bs.run, b), m.Rounds(hs.run, h)
+			d = comparePairedMetric(m, br, hr, thr, c.MaxRegression, resamples, rng)
+			if gated[m.Name] && ratioMetric(br, hr) {
+				family = append(family, member{delta: len(c.Deltas), base: br, head: hr})
+			}
 		} else {
 			d = compareMetric(m, bv, hv, thr, c.MaxRegression, resamples, rng)
 		}
 		d.Gated = gated[m.Name]
+		c.Deltas = append(c.Deltas, d)
+	}
+	c.decideFamily(family)
+	for _, d := range c.Deltas {
 		switch {
 		case d.Regressed():
 			c.Failed = append(c.Failed, d.Regression())
 		case d.Verdict == VerdictRegression:
 			c.Advisory = append(c.Advisory, d.Regression())
 		}
-		c.Deltas = append(c.Deltas, d)
 	}
 	return nil
 }

@@ -56,8 +56,12 @@ type Delta struct {
 	// (1-alpha) bounds of it: with the default alpha, a 90% interval
 	// whose ends are each 95% bounds, for a regression lies on one side.
 	RatioLo float64 `json:"ratio_lo"`
-	RatioHi float64 `json:"ratio_hi"`
-	Verdict string  `json:"verdict"`
+	// PFamily is, for a gate of a paired comparison decided with the
+	// others, its adjusted p-value of being worse than the threshold (see
+	// Comparison.Notes); nil otherwise.
+	PFamily *float64 `json:"p_family,omitempty"`
+	RatioHi float64  `json:"ratio_hi"`
+	Verdict string   `json:"verdict"`
 	// Warnings explain results that are weaker than they look.
 	Warnings []string `json:"warnings,omitempty"`
 }

@@ -21,6 +21,7 @@ type compareOptions struct {
 	opt           verdict.Options
 	maxRegression string
 	gates         []string
+	advisory      []string
 	format        string
 }
 
@@ -50,13 +51,22 @@ bound. A metric regresses only when the change is significant (p <= --alpha) and
 its bound lies beyond --max-regression, so that a noisy runner does not fail the
 build; a change that is not significant prints "~".
 
-Only the speedup (the first cluster over standard, or the first queue in a run
-without a cluster, measured within each run, so the runner's own speed cancels
-out) and the error rates gate; --gate adds others
+What gates. A paired run gates the cost of a request by default: the speedup (the
+first cluster over standard, or the first queue in a run without a cluster), the
+error rates, and of the standard and the compared arm the time of a request (the
+service time the server reports, the least noisy figure measured; the last
+response where it reports none), the throughput, the CPU time a request and the
+peak memory. In each round base and head ran minutes apart on one machine, so its
+speed cancels out of head/base. These gates are decided together, against the
+threshold, by one test over the rounds' sign flips: the chance of a false alarm is
+at most --alpha for the whole comparison, however many gates. Two runs gate only
+the speedup and the error rates: the runner's speed may differ between them, which
+no interval sees, so their absolute figures are advisory. --gate adds gates
 (` + results.MetricHelp() + `;
-a field alone like "p99" names the standard arm's and the compared arm's). The
-rest are advisory. errors is a count and error_rate a percentage, as in bench
---assert.
+a field alone like "p99" names the standard arm's and the compared arm's);
+--advisory makes a default gate advise only (--advisory peak_rss). A regression
+that does not gate is shown as advisory. errors is a count and error_rate a
+percentage, as in bench --assert.
 
 Exit codes: 0 no gated regression, 1 a gated regression or failed requests in head
 (however few rounds it finished), 2 bad input (a missing or unreadable file, another
@@ -65,6 +75,7 @@ CPU counts, images, dispatch policies, cluster sizes, -n or threads without --fo
 too few rounds).`,
 		Example: `  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json
   $ flipbench compare ab.json
+  $ flipbench compare ab.json --advisory peak_rss
   $ flipbench compare base.json head.json
   $ flipbench compare base.json head.json --gate cluster.p99 --max-regression 5%
   $ flipbench compare base.json head.json --format markdown >> "$GITHUB_STEP_SUMMARY"
@@ -92,7 +103,8 @@ too few rounds).`,
 	f := cmd.Flags()
 	f.Float64Var(&opts.opt.Alpha, "alpha", verdict.DefaultAlpha, "significance level of the U test")
 	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
-	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides speedup and error_rate")
+	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides the defaults (two runs: speedup, error_rate; paired: also time, throughput, cpu_per_request, peak_rss)")
+	f.StringSliceVar(&opts.advisory, "advisory", nil, "default gates that only advise, like peak_rss or cluster.throughput")
 	f.BoolVar(&opts.opt.Force, "force", false, "compare runs of different setups (CPUs, image, policy, workers, -n, threads)")
 	f.BoolVar(&opts.opt.DropDisturbed, "drop-disturbed", false, "leave out the rounds in which other processes took more than a quarter of a core")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.CompareFormats...).withAlias("text", report.FormatTable), "format", "output format")
@@ -115,7 +127,7 @@ func (o *compareOptions) validate() error {
 		return usageErrorf("--max-regression must be a fraction above 0 and below 1, like 10%% or 0.1, got %q", o.maxRegression)
 	}
 	o.opt.MaxRegression = v
-	o.opt.Gates = o.gates
+	o.opt.Gates, o.opt.Advisory = o.gates, o.advisory
 	if err := o.opt.Validate(); err != nil {
 		return usageErrorf("%w", err)
 	}

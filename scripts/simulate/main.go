@@ -15,15 +15,24 @@
 // the -sigma and -shared that fabricate rounds like them:
 //
 //	go run ./scripts/simulate -measure ab-*.json
+//
+// -work prints the error rates of a paired comparison's default gates
+// (the cost of a request, decided together) for a head that does more
+// work per job, under the noise measured here and under -sigma on every
+// figure:
+//
+//	go run ./scripts/simulate -work -trials 500
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +48,7 @@ var (
 	drift   = flag.Float64("drift", 0, "two runs: noise of a whole run, on top (0.1: runs differ by ~10%)")
 	shared  = flag.Float64("shared", 0, "per mode: the share of the noise's variance a round's arms have in common (0 to 1)")
 	measure = flag.Bool("measure", false, "print the noise of the run files given as arguments, and exit")
+	work    = flag.Bool("work", false, "print the paired gates' rates for a head that does more work per job, and exit")
 	rounds  = flag.String("rounds", "4,6,12,20", "round counts")
 	models  = flag.String("models", strings.Join(simulate.Models, ","), "noise models")
 	wheres  = flag.String("where", simulate.PerMode+","+simulate.PerSpeedup, "where the noise goes")
@@ -50,6 +60,10 @@ func main() {
 	flag.Parse()
 	if *measure {
 		measureRuns(flag.Args())
+		return
+	}
+	if *work {
+		workTable()
 		return
 	}
 	if *shared < 0 || *shared >= 1 {
@@ -127,6 +141,9 @@ func measureRuns(paths []string) {
 		fmt.Printf("; paired head/base ratio: sd %.3f (the two predict %.3f)", n.Ratio, 2*n.Sigma*math.Sqrt(1-n.Shared))
 	}
 	fmt.Println()
+	for _, name := range slices.Sorted(maps.Keys(n.Metrics)) {
+		fmt.Printf("  %-28s paired log head/base: sd %.3f\n", name, n.Metrics[name])
+	}
 }
 
 func shortErr(err error) string {
@@ -145,4 +162,37 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(1)
 	}
+}
+
+// workTable prints, for a paired run's default gates, the share of
+// comparisons that failed for a head that does 0% to 30% more work per
+// job (10%: the threshold), or keeps 15 MiB more a process, by round
+// count, under the measured noise and under -sigma.
+func workTable() {
+	works := []float64{0, 0.05, 0.10, 0.20, 0.30}
+	fmt.Printf("Share of %d paired comparisons that failed, default gates decided together (go run ./scripts/simulate -work -trials %d -sigma %g)\n\n", *trials, *trials, *sigma)
+	fmt.Printf("%-22s %6s", "noise", "rounds")
+	for _, w := range works {
+		fmt.Printf(" %8s", fmt.Sprintf("+%.0f%%", 100*w))
+	}
+	fmt.Printf(" %10s\n", "+15 MiB")
+	for _, s := range []float64{0, *sigma} {
+		name := "measured"
+		if s > 0 {
+			name = fmt.Sprintf("independent %.0f%%", 100*s)
+		}
+		for _, r := range []int{6, 8, 12} {
+			fmt.Printf("%-22s %6d", name, r)
+			for _, w := range works {
+				fmt.Printf(" %7.1f%%", 100*workRate(simulate.WorkCase{Rounds: r, Work: w, Sigma: s}))
+			}
+			fmt.Printf(" %9.1f%%\n", 100*workRate(simulate.WorkCase{Rounds: r, Sigma: s, MemoryMB: 15}))
+		}
+	}
+}
+
+func workRate(c simulate.WorkCase) float64 {
+	rate, err := c.Rate(*trials, 1, verdict.Options{})
+	check(err)
+	return rate
 }

@@ -21,6 +21,10 @@ type Noise struct {
 	Ratio float64
 	// Rounds counts the rounds measured, over all runs.
 	Rounds int
+	// Metrics is, for paired runs, each compared metric's noise: the
+	// standard deviation of its rounds' log head/base about its run's
+	// mean, by metric name, over the runs that have it.
+	Metrics map[string]float64
 }
 
 // Measure estimates the noise of runs' rounds: each arm's log last
@@ -43,7 +47,9 @@ func Measure(runs []*results.Run) (Noise, error) {
 	if len(devs) == 0 {
 		return Noise{}, errors.New("no run with two arms and two complete rounds")
 	}
-	return noiseOf(devs, ratios), nil
+	n := noiseOf(devs, ratios)
+	n.Metrics = metricNoise(runs)
+	return n, nil
 }
 
 // logRounds returns the names of run's arms and, for each complete round
@@ -145,4 +151,47 @@ func noiseOf(devs [][]float64, ratios []float64) Noise {
 		n.Ratio = math.Sqrt(rs / float64(len(ratios)))
 	}
 	return n
+}
+
+// metricNoise is each metric's paired noise, over the paired runs: the
+// standard deviation of a round's log head/base about its run's mean, for
+// the metrics of each build's standard and primary arms.
+func metricNoise(runs []*results.Run) map[string]float64 {
+	ss, cells := map[string]float64{}, map[string]int{}
+	for _, run := range runs {
+		hp, bp := run.PrimaryIn(results.Head), run.PrimaryIn(results.Base)
+		if !run.Paired() || hp == nil || bp == nil {
+			continue
+		}
+		for _, m := range run.Metrics(results.Head) {
+			b := run.ArmIn(results.Base, m.Arm)
+			h := run.ArmIn(results.Head, m.Arm)
+			if b == nil || h == nil || (b.Mode != results.Standard && b != bp) {
+				continue
+			}
+			var logs []float64
+			bv, hv := m.Rounds(run, b), m.Rounds(run, h)
+			for i := range bv {
+				if bv[i] > 0 && hv[i] > 0 {
+					logs = append(logs, math.Log(hv[i]/bv[i]))
+				}
+			}
+			if len(logs) < 2 {
+				continue
+			}
+			mean := 0.0
+			for _, l := range logs {
+				mean += l / float64(len(logs))
+			}
+			for _, l := range logs {
+				ss[m.Name] += (l - mean) * (l - mean)
+				cells[m.Name]++
+			}
+		}
+	}
+	out := map[string]float64{}
+	for name, s := range ss {
+		out[name] = math.Sqrt(s / float64(cells[name]))
+	}
+	return out
 }

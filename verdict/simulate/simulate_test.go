@@ -99,3 +99,38 @@ func TestMeasureRecoversTheNoise(t *testing.T) {
 		t.Error("Measure(nil) gave no error")
 	}
 }
+
+// TestWorkCells pins the error rates of a paired comparison's default
+// gates on the cost of a request, decided together, for a head that does
+// more work per job: caught at 30% more, at most 5% at the 10%
+// threshold, and no more than 5% false alarms for the comparison as a
+// whole when nothing changed, under the noise measured here and under
+// independent 15% noise on every figure.
+func TestWorkCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of comparisons")
+	}
+	t.Parallel()
+	for _, tt := range []struct {
+		c        WorkCase
+		trials   int
+		min, max float64
+	}{
+		{WorkCase{Rounds: 6, Work: 0.30}, 500, 0.90, 1},
+		{WorkCase{Rounds: 6, Work: 0.10}, 500, 0, 0.05},
+		{WorkCase{Rounds: 6, Work: 0}, 500, 0, 0.05},
+		{WorkCase{Rounds: 6, MemoryMB: 15}, 500, 0.90, 1}, // 30 MiB more in a cluster of two, 15 a process
+		{WorkCase{Rounds: 12, Work: 0.30, Sigma: 0.15}, 200, 0.80, 1},
+		{WorkCase{Rounds: 12, Work: 0.10, Sigma: 0.15}, 200, 0, 0.065},
+		{WorkCase{Rounds: 6, Work: 0, Sigma: 0.15}, 500, 0, 0.05},
+	} {
+		rate, err := tt.c.Rate(tt.trials, 1, verdict.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v: %.1f%% failed", tt.c, 100*rate)
+		if rate < tt.min || rate > tt.max {
+			t.Errorf("%+v: %.1f%% failed, want %.1f%% to %.1f%%", tt.c, 100*rate, 100*tt.min, 100*tt.max)
+		}
+	}
+}

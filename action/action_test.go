@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -339,6 +340,71 @@ func TestBenchAndCompareAgainstBaseline(t *testing.T) {
 	}
 	if got := r.installed(t); len(got) != 1 || r.outputs["flipbench"] != got[0] || r.path != filepath.Dir(got[0])+"\n" {
 		t.Errorf("installed %v; output flipbench %q, GITHUB_PATH %q", got, r.outputs["flipbench"], r.path)
+	}
+}
+
+// freeAddr is a loopback address free a moment ago: the commands'
+// servers need their port before they start.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestPairedBenchOfAnyServer: with base-dir and head-dir, the Action
+// runs one paired bench of the commands in both checkouts and compares
+// that run alone, as it does for two flipbench builds.
+func TestPairedBenchOfAnyServer(t *testing.T) {
+	skipIfUnsupported(t)
+	t.Parallel()
+	rel := newTestRelease(t, flipbenchArchive)
+	rel.write(t)
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "photo.jpg")
+	if out, err := exec.Command(flipbench, "flip", "fixture:small.jpg", photo).CombinedOutput(); err != nil {
+		t.Fatalf("a photo to flip: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"base", "head"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, filepath.Join(dir, d, "photo.jpg"), b)
+	}
+	addr := freeAddr(t)
+	runFile := filepath.Join(dir, "ab.json")
+	osName, arch := runnerPlatform()
+	r := runAction(t, rel.dir,
+		"RUNNER_OS="+osName, "RUNNER_ARCH="+arch,
+		"INPUT_STANDARD_CMD=exec "+flipbench+" standard --addr "+addr+" --image photo.jpg",
+		"INPUT_CLUSTER_CMD=exec "+flipbench+" cluster --workers 2 --addr "+addr+" --image photo.jpg",
+		"INPUT_URL=http://"+addr+"/flip", "INPUT_WORKERS=2", "INPUT_ROUNDS=6", "INPUT_ARGS=-n 4",
+		"INPUT_BASE_DIR="+filepath.Join(dir, "base"), "INPUT_HEAD_DIR="+filepath.Join(dir, "head"),
+		"INPUT_OUT="+runFile,
+		// One build against itself; a 50% threshold keeps a noisy machine
+		// from making this test flaky.
+		"INPUT_COMPARE_ARGS=--max-regression 50%",
+	)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"- base: " + runFile + " (base) (commands in " + filepath.Join(dir, "base"),
+		"- head: " + runFile + " (head) (commands in " + filepath.Join(dir, "head"),
+		"paired by round",
+		"standard.cpu_per_request",
+		"PASS: no gated regression",
+	} {
+		if !strings.Contains(r.summary, want) {
+			t.Errorf("summary lacks %q; summary:\n%s", want, r.summary)
+		}
 	}
 }
 

@@ -4,8 +4,8 @@
 #
 # It installs a released flipbench for this runner (verified against the
 # release's checksums.txt), runs `flipbench bench`, compares the run with a
-# baseline run file (or, for a paired --base-exe/--head-exe bench, the run
-# alone), appends the markdown verdict to $GITHUB_STEP_SUMMARY and exits
+# baseline run file (or, for a paired --base-exe/--head-exe or
+# --base-dir/--head-dir bench, the run alone), appends the markdown verdict to $GITHUB_STEP_SUMMARY and exits
 # non-zero when compare finds a regression (1) or cannot judge (2).
 #
 # Inputs (all optional):
@@ -14,6 +14,9 @@
 #   INPUT_URL            bench --url            INPUT_WORKERS      bench --workers
 #   INPUT_ROUNDS         bench --rounds         INPUT_ARGS         more bench flags
 #   INPUT_BASE_EXE       bench --base-exe       INPUT_HEAD_EXE     bench --head-exe
+#   INPUT_BASE_DIR       bench --base-dir       INPUT_HEAD_DIR     bench --head-dir
+#                        (a paired bench of any server: the commands run in
+#                        two checkouts)
 #   INPUT_BASELINE       run file to compare the new run against
 #   INPUT_COMPARE_ARGS   more compare flags (--gate, --max-regression, ...)
 #   INPUT_OUT            run file to write (default $RUNNER_TEMP/flipbench-run.json)
@@ -171,11 +174,11 @@ fi
 
 baseline=${INPUT_BASELINE:-}
 paired=
-if [ -n "${INPUT_BASE_EXE:-}" ] || [ -n "${INPUT_HEAD_EXE:-}" ]; then
+if [ -n "${INPUT_BASE_EXE:-}${INPUT_HEAD_EXE:-}${INPUT_BASE_DIR:-}${INPUT_HEAD_DIR:-}" ]; then
 	paired=1
 fi
 if [ -n "$baseline" ] && [ -n "$paired" ]; then
-	die "give either baseline (two runs) or base-exe and head-exe (one paired run), not both" 2
+	die "give either baseline (two runs) or base-exe and head-exe, or base-dir and head-dir (one paired run), not both" 2
 fi
 # A missing baseline would only be noticed by compare, after the bench.
 if [ -n "$baseline" ] && [ ! -f "$baseline" ]; then
@@ -197,6 +200,8 @@ bench=(bench)
 [ -z "${INPUT_ROUNDS:-}" ] || bench+=(--rounds "$INPUT_ROUNDS")
 [ -z "${INPUT_BASE_EXE:-}" ] || bench+=(--base-exe "$INPUT_BASE_EXE")
 [ -z "${INPUT_HEAD_EXE:-}" ] || bench+=(--head-exe "$INPUT_HEAD_EXE")
+[ -z "${INPUT_BASE_DIR:-}" ] || bench+=(--base-dir "$INPUT_BASE_DIR")
+[ -z "${INPUT_HEAD_DIR:-}" ] || bench+=(--head-dir "$INPUT_HEAD_DIR")
 words "${INPUT_ARGS:-}" "$work/args" || die "args: unbalanced quotes in '${INPUT_ARGS:-}'" 2
 while IFS= read -r -d '' w; do bench+=("$w"); done <"$work/args"
 # Last, so that they win over the same flags in args: the action owns the

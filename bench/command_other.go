@@ -17,6 +17,6 @@ func (*commandServer) Stop(ctx context.Context) error { return nil }
 
 // startCommand returns server.ErrUnsupported: process groups are a Unix
 // idea.
-func startCommand(ctx context.Context, command, url string, logs io.Writer) (*commandServer, error) {
+func startCommand(ctx context.Context, command, dir, url string, logs io.Writer) (*commandServer, error) {
 	return nil, server.ErrUnsupported
 }

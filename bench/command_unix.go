@@ -36,9 +36,9 @@ type commandServer struct {
 	err  error
 }
 
-// startCommand runs command with sh -c and waits until url answers with
-// any HTTP status.
-func startCommand(ctx context.Context, command, url string, logs io.Writer) (*commandServer, error) {
+// startCommand runs command with sh -c in dir (empty: the working
+// directory) and waits until url answers with any HTTP status.
+func startCommand(ctx context.Context, command, dir, url string, logs io.Writer) (*commandServer, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	// A server left on the port would answer for the new one, and be
 	// measured in its place.
@@ -47,6 +47,7 @@ func startCommand(ctx context.Context, command, url string, logs io.Writer) (*co
 		return nil, fmt.Errorf("%s already answers before %q starts: stop whatever serves it first", url, command)
 	}
 	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if logs == nil {
 		// A file, not io.Discard: with a pipe, a background child that

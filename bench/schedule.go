@@ -52,30 +52,25 @@ func (s Step) String() string {
 }
 
 // Schedule is the order of work of a bench of rounds measured rounds at
-// arms. Side by side (sequential false), every server starts and warms
-// up, then the rounds alternate in ABBA order: the arms in their order
-// in odd rounds, in reverse in even ones, so that a drift in the
-// machine's speed weighs on every arm alike and no arm always follows
-// the same one. Sequential servers (they share one address) run one
-// after the other: all of one arm's rounds, then the next's; rounds pair
-// by number.
+// arms. Every arm is measured in every round, in ABBA order: the arms in
+// their order in odd rounds, in reverse in even ones, so that a drift in
+// the machine's speed weighs on every arm alike and no arm always
+// follows the same one. Side by side (sequential false), every server
+// starts and warms up once, first. Servers that share one address
+// (sequential) cannot run at once: each measurement starts its arm's
+// server, warms it up, measures it and stops it, so that a slow minute
+// lands on every arm, not on one arm's block of rounds. That costs a
+// start, a warm-up and a stop a measurement: 3.8 s for the Node example
+// on a 2400x1600 image, whose warm-up is a 1.4 s job a worker.
 func Schedule(arms []string, rounds int, sequential bool) []Step {
 	var steps []Step
-	if sequential {
+	if !sequential {
 		for _, arm := range arms {
-			steps = append(steps, Step{Action: Start, Arm: arm}, Step{Action: WarmUp, Arm: arm})
-			for r := 1; r <= rounds; r++ {
-				steps = append(steps, Step{Action: Measure, Arm: arm, Round: r})
-			}
-			steps = append(steps, Step{Action: Stop, Arm: arm})
+			steps = append(steps, Step{Action: Start, Arm: arm})
 		}
-		return steps
-	}
-	for _, arm := range arms {
-		steps = append(steps, Step{Action: Start, Arm: arm})
-	}
-	for _, arm := range arms {
-		steps = append(steps, Step{Action: WarmUp, Arm: arm})
+		for _, arm := range arms {
+			steps = append(steps, Step{Action: WarmUp, Arm: arm})
+		}
 	}
 	reversed := slices.Clone(arms)
 	slices.Reverse(reversed)
@@ -85,11 +80,18 @@ func Schedule(arms []string, rounds int, sequential bool) []Step {
 			order = reversed
 		}
 		for _, arm := range order {
-			steps = append(steps, Step{Action: Measure, Arm: arm, Round: r})
+			if sequential {
+				steps = append(steps, Step{Action: Start, Arm: arm}, Step{Action: WarmUp, Arm: arm},
+					Step{Action: Measure, Arm: arm, Round: r}, Step{Action: Stop, Arm: arm})
+			} else {
+				steps = append(steps, Step{Action: Measure, Arm: arm, Round: r})
+			}
 		}
 	}
-	for _, arm := range arms {
-		steps = append(steps, Step{Action: Stop, Arm: arm})
+	if !sequential {
+		for _, arm := range arms {
+			steps = append(steps, Step{Action: Stop, Arm: arm})
+		}
 	}
 	return steps
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -28,12 +29,17 @@ func TestScheduleSideBySideIsABBA(t *testing.T) {
 	}
 }
 
-func TestScheduleSequentialRunsOneSideAtATime(t *testing.T) {
+// TestScheduleSequentialInterleavesWithRestarts: servers that share an
+// address are measured in the same ABBA order as the others, each
+// measurement its own start, warm-up and stop.
+func TestScheduleSequentialInterleavesWithRestarts(t *testing.T) {
 	t.Parallel()
 	got := stepsOf(Schedule([]string{"standard", "cluster"}, 2, true))
 	want := []string{
-		"start standard", "warm-up standard", "measure standard 1", "measure standard 2", "stop standard",
-		"start cluster", "warm-up cluster", "measure cluster 1", "measure cluster 2", "stop cluster",
+		"start standard", "warm-up standard", "measure standard 1", "stop standard",
+		"start cluster", "warm-up cluster", "measure cluster 1", "stop cluster",
+		"start cluster", "warm-up cluster", "measure cluster 2", "stop cluster",
+		"start standard", "warm-up standard", "measure standard 2", "stop standard",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Schedule(2, true) =\n%v\nwant\n%v", got, want)
@@ -53,6 +59,9 @@ func TestScheduleMeasuresEveryRoundOnce(t *testing.T) {
 			for _, st := range Schedule(arms, rounds, seq) {
 				switch st.Action {
 				case Start:
+					if seq && slices.Contains(slices.Collect(maps.Values(running)), true) {
+						t.Fatalf("rounds %d: %s while another server holds the address", rounds, st)
+					}
 					running[st.Arm] = true
 				case Stop:
 					running[st.Arm] = false

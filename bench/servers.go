@@ -300,7 +300,8 @@ const WorkersPlaceholder = "{workers}"
 
 // Commands starts any servers under test with shell commands: the
 // article's Node app, a gunicorn or PM2 setup. They all serve URL, so
-// they run one after the other.
+// they run one at a time: each measured round starts its server, warms
+// it up, measures it and stops it (see [Schedule]).
 type Commands struct {
 	// Standard and Cluster are run with sh -c, each in a process group
 	// of its own, and stopped with SIGTERM, then SIGKILL, to the group.
@@ -312,6 +313,12 @@ type Commands struct {
 	// [WorkersPlaceholder] and runs once per size. Empty means one per
 	// CPU, for the efficiency.
 	Workers []int
+	// Builds, for a paired A/B bench of any server, are two directories
+	// (results.Base and results.Head, in that order, their Dir set) in
+	// which the same commands run: two checkouts of the server under
+	// test. Every round measures both builds' arms. Empty: the commands
+	// run in the working directory.
+	Builds []results.Build
 	// Logs receives the commands' output. Nil discards it.
 	Logs io.Writer
 }
@@ -329,25 +336,53 @@ func (c *Commands) Validate() error {
 	case len(c.Workers) > 1 && !strings.Contains(c.Cluster, WorkersPlaceholder):
 		return fmt.Errorf("several cluster sizes need %s in the cluster command, to start each size", WorkersPlaceholder)
 	}
+	if len(c.Builds) > 0 {
+		if len(c.Builds) != 2 || c.Builds[0].Name != results.Base || c.Builds[1].Name != results.Head {
+			return errors.New("a paired bench needs a base and a head build")
+		}
+		for _, b := range c.Builds {
+			if fi, err := os.Stat(b.Dir); err != nil {
+				return fmt.Errorf("%s build: %w", b.Name, err)
+			} else if !fi.IsDir() {
+				return fmt.Errorf("%s build: %s is not a directory", b.Name, b.Dir)
+			}
+		}
+	}
 	return checkSizes(c.Workers)
 }
 
-// Arms is the standard command, then the cluster command at each size.
+// Arms is the standard command, then the cluster command at each size;
+// for a paired bench, those of the base build, then the head build's.
 func (c *Commands) Arms() []results.ArmSpec {
-	arms := []results.ArmSpec{{Name: results.Standard, Mode: results.Standard, Workers: 1, Command: c.Standard}}
-	sizes := sizesOr(c.Workers)
-	for _, w := range sizes {
-		arms = append(arms, results.ArmSpec{
-			Name: results.ArmName(w, "", len(sizes) > 1, false), Mode: results.Cluster, Workers: w,
-			Command: strings.ReplaceAll(c.Cluster, WorkersPlaceholder, strconv.Itoa(w)), Baseline: results.Standard,
-		})
+	builds := []string{""}
+	if len(c.Builds) > 0 {
+		builds = []string{results.Base, results.Head}
+	}
+	var arms []results.ArmSpec
+	for _, b := range builds {
+		std := results.BuildArmName(b, results.Standard)
+		arms = append(arms, results.ArmSpec{Name: std, Build: b, Mode: results.Standard, Workers: 1, Command: c.Standard})
+		sizes := sizesOr(c.Workers)
+		for _, w := range sizes {
+			arms = append(arms, results.ArmSpec{
+				Name: results.BuildArmName(b, results.ArmName(w, "", len(sizes) > 1, false)), Build: b, Mode: results.Cluster, Workers: w,
+				Command: strings.ReplaceAll(c.Cluster, WorkersPlaceholder, strconv.Itoa(w)), Baseline: std,
+			})
+		}
 	}
 	return arms
 }
 
-// Start runs arm's command and waits until the URL answers.
+// Start runs arm's command, in its build's directory, and waits until
+// the URL answers.
 func (c *Commands) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
-	s, err := startCommand(ctx, arm.Command, c.URL, c.Logs)
+	dir := ""
+	for _, b := range c.Builds {
+		if b.Name == arm.Build {
+			dir = b.Dir
+		}
+	}
+	s, err := startCommand(ctx, arm.Command, dir, c.URL, c.Logs)
 	if err != nil {
 		return nil, err // not a nil *commandServer in a non-nil Server
 	}
@@ -357,8 +392,9 @@ func (c *Commands) Start(ctx context.Context, arm results.ArmSpec) (Server, erro
 // Sequential is true: every command serves one URL.
 func (c *Commands) Sequential() bool { return true }
 
-// Describe records the commands and the URL.
+// Describe records the commands, the URL and the builds' directories.
 func (c *Commands) Describe(cfg *results.RunConfig) error {
 	cfg.StandardCmd, cfg.ClusterCmd, cfg.URL = c.Standard, c.Cluster, c.URL
+	cfg.Builds = slices.Clone(c.Builds)
 	return nil
 }

@@ -303,8 +303,8 @@ func scalingLine(c results.Curve) string {
 		pts = append(pts, fmt.Sprintf("%dw %.2fx", p.Workers, p.Speedup))
 	}
 	name := "scaling"
-	if c.Sched != "" {
-		name += " (" + c.Sched + ")"
+	if n := c.Name(); n != "" {
+		name += " (" + n + ")"
 	}
 	if c.Fit == nil {
 		return fmt.Sprintf("%s: %s; no fit: it needs speedups at two sizes above 1", name, strings.Join(pts, ", "))

@@ -134,6 +134,10 @@ func writeVerdictLines(w io.Writer, c *verdict.Comparison, markdown bool) {
 
 func describeRun(r verdict.RunInfo) string {
 	workers := plural(r.Workers, "worker")
+	if r.Build.Dir != "" {
+		return fmt.Sprintf("%s (commands in %s, %d CPUs %s, %s, %d rounds, %s)",
+			r.Name, r.Build.Dir, r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+	}
 	if r.Build.Exe != "" {
 		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %s, %d rounds, %s)",
 			r.Name, r.Build.Exe, verdict.ShortSHA(r.Build.SHA256), r.NumCPU, r.CPU, workers, r.Rounds, r.Started)

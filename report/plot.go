@@ -131,7 +131,7 @@ func scalingPlot(curves []results.Curve) *plot.Plot {
 		for _, pt := range c.Points {
 			pts = append(pts, plotter.XY{X: float64(pt.Workers), Y: pt.Speedup})
 		}
-		name := cmp.Or(c.Sched, "cluster")
+		name := cmp.Or(c.Name(), "cluster")
 		if sc, err := plotter.NewScatter(pts); err == nil {
 			sc.Color = clr
 			sc.Shape = draw.CircleGlyph{}

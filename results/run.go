@@ -105,9 +105,13 @@ const (
 type Build struct {
 	// Name is [Base] or [Head].
 	Name string `json:"name"`
-	// Exe is the binary's path, SHA256 the hex digest of its bytes.
-	Exe    string `json:"exe"`
-	SHA256 string `json:"sha256"`
+	// Exe is the binary's path, SHA256 the hex digest of its bytes: a
+	// flipbench build's.
+	Exe    string `json:"exe,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Dir is the directory a server under test's commands ran in: its
+	// checkout.
+	Dir string `json:"dir,omitempty"`
 }
 
 // Digest identifies the run by its content: the hex SHA-256 of its JSON.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 )
 
 // USL is a fit of Gunther's Universal Scalability Law to a cluster's
@@ -111,8 +112,10 @@ func FitUSL(sizes, speedups []float64) (USL, error) {
 }
 
 // Curve is how a cluster's speedup changes with its size: one point per
-// cluster arm of one policy, and the law fitted to them.
+// cluster arm of one build and policy, and the law fitted to them.
 type Curve struct {
+	// Build is the arms' build in a paired A/B bench, else empty.
+	Build string `json:"build,omitempty"`
 	// Sched is the arms' dispatch policy (empty for servers under test).
 	Sched string `json:"sched,omitempty"`
 	// Points are the arms, by size.
@@ -128,14 +131,14 @@ type CurvePoint struct {
 	Speedup float64 `json:"speedup"`
 }
 
-// curves groups the cluster arms by policy into curves, for every policy
-// with two or more sizes.
+// curves groups the cluster arms by build and policy into curves, for
+// every group with two or more sizes.
 func (r *Run) curves() []Curve {
 	var out []Curve
 	for _, a := range r.Clusters() {
-		i := slices.IndexFunc(out, func(c Curve) bool { return c.Sched == a.Sched })
+		i := slices.IndexFunc(out, func(c Curve) bool { return c.Build == a.Build && c.Sched == a.Sched })
 		if i < 0 {
-			out = append(out, Curve{Sched: a.Sched})
+			out = append(out, Curve{Build: a.Build, Sched: a.Sched})
 			i = len(out) - 1
 		}
 		out[i].Points = append(out[i].Points, CurvePoint{Arm: a.Name, Workers: a.Workers, Speedup: a.Speedup.Median})
@@ -153,4 +156,16 @@ func (r *Run) curves() []Curve {
 		}
 	}
 	return out
+}
+
+// Name is the curve's build and policy, as "base, rr"; empty for the
+// one curve of a plain bench of servers under test.
+func (c Curve) Name() string {
+	var parts []string
+	for _, s := range []string{c.Build, c.Sched} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

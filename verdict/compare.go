@@ -204,7 +204,7 @@ func ComparePaired(run *results.Run, name string, opt Options) (*Comparison, err
 	if run.Interrupted {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s was interrupted: %d of %d rounds", name, len(run.Rounds), run.Config.Rounds))
 	}
-	if c.Base.Build.SHA256 == c.Head.Build.SHA256 {
+	if c.Base.Build.SHA256 != "" && c.Base.Build.SHA256 == c.Head.Build.SHA256 {
 		c.Notes = append(c.Notes, "base and head are the same binary: any change is noise")
 	}
 	if n := len(run.Rounds); n < MinPairedRounds {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,6 +32,8 @@ type benchOptions struct {
 	scheds     []string
 	baseExe    string
 	headExe    string
+	baseDir    string
+	headDir    string
 	image      string
 	quick      bool
 	format     string
@@ -89,6 +92,8 @@ func (opts *benchOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&opts.cmds.URL, "url", "", "URL to load when the servers are commands (default "+loadgen.DefaultURL+")")
 	f.StringVar(&opts.baseExe, "base-exe", "", "paired A/B bench: the base build's flipbench binary (with --head-exe; compare the run file alone)")
 	f.StringVar(&opts.headExe, "head-exe", "", "paired A/B bench: the head build's flipbench binary (with --base-exe)")
+	f.StringVar(&opts.baseDir, "base-dir", "", "paired A/B bench of any server: the base checkout, where --standard-cmd and --cluster-cmd run for the base build (with --head-dir)")
+	f.StringVar(&opts.headDir, "head-dir", "", "paired A/B bench of any server: the head checkout (with --base-dir)")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
 }
 
@@ -124,45 +129,17 @@ func (o *benchOptions) validate() error {
 	if (o.baseExe == "") != (o.headExe == "") {
 		return usageErrorf("--base-exe and --head-exe go together: give both")
 	}
+	if (o.baseDir == "") != (o.headDir == "") {
+		return usageErrorf("--base-dir and --head-dir go together: give both")
+	}
+	var err error
 	if o.cmds.Standard != "" || o.cmds.Cluster != "" {
-		if o.baseExe != "" {
-			return usageErrorf("--base-exe and --head-exe pair flipbench's own servers of two builds; the commands' servers are your own")
-		}
-		if o.cmds.Standard == "" || o.cmds.Cluster == "" {
-			return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
-		}
-		if o.quick || o.image != "" {
-			return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
-		}
-		if len(o.scheds) > 0 {
-			return usageErrorf("--sched chooses flipbench's own servers' dispatch; the commands' servers dispatch their own way")
-		}
-		if o.modesSet {
-			return usageErrorf("--modes chooses flipbench's own servers; the commands' are a standard and a cluster")
-		}
-		o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
-		if err := (loadgen.Config{URL: o.cmds.URL}).Validate(); err != nil {
-			return usageErrorf("--url: %w", err)
-		}
-		o.cmds.Workers = o.workers
-		o.cfg.Servers = &o.cmds
+		err = o.validateCommands()
 	} else {
-		if o.cmds.URL != "" {
-			return usageErrorf("--url is for servers started by --standard-cmd and --cluster-cmd; bench picks its own servers' ports")
-		}
-		img := o.image
-		if o.quick {
-			img = server.FixturePrefix + fixtures.SmallJPEG
-		}
-		var err error
-		if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
-			return usageErrorf("--image: %w", err)
-		}
-		o.own.Workers, o.own.Scheds = o.workers, o.scheds
-		if o.baseExe != "" {
-			o.own.Builds = []results.Build{{Name: results.Base, Exe: o.baseExe}, {Name: results.Head, Exe: o.headExe}}
-		}
-		o.cfg.Servers = &o.own
+		err = o.validateOwn()
+	}
+	if err != nil {
+		return err
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return &usageError{err}
@@ -170,6 +147,65 @@ func (o *benchOptions) validate() error {
 	if err := report.ResolveAssertions(o.checks, o.cfg.Servers.Arms()); err != nil {
 		return usageErrorf("--assert: %w", err)
 	}
+	return nil
+}
+
+// validateCommands builds the servers of a bench of any server under
+// test: its commands, run in two directories for a paired bench.
+func (o *benchOptions) validateCommands() error {
+	switch {
+	case o.baseExe != "":
+		return usageErrorf("--base-exe and --head-exe pair flipbench's own servers of two builds; for the commands' servers, --base-dir and --head-dir")
+	case o.cmds.Standard == "" || o.cmds.Cluster == "":
+		return usageErrorf("--standard-cmd and --cluster-cmd go together: give both")
+	case o.quick || o.image != "":
+		return usageErrorf("--quick and --image choose flipbench's own servers' image; the commands' servers flip their own")
+	case len(o.scheds) > 0:
+		return usageErrorf("--sched chooses flipbench's own servers' dispatch; the commands' servers dispatch their own way")
+	case o.modesSet:
+		return usageErrorf("--modes chooses flipbench's own servers; the commands' are a standard and a cluster")
+	}
+	o.cmds.URL = cmp.Or(o.cmds.URL, loadgen.DefaultURL)
+	if err := (loadgen.Config{URL: o.cmds.URL}).Validate(); err != nil {
+		return usageErrorf("--url: %w", err)
+	}
+	if o.baseDir != "" {
+		var dirs [2]string
+		for i, d := range []string{o.baseDir, o.headDir} {
+			abs, err := filepath.Abs(d)
+			if err != nil {
+				return usageErrorf("--base-dir, --head-dir: %w", err)
+			}
+			dirs[i] = abs
+		}
+		o.cmds.Builds = []results.Build{{Name: results.Base, Dir: dirs[0]}, {Name: results.Head, Dir: dirs[1]}}
+	}
+	o.cmds.Workers = o.workers
+	o.cfg.Servers = &o.cmds
+	return nil
+}
+
+// validateOwn builds the servers of a bench of flipbench's own.
+func (o *benchOptions) validateOwn() error {
+	switch {
+	case o.cmds.URL != "":
+		return usageErrorf("--url is for servers started by --standard-cmd and --cluster-cmd; bench picks its own servers' ports")
+	case o.baseDir != "":
+		return usageErrorf("--base-dir and --head-dir run the commands of --standard-cmd and --cluster-cmd in two checkouts; for flipbench's own builds, --base-exe and --head-exe")
+	}
+	img := o.image
+	if o.quick {
+		img = server.FixturePrefix + fixtures.SmallJPEG
+	}
+	var err error
+	if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
+		return usageErrorf("--image: %w", err)
+	}
+	o.own.Workers, o.own.Scheds = o.workers, o.scheds
+	if o.baseExe != "" {
+		o.own.Builds = []results.Build{{Name: results.Base, Exe: o.baseExe}, {Name: results.Head, Exe: o.headExe}}
+	}
+	o.cfg.Servers = &o.own
 	return nil
 }
 
@@ -352,10 +388,14 @@ embedded 20 MP photo, like the article, and takes about two minutes on 2 CPUs;
 
 Any server under test: --standard-cmd and --cluster-cmd start the two servers to
 compare (run with sh -c, waited for until --url answers, stopped with SIGTERM then
-SIGKILL to their process group). As both serve one URL they run one after the
-other, all standard rounds then all cluster rounds; set --workers to the cluster
-command's worker count for the efficiency. A {workers} placeholder in
---cluster-cmd is replaced by each size of --workers, to get any cluster's curve.
+SIGKILL to their process group). As they serve one URL, each measured round starts
+its server, warms it up, measures it and stops it, in the same interleaved order
+as flipbench's own (a start and a warm-up a round more, so that a slow minute
+weighs on every arm); set --workers to the cluster command's worker count for the
+efficiency. A {workers} placeholder in --cluster-cmd is replaced by each size of
+--workers, to get any cluster's curve. A paired A/B bench of any server: --base-dir
+OLD --head-dir NEW runs the same commands in two checkouts, both builds' arms in
+every round, and flipbench compare gates the run file as it does flipbench's own.
 
 --assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
 errors is a count, error_rate a percentage; times take units, like 5s): each
@@ -377,5 +417,7 @@ const benchExample = `  $ flipbench bench
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
   $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
       --url http://127.0.0.1:3000/flip --workers 8
+  $ flipbench bench --standard-cmd 'node standard.js' --cluster-cmd 'node cluster.js' \
+      --base-dir ../app-main --head-dir . --url http://127.0.0.1:3000/flip --out ab.json
   $ flipbench bench --standard-cmd 'gunicorn -w 1 app:app' --cluster-cmd 'gunicorn -w {workers} app:app' \
       --url http://127.0.0.1:8000/flip --workers 2,4,8`

@@ -13,6 +13,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"io"
 	"math"
 	"net"
@@ -1371,21 +1374,21 @@ func TestBenchAnyServerUnderTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal(b, &run)
-	// One after the other, as they share the URL; the placeholder took
-	// each size, and each cluster answered from as many workers.
-	want := []string{"standard", "standard", "cluster/1w", "cluster/1w", "cluster/2w", "cluster/2w"}
+	// One at a time, as they share the URL, in ABBA order; the
+	// placeholder took each size, and each cluster answered from as many
+	// workers.
+	want := []string{"standard", "cluster/1w", "cluster/2w", "cluster/2w", "cluster/1w", "standard"}
 	if !slices.Equal(run.Order, want) || len(run.Arms) != 3 || run.Config.URL != "http://"+addr+"/flip" {
 		t.Fatalf("run: order %v, %d arms, url %q; want %v, 3 arms, the given URL", run.Order, len(run.Arms), run.Config.URL, want)
 	}
 	for i, a := range run.Arms[1:] {
-		pids := map[string]bool{}
+		// Each round starts its own server: its workers are new PIDs.
+		pids := 0
 		for _, rd := range run.Rounds {
-			for pid := range rd.Arms[i+1].PerWorker {
-				pids[pid] = true
-			}
+			pids = max(pids, len(rd.Arms[i+1].PerWorker))
 		}
-		if !strings.Contains(a.Command, fmt.Sprintf("cluster --workers %d ", a.Workers)) || a.Speedup.Rounds != 2 || len(pids) > a.Workers {
-			t.Errorf("%s: command %q, %d speedups, %d pids; want --workers %d, 2 speedups, at most %d pids", a.Name, a.Command, a.Speedup.Rounds, len(pids), a.Workers, a.Workers)
+		if !strings.Contains(a.Command, fmt.Sprintf("cluster --workers %d ", a.Workers)) || a.Speedup.Rounds != 2 || pids > a.Workers {
+			t.Errorf("%s: command %q, %d speedups, %d pids in a round; want --workers %d, 2 speedups, at most %d pids", a.Name, a.Command, a.Speedup.Rounds, pids, a.Workers, a.Workers)
 		}
 	}
 	waitFor(t, 5*time.Second, "the commands' servers to exit", func() bool { return len(processesOf(bin)) == 0 })
@@ -1418,6 +1421,72 @@ func TestBenchCommandsLeaveNothingBehind(t *testing.T) {
 		"--url", p.url+"/flip", "--rounds", "1", "--out", "")
 	if code != 1 || !strings.Contains(stderr, "already answers") {
 		t.Errorf("with a server already on the port: exit %d, %q; want 1 and 'already answers'", code, stderr)
+	}
+}
+
+// TestPairedBenchOfAnyServer: --base-dir and --head-dir run the same
+// commands in two checkouts, every round measures both, and compare on
+// the one run file catches a head whose checkout does more work a
+// request (a photo of nine times the pixels), naming each build's
+// directory.
+func TestPairedBenchOfAnyServer(t *testing.T) {
+	dir := t.TempDir()
+	base, head := filepath.Join(dir, "base"), filepath.Join(dir, "head")
+	for _, d := range []string{base, head} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(base, "photo.jpg"), mustFixture(t, fixtures.SmallJPEG), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeJPEG(t, filepath.Join(head, "photo.jpg"), 1152, 768)
+	addr := freeAddr(t)
+	out := filepath.Join(dir, "ab.json")
+	_, stderr, code := runCLI(t, nil, "bench",
+		"--standard-cmd", fmt.Sprintf("exec %s standard --addr %s --image photo.jpg", bin, addr),
+		"--cluster-cmd", fmt.Sprintf("exec %s cluster --workers 2 --addr %s --image photo.jpg", bin, addr),
+		"--url", "http://"+addr+"/flip", "--workers", "2", "--rounds", "6", "-n", "4",
+		"--base-dir", base, "--head-dir", head, "--out", out)
+	if code != 0 {
+		t.Fatalf("paired bench of commands: exit %d: %s", code, stderr)
+	}
+	var run runFile
+	b, _ := os.ReadFile(out)
+	json.Unmarshal(b, &run)
+	first := []string{"base/standard", "base/cluster", "head/standard", "head/cluster"}
+	second := slices.Clone(first)
+	slices.Reverse(second)
+	if len(run.Order) != 24 || !slices.Equal(run.Order[:4], first) || !slices.Equal(run.Order[4:8], second) {
+		t.Errorf("order %v; want %v, then reversed, in every round", run.Order, first)
+	}
+	stdout, stderr, code := runCLI(t, nil, "compare", out)
+	if code != 1 || !strings.Contains(stdout, "commands in "+base) || !strings.Contains(stdout, "commands in "+head) ||
+		!strings.Contains(stdout, "standard.cpu_per_request") || strings.Contains(stdout, "same binary") {
+		t.Errorf("compare of a head that flips nine times the pixels: exit %d, want 1 naming both directories\n%s%s", code, stdout, stderr)
+	}
+	_, stderr, code = runCLI(t, nil, "bench", "--standard-cmd", "true", "--cluster-cmd", "true",
+		"--base-dir", base, "--head-dir", filepath.Join(dir, "missing"), "--out", "")
+	if code != 2 || !strings.Contains(stderr, "missing") {
+		t.Errorf("a head directory that does not exist: exit %d, want 2 naming it: %s", code, stderr)
+	}
+}
+
+// writeJPEG writes a w×h JPEG of a gradient, to flip.
+func writeJPEG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
@@ -30,10 +31,55 @@ func newCompareCmd(runF func(context.Context, *compareOptions, io.Writer, io.Wri
 	cmd := &cobra.Command{
 		Use:   "compare PAIRED.json | BASE.json HEAD.json",
 		Short: "Compare two builds' bench runs and give a CI verdict",
-		Long: `Compare the base and head builds of a paired bench (one run file of bench
---base-exe OLD --head-exe NEW), or two run files written by flipbench bench, metric
-by metric, the way benchstat does: each side's median and 95% confidence interval
-over its rounds, the change head/base, its p-value and a verdict.
+		Long:  compareLong(),
+		Example: `  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json
+  $ flipbench compare ab.json
+  $ flipbench compare ab.json --advisory peak_rss
+  $ flipbench compare base.json head.json
+  $ flipbench compare base.json head.json --gate cluster.p99 --max-regression 5%
+  $ flipbench compare base.json head.json --format markdown >> "$GITHUB_STEP_SUMMARY"
+  $ flipbench compare base.json head.json --format junit > flipbench.xml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usageErrorf("compare takes a paired run file, or two run files (base and head), got %d argument(s)\nTry: flipbench bench --base-exe OLD --head-exe NEW --out ab.json, then flipbench compare ab.json", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.base = args[0]
+			if len(args) == 2 {
+				opts.head = args[1]
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			return runCompare(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	opts.flags(cmd.Flags())
+	return cmd
+}
+
+func (opts *compareOptions) flags(f *pflag.FlagSet) {
+	f.Float64Var(&opts.opt.Alpha, "alpha", verdict.DefaultAlpha, "significance level of the tests")
+	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
+	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides the defaults (two runs: speedup, error_rate; paired: also time, throughput, cpu_per_request, peak_rss)")
+	f.StringSliceVar(&opts.advisory, "advisory", nil, "default gates that only advise, like peak_rss or cluster.throughput")
+	f.BoolVar(&opts.opt.Force, "force", false, "compare runs of different setups (CPUs, image, policy, workers, -n, threads)")
+	f.BoolVar(&opts.opt.DropDisturbed, "drop-disturbed", false, "leave out the rounds in which other processes took more than a quarter of a core")
+	f.Var(newEnum(&opts.format, report.FormatTable, report.CompareFormats...).withAlias("text", report.FormatTable), "format", "output format")
+}
+
+// compareLong is compare's help text.
+func compareLong() string {
+	return `Compare the base and head builds of a paired bench (one run file of bench
+--base-exe OLD --head-exe NEW, or of any server's commands with --base-dir OLD
+--head-dir NEW), or two run files written by flipbench bench, metric by metric,
+the way benchstat does: each side's median and 95% confidence interval over its
+rounds, the change head/base, its p-value and a verdict.
 
 Paired (one file, the better design): every round measured both builds minutes
 apart, so the machine's drift between runs cancels out of each round's ratio
@@ -72,43 +118,7 @@ Exit codes: 0 no gated regression, 1 a gated regression or failed requests in he
 (however few rounds it finished), 2 bad input (a missing or unreadable file, another
 schema, a file whose stored figures disagree with its requests, runs of different
 CPU counts, images, dispatch policies, cluster sizes, -n or threads without --force,
-too few rounds).`,
-		Example: `  $ flipbench bench --base-exe ./flipbench-main --head-exe ./flipbench-pr --out ab.json
-  $ flipbench compare ab.json
-  $ flipbench compare ab.json --advisory peak_rss
-  $ flipbench compare base.json head.json
-  $ flipbench compare base.json head.json --gate cluster.p99 --max-regression 5%
-  $ flipbench compare base.json head.json --format markdown >> "$GITHUB_STEP_SUMMARY"
-  $ flipbench compare base.json head.json --format junit > flipbench.xml`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 || len(args) > 2 {
-				return usageErrorf("compare takes a paired run file, or two run files (base and head), got %d argument(s)\nTry: flipbench bench --base-exe OLD --head-exe NEW --out ab.json, then flipbench compare ab.json", len(args))
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.base = args[0]
-			if len(args) == 2 {
-				opts.head = args[1]
-			}
-			if err := opts.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
-			}
-			return runCompare(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
-	}
-	f := cmd.Flags()
-	f.Float64Var(&opts.opt.Alpha, "alpha", verdict.DefaultAlpha, "significance level of the U test")
-	f.StringVar(&opts.maxRegression, "max-regression", "10%", "smallest change that counts as a regression (10% or 0.1)")
-	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics whose regression fails the comparison, besides the defaults (two runs: speedup, error_rate; paired: also time, throughput, cpu_per_request, peak_rss)")
-	f.StringSliceVar(&opts.advisory, "advisory", nil, "default gates that only advise, like peak_rss or cluster.throughput")
-	f.BoolVar(&opts.opt.Force, "force", false, "compare runs of different setups (CPUs, image, policy, workers, -n, threads)")
-	f.BoolVar(&opts.opt.DropDisturbed, "drop-disturbed", false, "leave out the rounds in which other processes took more than a quarter of a core")
-	f.Var(newEnum(&opts.format, report.FormatTable, report.CompareFormats...).withAlias("text", report.FormatTable), "format", "output format")
-	return cmd
+too few rounds).`
 }
 
 func (o *compareOptions) validate() error {

@@ -155,7 +155,8 @@ func (b *bencher) stopAll() {
 }
 
 // assemble puts the rounds that every arm measured into run, in round
-// order, and the order in which their bursts ran.
+// order, and the order in which their bursts ran; the bursts of rounds
+// an interruption cut short are named in run.CutShort.
 func (b *bencher) assemble(run *results.Run) {
 	complete := func(round int) bool {
 		for _, a := range run.Arms {
@@ -178,6 +179,8 @@ func (b *bencher) assemble(run *results.Run) {
 	for _, st := range b.order {
 		if complete(st.Round) {
 			run.Order = append(run.Order, st.Arm)
+		} else {
+			run.CutShort = append(run.CutShort, fmt.Sprintf("round %d: %s", st.Round, st.Arm))
 		}
 	}
 }

@@ -137,6 +137,9 @@ func checkSizes(sizes []int) error {
 		if slices.Contains(sizes[:i], w) {
 			return fmt.Errorf("cluster size %d listed twice", w)
 		}
+		if err := server.CheckWorkers(w); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // ErrorKind names the kind of a failed request from vegeta's error text
-// and the status: "refused" (nothing listening), "reset" (connection reset
+// and the status: "refused" (nothing listening), "dns" (the host name did
+// not resolve), "tls" (the handshake or the certificate failed), "reset" (connection reset
 // by the server), "timeout" (the request took longer than the timeout),
 // "eof" (the server closed the connection without an answer), "canceled"
 // (the run was interrupted), "http_NNN" (a non-2xx answer), or "other".
@@ -24,6 +25,10 @@ func ErrorKind(status int, errText string) string {
 		return "http_" + strconv.Itoa(status)
 	case strings.Contains(e, "connection refused"):
 		return "refused"
+	case strings.Contains(e, "no such host"), strings.Contains(e, "server misbehaving"), strings.Contains(e, "lookup "):
+		return "dns"
+	case strings.Contains(e, "tls:"), strings.Contains(e, "x509:"):
+		return "tls"
 	case strings.Contains(e, "connection reset"), strings.Contains(e, "broken pipe"):
 		return "reset"
 	case strings.Contains(e, "timeout"), strings.Contains(e, "deadline exceeded"):

@@ -432,6 +432,8 @@ func TestErrorKind(t *testing.T) {
 		{0, "Post \"http://x\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)", "timeout"},
 		{0, "Post \"http://x\": EOF", "eof"},
 		{0, "load interrupted: context canceled", "canceled"},
+		{0, `Post "http://nosuch.invalid/flip": dial tcp: lookup nosuch.invalid: no such host`, "dns"},
+		{0, `Post "https://127.0.0.1:1/flip": tls: failed to verify certificate: x509: certificate signed by unknown authority`, "tls"},
 		{0, "something odd", "other"},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // ErrWarmUpFailed is wrapped by [Run]'s error when every request of the
@@ -38,11 +37,7 @@ func warmUp(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if sum.OK == 0 && !sum.Interrupted {
-		var kinds []string
-		for _, k := range slices.Sorted(maps.Keys(sum.ErrorsByKind)) {
-			kinds = append(kinds, fmt.Sprintf("%s: %d", k, sum.ErrorsByKind[k]))
-		}
-		return &warmUpError{fmt.Sprintf("warm-up: all %d requests failed (%s)", sum.Requests, strings.Join(kinds, ", "))}
+		return &warmUpError{fmt.Sprintf("warm-up: all %d requests failed (%s)", sum.Requests, results.KindCounts(sum.ErrorsByKind))}
 	}
 	return nil
 }

@@ -99,6 +99,7 @@ type Front struct {
 	pid   int
 	start time.Time
 	stats *frontStats
+	seen  *seenWorkers // the workers the job records name
 
 	mu       sync.Mutex
 	waiting  map[string]struct{}        // this front's jobs no worker has taken
@@ -129,7 +130,7 @@ func NewFront(ctx context.Context, q *Queue, cfg FrontConfig) (*Front, error) {
 	if f.image, err = f.putImage(ctx); err != nil {
 		return nil, err
 	}
-	f.stats = newFrontStats(f)
+	f.stats, f.seen = newFrontStats(f), newSeenWorkers()
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f.watchStop = cancel
 	// Only what changes from now on: records of jobs that ended before

@@ -18,9 +18,12 @@ type Health struct {
 	Mode  string `json:"mode"`
 	Reply string `json:"reply"`
 	NATS  string `json:"nats"`
-	// Workers is the local workers the front supervises (remote ones
-	// show in Stream.Waiting and in the job records).
-	Workers []server.WorkerHealth `json:"workers"`
+	// Workers is the local workers the front supervises, their served
+	// jobs counted from the job records; RemoteWorkers every other worker
+	// the records show took a job since the front started (a worker on
+	// another machine, or one of another front's).
+	Workers       []server.WorkerHealth `json:"workers"`
+	RemoteWorkers []SeenWorker          `json:"remote_workers"`
 	// Stream is the stream's and the consumer's state; StreamError says
 	// why it could not be read.
 	Stream      *Depth `json:"stream,omitempty"`
@@ -49,9 +52,11 @@ func (f *Front) health(ctx context.Context) Health {
 	h.Rejected, h.Done, h.Failed = f.stats.counts()
 	h.Inflight, h.Accepted = f.inflight.Load(), f.accepted.Load()
 	h.UptimeS = float64(time.Since(f.start).Milliseconds()) / 1000
+	local := []server.WorkerHealth{}
 	if f.cfg.Workers != nil {
-		h.Workers = f.cfg.Workers()
+		local = f.cfg.Workers()
 	}
+	h.Workers, h.RemoteWorkers = f.seen.split(local)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if d, err := f.q.Depth(dctx); err != nil {

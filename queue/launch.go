@@ -3,6 +3,7 @@ package queue
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +69,8 @@ func (l *LocalWorker) Run(ctx context.Context, stderr io.Writer) error {
 		Ready:      func() { ready() },
 		Logger:     server.NewLogger(stderr, cfg.LogFormat),
 	}
-	if err := w.Run(ctx); err != nil {
+	// Stopped while its queue server is starting is a clean stop.
+	if err := w.Run(ctx); err != nil && !errors.Is(err, ErrNotReached) {
 		return err
 	}
 	if life.Err() != nil {

@@ -39,7 +39,7 @@ func newTestQueueVia(t testing.TB, cfg SetupConfig, inProcess bool) (*Queue, str
 	if inProcess {
 		opts = append(opts, e.InProcess())
 	}
-	nc, err := Connect(e.URL(), "test", Auth{}, opts...)
+	nc, err := Connect(e.URL(), "test", Auth{}, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

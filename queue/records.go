@@ -37,6 +37,7 @@ func (f *Front) observe(st *JobStatus) {
 		f.running[st.ID] = struct{}{}
 	}
 	f.mu.Unlock()
+	f.seen.observe(st)
 	if st.Ended() {
 		f.stats.ended(st)
 		if waiter != nil {

@@ -98,7 +98,7 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 		defer e.Shutdown()
 		url, auth, inProcess = s.embeddedBroker(e, auth)
 	}
-	nc, err := Connect(url, "flipbench queue front", auth, inProcess...)
+	nc, err := Connect(url, "flipbench queue front", auth, log, inProcess...)
 	if err != nil {
 		return err
 	}
@@ -158,13 +158,22 @@ func (s *Server) embeddedBroker(e *Embedded, auth Auth) (string, Auth, []nats.Op
 	return e.URL(), auth, []nats.Option{e.InProcess()}
 }
 
+// setupTimeout bounds the wait for the broker to answer a queue's setup.
+const setupTimeout = 30 * time.Second
+
 // setup sets the queue up on nc, the connection to the broker at url,
-// giving up after 30 seconds.
+// giving up after setupTimeout. Stopped before then, it returns an error
+// wrapping [ErrNotReached].
 func (s *Server) setup(ctx context.Context, nc *nats.Conn, url string) (*Queue, error) {
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep})
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, notReached(nc, url)
+	case err != nil && !nc.IsConnected():
+		return nil, fmt.Errorf("set up the queue on %s: the server did not answer in %s: %w", Redact(url), setupTimeout, err)
+	case err != nil:
 		return nil, fmt.Errorf("set up the queue on %s: %w", Redact(url), err)
 	}
 	return q, nil

@@ -76,7 +76,8 @@ func (w *Worker) slots() int {
 
 // Run connects, waits for the queue to exist (a worker may start before
 // its front), and runs jobs until ctx is done; then it stops pulling,
-// lets running jobs finish within Grace, and returns nil.
+// lets running jobs finish within Grace, and returns nil. Stopped before
+// it reached its queue, it returns an error wrapping [ErrNotReached].
 func (w *Worker) Run(ctx context.Context) error {
 	log := cmp.Or(w.Logger, slog.New(slog.DiscardHandler))
 	name := w.name()
@@ -98,7 +99,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopPulling()
 	}()
 
-	nc, err := Connect(w.URL, "flipbench worker "+name, w.Auth)
+	nc, err := Connect(w.URL, "flipbench worker "+name, w.Auth, log)
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	q, err := w.open(pullCtx, nc, log)
 	if err != nil {
 		if pullCtx.Err() != nil {
-			return nil // stopped before the queue appeared
+			return notReached(nc, w.URL)
 		}
 		return err
 	}
@@ -133,6 +134,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	log.Info("worker stopped", "worker", name, "pid", os.Getpid(), "served", total)
 	return nil
+}
+
+// notReached is the error of a front or worker stopped before its queue
+// was there: its server never answered, or answered without a queue.
+func notReached(nc *nats.Conn, url string) error {
+	if !nc.IsConnected() {
+		return fmt.Errorf("%w: the NATS server at %s does not answer", ErrNotReached, Redact(url))
+	}
+	return fmt.Errorf("%w: the NATS server at %s has no flipbench queue (is a flipbench queue front running?)", ErrNotReached, Redact(url))
 }
 
 // makeTempDir makes the worker's temporary directory for job files. With

@@ -52,6 +52,9 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 			arms = append(arms, a.Name)
 		}
 		para(fmt.Sprintf("no round finished, so nothing was measured (arms: %s)", strings.Join(arms, ", ")))
+		if len(r.CutShort) > 0 {
+			para(cutShort(r))
+		}
 		return nil
 	}
 	header := row{"mode", "workers", "first", "last", "p50", "p99", "throughput", "errors", "speedup", "efficiency", "per worker"}
@@ -60,6 +63,9 @@ func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
 	}
 	for _, s := range benchNotes(r) {
 		para(s)
+	}
+	if len(r.CutShort) > 0 {
+		para(cutShort(r))
 	}
 	if len(r.Rounds) > 0 && dispatchKnown(r) {
 		if err := writeDispatchTable(w, r, markdown, para); err != nil {
@@ -144,6 +150,12 @@ func benchTitle(r *results.Run) string {
 	return title
 }
 
+// cutShort says which bursts of an interrupted round were left out.
+func cutShort(r *results.Run) string {
+	return fmt.Sprintf("left out, measured in a round the interruption cut short (a round counts only when every arm measured it): %s",
+		strings.Join(r.CutShort, ", "))
+}
+
 // benchArmRows are the main table's rows, an arm each, in the run's order.
 func benchArmRows(r *results.Run) []row {
 	var rows []row
@@ -198,6 +210,9 @@ func benchNotes(r *results.Run) []string {
 		of, rounds, strings.Join(speedups, "; "))}
 	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return results.Scaled(a.Mode) && a.Speedup.Efficiency > 1 }) {
 		notes = append(notes, "(!) efficiency above 1: a CPU-bound cluster cannot go faster than its workers; the standard rounds ran slow, from other processes (see the disturbed rounds) or the rounds' own noise (see the min-max)")
+	}
+	if slices.ContainsFunc(r.Arms, func(a results.Arm) bool { return a.Errors > 0 }) {
+		notes = append(notes, "(!) failed requests: first, last, p50 and p99 count every answer, failed ones included; throughput counts the successes; a round's speedup needs successes at both arms (- where none had)")
 	}
 	if d := r.DisturbedRounds(); len(d) > 0 {
 		notes = append(notes, fmt.Sprintf("disturbed rounds %v: other processes took more than %.2f of a core during a burst (see each burst's cpu in the run file; compare --drop-disturbed leaves them out)", d, results.DisturbedCores))

@@ -13,6 +13,7 @@ func TestWriteBenchInterruptedBeforeARound(t *testing.T) {
 	run := &results.Run{
 		Config:      results.RunConfig{N: 10, Rounds: 5, Threads: 1},
 		Interrupted: true,
+		CutShort:    []string{"round 1: standard"},
 		Arms: []results.Arm{
 			{ArmSpec: results.ArmSpec{Name: results.Standard, Mode: results.Standard, Workers: 1}},
 			{ArmSpec: results.ArmSpec{Name: results.Cluster, Mode: results.Cluster, Workers: 2, Baseline: results.Standard}},
@@ -31,5 +32,8 @@ func TestWriteBenchInterruptedBeforeARound(t *testing.T) {
 	if !strings.Contains(out, "no round finished, so nothing was measured (arms: standard, cluster)") ||
 		strings.Contains(out, "over 0 rounds") || strings.Contains(out, "| -") {
 		t.Errorf("an interrupted run without rounds must say so in a line:\n%s", out)
+	}
+	if !strings.Contains(out, "left out, measured in a round the interruption cut short (a round counts only when every arm measured it): round 1: standard") {
+		t.Errorf("the measured bursts of a round cut short must be named:\n%s", out)
 	}
 }

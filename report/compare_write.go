@@ -57,10 +57,9 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 	header := row{"metric", "base", "head", "change", fmt.Sprintf("head/base (%g%% CI)", 100*(1-2*c.Alpha)), "p", "verdict"}
 	var rows []row
 	for _, d := range c.Deltas {
+		// The estimate is shown whatever the verdict, as JUnit and JSON
+		// give it: "~" is the verdict's, no significant change.
 		change := verdict.FormatPct(d.ChangePct)
-		if d.Verdict == verdict.VerdictNoChange {
-			change = "~"
-		}
 		v := d.Verdict
 		switch {
 		case d.Gated:
@@ -81,7 +80,7 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 	if c.Design == verdict.DesignPaired {
 		test = "paired by round: change: Hodges-Lehmann estimate of the rounds' head/base ratios; p: one-sided Wilcoxon signed-rank"
 	}
-	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; ~: no significant change",
+	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; verdict ~: no significant change",
 		test, c.Alpha, 100*c.MaxRegression))
 	if c.Design == verdict.DesignTwoRuns {
 		notes = append(notes, "two runs: only the speedup and the error rates gate by default; times, throughput and costs are advisory, as the runner's own speed may differ between the runs, which no interval over their rounds sees (a paired bench, --base-exe/--head-exe, measures both builds in every round)")

@@ -71,7 +71,26 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 			return err
 		}
 	}
+	for _, note := range loadNotes(s) {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, note)
+	}
 	return nil
+}
+
+// loadNotes say what the figures cover where it is not what it seems:
+// times over failed answers too, and 202s whose jobs were not awaited.
+func loadNotes(s *results.Summary) []string {
+	var notes []string
+	if n := responded(s.StatusCodes); n > s.OK && s.OK > 0 {
+		notes = append(notes, fmt.Sprintf("first and last response and the latencies are over every answer (%d: %d ok, %d failed); throughput counts the %d ok",
+			n, s.OK, n-s.OK, s.OK))
+	}
+	if s.Accepted > 0 && s.Await == "" {
+		notes = append(notes, fmt.Sprintf("%d of %d answers were 202 Accepted: the server queued the jobs, and these times are its accepts, not the jobs; --await events (or poll) measures each job to its end",
+			s.Accepted, s.Requests))
+	}
+	return notes
 }
 
 // loadMetricRows are the main table's rows: the counts, the times and

@@ -21,7 +21,9 @@ func (r *Run) Derive() {
 			s := &rd.Arms[j]
 			s.Speedup = 0
 			base := rd.Side(r.Arms[j].Baseline)
-			if Scaled(r.Arms[j].Mode) && base != nil && base.LastMs > 0 && s.LastMs > 0 {
+			// Failures only do not finish a burst: an arm whose every
+			// request failed fast is not faster.
+			if Scaled(r.Arms[j].Mode) && base != nil && base.OK > 0 && s.OK > 0 && base.LastMs > 0 && s.LastMs > 0 {
 				s.Speedup = round3(base.LastMs / s.LastMs)
 			}
 		}

@@ -3,6 +3,7 @@ package results
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 )
@@ -23,12 +24,20 @@ func MergeLoads(names []string, sums []*Summary) (*Summary, error) {
 		Rate: first.Rate, Duration: first.Duration, BodyB: first.BodyB, Started: first.Started,
 	}
 	byRound := map[int][]Record{}
+	seen := map[string]string{}
 	for i, s := range sums {
 		if s.Schema != LoadSchema {
 			return nil, fmt.Errorf("%s: schema %q, want %q", names[i], s.Schema, LoadSchema)
 		}
 		if s.Mode != first.Mode {
 			return nil, fmt.Errorf("%s is a %s run and %s a %s run: merge runs of one mode", names[0], first.Mode, names[i], s.Mode)
+		}
+		if len(s.RoundStats) != len(first.RoundStats) {
+			return nil, fmt.Errorf("%s has %s and %s %s: loads sent together from several machines have the same rounds",
+				names[0], plural(len(first.RoundStats), "round"), names[i], plural(len(s.RoundStats), "round"))
+		}
+		if err := once(seen, names[i], s.Started, s.WallMs, s.Results); err != nil {
+			return nil, err
 		}
 		if s.URL != out.URL {
 			out.URL = "(several)"
@@ -65,7 +74,17 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 		Order: []string{}, Arms: slices.Clone(first.Arms), Rounds: []Round{},
 	}
 	out.Config.Rounds = 0
+	seen := map[string]string{}
 	for i, r := range runs {
+		var recs []Record
+		for _, rd := range r.Rounds {
+			for _, a := range rd.Arms {
+				recs = append(recs, a.Results...)
+			}
+		}
+		if err := once(seen, names[i], r.Started, r.WallMs, recs); err != nil {
+			return nil, err
+		}
 		switch {
 		case r.Schema != RunSchema:
 			return nil, fmt.Errorf("%s: schema %q, want %q", names[i], r.Schema, RunSchema)
@@ -94,6 +113,31 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	}
 	out.Derive()
 	return out, nil
+}
+
+// once refuses a file whose measurements were already given, under its
+// own name or another (a copy): pooled twice, its requests would count
+// twice and tighten every interval for nothing. A measurement is known
+// by its start, its duration and its requests' send and end times.
+func once(seen map[string]string, name, started string, wallMs float64, recs []Record) error {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s %v %d", started, wallMs, len(recs))
+	for _, r := range recs {
+		fmt.Fprintf(h, " %d:%v:%v:%d", r.Round, r.SentMs, r.EndMs, r.Status)
+	}
+	key := fmt.Sprintf("%x", h.Sum64())
+	if prev, ok := seen[key]; ok {
+		return fmt.Errorf("%s and %s hold the same measurements (started %s): merged, they would count twice", prev, name, started)
+	}
+	seen[key] = name
+	return nil
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // sameArms reports whether a and b measured the same arms: names,

@@ -95,3 +95,27 @@ func TestMergeRuns(t *testing.T) {
 		t.Error("merged runs of different policies")
 	}
 }
+
+// TestMergeRefusesWhatWouldCountTwice: the same measurements given twice
+// (one file twice, or a copy) would double the rounds and tighten every
+// interval; loads of different round counts cannot have been sent
+// together (a 1-round and a 2-round file used to make "burst of 20, 2
+// rounds" of 30 requests).
+func TestMergeRefusesWhatWouldCountTwice(t *testing.T) {
+	t.Parallel()
+	run := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
+	copied := *run
+	if _, err := MergeRuns([]string{"a.json", "copy.json"}, []*Run{run, &copied}); err == nil ||
+		!strings.Contains(err.Error(), "a.json and copy.json hold the same measurements") {
+		t.Errorf("a run merged with its copy: %v", err)
+	}
+	load := fabricatedLoad(4, 2)
+	if _, err := MergeLoads([]string{"a.json", "a.json"}, []*Summary{load, load}); err == nil ||
+		!strings.Contains(err.Error(), "the same measurements") {
+		t.Errorf("a load merged with itself: %v", err)
+	}
+	if _, err := MergeLoads([]string{"one.json", "two.json"}, []*Summary{fabricatedLoad(10, 1), fabricatedLoad(10, 2)}); err == nil ||
+		err.Error() != "one.json has 1 round and two.json 2 rounds: loads sent together from several machines have the same rounds" {
+		t.Errorf("a 1-round and a 2-round load merged: %v", err)
+	}
+}

@@ -84,6 +84,30 @@ func TestSpeedupPerRoundSkipsRoundsWithoutOne(t *testing.T) {
 	}
 }
 
+// TestNoSpeedupFromFailures: a round in which every request of an arm
+// failed, fast, has no speedup (it used to be one of the run's, a
+// truncated image giving "0.98x"), and Check names every arm that
+// failed, with its kinds, not the first alone.
+func TestNoSpeedupFromFailures(t *testing.T) {
+	t.Parallel()
+	run := fabricatedRun([][2]float64{{100, 50}, {100, 40}})
+	for _, arm := range []string{Standard, Cluster} {
+		for i := range run.Rounds[1].Side(arm).Results {
+			r := &run.Rounds[1].Side(arm).Results[i]
+			r.Status, r.Error, r.Kind = 413, "413 Request Entity Too Large", "http_413"
+		}
+	}
+	run.Derive()
+	if got := mustMetric(t, run, "speedup").PerRound(run, run.Arm(Cluster)); !slices.Equal(got, []float64{2}) {
+		t.Errorf("speedup per round %v, want [2]: in round 2 both arms only failed", got)
+	}
+	err := run.Check()
+	want := "standard: 1 of 2 requests failed (http_413: 1); cluster: 1 of 2 requests failed (http_413: 1)"
+	if !errors.Is(err, ErrFailedRequests) || err.Error() != want {
+		t.Errorf("Check: %v, want %q", err, want)
+	}
+}
+
 // TestMetricsByArmName: a queue arm's figures are queue.*, never a silent
 // cluster.*; a mode's name is its first arm's; one figure has one name
 // however it is asked for.

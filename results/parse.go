@@ -11,6 +11,10 @@ import (
 // not a file flipbench writes, or not of the kind asked for.
 var ErrUnknownSchema = errors.New("not a flipbench file")
 
+// ErrNotARun is wrapped by [ParseRun] for a load file: a flipbench
+// file, but not a run.
+var ErrNotARun = errors.New("not a run file")
+
 // Parse reads a load file (a *[Summary]) or a run file (a *[Run], of
 // any schema; see [ParseRun]).
 func Parse(b []byte) (any, error) {
@@ -66,6 +70,9 @@ func ParseRun(b []byte) (*Run, error) {
 		if run, err = v1.convert(); err != nil {
 			return nil, err
 		}
+	case LoadSchema:
+		// A flipbench file, of the other kind: say which.
+		return nil, fmt.Errorf("%w: a load file (flipbench load), which has no arms to compare; want a run file from flipbench bench (%s)", ErrNotARun, RunSchema)
 	default:
 		return nil, fmt.Errorf("schema %q, want %s (a run file from flipbench bench): %w", head.Schema, RunSchema, ErrUnknownSchema)
 	}

@@ -187,7 +187,7 @@ func TestParseRejects(t *testing.T) {
 		unknown        bool
 	}{
 		{"not json", "hello", "not JSON", false},
-		{"load file", `{"schema": "flipbench/load/v1"}`, `schema "flipbench/load/v1"`, true},
+		{"load file", `{"schema": "flipbench/load/v1"}`, "not a run file: a load file (flipbench load)", false},
 		{"no schema", `{}`, `schema ""`, true},
 		{"v1 without modes", `{"schema": "flipbench/run/v1", "modes": []}`, "without its standard and cluster modes", true},
 		{"v3 without arms", `{"schema": "flipbench/run/v3", "arms": []}`, "want a standard arm first", false},

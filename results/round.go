@@ -32,7 +32,7 @@ type RoundSide struct {
 	Stats
 	// Speedup is, for a cluster or queue arm, its baseline's last response over
 	// its own in this round: how much sooner the cluster finished the
-	// same burst. It is 0 when either got no response at all.
+	// same burst. It is 0 when either got no successful response.
 	Speedup float64
 	// Results is every request of the burst.
 	Results []Record

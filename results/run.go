@@ -47,6 +47,11 @@ type Run struct {
 	// Interrupted is set when the bench was stopped early: the rounds
 	// that finished are all here, and every summary is over those.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// CutShort names, when the interruption cut a round short, the
+	// bursts it had measured ("round 2: standard"): they are left out,
+	// as a round counts only when every arm measured it, and named so
+	// that finished work is never dropped in silence.
+	CutShort []string `json:"cut_short,omitempty"`
 	// Order is the sequence in which the measured bursts ran, by arm.
 	Order []string `json:"order"`
 	// Arms are the servers measured: the standard arm first, then each

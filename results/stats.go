@@ -42,7 +42,7 @@ type Record struct {
 	Bytes int64 `json:"bytes"`
 	// Error is what went wrong, empty for a 2xx answer.
 	Error string `json:"error,omitempty"`
-	// Kind classifies Error: refused, reset, timeout, eof, canceled,
+	// Kind classifies Error: refused, dns, tls, reset, timeout, eof, canceled,
 	// http_NNN or other (loadgen.ErrorKind).
 	Kind string `json:"kind,omitempty"`
 	// Source names the file a merged record came from (MergeLoads).
@@ -110,6 +110,10 @@ type Stats struct {
 	OK       int `json:"ok"`
 	Errors   int `json:"errors"`
 	Canceled int `json:"canceled,omitempty"`
+	// Accepted counts the 202 answers that were not awaited (load
+	// without --await): jobs queued by the server, not done; their times
+	// are the server's accepts, and no worker is credited with them.
+	Accepted int `json:"accepted,omitempty"`
 	// FirstMs and LastMs are when the first and the last response arrived,
 	// from the round's start: the article's two numbers. Only requests
 	// that got a response (of any status) count. Over several rounds they
@@ -135,7 +139,7 @@ type Stats struct {
 	ThroughputRPS float64 `json:"throughput_rps"`
 	// StatusCodes counts responses by HTTP status.
 	StatusCodes map[string]int `json:"status_codes"`
-	// ErrorsByKind counts failures by kind: refused, reset, timeout,
+	// ErrorsByKind counts failures by kind: refused, dns, tls, reset, timeout,
 	// eof, http_NNN, other (cancelled requests are not failures).
 	ErrorsByKind map[string]int `json:"errors_by_kind"`
 	// RequestsPerWorker counts responses by the X-Worker-Pid that sent
@@ -230,7 +234,12 @@ func Summarize(recs []Record) Stats {
 			continue // no response at all
 		}
 		s.StatusCodes[strconv.Itoa(r.Status)]++
-		if r.PID != 0 {
+		switch {
+		case r.Status == 202 && r.AcceptMs == 0: // Accepted
+			// A job queued, not done: the front that queued it is no
+			// worker, whatever its X-Worker-Pid says.
+			s.Accepted++
+		case r.PID != 0:
 			s.RequestsPerWorker[strconv.Itoa(r.PID)]++
 		}
 		lat = append(lat, r.LatencyMs)

@@ -3,7 +3,10 @@ package results
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 )
 
 // ErrMalformedRun is wrapped by [Run.Validate] for a run whose arms and
@@ -88,12 +91,32 @@ func (r *Run) checkStored() error {
 var ErrFailedRequests = errors.New("requests failed")
 
 // Check returns an error wrapping ErrFailedRequests if any measured
-// request failed: a speedup computed over errors means nothing.
+// request failed, naming every arm that had failures and their kinds: a
+// speedup computed over errors means nothing.
 func (r *Run) Check() error {
+	var failed []Arm
 	for _, a := range r.Arms {
 		if a.Errors > 0 {
-			return fmt.Errorf("%s: %d of %d %w", a.Name, a.Errors, a.Requests, ErrFailedRequests)
+			failed = append(failed, a)
 		}
 	}
-	return nil
+	if len(failed) == 0 {
+		return nil
+	}
+	var more strings.Builder
+	for _, a := range failed[1:] {
+		fmt.Fprintf(&more, "; %s: %d of %d %v (%s)", a.Name, a.Errors, a.Requests, ErrFailedRequests, KindCounts(a.ErrorsByKind))
+	}
+	a := failed[0]
+	return fmt.Errorf("%s: %d of %d %w (%s)%s", a.Name, a.Errors, a.Requests, ErrFailedRequests, KindCounts(a.ErrorsByKind), more.String())
+}
+
+// KindCounts lists failure counts by kind, in the kinds' order:
+// "http_413: 20, timeout: 1", as every failure message says them.
+func KindCounts(byKind map[string]int) string {
+	parts := make([]string, 0, len(byKind))
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, byKind[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -123,6 +123,9 @@ func (c *Cluster) runWorkers(ctx context.Context, fd3 func() (*net.UnixConn, *os
 		}
 	}
 	n := c.workers()
+	if err := CheckWorkers(n); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
 	log := c.logger()
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -203,6 +206,9 @@ func (c *Cluster) rollOnReload(ctx context.Context, rolls []chan chan struct{}, 
 func (s *slot) run(ctx context.Context, roll <-chan chan struct{}) error {
 	backoff := s.c.backoff()
 	failures := 0
+	if ctx.Err() != nil { // stopped while the others were starting: fork nothing more
+		return nil
+	}
 	p, err := s.start()
 	for {
 		if err != nil {
@@ -240,6 +246,9 @@ func (s *slot) run(ctx context.Context, roll <-chan chan struct{}) error {
 			return nil
 		}
 		backoff = min(2*backoff, s.c.maxBackoff())
+		if ctx.Err() != nil {
+			return nil
+		}
 		p, err = s.start()
 		if err == nil {
 			p.restart = true

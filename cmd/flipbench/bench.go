@@ -74,7 +74,7 @@ func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer)
 func (opts *benchOptions) flags(f *pflag.FlagSet) {
 	f.VarP(newIntAtLeast(&opts.cfg.Requests, loadgen.DefaultRequests, 1), "requests", "n", "concurrent requests in each burst")
 	f.Var(newIntAtLeast(&opts.cfg.Rounds, bench.DefaultRounds, 1), "rounds", "measured bursts per side")
-	f.Var(newIntList(&opts.workers, []int{runtime.NumCPU()}, 1), "workers", "the cluster's worker processes; a list (1,2,4) measures each size")
+	f.Var(newWorkersList(&opts.workers, []int{runtime.NumCPU()}), "workers", "the cluster's worker processes; a list (1,2,4) measures each size; each at most "+server.MaxWorkersRule())
 	f.Var(newIntAtLeast(&opts.own.Config.Threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and job slots per worker (0: all CPUs)")
 	f.Var(newEnumList(&opts.own.Modes, bench.Modes...), "modes", "ways to serve, side by side: standard (the baseline), cluster, queue, or all (default standard,cluster)")
 	f.Var(newEnum(&opts.own.QueueReply, bench.ReplyWait, bench.ReplyWait, bench.ReplyAsync), "queue-reply", "how the queue arms answer: wait (when the job is done) or async (202 at once; each job's end followed on its event stream)")
@@ -201,6 +201,9 @@ func (o *benchOptions) validateOwn() error {
 	if o.own.Config.Image, err = server.ResolveImage(img); err != nil {
 		return usageErrorf("--image: %w", err)
 	}
+	if err := o.own.Config.CheckImage(); err != nil {
+		return &usageError{err}
+	}
 	o.own.Workers, o.own.Scheds = o.workers, o.scheds
 	if o.baseExe != "" {
 		o.own.Builds = []results.Build{{Name: results.Base, Exe: o.baseExe}, {Name: results.Head, Exe: o.headExe}}
@@ -277,11 +280,22 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	}
 	if err := run.Check(); err != nil {
 		if errors.Is(err, results.ErrFailedRequests) {
-			return fmt.Errorf("%w; see the run file for each request's error", err)
+			return fmt.Errorf("%w; %s", err, whereErrorsAre(opts.out))
 		}
 		return err
 	}
 	return nil
+}
+
+// whereErrorsAre says where each failed request's error can be read.
+func whereErrorsAre(out string) string {
+	switch out {
+	case "":
+		return "--out FILE keeps each request's error"
+	case "-":
+		return "each request's error is in the run file on stdout"
+	}
+	return "each request's error is in " + out
 }
 
 // writeBenchOutputs writes the run where the flags say: the run file
@@ -415,7 +429,7 @@ const benchExample = `  $ flipbench bench
   $ flipbench bench --quick --modes all --queue-reply async
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
-  $ flipbench bench --standard-cmd 'node src/standard.js' --cluster-cmd 'node src/cluster.js' \
+  $ flipbench bench --standard-cmd 'node standard.js' --cluster-cmd 'node cluster.js' \
       --url http://127.0.0.1:3000/flip --workers 8
   $ flipbench bench --standard-cmd 'node standard.js' --cluster-cmd 'node cluster.js' \
       --base-dir ../app-main --head-dir . --url http://127.0.0.1:3000/flip --out ab.json

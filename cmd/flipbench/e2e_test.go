@@ -1129,7 +1129,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}{
 		{"missing file", []string{"compare", two, filepath.Join(dir, "nope.json")}, "no such file"},
 		{"not json", []string{"compare", two, notJSON}, "notes.txt: not JSON"},
-		{"load file", []string{"compare", two, loadJSON}, `schema "flipbench/load/v1"`},
+		{"load file", []string{"compare", two, loadJSON}, "not a run file: a load file (flipbench load)"},
 		{"too few rounds", []string{"compare", two, short, "--force"}, "compare needs at least 4"},
 		{"one run of one build", []string{"compare", two}, "not a paired A/B bench"},
 		{"three arguments", []string{"compare", two, two, two}, "compare takes a paired run file, or two run files"},

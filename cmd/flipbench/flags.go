@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flipbench/flipbench/server"
 )
 
 // enumValue is a string flag limited to a set of choices, and to
@@ -81,6 +83,9 @@ func (b *byteSize) Set(s string) error {
 	if err != nil || n < 0 {
 		return fmt.Errorf("want a size like 64MiB, 10MB or 1048576")
 	}
+	if n == 0 { // never "the default" in disguise
+		return fmt.Errorf("must be at least 1 byte")
+	}
 	*b.value = n * mult
 	return nil
 }
@@ -91,6 +96,7 @@ func (b *byteSize) Set(s string) error {
 type intAtLeast struct {
 	value    *int
 	min, max int
+	rule     string // why max, if it is the machine's bound
 }
 
 func newIntAtLeast(p *int, def, min int) *intAtLeast {
@@ -112,6 +118,8 @@ func (v *intAtLeast) Set(s string) error {
 		return errors.New("want a whole number")
 	}
 	switch {
+	case n > v.max && v.rule != "":
+		return fmt.Errorf("must be at most %s", v.rule)
 	case v.max != math.MaxInt && (n < v.min || n > v.max):
 		return fmt.Errorf("must be between %d and %d", v.min, v.max)
 	case n < v.min:
@@ -121,17 +129,29 @@ func (v *intAtLeast) Set(s string) error {
 	return nil
 }
 
-// intList is a list of ints, each with a lower bound and none twice:
-// "1,2,3,4", or the flag repeated.
+// newWorkers is a flag of worker processes, from min to what the machine
+// holds ([server.MaxWorkers]): a typo of 100000 is refused before a
+// single fork, not discovered as a fork storm.
+func newWorkers(p *int, def, min int) *intAtLeast {
+	*p = def
+	return &intAtLeast{value: p, min: min, max: server.MaxWorkers(), rule: server.MaxWorkersRule()}
+}
+
+// intList is a list of ints, each with a lower bound (and an upper one,
+// with its rule, where max is not zero) and none twice: "1,2,3,4", or
+// the flag repeated.
 type intList struct {
 	value *[]int
 	min   int
+	max   int
+	rule  string
 	set   bool
 }
 
-func newIntList(p *[]int, def []int, min int) *intList {
+// newWorkersList is newWorkers for a list of sizes.
+func newWorkersList(p *[]int, def []int) *intList {
 	*p = def
-	return &intList{value: p, min: min}
+	return &intList{value: p, min: 1, max: server.MaxWorkers(), rule: server.MaxWorkersRule()}
 }
 
 func (v *intList) Type() string { return "ints" }
@@ -154,6 +174,9 @@ func (v *intList) Set(s string) error {
 		}
 		if n < v.min {
 			return fmt.Errorf("must be >= %d, got %d", v.min, n)
+		}
+		if v.max > 0 && n > v.max {
+			return fmt.Errorf("must be at most %s, got %d", v.rule, n)
 		}
 		if slices.Contains(*v.value, n) {
 			return fmt.Errorf("%d given twice", n)

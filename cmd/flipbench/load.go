@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
+	"github.com/flipbench/flipbench/server"
 )
 
 type loadOptions struct {
@@ -75,7 +77,7 @@ func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) e
 	f.DurationVar(&opts.cfg.PollInterval, "poll", loadgen.DefaultPollInterval, "with --await, the time between two polls of a job")
 	f.BoolVar(&opts.cfg.Insecure, "insecure", false, "https: do not verify the server's certificate")
 	f.StringVar(&opts.caCert, "cacert", "", "https: trust the CA certificates in this PEM file")
-	f.StringVar(&opts.bodyFile, "body", "", "send this file as the body (default: none; the server flips its own image)")
+	f.StringVar(&opts.bodyFile, "body", "", "send this file, or fixture:NAME, as the body (default: none; the server flips its own image)")
 	f.DurationVar(&opts.cfg.Timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.LoadFormats...), "format", "output format on stdout")
 	f.StringVar(&opts.out, "out", "", "also write the JSON summary to this file")
@@ -85,6 +87,19 @@ func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) e
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&opts.allowErrors, "allow-errors", false, "exit 0 even if requests failed")
 	return cmd
+}
+
+// readBody reads the body to send: a file, or fixture:NAME for an
+// embedded image, as --image and flip take it.
+func readBody(name string) ([]byte, error) {
+	if fixture, ok := strings.CutPrefix(name, server.FixturePrefix); ok {
+		b, err := fixtures.Bytes(fixture)
+		if err != nil {
+			return nil, fmt.Errorf("%w (embedded: %s)", err, strings.Join(fixtures.Names(), ", "))
+		}
+		return b, nil
+	}
+	return os.ReadFile(name)
 }
 
 func (o *loadOptions) validate() error {
@@ -99,6 +114,12 @@ func (o *loadOptions) validate() error {
 	}
 	if o.cfg.Pause < 0 {
 		return usageErrorf("--pause must be >= 0, got %s", o.cfg.Pause)
+	}
+	if o.cfg.Pause > 0 && o.cfg.Rounds == 1 {
+		return usageErrorf("--pause is the pause between rounds, and one round has none: add --rounds 2 or more, or drop --pause")
+	}
+	if (o.cfg.Insecure || o.caCert != "") && !strings.HasPrefix(strings.ToLower(o.cfg.URL), "https://") {
+		return usageErrorf("--insecure and --cacert are for https:// URLs, and %s is not one: drop them", o.cfg.URL)
 	}
 	switch {
 	case o.rate != "" && o.cfg.Concurrency > 0:
@@ -151,7 +172,7 @@ func (o *loadOptions) validate() error {
 		return err
 	}
 	if o.bodyFile != "" {
-		b, err := os.ReadFile(o.bodyFile)
+		b, err := readBody(o.bodyFile)
 		if err != nil {
 			return usageErrorf("--body: %w", err)
 		}
@@ -247,7 +268,7 @@ func writeLoadOutputs(opts *loadOptions, sum *results.Summary, stdout, stderr io
 	case sum.Interrupted:
 		return errInterrupted
 	case sum.Errors > 0 && !opts.allowErrors:
-		return fmt.Errorf("%d of %d requests failed (%s)", sum.Errors, sum.Requests, kinds(sum.ErrorsByKind))
+		return fmt.Errorf("%d of %d requests failed (%s)", sum.Errors, sum.Requests, results.KindCounts(sum.ErrorsByKind))
 	}
 	return nil
 }
@@ -273,14 +294,6 @@ func describeRecord(r results.Record) string {
 		return fmt.Sprintf("%s %d from pid %d after %s", prefix, r.Status, r.PID, after)
 	}
 	return fmt.Sprintf("%s %d after %s", prefix, r.Status, after)
-}
-
-func kinds(m map[string]int) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
 }
 
 const loadLong = `Fire -n requests released together, as independent clients with a connection

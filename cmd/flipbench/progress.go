@@ -47,6 +47,9 @@ func (p *progress) update(label string, pr loadgen.Progress) {
 			p.last = time.Now() // a round starts
 		}
 		switch {
+		case pr.Total > 0 && pr.Done == pr.Total && pr.Canceled > 0:
+			// Cut short by Ctrl-C: "done" would say they were answered.
+			fmt.Fprintf(p.w, "%s: %d/%d ended: %d ok, %d errors, %d cancelled\n", desc, pr.Done, pr.Total, pr.Done-pr.Errors-pr.Canceled, pr.Errors, pr.Canceled)
 		case pr.Total > 0 && pr.Done == pr.Total:
 			fmt.Fprintf(p.w, "%s: %d/%d done, %d errors\n", desc, pr.Done, pr.Total, pr.Errors)
 		case time.Since(p.last) >= progressEvery:

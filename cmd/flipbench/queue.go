@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -83,7 +85,7 @@ docs/queue.md for workers on other machines.`,
 	f := cmd.Flags()
 	s := &opts.serve
 	f.StringVar(&s.addr, "addr", defaultAddr, "address to listen on (port 0 picks a free port)")
-	f.Var(newIntAtLeast(&s.workers, runtime.NumCPU(), 0), "workers", "local worker processes (0: the front alone, for workers elsewhere)")
+	f.Var(newWorkers(&s.workers, runtime.NumCPU(), 0), "workers", "local worker processes (0: the front alone, for workers elsewhere), at most "+server.MaxWorkersRule())
 	f.StringVar(&s.image, "image", "", "image to flip when a request has no body, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.Var(newIntAtLeast(&s.threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and jobs at once per local worker (0: all CPUs)")
 	f.Var(newIntRange(&s.quality, server.DefaultQuality, 1, 100), "quality", "JPEG quality of the flipped image (1-100)")
@@ -130,6 +132,9 @@ func (o *queueOptions) validate(cmd *cobra.Command) error {
 		return usageErrorf("--nats-tls-cert and --nats-tls-key go together: give both")
 	}
 	if o.nats != "" {
+		if err := queue.CheckURL(o.nats); err != nil {
+			return usageErrorf("--nats: %w", err)
+		}
 		for _, name := range []string{"nats-addr", "store", "nats-tls-cert", "nats-tls-key"} {
 			if cmd.Flags().Changed(name) {
 				return usageErrorf("--%s is for the embedded NATS server; --nats names another", name)
@@ -140,15 +145,20 @@ func (o *queueOptions) validate(cmd *cobra.Command) error {
 	if o.natsCreds != "" {
 		return usageErrorf("--nats-creds is for an existing NATS server (--nats); the embedded one takes --nats-token")
 	}
-	host, _, err := net.SplitHostPort(o.natsAddr)
-	if err != nil {
+	if err := checkAddr(o.natsAddr); err != nil {
 		return usageErrorf("--nats-addr: %w", err)
 	}
+	host, _, _ := net.SplitHostPort(o.natsAddr)
 	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && o.natsToken == "" {
 		return usageErrorf("--nats-addr %s is off the loopback: set --nats-token (or FLIPBENCH_QUEUE_NATS_TOKEN) so that the queue is not open to all", o.natsAddr)
 	}
 	if o.store != "" {
-		if err := os.MkdirAll(o.store, 0o700); err != nil {
+		// Like every path flag, a missing directory is refused, not made
+		// with all its parents; the store itself is made in one that is.
+		if st, err := os.Stat(filepath.Dir(filepath.Clean(o.store))); err != nil || !st.IsDir() {
+			return usageErrorf("--store %s: its directory %s does not exist", o.store, filepath.Dir(filepath.Clean(o.store)))
+		}
+		if err := os.Mkdir(o.store, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return usageErrorf("--store: %w", err)
 		}
 	}
@@ -259,6 +269,9 @@ nothing: the job goes to another worker once its ack wait has passed.`,
 func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) error {
 	if opts.nats == "" {
 		return usageErrorf("--nats is required: the URL of the queue's NATS server\nTry: flipbench worker --nats nats://127.0.0.1:4222")
+	}
+	if err := queue.CheckURL(opts.nats); err != nil {
+		return usageErrorf("--nats: %w", err)
 	}
 	if opts.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", opts.grace)

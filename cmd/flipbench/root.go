@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/queue"
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
@@ -78,7 +80,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 		}
 		fmt.Fprintf(stderr, "flipbench: %s\n", msg)
 		return exitUsage
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, errInterrupted), errors.Is(err, queue.ErrNotReached):
 		fmt.Fprintf(stderr, "flipbench: %v\n", err)
 		return exitInterrupted
 	}
@@ -209,6 +211,10 @@ func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) e
 		if old := envName("", f.Name); getenv(old) != "" && !slices.ContainsFunc(names, func(n string) bool { return getenv(n) != "" }) {
 			fmt.Fprintf(stderr, "flipbench: warning: %s is not read; set %s (variables are per command)\n", old, names[0])
 		}
+		if len(names) == 2 && getenv(names[0]) != "" && getenv(names[1]) != "" {
+			err = usageErrorf("%s and %s both set --%s: set one", names[0], names[1], f.Name)
+			return
+		}
 		if f.Changed {
 			return
 		}
@@ -223,7 +229,32 @@ func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) e
 			return
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return checkUnknownEnv(cmd, getenv, os.Environ())
+}
+
+// checkUnknownEnv refuses a variable in cmd's scope, FLIPBENCH_LOAD_*,
+// that is none of its flags' (a misspelt FLIPBENCH_LOAD_REQUSTS would
+// otherwise be ignored in silence, as an unknown flag is not). The
+// processes' own channels, the worker and launch specs, are not flags.
+func checkUnknownEnv(cmd *cobra.Command, getenv func(string) string, environ []string) error {
+	prefix := envName(cmd.Name(), "")
+	known := map[string]bool{server.WorkerEnv: true, server.LaunchEnv: true}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		for _, n := range envNames(cmd, f) {
+			known[n] = true
+		}
+	})
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, prefix) || known[name] || getenv(name) == "" {
+			continue
+		}
+		return usageErrorf("%s is not a variable of %s, whose variables are FLIPBENCH_%s_<FLAG> for its flags", name, cmd.Name(), strings.ToUpper(cmd.Name()))
+	}
+	return nil
 }
 
 // envNames are the variables of cmd's flag f: FLIPBENCH_LOAD_REQUESTS,
@@ -292,18 +323,39 @@ func firstLine(s string) string {
 	return line
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// fixtureNames are the embedded images as an image argument names them.
+func fixtureNames() []string {
+	var names []string
+	for _, name := range fixtures.Names() {
+		names = append(names, server.FixturePrefix+name)
 	}
-	slices.Sort(keys)
-	return keys
+	return names
+}
+
+// listCompletions completes the last item of a comma-separated list:
+// after "rr,", "rr,free" and the others not yet listed; "all" only alone.
+func listCompletions(choices []string, typed string) []string {
+	head := ""
+	if i := strings.LastIndexByte(typed, ','); i >= 0 {
+		head = typed[:i+1]
+	}
+	listed := strings.Split(strings.TrimSuffix(head, ","), ",")
+	var out []string
+	for _, c := range choices {
+		if !slices.Contains(listed, c) {
+			out = append(out, head+c)
+		}
+	}
+	if head == "" {
+		out = append(out, "all")
+	}
+	return out
 }
 
 // registerCompletions completes flag values, not only flag names: every
-// choice flag's choices, the metrics of --gate and --assert (from the one
-// metric table), fixture names for --image.
+// choice flag's choices (each item of a list), the metrics of --gate and
+// --assert (from the one metric table), fixture names for --image and
+// --body, and for flip's input.
 func registerCompletions(root *cobra.Command) {
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {
@@ -314,7 +366,13 @@ func registerCompletions(root *cobra.Command) {
 			case *enumValue:
 				values = v.choices
 			case *enumList:
-				values = append(slices.Clone(v.choices), "all")
+				// "rr," completes its second item: the choices not yet
+				// listed, after what is typed so far.
+				choices := v.choices
+				cmd.RegisterFlagCompletionFunc(f.Name, func(_ *cobra.Command, _ []string, typed string) ([]string, cobra.ShellCompDirective) {
+					return listCompletions(choices, typed), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+				})
+				return
 			default:
 				switch f.Name {
 				case "gate":
@@ -324,11 +382,8 @@ func registerCompletions(root *cobra.Command) {
 						values = append(values, m+">=", m+"<=")
 					}
 					directive |= cobra.ShellCompDirectiveNoSpace
-				case "image":
-					for _, name := range fixtures.Names() {
-						values = append(values, server.FixturePrefix+name)
-					}
-					directive = cobra.ShellCompDirectiveDefault // files too
+				case "image", "body":
+					values, directive = fixtureNames(), cobra.ShellCompDirectiveDefault // files too
 				}
 			}
 			if values != nil {
@@ -337,6 +392,14 @@ func registerCompletions(root *cobra.Command) {
 				})
 			}
 		})
+		if cmd.Name() == "flip" {
+			cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+				if len(args) == 0 { // the input: a fixture or a file
+					return fixtureNames(), cobra.ShellCompDirectiveDefault
+				}
+				return nil, cobra.ShellCompDirectiveDefault
+			}
+		}
 		for _, c := range cmd.Commands() {
 			walk(c)
 		}

@@ -36,6 +36,7 @@ type serveOptions struct {
 	logFormat string
 	sched     string
 	queue     int
+	queueSet  bool // --queue was given: refused where no request waits
 	readTO    time.Duration
 }
 
@@ -45,6 +46,7 @@ func newServeCmd(mode string, runF func(context.Context, *serveOptions, io.Write
 		Use:  mode,
 		Args: rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.queueSet = cmd.Flags().Changed("queue")
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -95,7 +97,7 @@ the workers one at a time, each new one ready before the old one drains.`
 	f := cmd.Flags()
 	f.StringVar(&opts.addr, "addr", defaultAddr, "address to listen on (port 0 picks a free port)")
 	if mode == results.Cluster {
-		f.Var(newIntAtLeast(&opts.workers, runtime.NumCPU(), 1), "workers", "number of worker processes")
+		f.Var(newWorkers(&opts.workers, runtime.NumCPU(), 1), "workers", "number of worker processes, at most "+server.MaxWorkersRule())
 	} else {
 		opts.workers = 1
 	}
@@ -113,9 +115,26 @@ the workers one at a time, each new one ready before the old one drains.`
 	return cmd
 }
 
+// checkAddr checks a HOST:PORT to listen on, its port a number from 0
+// to 65535 or a service name, so that every bad address is bad usage (a
+// port of 99999 used to pass here and fail to listen, exit 1).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (o *serveOptions) validate() error {
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+	if err := checkAddr(o.addr); err != nil {
 		return usageErrorf("--addr: %w", err)
+	}
+	if o.queueSet && (o.sched == "shared" || o.sched == "reuseport") {
+		return usageErrorf("--queue bounds the requests the supervisor holds under --sched rr and free; under %s the kernel queues them: drop --queue", o.sched)
 	}
 	if o.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", o.grace)
@@ -128,6 +147,9 @@ func (o *serveOptions) validate() error {
 		return usageErrorf("--image: %w", err)
 	}
 	if err := o.config().Validate(); err != nil {
+		return &usageError{err}
+	}
+	if err := o.config().CheckImage(); err != nil {
 		return &usageError{err}
 	}
 	return nil

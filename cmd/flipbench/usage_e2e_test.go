@@ -48,7 +48,17 @@ func TestNoSilentSurprises(t *testing.T) {
 		{"-c 0", []string{"load", "-c", "0", "--duration", "2s", "--url", nowhere}, `flipbench: invalid argument "0" for "-c, --concurrency" flag: must be >= 1`},
 		{"bad header", []string{"load", "-H", "no colon", "--url", nowhere}, `flipbench: -H: "no colon": want 'Name: value'`},
 		{"bad percentile", []string{"load", "--percentiles", "50,101", "--url", nowhere}, `flipbench: invalid argument "50,101" for "--percentiles" flag: percentile 101`},
-		{"missing cacert", []string{"load", "--cacert", filepath.Join(dir, "no.pem"), "--url", nowhere}, "flipbench: --cacert: open"},
+		{"missing cacert", []string{"load", "--cacert", filepath.Join(dir, "no.pem"), "--url", "https://127.0.0.1:1/flip"}, "flipbench: --cacert: open"},
+		// Flags that would be ignored are refused (issue 20), and every bad
+		// address is bad usage.
+		{"--pause with one round", []string{"load", "--pause", "1s", "--url", nowhere}, "flipbench: --pause is the pause between rounds, and one round has none"},
+		{"--insecure on http", []string{"load", "--insecure", "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
+		{"--cacert on http", []string{"load", "--cacert", source, "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
+		{"--queue under shared", []string{"cluster", "--sched", "shared", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under shared"},
+		{"--queue under reuseport", []string{"standard", "--sched", "reuseport", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under reuseport"},
+		{"--max-body 0", []string{"standard", "--max-body", "0"}, `flipbench: invalid argument "0" for "--max-body" flag: must be at least 1 byte`},
+		{"port 99999", []string{"standard", "--addr", "127.0.0.1:99999"}, "flipbench: --addr: address 99999: invalid port"},
+		{"nats port 99999", []string{"queue", "--nats-addr", "127.0.0.1:99999"}, "flipbench: --nats-addr: address 99999: invalid port"},
 		{"standard --quality 0", []string{"standard", "--quality", "0"}, `flipbench: invalid argument "0" for "--quality" flag: must be between 1 and 100`},
 		{"flip --quality 101", []string{"flip", "fixture:" + fixtures.SmallJPEG, "--quality", "101"}, `flipbench: invalid argument "101" for "--quality" flag: must be between 1 and 100`},
 		{"typo", []string{"lod"}, `flipbench: unknown command "lod" for "flipbench"; did you mean load?`},
@@ -131,6 +141,14 @@ func TestEnvIsPerCommand(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("bench wrote %v unasked", entries[0].Name())
+	}
+	// A misspelt variable of the command, or a flag set twice by its
+	// two names, is refused (both used to pass in silence).
+	for _, env := range [][]string{{"FLIPBENCH_LOAD_REQUSTS=3"}, {"FLIPBENCH_LOAD_N=2", "FLIPBENCH_LOAD_REQUESTS=3"}} {
+		_, stderr, code := runCLI(t, env, "load", "--quiet", "--url", srv.URL+"/flip")
+		if code != 2 || !strings.Contains(stderr, strings.Split(env[len(env)-1], "=")[0]) {
+			t.Errorf("load with %v: exit %d, %q; want exit 2 naming the variable", env, code, stderr)
+		}
 	}
 	// The old unscoped names are not read, and say so.
 	_, stderr, _ = runCLI(t, []string{"FLIPBENCH_URL=" + srv.URL + "/flip"}, "load", "-n", "1", "--quiet", "--url", srv.URL+"/flip")

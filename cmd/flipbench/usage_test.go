@@ -73,6 +73,11 @@ func TestCompletionOfValues(t *testing.T) {
 		{[]string{"bench", "--assert", ""}, []string{"speedup>=", "cluster.p99<="}},
 		{[]string{"bench", "--image", ""}, []string{"fixture:" + fixtures.SmallJPEG, "fixture:" + fixtures.SmallPNG}},
 		{[]string{"help", ""}, []string{"bench", "load"}},
+		// The second item of a list, fixtures for flip's input and
+		// load's body (issue 20: neither completed).
+		{[]string{"bench", "--sched", "rr,"}, []string{"rr,free", "rr,shared", "rr,reuseport"}},
+		{[]string{"flip", ""}, []string{"fixture:" + fixtures.SmallJPEG}},
+		{[]string{"load", "--body", ""}, []string{"fixture:" + fixtures.SmallPNG}},
 	} {
 		root := newRootCmd(func(string) string { return "" })
 		var out bytes.Buffer

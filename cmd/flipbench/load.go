@@ -102,6 +102,34 @@ func readBody(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
+// readFiles reads the files the flags name: the CA certificates and
+// the body, at once, so that a missing one is bad usage.
+func (o *loadOptions) readFiles() error {
+	var err error
+	if o.caCert != "" {
+		if o.cfg.CACert, err = os.ReadFile(o.caCert); err != nil {
+			return usageErrorf("--cacert: %w", err)
+		}
+	}
+	if o.bodyFile != "" {
+		if o.cfg.Body, err = readBody(o.bodyFile); err != nil {
+			return usageErrorf("--body: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkIgnored refuses flags that this run would ignore.
+func (o *loadOptions) checkIgnored() error {
+	if o.cfg.Pause > 0 && o.cfg.Rounds == 1 {
+		return usageErrorf("--pause is the pause between rounds, and one round has none: add --rounds 2 or more, or drop --pause")
+	}
+	if (o.cfg.Insecure || o.caCert != "") && !strings.HasPrefix(strings.ToLower(o.cfg.URL), "https://") {
+		return usageErrorf("--insecure and --cacert are for https:// URLs, and %s is not one: drop them", o.cfg.URL)
+	}
+	return nil
+}
+
 func (o *loadOptions) validate() error {
 	if o.cfg.Requests < 1 {
 		return usageErrorf("-n must be >= 1, got %d", o.cfg.Requests)
@@ -115,11 +143,8 @@ func (o *loadOptions) validate() error {
 	if o.cfg.Pause < 0 {
 		return usageErrorf("--pause must be >= 0, got %s", o.cfg.Pause)
 	}
-	if o.cfg.Pause > 0 && o.cfg.Rounds == 1 {
-		return usageErrorf("--pause is the pause between rounds, and one round has none: add --rounds 2 or more, or drop --pause")
-	}
-	if (o.cfg.Insecure || o.caCert != "") && !strings.HasPrefix(strings.ToLower(o.cfg.URL), "https://") {
-		return usageErrorf("--insecure and --cacert are for https:// URLs, and %s is not one: drop them", o.cfg.URL)
+	if err := o.checkIgnored(); err != nil {
+		return err
 	}
 	switch {
 	case o.rate != "" && o.cfg.Concurrency > 0:
@@ -159,10 +184,8 @@ func (o *loadOptions) validate() error {
 		return usageErrorf("-H: %w", err)
 	}
 	o.cfg.Header = h
-	if o.caCert != "" {
-		if o.cfg.CACert, err = os.ReadFile(o.caCert); err != nil {
-			return usageErrorf("--cacert: %w", err)
-		}
+	if err := o.readFiles(); err != nil {
+		return err
 	}
 	if err := checkOutputs(
 		output{"--out", o.out, kindLoad, true},
@@ -170,13 +193,6 @@ func (o *loadOptions) validate() error {
 		output{"--results", o.results, "", false},
 	); err != nil {
 		return err
-	}
-	if o.bodyFile != "" {
-		b, err := readBody(o.bodyFile)
-		if err != nil {
-			return usageErrorf("--body: %w", err)
-		}
-		o.cfg.Body = b
 	}
 	if o.plot != "" {
 		if _, err := report.PlotFormatOf(o.plot); err != nil {

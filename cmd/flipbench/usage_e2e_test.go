@@ -49,16 +49,6 @@ func TestNoSilentSurprises(t *testing.T) {
 		{"bad header", []string{"load", "-H", "no colon", "--url", nowhere}, `flipbench: -H: "no colon": want 'Name: value'`},
 		{"bad percentile", []string{"load", "--percentiles", "50,101", "--url", nowhere}, `flipbench: invalid argument "50,101" for "--percentiles" flag: percentile 101`},
 		{"missing cacert", []string{"load", "--cacert", filepath.Join(dir, "no.pem"), "--url", "https://127.0.0.1:1/flip"}, "flipbench: --cacert: open"},
-		// Flags that would be ignored are refused (issue 20), and every bad
-		// address is bad usage.
-		{"--pause with one round", []string{"load", "--pause", "1s", "--url", nowhere}, "flipbench: --pause is the pause between rounds, and one round has none"},
-		{"--insecure on http", []string{"load", "--insecure", "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
-		{"--cacert on http", []string{"load", "--cacert", source, "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
-		{"--queue under shared", []string{"cluster", "--sched", "shared", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under shared"},
-		{"--queue under reuseport", []string{"standard", "--sched", "reuseport", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under reuseport"},
-		{"--max-body 0", []string{"standard", "--max-body", "0"}, `flipbench: invalid argument "0" for "--max-body" flag: must be at least 1 byte`},
-		{"port 99999", []string{"standard", "--addr", "127.0.0.1:99999"}, "flipbench: --addr: address 99999: invalid port"},
-		{"nats port 99999", []string{"queue", "--nats-addr", "127.0.0.1:99999"}, "flipbench: --nats-addr: address 99999: invalid port"},
 		{"standard --quality 0", []string{"standard", "--quality", "0"}, `flipbench: invalid argument "0" for "--quality" flag: must be between 1 and 100`},
 		{"flip --quality 101", []string{"flip", "fixture:" + fixtures.SmallJPEG, "--quality", "101"}, `flipbench: invalid argument "101" for "--quality" flag: must be between 1 and 100`},
 		{"typo", []string{"lod"}, `flipbench: unknown command "lod" for "flipbench"; did you mean load?`},
@@ -320,5 +310,36 @@ func TestBenchServerThatExits(t *testing.T) {
 	_, stderr, code := runCLI(t, nil, "bench", "--standard-cmd", "true", "--cluster-cmd", "true", "--rounds", "1", "--url", "http://127.0.0.1:1/flip")
 	if code != 1 || !strings.Contains(stderr, `"true" exited before http://127.0.0.1:1/flip answered (exit status 0)`) || strings.Contains(stderr, "<nil>") {
 		t.Errorf("exit %d: %q", code, stderr)
+	}
+}
+
+// TestIgnoredFlagsAreRefused: flags that would be ignored are refused
+// with exit 2 and one line (issue 20: each used to exit 0), and every
+// bad address is bad usage.
+func TestIgnoredFlagsAreRefused(t *testing.T) {
+	t.Parallel()
+	source := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(source, []byte("not a pem\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const nowhere = "http://127.0.0.1:1/flip"
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--pause with one round", []string{"load", "--pause", "1s", "--url", nowhere}, "flipbench: --pause is the pause between rounds, and one round has none"},
+		{"--insecure on http", []string{"load", "--insecure", "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
+		{"--cacert on http", []string{"load", "--cacert", source, "--url", nowhere}, "flipbench: --insecure and --cacert are for https:// URLs"},
+		{"--queue under shared", []string{"cluster", "--sched", "shared", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under shared"},
+		{"--queue under reuseport", []string{"standard", "--sched", "reuseport", "--queue", "5"}, "flipbench: --queue bounds the requests the supervisor holds under --sched rr and free; under reuseport"},
+		{"--max-body 0", []string{"standard", "--max-body", "0"}, `flipbench: invalid argument "0" for "--max-body" flag: must be at least 1 byte`},
+		{"port 99999", []string{"standard", "--addr", "127.0.0.1:99999"}, "flipbench: --addr: address 99999: invalid port"},
+		{"nats port 99999", []string{"queue", "--nats-addr", "127.0.0.1:99999"}, "flipbench: --nats-addr: address 99999: invalid port"},
+	} {
+		stdout, stderr, code := runCLI(t, nil, tt.args...)
+		if code != 2 || stdout != "" || !strings.HasPrefix(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and one line starting %q", tt.name, code, stdout, stderr, tt.want)
+		}
 	}
 }

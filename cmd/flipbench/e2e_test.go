@@ -1491,7 +1491,11 @@ func writeJPEG(t *testing.T, path string, w, h int) {
 }
 
 // processesWith lists running processes whose command line contains s.
-func processesWith(s string) []int {
+func processesWith(s string) []int { return processesWhose("cmdline", s) }
+
+// processesWhose lists running processes whose /proc/PID/FILE (cmdline,
+// environ; NUL-separated) contains s.
+func processesWhose(file, s string) []int {
 	var out []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -1499,7 +1503,7 @@ func processesWith(s string) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 		if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
 			if state, _, ok := procStat(pid); ok && state != "Z" {
 				out = append(out, pid)

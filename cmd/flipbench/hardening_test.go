@@ -72,28 +72,9 @@ func TestSignalDuringStartUpStopsEveryWorker(t *testing.T) {
 		t.Fatalf("cluster of %d still running 30s after SIGINT during start-up:\n%s", n, p.stderr)
 	}
 	waitFor(t, 10*time.Second, "no worker of this cluster left", func() bool {
-		return len(processesWithEnv(tmp)) == 0
+		return len(processesWhose("environ", tmp)) == 0
 	})
 	t.Logf("%d workers starting: supervisor and workers gone %s after SIGINT", n, time.Since(start).Round(time.Millisecond))
-}
-
-// processesWithEnv lists running processes whose environment holds s.
-func processesWithEnv(s string) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err == nil && bytes.Contains(b, []byte(s)) {
-			if state, _, ok := procStat(pid); ok && state != "Z" {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
 
 // TestTruncatedImageIsRefusedBeforeTheWork: a JPEG cut short has a valid

@@ -1074,6 +1074,9 @@ func TestCompareEndToEnd(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Skip("needs 2 CPUs: on one, a cluster of two workers is no faster than one worker, so there is no regression to find")
 	}
+	if raceDetector {
+		t.Skip("needs two CPUs free, which the race run of every package shares; the plain run checks it")
+	}
 	dir := t.TempDir()
 	two, one := filepath.Join(dir, "two.json"), filepath.Join(dir, "one.json")
 	benchTwoWorkersAndOne(t, two, one)
@@ -1156,11 +1159,12 @@ func benchTwoWorkersAndOne(t *testing.T, two, one string) {
 				t.Fatalf("bench --workers %s: exit %d: %s", run.workers, code, stderr)
 			}
 		}
-		// 1.5 against at most 1.25 leaves the comparison a clear
-		// difference to find; an idle 2-CPU machine gives 1.7 to 1.9 and
-		// about 1.0 with the small image.
+		// A third faster than one worker, which is no faster than
+		// standard, leaves the comparison a clear fall to find (its
+		// threshold is 10% over the whole interval); an idle 2-CPU
+		// machine gives 1.4 to 1.5 and about 1.0 with the small image.
 		speedup, single := runSpeedup(t, two), runSpeedup(t, one)
-		if speedup >= 1.5 && single <= 1.25 {
+		if speedup >= 1.3*single && single <= 1.25 {
 			break
 		}
 		if attempt == 6 {

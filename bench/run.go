@@ -156,7 +156,9 @@ func (b *bencher) stopAll() {
 
 // assemble puts the rounds that every arm measured into run, in round
 // order, and the order in which their bursts ran; the bursts of rounds
-// an interruption cut short are named in run.CutShort.
+// an interruption cut short are named in run.CutShort, with their own
+// figures, so that finished work is printed and kept even when no round
+// is complete.
 func (b *bencher) assemble(run *results.Run) {
 	complete := func(round int) bool {
 		for _, a := range run.Arms {
@@ -180,7 +182,17 @@ func (b *bencher) assemble(run *results.Run) {
 		if complete(st.Round) {
 			run.Order = append(run.Order, st.Arm)
 		} else {
-			run.CutShort = append(run.CutShort, fmt.Sprintf("round %d: %s", st.Round, st.Arm))
+			run.CutShort = append(run.CutShort, cutShort(st, b.measured[st]))
 		}
 	}
+}
+
+// cutShort says what a burst of a round cut short measured: "round 1:
+// standard (4 of 4 ok, last response 5.21 s)".
+func cutShort(st Step, side results.RoundSide) string {
+	s := results.Summarize(side.Results)
+	if s.OK == 0 {
+		return fmt.Sprintf("round %d: %s (%d of %d ok)", st.Round, st.Arm, s.OK, s.Requests)
+	}
+	return fmt.Sprintf("round %d: %s (%d of %d ok, last response %.2f s)", st.Round, st.Arm, s.OK, s.Requests, s.LastMs/1000)
 }

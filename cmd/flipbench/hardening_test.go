@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,9 +157,43 @@ func TestInterruptedCommandBenchKeepsFinishedRounds(t *testing.T) {
 		t.Errorf("no table of the finished round on stdout:\n%s", stdout.String())
 	}
 	for _, cut := range run.CutShort {
+		// Named with its own figures: finished work, printed and kept.
+		if !regexp.MustCompile(`^round \d+: \S+ \(\d+ of 4 ok`).MatchString(cut) {
+			t.Errorf("cut-short burst %q: want its round, arm and figures", cut)
+		}
 		if !strings.Contains(stdout.String(), cut) {
 			t.Errorf("left out %q, not said in the table's notes:\n%s", cut, stdout.String())
 		}
+	}
+}
+
+// TestProgressSaysCancelledRequests: off a terminal, load's progress
+// line after Ctrl-C said "4/4 done, 0 errors" when all four were cut
+// short; it counts them apart now.
+func TestProgressSaysCancelledRequests(t *testing.T) {
+	// One worker flipping the 20 MP photo: four requests take seconds.
+	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "load", "-n", "4", "--url", p.url+"/flip")
+	stderr := newLineBuffer()
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitFor(t, 20*time.Second, "the first job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("load still running 20s after SIGINT:\n%s", stderr)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Errorf("exit %d after SIGINT, want 3:\n%s", code, stderr)
+	}
+	if !regexp.MustCompile(`4/4 ended: \d ok, 0 errors, [1-4] cancelled`).MatchString(stderr.String()) || strings.Contains(stderr.String(), "4/4 done") {
+		t.Errorf("the progress line does not count the cancelled requests apart:\n%s", stderr)
 	}
 }
 

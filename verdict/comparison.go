@@ -19,6 +19,11 @@ const (
 	// VerdictSmall is a significant change whose confidence interval does
 	// not lie wholly beyond the threshold: it passes, with a note.
 	VerdictSmall = "within threshold"
+	// VerdictUnconfirmed is a gated metric of a paired comparison that
+	// regressed on its own test but not on the gates' joint test (see
+	// familyTest): it passes, with a warning. Calling it "within
+	// threshold" would contradict its own interval, which lies beyond.
+	VerdictUnconfirmed = "not confirmed"
 	// VerdictNoChange is printed "~", as benchstat does: the samples do
 	// not differ significantly.
 	VerdictNoChange = "~"

@@ -74,7 +74,7 @@ func (c *Comparison) decideFamily(family []member) {
 		case p[g] <= c.Alpha:
 			d.Verdict = VerdictRegression
 		case d.Verdict == VerdictRegression:
-			d.Verdict = VerdictSmall
+			d.Verdict = VerdictUnconfirmed
 			d.Warnings = append(d.Warnings, fmt.Sprintf("%s: beyond the threshold on its own test, not on the gates' joint test (p %.3f)", d.Metric, p[g]))
 		}
 	}

@@ -120,31 +120,17 @@ func TestInterruptedCommandBenchKeepsFinishedRounds(t *testing.T) {
 	addr := freeAddr(t)
 	img := "fixture:small.jpg"
 	out := filepath.Join(t.TempDir(), "run.json")
-	cmd := exec.Command(bin, "bench",
+	p := startCLI(t, "bench",
 		"--standard-cmd", fmt.Sprintf("exec %s standard --addr %s --image %s", bin, addr, img),
 		"--cluster-cmd", fmt.Sprintf("exec %s cluster --workers 2 --addr %s --image %s", bin, addr, img),
 		"--url", "http://"+addr+"/flip", "--workers", "2", "--rounds", "3", "-n", "4", "--out", out)
-	var stdout bytes.Buffer
-	stderr := newLineBuffer()
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	waitFor(t, 90*time.Second, "the second round under way", func() bool {
-		return strings.Contains(stderr.String(), " 2/3")
+		return strings.Contains(p.stderr.String(), " 2/3")
 	})
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("bench still running 60s after SIGINT:\n%s", stderr)
+	if code := p.interrupt(t, 60*time.Second); code != 3 {
+		t.Errorf("exit %d after SIGINT, want 3:\n%s", code, p.stderr)
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 3 {
-		t.Errorf("exit %d after SIGINT, want 3:\n%s", code, stderr)
-	}
+	stdout, stderr := &p.stdout, p.stderr
 	var run results.Run
 	b, err := os.ReadFile(out)
 	if err != nil || json.Unmarshal(b, &run) != nil {
@@ -173,25 +159,12 @@ func TestInterruptedCommandBenchKeepsFinishedRounds(t *testing.T) {
 func TestProgressSaysCancelledRequests(t *testing.T) {
 	// One worker flipping the 20 MP photo: four requests take seconds.
 	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0")
-	cmd := exec.Command(bin, "load", "-n", "4", "--url", p.url+"/flip")
-	stderr := newLineBuffer()
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	load := startCLI(t, "load", "-n", "4", "--url", p.url+"/flip")
 	waitFor(t, 20*time.Second, "the first job to start", func() bool { return strings.Contains(p.stderr.String(), "job start") })
-	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("load still running 20s after SIGINT:\n%s", stderr)
+	if code := load.interrupt(t, 20*time.Second); code != 3 {
+		t.Errorf("exit %d after SIGINT, want 3:\n%s", code, load.stderr)
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 3 {
-		t.Errorf("exit %d after SIGINT, want 3:\n%s", code, stderr)
-	}
+	stderr := load.stderr
 	if !regexp.MustCompile(`4/4 ended: \d ok, 0 errors, [1-4] cancelled`).MatchString(stderr.String()) || strings.Contains(stderr.String(), "4/4 done") {
 		t.Errorf("the progress line does not count the cancelled requests apart:\n%s", stderr)
 	}
@@ -207,25 +180,12 @@ func TestUnreachableBrokerIsSaid(t *testing.T) {
 		{"worker", "--nats", dead},
 		{"queue", "--nats", dead, "--addr", "127.0.0.1:0", "--workers", "0"},
 	} {
-		cmd := exec.Command(bin, args...)
-		stderr := newLineBuffer()
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		p := startCLI(t, args...)
 		waitFor(t, 10*time.Second, args[0]+" saying that the broker does not answer", func() bool {
-			return strings.Contains(stderr.String(), "cannot reach the NATS server, retrying")
+			return strings.Contains(p.stderr.String(), "cannot reach the NATS server, retrying")
 		})
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("%s still running 20s after SIGINT:\n%s", args[0], stderr)
-		}
-		if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(stderr.String(), "does not answer") {
+		code, stderr := p.interrupt(t, 20*time.Second), p.stderr
+		if code != 3 || !strings.Contains(stderr.String(), "does not answer") {
 			t.Errorf("%s: exit %d after SIGINT, want 3 with the reason:\n%s", args[0], code, stderr)
 		}
 	}
@@ -364,4 +324,44 @@ func TestConsistentPathFlags(t *testing.T) {
 	if _, err := os.Stat(filepath.Dir(missing)); err == nil {
 		t.Errorf("queue --store made %s", filepath.Dir(missing))
 	}
+}
+
+// cliProc is a flipbench command run in the background, to be stopped
+// as a user stops it.
+type cliProc struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr *lineBuffer
+	done   chan struct{}
+}
+
+// startCLI starts flipbench with args; the test's end kills it if it
+// still runs.
+func startCLI(t *testing.T, args ...string) *cliProc {
+	t.Helper()
+	p := &cliProc{cmd: exec.Command(bin, args...), stderr: newLineBuffer(), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// interrupt sends SIGINT, as Ctrl-C does, and returns the exit code; a
+// process still running after timeout fails the test.
+func (p *cliProc) interrupt(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		t.Fatalf("%v still running %s after SIGINT:\n%s", p.cmd.Args[1:], timeout, p.stderr)
+	}
+	return p.cmd.ProcessState.ExitCode()
 }

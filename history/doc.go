@@ -2,8 +2,9 @@
 // run with its commit, branch, time and tags, behind one [Store]
 // interface, so that what reads a series (listing it, plotting it,
 // finding its change points) does not care where it is kept: [Memory]
-// here, and the SQLite and PostgreSQL stores of `flipbench history`,
-// which will be the only importers of database drivers.
+// here, and the SQLite and PostgreSQL stores of package sqlstore, the
+// only importer of database drivers. A run's figures ([Figures]) and its
+// setup ([Setup]) say which series it belongs to ([SeriesOf]).
 //
 // It imports nothing of flipbench's but results.
 package history

@@ -38,10 +38,11 @@ func TestDependencyArrows(t *testing.T) {
 	}{
 		{"results", nil, []string{"github.com/disintegration/imaging"}},
 		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging", natsClient}},
-		{"report", []string{"results", "verdict"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"report", []string{"results", "verdict", "history"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "modernc.org/sqlite", "github.com/jackc/pgx/v5/stdlib"}},
 		{"verdict", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "github.com/olekukonko/tablewriter"}},
 		{"fixtures", nil, nil},
-		{"history", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
+		{"history", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "database/sql"}},
+		{"history/sqlstore", []string{"history", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
@@ -122,9 +123,9 @@ var soleImporters = []struct {
 	{"golang.org/x/perf", []string{"verdict"}},
 	{"github.com/aclements/go-moremath", []string{"verdict"}},
 	{"github.com/spf13/", []string{"cmd/flipbench"}},
-	{"modernc.org/sqlite", []string{"history"}},
-	{"github.com/jackc/pgx", []string{"history"}},
-	{"database/sql", []string{"history"}},
+	{"modernc.org/sqlite", []string{"history/sqlstore"}},
+	{"github.com/jackc/pgx", []string{"history/sqlstore"}},
+	{"database/sql", []string{"history/sqlstore"}},
 }
 
 // TestSoleImporters checks soleImporters against what every package of

@@ -129,14 +129,19 @@ given on the command line wins.`,
 		newBenchCmd(nil),
 		newCompareCmd(nil),
 		newReportCmd(nil),
+		newHistoryCmd(),
 		newVersionCmd(),
 	)
 	root.SetHelpCommand(newHelpCmd(root))
 	root.InitDefaultCompletionCmd()
 	strictCompletion(root)
 	for _, cmd := range root.Commands() {
-		if !cmd.Hidden {
-			documentEnv(cmd)
+		if cmd.Hidden || cmd.Name() == "completion" {
+			continue
+		}
+		documentEnv(cmd)
+		for _, sub := range cmd.Commands() {
+			documentEnv(sub) // history's
 		}
 	}
 	registerCompletions(root)
@@ -198,7 +203,7 @@ func strictCompletion(root *cobra.Command) {
 // (FLIPBENCH_URL once reached load and broke bench). An unscoped
 // FLIPBENCH_<FLAG> of the old scheme gets a warning, not silence.
 func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) error {
-	if cmd.Hidden || cmd.HasParent() && cmd.Parent().HasParent() {
+	if cmd.Hidden || cmd.HasParent() && cmd.Parent().Name() == "completion" {
 		return nil // internal commands take a spec; completion's shells none
 	}
 	flags := cmd.Flags()
@@ -240,7 +245,7 @@ func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) e
 // otherwise be ignored in silence, as an unknown flag is not). The
 // processes' own channels, the worker and launch specs, are not flags.
 func checkUnknownEnv(cmd *cobra.Command, getenv func(string) string, environ []string) error {
-	prefix := envName(cmd.Name(), "")
+	prefix := envName(envScope(cmd), "")
 	known := map[string]bool{server.WorkerEnv: true, server.LaunchEnv: true}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		for _, n := range envNames(cmd, f) {
@@ -252,7 +257,7 @@ func checkUnknownEnv(cmd *cobra.Command, getenv func(string) string, environ []s
 		if !strings.HasPrefix(name, prefix) || known[name] || getenv(name) == "" {
 			continue
 		}
-		return usageErrorf("%s is not a variable of %s, whose variables are FLIPBENCH_%s_<FLAG> for its flags", name, cmd.Name(), strings.ToUpper(cmd.Name()))
+		return usageErrorf("%s is not a variable of %s, whose variables are %s<FLAG> for its flags", name, strings.TrimPrefix(cmd.CommandPath(), "flipbench "), prefix)
 	}
 	return nil
 }
@@ -260,11 +265,20 @@ func checkUnknownEnv(cmd *cobra.Command, getenv func(string) string, environ []s
 // envNames are the variables of cmd's flag f: FLIPBENCH_LOAD_REQUESTS,
 // then the shorthand's, FLIPBENCH_LOAD_N.
 func envNames(cmd *cobra.Command, f *pflag.Flag) []string {
-	names := []string{envName(cmd.Name(), f.Name)}
+	names := []string{envName(envScope(cmd), f.Name)}
 	if f.Shorthand != "" && !strings.EqualFold(f.Shorthand, f.Name) {
-		names = append(names, envName(cmd.Name(), f.Shorthand))
+		names = append(names, envName(envScope(cmd), f.Shorthand))
 	}
 	return names
+}
+
+// envScope is the command part of cmd's variables: "load", and for a
+// subcommand its group's name too, "history_add" (FLIPBENCH_HISTORY_ADD_DB).
+func envScope(cmd *cobra.Command) string {
+	if p := cmd.Parent(); p != nil && p.HasParent() {
+		return p.Name() + "_" + cmd.Name()
+	}
+	return cmd.Name()
 }
 
 // envName is the environment variable for a command's flag: load's

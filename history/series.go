@@ -1,0 +1,74 @@
+package history
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/flipbench/flipbench/results"
+)
+
+// Point is one run's value of a metric.
+type Point struct {
+	ID, Commit, Branch string
+	Time               string // RFC 3339
+	Value              float64
+}
+
+// Series is one metric over the runs of one setup and branch, oldest
+// first: what change-point detection reads.
+type Series struct {
+	Metric, Unit   string
+	HigherIsBetter bool
+	// Setup is the runs' [Setup]; Branch their branch.
+	Setup, Branch string
+	Points        []Point
+}
+
+// SeriesOf splits the metric's values over entries (oldest first) into
+// series, one for each setup and branch, in the order each first
+// appears. An entry without the metric (an arm it did not measure) is
+// not in them. A name no run has is [results.ErrUnknownMetric].
+func SeriesOf(entries []Entry, metric string) ([]Series, error) {
+	var out []Series
+	known := false
+	for _, e := range entries {
+		f, ok := figure(e.Run, metric)
+		if !ok {
+			continue
+		}
+		known = true
+		setup := Setup(e.Run)
+		i := slices.IndexFunc(out, func(s Series) bool { return s.Setup == setup && s.Branch == e.Branch })
+		if i < 0 {
+			out = append(out, Series{Metric: f.Metric, Unit: f.Unit, HigherIsBetter: f.HigherIsBetter, Setup: setup, Branch: e.Branch})
+			i = len(out) - 1
+		}
+		out[i].Points = append(out[i].Points, Point{ID: e.ID, Commit: e.Commit, Branch: e.Branch, Time: e.Time.UTC().Format("2006-01-02T15:04:05Z07:00"), Value: f.Value})
+	}
+	if !known && len(entries) > 0 {
+		if _, err := results.ParseMetric(metric, false); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w %q: none of the %d runs has it", results.ErrUnknownMetric, metric, len(entries))
+	}
+	return out, nil
+}
+
+// figure reads the metric of r as compare names it ("cluster.last" is
+// the first cluster's), of the head build in a paired run.
+func figure(r *results.Run, metric string) (Figure, bool) {
+	build := ""
+	if r.Paired() {
+		build = results.Head
+	}
+	m, err := r.Metric(metric, build)
+	if err != nil {
+		return Figure{}, false
+	}
+	v := m.Of(r)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Figure{}, false
+	}
+	return Figure{Metric: metric, Arm: m.Arm, Field: m.Field, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter, Value: v}, true
+}

@@ -10,13 +10,16 @@ import (
 // ChangePoint is where a series' level changes.
 type ChangePoint struct {
 	// Index is the first point after the change.
-	Index int
+	Index int `json:"index"`
 	// Before and After are the medians of the segments on either side
 	// (up to the neighbouring change points); ChangePct is After over
-	// Before, in percent.
-	Before, After, ChangePct float64
+	// Before, in percent, and 0 when Before is 0 (an error rate that
+	// rose from none: After says how far).
+	Before    float64 `json:"before"`
+	After     float64 `json:"after"`
+	ChangePct float64 `json:"change_pct"`
 	// P is the permutation test's p-value when the change was found.
-	P float64
+	P float64 `json:"p"`
 }
 
 // DetectOptions tune [Detect].
@@ -41,17 +44,20 @@ func (o DetectOptions) withDefaults() DetectOptions {
 	return o
 }
 
-// Detect finds the change points of a series of positive figures by
-// E-divisive means (Matteson and James, 2014; the method of MongoDB's
-// performance CI and of Apache Otava), on their logarithms, so that a
-// change is a ratio whatever the figure's scale: the segment whose best
+// Detect finds the change points of a series by E-divisive means
+// (Matteson and James, 2014; the method of MongoDB's performance CI and
+// of Apache Otava), on the logarithms of positive figures, so that a
+// change is a ratio whatever the figure's scale (on the figures
+// themselves where one is 0, as error rates are): the segment whose best
 // split most separates its two sides is split, if a permutation test
 // says the split is significant, and so on until none is.
 func Detect(values []float64, opt DetectOptions) []ChangePoint {
 	opt = opt.withDefaults()
-	x := make([]float64, len(values))
-	for i, v := range values {
-		x[i] = math.Log(v)
+	x := slices.Clone(values)
+	if slices.IndexFunc(values, func(v float64) bool { return v <= 0 }) < 0 {
+		for i, v := range values {
+			x[i] = math.Log(v)
+		}
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, uint64(len(values))))
 	bounds := []int{0, len(x)}
@@ -85,7 +91,9 @@ func Detect(values []float64, opt DetectOptions) []ChangePoint {
 		}
 		found[i].Before = median(values[lo:found[i].Index])
 		found[i].After = median(values[found[i].Index:hi])
-		found[i].ChangePct = 100 * (found[i].After/found[i].Before - 1)
+		if found[i].Before != 0 {
+			found[i].ChangePct = 100 * (found[i].After/found[i].Before - 1)
+		}
 	}
 	return found
 }
@@ -155,4 +163,3 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-

@@ -2,7 +2,6 @@ package history
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/flipbench/flipbench/results"
@@ -32,7 +31,7 @@ func Figures(r *results.Run) []Figure {
 	var out []Figure
 	for _, m := range r.Metrics(build) {
 		v := m.Of(r)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if !measured(m, v) {
 			continue
 		}
 		out = append(out, Figure{Metric: m.Name, Arm: m.Arm, Field: m.Field, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter, Value: v})

@@ -10,19 +10,23 @@ import (
 
 // Point is one run's value of a metric.
 type Point struct {
-	ID, Commit, Branch string
-	Time               string // RFC 3339
-	Value              float64
+	ID     string  `json:"id"`
+	Commit string  `json:"commit"`
+	Branch string  `json:"branch"`
+	Time   string  `json:"time"` // RFC 3339
+	Value  float64 `json:"value"`
 }
 
 // Series is one metric over the runs of one setup and branch, oldest
 // first: what change-point detection reads.
 type Series struct {
-	Metric, Unit   string
-	HigherIsBetter bool
+	Metric         string `json:"metric"`
+	Unit           string `json:"unit"`
+	HigherIsBetter bool   `json:"higher_is_better"`
 	// Setup is the runs' [Setup]; Branch their branch.
-	Setup, Branch string
-	Points        []Point
+	Setup  string  `json:"setup"`
+	Branch string  `json:"branch"`
+	Points []Point `json:"points"`
 }
 
 // SeriesOf splits the metric's values over entries (oldest first) into
@@ -67,8 +71,18 @@ func figure(r *results.Run, metric string) (Figure, bool) {
 		return Figure{}, false
 	}
 	v := m.Of(r)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if !measured(m, v) {
 		return Figure{}, false
 	}
 	return Figure{Metric: metric, Arm: m.Arm, Field: m.Field, Unit: m.Unit, HigherIsBetter: m.HigherIsBetter, Value: v}, true
+}
+
+// measured tells a figure from one that is not known: not a number (a
+// speedup without responses), or a cost of 0 where the bench could not
+// measure it (a server whose processes it does not know).
+func measured(m results.Metric, v float64) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return false
+	}
+	return v != 0 || m.Field != "cpu_per_request" && m.Field != "peak_rss"
 }

@@ -257,6 +257,11 @@ func writeJUnit(w io.Writer, c *verdict.Comparison) error {
 			s.Skipped++
 		}
 	}
+	return encodeJUnit(w, s)
+}
+
+// encodeJUnit writes a JUnit suite, with its XML header.
+func encodeJUnit(w io.Writer, s junitSuite) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

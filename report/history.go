@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/flipbench/flipbench/history"
 )
@@ -117,4 +118,84 @@ func short(s string) string {
 		return s[:12]
 	}
 	return s
+}
+
+// CheckFormats are the formats of `flipbench history check`, compare's.
+var CheckFormats = []string{FormatTable, FormatMarkdown, FormatJSON, FormatJUnit}
+
+// WriteCheck writes what history check found: a row a series, then the
+// verdict, as compare's.
+func WriteCheck(w io.Writer, c *history.CheckResult, format string) error {
+	switch format {
+	case FormatJSON:
+		return WriteJSON(w, c)
+	case FormatJUnit:
+		return writeCheckJUnit(w, c)
+	}
+	md := format == FormatMarkdown
+	if md {
+		fmt.Fprintf(w, "### flipbench history check: %s\n\n", checkVerdict(c))
+	}
+	var rows []row
+	for _, s := range c.Series {
+		verdict := "ok"
+		if s.Regressed {
+			verdict = "REGRESSION"
+		}
+		last := "-"
+		if len(s.Points) > 0 {
+			last = formatValue(s.Points[len(s.Points)-1].Value, s.Unit)
+		}
+		rows = append(rows, row{s.Metric, s.Branch, s.Setup, strconv.Itoa(len(s.Points)), last, changeList(s), verdict})
+	}
+	if err := render(w, md, row{"metric", "branch", "setup", "runs", "newest", "change points (first run after, change, p)", "verdict"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d runs; E-divisive means on each series, a permutation test for each change point; a series fails when its last change point is in its bad direction and at least %.0f%%\n",
+		c.Runs, 100*c.MinChange)
+	if !md {
+		fmt.Fprintf(w, "\n%s\n", checkVerdict(c))
+	}
+	return nil
+}
+
+func changeList(s history.SeriesCheck) string {
+	if len(s.ChangePoints) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, cp := range s.ChangePoints {
+		change := fmt.Sprintf("%+.1f%%", cp.ChangePct)
+		if cp.Before == 0 {
+			change = fmt.Sprintf("0 to %.3g", cp.After)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s p=%.3f", short(cp.Commit), change, cp.P))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func checkVerdict(c *history.CheckResult) string {
+	if failed := c.Failed(); len(failed) > 0 {
+		return "FAIL: " + strings.Join(failed, "; ")
+	}
+	return "PASS: no gated series regressed"
+}
+
+func writeCheckJUnit(w io.Writer, c *history.CheckResult) error {
+	s := junitSuite{Name: "flipbench history check"}
+	for _, sc := range c.Series {
+		tc := junitCase{
+			Name:      sc.Metric + " (" + sc.Branch + ", " + sc.Setup + ")",
+			Classname: "flipbench.history",
+			SystemOut: fmt.Sprintf("%d runs; change points: %s", len(sc.Points), changeList(sc)),
+		}
+		if sc.Regressed {
+			one := history.CheckResult{Series: []history.SeriesCheck{sc}}
+			tc.Failure = &junitFailure{Message: one.Failed()[0], Text: tc.SystemOut}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	return encodeJUnit(w, s)
 }

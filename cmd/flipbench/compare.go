@@ -127,14 +127,9 @@ func (o *compareOptions) validate() error {
 	if a := o.opt.Alpha; !(a > 0 && a < 0.5) {
 		return usageErrorf("--alpha must be above 0 and below 0.5, got %v", a)
 	}
-	s := strings.TrimSpace(o.maxRegression)
-	pct := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
-	if pct {
-		v /= 100
-	}
-	if err != nil || !(v > 0 && v < 1) {
-		return usageErrorf("--max-regression must be a fraction above 0 and below 1, like 10%% or 0.1, got %q", o.maxRegression)
+	v, err := parseFraction("--max-regression", o.maxRegression)
+	if err != nil {
+		return err
 	}
 	o.opt.MaxRegression = v
 	o.opt.Gates, o.opt.Advisory = o.gates, o.advisory
@@ -186,4 +181,18 @@ func readRun(path string) (*results.Run, error) {
 		return nil, usageErrorf("%s: %w", path, err)
 	}
 	return run, nil
+}
+
+// parseFraction reads a flag's fraction, as 10% or 0.1: above 0, below 1.
+func parseFraction(flag, value string) (float64, error) {
+	s := strings.TrimSpace(value)
+	pct := strings.HasSuffix(s, "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
+	if pct {
+		v /= 100
+	}
+	if err != nil || !(v > 0 && v < 1) {
+		return 0, usageErrorf("%s must be a fraction above 0 and below 1, like 10%% or 0.1, got %q", flag, value)
+	}
+	return v, nil
 }

@@ -33,9 +33,10 @@ once, and two CI jobs adding at once both land.`,
   $ flipbench history add run.json
   $ flipbench history list
   $ flipbench history show cluster.last
+  $ flipbench history check
   $ flipbench history import runs/ --branch main`,
 	}
-	cmd.AddCommand(newHistoryAddCmd(false), newHistoryAddCmd(true), newHistoryListCmd(), newHistoryShowCmd())
+	cmd.AddCommand(newHistoryAddCmd(false), newHistoryAddCmd(true), newHistoryListCmd(), newHistoryShowCmd(), newHistoryCheckCmd())
 	return cmd
 }
 

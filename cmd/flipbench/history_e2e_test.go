@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,4 +124,81 @@ func gitOut(t *testing.T, args ...string) string {
 		t.Skipf("no git checkout here: %v", err)
 	}
 	return out.String()
+}
+
+// scaledRunFile writes the testdata run with every request's times
+// multiplied by factor (its stored summaries dropped: they are derived
+// again when it is read), as a build doing that much more work would.
+func scaledRunFile(t *testing.T, path string, factor float64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "results", "testdata", "run-v3.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run map[string]any
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	for _, rd := range run["rounds"].([]any) {
+		for _, a := range rd.(map[string]any)["arms"].([]any) {
+			arm := a.(map[string]any)
+			for k := range arm {
+				if k != "arm" && k != "results" {
+					delete(arm, k)
+				}
+			}
+			for _, r := range arm["results"].([]any) {
+				rec := r.(map[string]any)
+				for _, k := range []string{"sent_ms", "latency_ms", "end_ms", "queue_ms", "job_ms"} {
+					if v, ok := rec[k].(float64); ok {
+						rec[k] = v * factor
+					}
+				}
+			}
+		}
+	}
+	run["started"] = fmt.Sprintf("scaled %v", factor)
+	out, _ := json.Marshal(run)
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHistoryCheckFindsTheSlowBuild: 16 runs whose last 8 do 30% more
+// work a job: check names the first slow run's commit and exits 1; the
+// same history without the slow build exits 0.
+func TestHistoryCheckFindsTheSlowBuild(t *testing.T) {
+	dir := t.TempDir()
+	noise := []float64{1.01, 0.98, 1.02, 0.99, 1.03, 0.97, 1.0, 1.02, 0.99, 1.01, 0.98, 1.02, 1.0, 0.99, 1.01, 0.98}
+	for _, slow := range []bool{true, false} {
+		db := filepath.Join(dir, fmt.Sprintf("slow-%v.db", slow))
+		for i, f := range noise {
+			if slow && i >= 8 {
+				f *= 1.3
+			}
+			path := filepath.Join(dir, fmt.Sprintf("run-%v-%02d.json", slow, i))
+			scaledRunFile(t, path, f)
+			if _, stderr, code := runCLI(t, nil, "history", "add", path, "--db", db, "--branch", "main",
+				"--commit", fmt.Sprintf("c%02d", i), "--time", fmt.Sprintf("2026-12-01T%02d:00:00Z", i)); code != 0 {
+				t.Fatalf("add: exit %d: %s", code, stderr)
+			}
+		}
+		stdout, stderr, code := runCLI(t, nil, "history", "check", "--db", db)
+		if slow && (code != 1 || !strings.Contains(stdout, "FAIL: standard.service rose by") || !strings.Contains(stdout, "at c08 (main,") ||
+			!strings.Contains(stderr, "regression in the history")) {
+			t.Errorf("the last 8 runs 30%% slower: exit %d, want 1 naming c08:\n%s%s", code, stdout, stderr)
+		}
+		if !slow && (code != 0 || !strings.Contains(stdout, "PASS")) {
+			t.Errorf("no slow build: exit %d, want 0:\n%s%s", code, stdout, stderr)
+		}
+	}
+	stdout, _, code := runCLI(t, nil, "history", "check", "--db", filepath.Join(dir, "slow-true.db"), "--format", "junit")
+	if code != 1 || !strings.Contains(stdout, `<failure message="standard.service rose by`) {
+		t.Errorf("junit: exit %d:\n%s", code, stdout)
+	}
+	for _, args := range [][]string{{"--gate", "queue.last"}, {"--min-change", "0"}, {"--alpha", "1"}, {"--branch", "nope"}} {
+		if _, stderr, code := runCLI(t, nil, append([]string{"history", "check", "--db", filepath.Join(dir, "slow-true.db")}, args...)...); code != 2 {
+			t.Errorf("check %v: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
 }

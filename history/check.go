@@ -1,0 +1,184 @@
+package history
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/flipbench/flipbench/results"
+)
+
+// CheckOptions tune [Check].
+type CheckOptions struct {
+	// Gates are metrics checked besides [DefaultCheckGates], named as
+	// results.ParseMetric reads them.
+	Gates []string
+	// MinChange is the smallest change, as a fraction, that fails a
+	// check: a change point smaller than it is shown and passes. Zero
+	// means 0.05.
+	MinChange float64
+	// Detect tunes the change-point detection.
+	Detect DetectOptions
+}
+
+// DefaultCheckGates are the figures a history checks when none are
+// named: the speedup, and of the standard and the compared arm the time
+// of a request (the service time the server reports, else the last
+// response), the throughput, the CPU time and peak memory a request
+// costs and the error rate. A series of many runs on one kind of runner
+// is its own control, so times and costs can gate, as they do in a
+// paired comparison.
+var DefaultCheckGates = []string{"speedup", "time", "throughput", "cpu_per_request", "peak_rss", "error_rate"}
+
+// SeriesCheck is the verdict on one series.
+type SeriesCheck struct {
+	Series
+	// ChangePoints are the series' change points, each named by the
+	// first run after it.
+	ChangePoints []NamedChange `json:"change_points"`
+	// Regressed is set when the newest runs sit after a change point
+	// beyond MinChange in the bad direction: the last change point.
+	Regressed bool `json:"regressed"`
+}
+
+// NamedChange is a change point and the run it starts with.
+type NamedChange struct {
+	ChangePoint
+	Commit string `json:"commit"`
+	Time   string `json:"time"`
+	// Bad is set when the change is in the metric's bad direction.
+	Bad bool `json:"bad"`
+}
+
+// CheckResult is what [Check] found.
+type CheckResult struct {
+	Runs      int           `json:"runs"`
+	MinChange float64       `json:"min_change"`
+	Series    []SeriesCheck `json:"series"`
+}
+
+// Failed lists the series that regressed, for the verdict line:
+// "cluster.service rose by 31.2% at abc123456789 (main, cpus=2 ...)".
+func (c *CheckResult) Failed() []string {
+	var out []string
+	for _, s := range c.Series {
+		if !s.Regressed {
+			continue
+		}
+		last := s.ChangePoints[len(s.ChangePoints)-1]
+		change := fmt.Sprintf("rose by %.1f%%", last.ChangePct)
+		switch {
+		case last.Before == 0:
+			change = fmt.Sprintf("rose from 0 to %.3g", last.After)
+		case last.ChangePct < 0:
+			change = fmt.Sprintf("fell by %.1f%%", -last.ChangePct)
+		}
+		out = append(out, fmt.Sprintf("%s %s at %s (%s, %s)", s.Metric, change, shortCommit(last.Commit), s.Branch, s.Setup))
+	}
+	return out
+}
+
+// Check looks for change points in the gated metrics' series of entries
+// (oldest first).
+func Check(entries []Entry, opt CheckOptions) (*CheckResult, error) {
+	opt.MinChange = cmp.Or(opt.MinChange, 0.05)
+	res := &CheckResult{Runs: len(entries), MinChange: opt.MinChange}
+	if len(entries) == 0 {
+		return res, nil
+	}
+	names, err := checkedMetrics(entries[len(entries)-1].Run, opt.Gates)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		series, err := SeriesOf(entries, name)
+		if err != nil {
+			continue // a metric the newest run has but none of this window: nothing to check
+		}
+		for _, s := range series {
+			res.Series = append(res.Series, checkSeries(s, opt))
+		}
+	}
+	return res, nil
+}
+
+func checkSeries(s Series, opt CheckOptions) SeriesCheck {
+	values := make([]float64, len(s.Points))
+	for i, p := range s.Points {
+		values[i] = p.Value
+	}
+	sc := SeriesCheck{Series: s}
+	for _, cp := range Detect(values, opt.Detect) {
+		p := s.Points[cp.Index]
+		bad := cp.After > cp.Before != s.HigherIsBetter && cp.After != cp.Before
+		sc.ChangePoints = append(sc.ChangePoints, NamedChange{ChangePoint: cp, Commit: p.Commit, Time: p.Time, Bad: bad})
+	}
+	if n := len(sc.ChangePoints); n > 0 {
+		last := sc.ChangePoints[n-1]
+		// From none (errors), any rise is beyond the threshold.
+		sc.Regressed = last.Bad && (last.Before == 0 || abs(last.ChangePct) >= 100*opt.MinChange)
+	}
+	return sc
+}
+
+// checkedMetrics names the gated metrics of run, the newest: the
+// defaults of its standard and primary arms, and gates.
+func checkedMetrics(run *results.Run, gates []string) ([]string, error) {
+	build := ""
+	if run.Paired() {
+		build = results.Head
+	}
+	// By their modes: "cluster.service" is the first cluster's in every
+	// run, whatever its size or policy.
+	arms := []string{results.Standard}
+	if p := run.PrimaryIn(build); p != nil && p.Mode != results.Standard {
+		arms = append(arms, p.Mode)
+	}
+	var out []string
+	add := func(name string) {
+		if _, err := run.Metric(name, build); err == nil && !contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, g := range DefaultCheckGates {
+		switch g {
+		case "speedup":
+			add(g)
+		case "time":
+			for _, a := range arms {
+				add(a + ".service")
+				if !contains(out, a+".service") {
+					add(a + ".last")
+				}
+			}
+		default:
+			for _, a := range arms {
+				add(a + "." + g)
+			}
+		}
+	}
+	for _, g := range gates {
+		if _, err := run.Metric(g, build); err != nil {
+			return nil, fmt.Errorf("gate %s: %w", g, err)
+		}
+		add(g)
+	}
+	return out, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func shortCommit(s string) string { return s[:min(12, len(s))] }

@@ -631,3 +631,36 @@ func TestInputsReachTheScript(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryInput: with history, each run is added to the history (its
+// commit and branch from GitHub's variables) and the history checked, its
+// verdict in the job summary and in history-verdict.
+func TestHistoryInput(t *testing.T) {
+	skipIfUnsupported(t)
+	t.Parallel()
+	rel := newTestRelease(t, flipbenchArchive)
+	rel.write(t)
+	db := filepath.Join(t.TempDir(), "history.db")
+	osName, arch := runnerPlatform()
+	for i, sha := range []string{"1111111111111111", "2222222222222222"} {
+		r := runAction(t, rel.dir,
+			"RUNNER_OS="+osName, "RUNNER_ARCH="+arch,
+			"INPUT_VERSION=latest", "INPUT_ARGS=--quick --rounds 2",
+			"INPUT_HISTORY="+db, "INPUT_HISTORY_ARGS=--branch main",
+			"GITHUB_SHA="+sha, "GITHUB_REF_NAME=main", "GITHUB_RUN_ID=9",
+		)
+		if r.code != 0 || r.outputs["history-verdict"] != "pass" || !strings.Contains(r.summary, "### flipbench history check: PASS") {
+			t.Fatalf("run %d: exit %d, history-verdict %q; want 0 and pass\nsummary:\n%s\nstderr:\n%s", i+1, r.code, r.outputs["history-verdict"], r.summary, r.stderr)
+		}
+	}
+	out, err := exec.Command(flipbench, "history", "list", "--db", db, "--format", "csv").Output()
+	if err != nil || !strings.Contains(string(out), ",111111111111,main,") || !strings.Contains(string(out), ",222222222222,main,") {
+		t.Errorf("history after two runs: %v\n%s", err, out)
+	}
+	// A history that cannot be opened is an error, said, not a pass.
+	r := runAction(t, rel.dir, "RUNNER_OS="+osName, "RUNNER_ARCH="+arch, "INPUT_VERSION=latest", "INPUT_ARGS=--quick --rounds 2",
+		"INPUT_HISTORY="+filepath.Join(t.TempDir(), "missing", "h.db"), "GITHUB_SHA=3", "GITHUB_REF_NAME=main")
+	if r.code != 2 || !strings.Contains(r.stderr, "history add") {
+		t.Errorf("a history in a missing directory: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+}

@@ -19,6 +19,9 @@
 #                        two checkouts)
 #   INPUT_BASELINE       run file to compare the new run against
 #   INPUT_COMPARE_ARGS   more compare flags (--gate, --max-regression, ...)
+#   INPUT_HISTORY        a history (history add and check --db): the run is added,
+#                        the history checked, its verdict summarised
+#   INPUT_HISTORY_ARGS   more history check flags (--branch, --min-change, ...)
 #   INPUT_OUT            run file to write (default $RUNNER_TEMP/flipbench-run.json)
 #   INPUT_INSTALL_ONLY   true: install flipbench, put it on PATH, run nothing
 #   FLIPBENCH_ACTION_RELEASES  where releases are: a URL laid out like GitHub's
@@ -225,12 +228,66 @@ case $bench_code in
 esac
 [ -f "$out" ] || die "flipbench bench wrote no run file $out"
 
+# --- history -----------------------------------------------------------------
+
+# history_step adds the run to INPUT_HISTORY and checks the history: its
+# markdown goes to the summary, its verdict to history-verdict, and
+# history_code is check's exit code.
+history_code=0
+history_step() {
+	local db=$INPUT_HISTORY check w
+	show "$exe" history add "$out" --db "$db"
+	"$exe" history add "$out" --db "$db" >&2 || die "flipbench history add --db $db failed" 2
+	check=(history check --db "$db")
+	words "${INPUT_HISTORY_ARGS:-}" "$work/history-args" || die "history-args: unbalanced quotes in '${INPUT_HISTORY_ARGS:-}'" 2
+	while IFS= read -r -d '' w; do check+=("$w"); done <"$work/history-args"
+	check+=(--format markdown)
+	show "$exe" "${check[@]}"
+	set +e
+	"$exe" "${check[@]}" >"$work/history.md" 2>"$work/history.err"
+	history_code=$?
+	set -e
+	cat "$work/history.md"
+	cat "$work/history.err" >&2
+	case $history_code in
+	0 | 1)
+		if [ "$history_code" = 0 ]; then
+			output history-verdict pass
+		else
+			output history-verdict regression
+		fi
+		summary <"$work/history.md"
+		;;
+	*)
+		output history-verdict error
+		{ printf '### flipbench history check: error\n\n~~~\n'; cat "$work/history.err"; printf '~~~\n'; } | summary
+		;;
+	esac
+}
+
+# history_verdict fails the job when history check found a regression or
+# could not judge; it runs last, after compare's verdict.
+history_verdict() {
+	case $history_code in
+	0) ;;
+	1) die "flipbench history check: a gated series regressed (see the job summary)" ;;
+	*) die "flipbench history check could not judge (exit $history_code): $(head -n 1 "$work/history.err")" "$history_code" ;;
+	esac
+}
+
+if [ -n "${INPUT_HISTORY:-}" ]; then
+	history_step
+else
+	output history-verdict none
+fi
+
 if [ -z "$baseline" ] && [ -z "$paired" ]; then
 	summary <"$work/bench.md"
 	output verdict none
 	if [ "$bench_code" != 0 ]; then
 		die "flipbench bench: some requests failed or an --assert failed"
 	fi
+	history_verdict
 	exit 0
 fi
 
@@ -274,6 +331,7 @@ case $compare_code in
 	if [ "$bench_code" != 0 ]; then
 		die "flipbench bench: some requests failed or an --assert failed"
 	fi
+	history_verdict
 	;;
 1)
 	output verdict regression

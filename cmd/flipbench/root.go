@@ -213,8 +213,14 @@ func bindEnv(cmd *cobra.Command, getenv func(string) string, stderr io.Writer) e
 			return
 		}
 		names := envNames(cmd, f)
-		if old := envName("", f.Name); getenv(old) != "" && !slices.ContainsFunc(names, func(n string) bool { return getenv(n) != "" }) {
-			fmt.Fprintf(stderr, "flipbench: warning: %s is not read; set %s (variables are per command)\n", old, names[0])
+		olds := []string{envName("", f.Name)}
+		if f.Shorthand != "" {
+			olds = append(olds, envName("", f.Shorthand)) // FLIPBENCH_N for -n
+		}
+		for i, old := range olds {
+			if getenv(old) != "" && !slices.ContainsFunc(names, func(n string) bool { return getenv(n) != "" }) {
+				fmt.Fprintf(stderr, "flipbench: warning: %s is not read; set %s (variables are per command)\n", old, names[min(i, len(names)-1)])
+			}
 		}
 		if len(names) == 2 && getenv(names[0]) != "" && getenv(names[1]) != "" {
 			err = usageErrorf("%s and %s both set --%s: set one", names[0], names[1], f.Name)

@@ -145,6 +145,11 @@ func TestEnvIsPerCommand(t *testing.T) {
 	if !strings.Contains(stderr, "FLIPBENCH_URL is not read; set FLIPBENCH_LOAD_URL") {
 		t.Errorf("no warning for FLIPBENCH_URL: %q", stderr)
 	}
+	// A short flag's old name too (FLIPBENCH_N used to pass in silence).
+	_, stderr, _ = runCLI(t, []string{"FLIPBENCH_N=1"}, "load", "-n", "1", "--quiet", "--url", srv.URL+"/flip")
+	if !strings.Contains(stderr, "FLIPBENCH_N is not read; set FLIPBENCH_LOAD_N") {
+		t.Errorf("no warning for FLIPBENCH_N: %q", stderr)
+	}
 	// Each command's help names its variables.
 	help, _, _ := runCLI(t, nil, "load", "--help")
 	for _, v := range []string{"FLIPBENCH_LOAD_URL", "FLIPBENCH_LOAD_REQUESTS or FLIPBENCH_LOAD_N", "FLIPBENCH_LOAD_HEADER or FLIPBENCH_LOAD_H"} {

@@ -97,7 +97,7 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 		}
 		title = fmt.Sprintf("flipbench bench: %d concurrent requests, %d CPUs; speedup %s", r.Config.N, r.Env.NumCPU, strings.Join(parts, ", "))
 	}
-	return writeFigure(w, format, title, panels, func(w io.Writer) error { return writeBenchTable(w, r, false) })
+	return writeFigure(w, format, title, requestsCaption, panels, func(w io.Writer) error { return writeBenchTable(w, r, false) })
 }
 
 // scalingPlot draws each curve's measured speedups by cluster size, the
@@ -178,7 +178,7 @@ func WriteLoadPlot(w io.Writer, s *results.Summary, format string) error {
 		latencyPlot("latency distribution, every round", []latencySeries{{"load", s.Results}}),
 	}
 	title := fmt.Sprintf("flipbench load: %s of %d, %d requests", s.Mode, s.N, s.Requests)
-	return writeFigure(w, format, title, panels, func(w io.Writer) error { return writeLoadTables(w, s, false) })
+	return writeFigure(w, format, title, requestsCaption, panels, func(w io.Writer) error { return writeLoadTables(w, s, false) })
 }
 
 // medianRound is the index of the value closest to the median: the most
@@ -338,8 +338,13 @@ func latencyPlot(title string, series []latencySeries) *plot.Plot {
 	return p
 }
 
-// writeFigure renders the panels stacked in one figure, in format.
-func writeFigure(w io.Writer, format, title string, panels []*plot.Plot, table func(io.Writer) error) error {
+// requestsCaption says how to read the timelines of load's and bench's
+// plots.
+const requestsCaption = "Each bar is one request, from when it was sent to when its response arrived; its colour is the worker process (X-Worker-Pid) that answered. One worker answers one request after another; several workers answer in waves."
+
+// writeFigure renders the panels stacked in one figure, in format; an
+// HTML page puts caption above it and table under it.
+func writeFigure(w io.Writer, format, title, caption string, panels []*plot.Plot, table func(io.Writer) error) error {
 	width, height := 10*vg.Inch, vg.Length(len(panels))*3.6*vg.Inch
 	draw1 := func(c vg.CanvasSizer) {
 		dc := draw.New(c)
@@ -375,14 +380,14 @@ func writeFigure(w io.Writer, format, title string, panels []*plot.Plot, table f
 		if err := table(&tbl); err != nil {
 			return err
 		}
-		return writeHTML(w, title, svg.String(), tbl.String())
+		return writeHTML(w, title, caption, svg.String(), tbl.String())
 	}
 	return fmt.Errorf("unknown plot format %q (want html, svg or png)", format)
 }
 
 // writeHTML wraps the figure and the summary table in one page that needs
 // nothing else: no script, no stylesheet, no font to fetch.
-func writeHTML(w io.Writer, title, svg, table string) error {
+func writeHTML(w io.Writer, title, caption, svg, table string) error {
 	if i := strings.Index(svg, "<svg"); i > 0 {
 		svg = svg[i:] // drop the XML prolog to inline it
 	}
@@ -399,12 +404,12 @@ pre { font-size: 12px; overflow-x: auto; background: #f6f6f6; padding: 0.8em; }
 </head>
 <body>
 <h1>%s</h1>
-<p>Each bar is one request, from when it was sent to when its response arrived; its colour is the worker process (X-Worker-Pid) that answered. One worker answers one request after another; several workers answer in waves.</p>
+<p>%s</p>
 %s
 <h2>Summary</h2>
 <pre>%s</pre>
 </body>
 </html>
-`, html.EscapeString(title), html.EscapeString(title), svg, html.EscapeString(table))
+`, html.EscapeString(title), html.EscapeString(title), html.EscapeString(caption), svg, html.EscapeString(table))
 	return err
 }

@@ -34,9 +34,10 @@ once, and two CI jobs adding at once both land.`,
   $ flipbench history list
   $ flipbench history show cluster.last
   $ flipbench history check
+  $ flipbench history plot trend.html
   $ flipbench history import runs/ --branch main`,
 	}
-	cmd.AddCommand(newHistoryAddCmd(false), newHistoryAddCmd(true), newHistoryListCmd(), newHistoryShowCmd(), newHistoryCheckCmd())
+	cmd.AddCommand(newHistoryAddCmd(false), newHistoryAddCmd(true), newHistoryListCmd(), newHistoryShowCmd(), newHistoryCheckCmd(), newHistoryPlotCmd())
 	return cmd
 }
 

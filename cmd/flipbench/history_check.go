@@ -48,6 +48,13 @@ pull requests passes five comparisons, but not the series.`,
 			return runHistoryCheck(cmd.Context(), opts, cmd.OutOrStdout())
 		},
 	}
+	opts.flags(cmd)
+	cmd.Flags().Var(newEnum(&opts.format, report.FormatTable, report.CheckFormats...), "format", "output format")
+	return cmd
+}
+
+// flags are check's and plot's: the history and what is checked.
+func (opts *historyCheckOptions) flags(cmd *cobra.Command) {
 	addDBFlag(cmd, &opts.db)
 	f := cmd.Flags()
 	f.StringVar(&opts.branch, "branch", "", "only this branch's runs (default: every branch, each its own series)")
@@ -55,39 +62,11 @@ pull requests passes five comparisons, but not the series.`,
 	f.StringSliceVar(&opts.gates, "gate", nil, "more metrics to check, besides the defaults (speedup, time, throughput, cpu_per_request, peak_rss, error_rate)")
 	f.StringVar(&opts.minChange, "min-change", "5%", "smallest change point that fails the check (5% or 0.05)")
 	f.Float64Var(&opts.opt.Detect.Alpha, "alpha", 0.05, "significance level of each change point's permutation test")
-	f.Var(newEnum(&opts.format, report.FormatTable, report.CheckFormats...), "format", "output format")
-	return cmd
 }
 
 func runHistoryCheck(ctx context.Context, opts *historyCheckOptions, stdout io.Writer) error {
-	if a := opts.opt.Detect.Alpha; !(a > 0 && a < 0.5) {
-		return usageErrorf("--alpha must be above 0 and below 0.5, got %v", a)
-	}
-	if opts.limit < 0 {
-		return usageErrorf("--limit %d: want 0 (all) or more", opts.limit)
-	}
-	v, err := parseFraction("--min-change", opts.minChange)
+	res, err := opts.check(ctx)
 	if err != nil {
-		return err
-	}
-	opts.opt.MinChange, opts.opt.Gates = v, opts.gates
-	s, err := openHistory(ctx, opts.db, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	es, err := s.List(ctx, history.Query{Branch: opts.branch, Limit: opts.limit})
-	if err != nil {
-		return err
-	}
-	if len(es) == 0 {
-		return usageErrorf("--db %s: no runs to check (of branch %q)", opts.db, opts.branch)
-	}
-	res, err := history.Check(es, opts.opt)
-	if err != nil {
-		if errors.Is(err, results.ErrUnknownMetric) {
-			return usageErrorf("--gate: %w", err)
-		}
 		return err
 	}
 	if err := report.WriteCheck(stdout, res, opts.format); err != nil {
@@ -97,4 +76,69 @@ func runHistoryCheck(ctx context.Context, opts *historyCheckOptions, stdout io.W
 		return fmt.Errorf("regression in the history: %s", failed[0])
 	}
 	return nil
+}
+
+// check reads the history and checks it.
+func (opts *historyCheckOptions) check(ctx context.Context) (*history.CheckResult, error) {
+	if a := opts.opt.Detect.Alpha; !(a > 0 && a < 0.5) {
+		return nil, usageErrorf("--alpha must be above 0 and below 0.5, got %v", a)
+	}
+	if opts.limit < 0 {
+		return nil, usageErrorf("--limit %d: want 0 (all) or more", opts.limit)
+	}
+	v, err := parseFraction("--min-change", opts.minChange)
+	if err != nil {
+		return nil, err
+	}
+	opts.opt.MinChange, opts.opt.Gates = v, opts.gates
+	s, err := openHistory(ctx, opts.db, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	es, err := s.List(ctx, history.Query{Branch: opts.branch, Limit: opts.limit})
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, usageErrorf("--db %s: no runs to check (of branch %q)", opts.db, opts.branch)
+	}
+	res, err := history.Check(es, opts.opt)
+	if errors.Is(err, results.ErrUnknownMetric) {
+		return nil, usageErrorf("--gate: %w", err)
+	}
+	return res, err
+}
+
+func newHistoryPlotCmd() *cobra.Command {
+	opts := &historyCheckOptions{}
+	var out string
+	cmd := &cobra.Command{
+		Use:   "plot FILE.html|.svg|.png",
+		Short: "Draw each gated metric's series with its change points",
+		Long: `Draw each gated metric's series over the history's runs (of two runs or more), one
+panel each, every run named by its commit, the change points that history check
+finds marked in red with their commit and size. An .html file is one page that
+needs nothing else (the check's table under the figure); .svg and .png are the
+figure alone.`,
+		Example: "  $ flipbench history plot trend.html\n  $ flipbench history plot trend.png --branch main --gate cluster.p99",
+		Args:    rangeArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out = args[0]
+			format, err := report.PlotFormatOf(out)
+			if err != nil {
+				return usageErrorf("%w", err)
+			}
+			if err := checkOutput("plot", out, "", false); err != nil {
+				return err
+			}
+			res, err := opts.check(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return writeFileAtomic(out, func(w io.Writer) error { return report.WriteHistoryPlot(w, res, format) })
+		},
+	}
+	opts.flags(cmd)
+	return cmd
 }

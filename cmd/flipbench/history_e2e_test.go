@@ -196,6 +196,17 @@ func TestHistoryCheckFindsTheSlowBuild(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, `<failure message="standard.service rose by`) {
 		t.Errorf("junit: exit %d:\n%s", code, stdout)
 	}
+	// The trend page: a figure and the check's table.
+	page := filepath.Join(dir, "trend.html")
+	if _, stderr, code := runCLI(t, nil, "history", "plot", page, "--db", filepath.Join(dir, "slow-true.db")); code != 0 {
+		t.Fatalf("plot: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "c08 +") {
+		t.Errorf("the trend page has no figure or no change point named c08")
+	}
+	if _, stderr, code := runCLI(t, nil, "history", "plot", filepath.Join(dir, "trend.pdf"), "--db", filepath.Join(dir, "slow-true.db")); code != 2 {
+		t.Errorf("plot to a .pdf: exit %d, want 2: %s", code, stderr)
+	}
 	for _, args := range [][]string{{"--gate", "queue.last"}, {"--min-change", "0"}, {"--alpha", "1"}, {"--branch", "nope"}} {
 		if _, stderr, code := runCLI(t, nil, append([]string{"history", "check", "--db", filepath.Join(dir, "slow-true.db")}, args...)...); code != 2 {
 			t.Errorf("check %v: exit %d, want 2: %s", args, code, stderr)

@@ -35,8 +35,16 @@ type SeriesCheck struct {
 	// ChangePoints are the series' change points, each named by the
 	// first run after it.
 	ChangePoints []NamedChange `json:"change_points"`
-	// Regressed is set when the newest runs sit after a change point
-	// beyond MinChange in the bad direction: the last change point.
+	// Since is, when the newest runs sit after change points in the bad
+	// direction (the last one, and any bad ones right before it), the
+	// first of them; Steps how many they are, ChangePct the change from
+	// the level before Since to the newest level, in percent (0 from a
+	// level of 0). A regression that lands in small steps adds up here.
+	Since     *NamedChange `json:"since,omitempty"`
+	Steps     int          `json:"steps,omitempty"`
+	ChangePct float64      `json:"change_pct,omitempty"`
+	// Regressed is set when that change is at least MinChange (or any
+	// rise from 0, as of an error rate).
 	Regressed bool `json:"regressed"`
 }
 
@@ -64,15 +72,18 @@ func (c *CheckResult) Failed() []string {
 		if !s.Regressed {
 			continue
 		}
-		last := s.ChangePoints[len(s.ChangePoints)-1]
-		change := fmt.Sprintf("rose by %.1f%%", last.ChangePct)
+		change := fmt.Sprintf("rose by %.1f%%", s.ChangePct)
 		switch {
-		case last.Before == 0:
-			change = fmt.Sprintf("rose from 0 to %.3g", last.After)
-		case last.ChangePct < 0:
-			change = fmt.Sprintf("fell by %.1f%%", -last.ChangePct)
+		case s.Since.Before == 0:
+			change = fmt.Sprintf("rose from 0 to %.3g", s.ChangePoints[len(s.ChangePoints)-1].After)
+		case s.ChangePct < 0:
+			change = fmt.Sprintf("fell by %.1f%%", -s.ChangePct)
 		}
-		out = append(out, fmt.Sprintf("%s %s at %s (%s, %s)", s.Metric, change, shortCommit(last.Commit), s.Branch, s.Setup))
+		steps := ""
+		if s.Steps > 1 {
+			steps = fmt.Sprintf(" in %d steps", s.Steps)
+		}
+		out = append(out, fmt.Sprintf("%s %s at %s%s (%s, %s)", s.Metric, change, shortCommit(s.Since.Commit), steps, s.Branch, s.Setup))
 	}
 	return out
 }
@@ -112,11 +123,21 @@ func checkSeries(s Series, opt CheckOptions) SeriesCheck {
 		bad := cp.After > cp.Before != s.HigherIsBetter && cp.After != cp.Before
 		sc.ChangePoints = append(sc.ChangePoints, NamedChange{ChangePoint: cp, Commit: p.Commit, Time: p.Time, Bad: bad})
 	}
-	if n := len(sc.ChangePoints); n > 0 {
-		last := sc.ChangePoints[n-1]
-		// From none (errors), any rise is beyond the threshold.
-		sc.Regressed = last.Bad && (last.Before == 0 || abs(last.ChangePct) >= 100*opt.MinChange)
+	n := len(sc.ChangePoints)
+	first := n
+	for first > 0 && sc.ChangePoints[first-1].Bad {
+		first--
 	}
+	if first == n {
+		return sc // no change, or the newest level is a recovery
+	}
+	since := sc.ChangePoints[first]
+	sc.Since, sc.Steps = &since, n-first
+	if before, after := since.Before, sc.ChangePoints[n-1].After; before != 0 {
+		sc.ChangePct = 100 * (after/before - 1)
+	}
+	// From none (errors), any rise is beyond the threshold.
+	sc.Regressed = since.Before == 0 || abs(sc.ChangePct) >= 100*opt.MinChange
 	return sc
 }
 

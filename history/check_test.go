@@ -85,3 +85,29 @@ func TestCheckNamesTheFirstSlowRun(t *testing.T) {
 		t.Error("a gate on a queue the runs never had: no error")
 	}
 }
+
+// TestCheckAddsUpSteps: two steps of 4% each, each below --min-change,
+// add up to a regression named where it began.
+func TestCheckAddsUpSteps(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 3))
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var es []history.Entry
+	for i := range 30 {
+		f := 1 + 0.005*rng.NormFloat64()
+		switch {
+		case i >= 20:
+			f *= 1.04 * 1.04
+		case i >= 10:
+			f *= 1.04
+		}
+		es = append(es, history.Entry{ID: fmt.Sprint(i), Commit: fmt.Sprintf("commit%02d", i), Branch: "main", Time: day.Add(time.Duration(i) * time.Hour), Run: slowedRun(t, f)})
+	}
+	res, err := history.Check(es, history.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := strings.Join(res.Failed(), "; "); !strings.Contains(failed, "standard.service rose by 8.") || !strings.Contains(failed, "at commit10 in 2 steps") {
+		t.Errorf("failed: %q; want standard.service up about 8%% since commit10, in 2 steps", failed)
+	}
+}

@@ -151,7 +151,7 @@ func WriteCheck(w io.Writer, c *history.CheckResult, format string) error {
 	if err := render(w, md, row{"metric", "branch", "setup", "runs", "newest", "change points (first run after, change, p)", "verdict"}, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d runs; E-divisive means on each series, a permutation test for each change point; a series fails when its last change point is in its bad direction and at least %.0f%%\n",
+	fmt.Fprintf(w, "\n%d runs; E-divisive means on each series, a permutation test for each change point; a series fails when its newest runs sit after change points in its bad direction that add up to %.0f%% or more (named by the first of them)\n",
 		c.Runs, 100*c.MinChange)
 	if !md {
 		fmt.Fprintf(w, "\n%s\n", checkVerdict(c))

@@ -32,9 +32,10 @@ point: a series without a change is flagged at most --alpha of the time. Each
 change point is named by the commit of the first run after it, with its size and
 p-value.
 
-Exit 1 when the newest runs of a gated series sit after a change point in its bad
-direction of at least --min-change (the last change point of the series; a later
-recovery passes), 0 otherwise, 2 on bad input. A series of many runs on one kind
+Exit 1 when the newest runs of a gated series sit after change points in its bad
+direction that add up to --min-change or more (named by the first of them, so
+that a regression landed in small steps is named where it began; a later recovery
+passes), 0 otherwise, 2 on bad input. A series of many runs on one kind
 of runner is its own control, so check gates the time and cost figures of the
 standard and the compared arm by default (the service time, or the last response,
 the throughput, the CPU time and peak memory a request, the error rate), besides

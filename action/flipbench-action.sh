@@ -230,25 +230,37 @@ esac
 
 # --- history -----------------------------------------------------------------
 
+# judge NAME EXTRA ARGS... runs flipbench ARGS, then EXTRA's words (the
+# input NAME-args, split as words does) and --format markdown: a verdict.
+# Its output is kept in $work/NAME.md and .err and echoed, its exit code
+# put in judged.
+judged=0
+judge() {
+	local name=$1 extra=$2 w
+	shift 2
+	local cmd=("$@")
+	words "$extra" "$work/$name-args" || die "$name-args: unbalanced quotes in '$extra'" 2
+	while IFS= read -r -d '' w; do cmd+=("$w"); done <"$work/$name-args"
+	cmd+=(--format markdown)
+	show "$exe" "${cmd[@]}"
+	set +e
+	"$exe" "${cmd[@]}" >"$work/$name.md" 2>"$work/$name.err"
+	judged=$?
+	set -e
+	cat "$work/$name.md"
+	cat "$work/$name.err" >&2
+}
+
 # history_step adds the run to INPUT_HISTORY and checks the history: its
 # markdown goes to the summary, its verdict to history-verdict, and
 # history_code is check's exit code.
 history_code=0
 history_step() {
-	local db=$INPUT_HISTORY check w
+	local db=$INPUT_HISTORY
 	show "$exe" history add "$out" --db "$db"
 	"$exe" history add "$out" --db "$db" >&2 || die "flipbench history add --db $db failed" 2
-	check=(history check --db "$db")
-	words "${INPUT_HISTORY_ARGS:-}" "$work/history-args" || die "history-args: unbalanced quotes in '${INPUT_HISTORY_ARGS:-}'" 2
-	while IFS= read -r -d '' w; do check+=("$w"); done <"$work/history-args"
-	check+=(--format markdown)
-	show "$exe" "${check[@]}"
-	set +e
-	"$exe" "${check[@]}" >"$work/history.md" 2>"$work/history.err"
-	history_code=$?
-	set -e
-	cat "$work/history.md"
-	cat "$work/history.err" >&2
+	judge history "${INPUT_HISTORY_ARGS:-}" history check --db "$db"
+	history_code=$judged
 	case $history_code in
 	0 | 1)
 		if [ "$history_code" = 0 ]; then
@@ -299,17 +311,8 @@ if [ -n "$paired" ]; then
 else
 	compare+=("$baseline" "$out")
 fi
-words "${INPUT_COMPARE_ARGS:-}" "$work/compare-args" || die "compare-args: unbalanced quotes in '${INPUT_COMPARE_ARGS:-}'" 2
-while IFS= read -r -d '' w; do compare+=("$w"); done <"$work/compare-args"
-compare+=(--format markdown)
-
-show "$exe" "${compare[@]}"
-set +e
-"$exe" "${compare[@]}" >"$work/compare.md" 2>"$work/compare.err"
-compare_code=$?
-set -e
-cat "$work/compare.md"
-cat "$work/compare.err" >&2
+judge compare "${INPUT_COMPARE_ARGS:-}" "${compare[@]}"
+compare_code=$judged
 
 case $compare_code in
 0 | 1) cat "$work/compare.md" ;;

@@ -127,32 +127,39 @@ func TestLoadPlotWithoutResponses(t *testing.T) {
 // machine has it (Debian's chromium package); scripts/check-plot-in-chromium
 // is the same check by hand.
 func TestHTMLPlotInChromium(t *testing.T) {
+	var page bytes.Buffer
+	if err := WriteBenchPlot(&page, mustReadRun(t, "run.json"), "html"); err != nil {
+		t.Fatal(err)
+	}
+	img := chromiumShot(t, page.Bytes())
+	if blue, orange := paletteShare(img); blue < 0.01 || orange < 0.002 {
+		t.Errorf("the screenshot shows worker colours on %.3f and %.3f of the page: the figure did not render", blue, orange)
+	}
+}
+
+// chromiumShot renders an HTML page in headless Chromium and returns the
+// screenshot; the test skips where there is no Chromium.
+func chromiumShot(t *testing.T, page []byte) image.Image {
+	t.Helper()
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Skip("no chromium on this machine (apt-get install chromium)")
 	}
 	dir := t.TempDir()
-	page, shot := filepath.Join(dir, "bench.html"), filepath.Join(dir, "shot.png")
-	f, err := os.Create(page)
-	if err != nil {
+	html, shot := filepath.Join(dir, "page.html"), filepath.Join(dir, "shot.png")
+	if err := os.WriteFile(html, page, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteBenchPlot(f, mustReadRun(t, "run.json"), "html"); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if out, err := exec.Command("../scripts/check-plot-in-chromium", page, shot).CombinedOutput(); err != nil {
+	if out, err := exec.Command("../scripts/check-plot-in-chromium", html, shot).CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
-	sf, err := os.Open(shot)
+	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sf.Close()
-	img, err := png.Decode(sf)
+	defer f.Close()
+	img, err := png.Decode(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if blue, orange := paletteShare(img); blue < 0.01 || orange < 0.002 {
-		t.Errorf("the screenshot shows worker colours on %.3f and %.3f of the page: the figure did not render", blue, orange)
-	}
+	return img
 }

@@ -35,17 +35,23 @@ type SeriesCheck struct {
 	// ChangePoints are the series' change points, each named by the
 	// first run after it.
 	ChangePoints []NamedChange `json:"change_points"`
-	// Since is, when the newest runs sit after change points in the bad
-	// direction (the last one, and any bad ones right before it), the
-	// first of them; Steps how many they are, ChangePct the change from
-	// the level before Since to the newest level, in percent (0 from a
-	// level of 0). A regression that lands in small steps adds up here.
+	// Since is, when the newest level is worse than the level before a
+	// change point in the bad direction, the change point from whose
+	// level it is worst; Steps the change points in the bad direction
+	// from it on, ChangePct the change from the level before Since to the
+	// newest level, in percent (0 from a level of 0). A regression that
+	// lands in small steps adds up here, and a partial recovery leaves
+	// the rest standing.
 	Since     *NamedChange `json:"since,omitempty"`
 	Steps     int          `json:"steps,omitempty"`
 	ChangePct float64      `json:"change_pct,omitempty"`
 	// Regressed is set when that change is at least MinChange (or any
 	// rise from 0, as of an error rate).
 	Regressed bool `json:"regressed"`
+	// Gated is set for the series of the newest run's setup and branch:
+	// only its regressions fail the check; the others' are shown (an old
+	// runner's series, an abandoned branch's).
+	Gated bool `json:"gated"`
 }
 
 // NamedChange is a change point and the run it starts with.
@@ -69,7 +75,7 @@ type CheckResult struct {
 func (c *CheckResult) Failed() []string {
 	var out []string
 	for _, s := range c.Series {
-		if !s.Regressed {
+		if !s.Regressed || !s.Gated {
 			continue
 		}
 		change := fmt.Sprintf("rose by %.1f%%", s.ChangePct)
@@ -88,11 +94,21 @@ func (c *CheckResult) Failed() []string {
 	return out
 }
 
+// Plottable tells whether a series has two runs or more to draw.
+func (c *CheckResult) Plottable() bool {
+	for _, s := range c.Series {
+		if len(s.Points) >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // Check looks for change points in the gated metrics' series of entries
 // (oldest first).
 func Check(entries []Entry, opt CheckOptions) (*CheckResult, error) {
 	opt.MinChange = cmp.Or(opt.MinChange, 0.05)
-	res := &CheckResult{Runs: len(entries), MinChange: opt.MinChange}
+	res := &CheckResult{Runs: len(entries), MinChange: opt.MinChange, Series: []SeriesCheck{}}
 	if len(entries) == 0 {
 		return res, nil
 	}
@@ -105,8 +121,11 @@ func Check(entries []Entry, opt CheckOptions) (*CheckResult, error) {
 		if err != nil {
 			continue // a metric the newest run has but none of this window: nothing to check
 		}
+		newest := entries[len(entries)-1]
 		for _, s := range series {
-			res.Series = append(res.Series, checkSeries(s, opt))
+			sc := checkSeries(s, opt)
+			sc.Gated = s.Setup == Setup(newest.Run) && s.Branch == newest.Branch
+			res.Series = append(res.Series, sc)
 		}
 	}
 	return res, nil
@@ -124,17 +143,31 @@ func checkSeries(s Series, opt CheckOptions) SeriesCheck {
 		sc.ChangePoints = append(sc.ChangePoints, NamedChange{ChangePoint: cp, Commit: p.Commit, Time: p.Time, Bad: bad})
 	}
 	n := len(sc.ChangePoints)
-	first := n
-	for first > 0 && sc.ChangePoints[first-1].Bad {
-		first--
+	if n == 0 {
+		return sc
 	}
-	if first == n {
-		return sc // no change, or the newest level is a recovery
+	newest := sc.ChangePoints[n-1].After
+	worst := -1
+	for j, cp := range sc.ChangePoints {
+		if cp.Bad && worse(newest, cp.Before, s.HigherIsBetter) &&
+			(worst < 0 || !worse(cp.Before, sc.ChangePoints[worst].Before, s.HigherIsBetter)) {
+			// The level before it is the best the newest falls from;
+			// of equal ones the latest, after an earlier recovery.
+			worst = j
+		}
 	}
-	since := sc.ChangePoints[first]
-	sc.Since, sc.Steps = &since, n-first
-	if before, after := since.Before, sc.ChangePoints[n-1].After; before != 0 {
-		sc.ChangePct = 100 * (after/before - 1)
+	if worst < 0 {
+		return sc // no change in the bad direction, or recovered from every one
+	}
+	since := sc.ChangePoints[worst]
+	sc.Since = &since
+	for _, cp := range sc.ChangePoints[worst:] {
+		if cp.Bad {
+			sc.Steps++
+		}
+	}
+	if since.Before != 0 {
+		sc.ChangePct = 100 * (newest/since.Before - 1)
 	}
 	// From none (errors), any rise is beyond the threshold.
 	sc.Regressed = since.Before == 0 || abs(sc.ChangePct) >= 100*opt.MinChange
@@ -166,8 +199,11 @@ func checkedMetrics(run *results.Run, gates []string) ([]string, error) {
 			add(g)
 		case "time":
 			for _, a := range arms {
-				add(a + ".service")
-				if !contains(out, a+".service") {
+				// The service time where the newest run's server
+				// reported one, else the last response.
+				if m, err := run.Metric(a+".service", build); err == nil && m.Of(run) > 0 {
+					add(a + ".service")
+				} else {
 					add(a + ".last")
 				}
 			}
@@ -203,3 +239,11 @@ func abs(x float64) float64 {
 }
 
 func shortCommit(s string) string { return s[:min(12, len(s))] }
+
+// worse tells whether a is worse than b, for a metric of that direction.
+func worse(a, b float64, higherIsBetter bool) bool {
+	if higherIsBetter {
+		return a < b
+	}
+	return a > b
+}

@@ -111,3 +111,45 @@ func TestCheckAddsUpSteps(t *testing.T) {
 		t.Errorf("failed: %q; want standard.service up about 8%% since commit10, in 2 steps", failed)
 	}
 }
+
+// TestCheckAfterRecoveries: a full recovery passes; a partial one leaves
+// the rest of the regression standing; a series that is not the newest
+// run's (another setup) is shown, not gated.
+func TestCheckAfterRecoveries(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	series := func(levels ...float64) []history.Entry {
+		rng := rand.New(rand.NewPCG(5, 5))
+		var es []history.Entry
+		for i := range 10 * len(levels) {
+			f := levels[i/10] * (1 + 0.005*rng.NormFloat64())
+			es = append(es, history.Entry{ID: fmt.Sprint(i), Commit: fmt.Sprintf("commit%02d", i), Branch: "main", Time: day.Add(time.Duration(i) * time.Hour), Run: slowedRun(t, f)})
+		}
+		return es
+	}
+	for _, tt := range []struct {
+		levels []float64
+		want   string // in the failure line; "" for a pass
+	}{
+		{[]float64{1, 1.3, 1}, ""},
+		{[]float64{1, 1.3, 1.2}, "standard.service rose by 19.8% at commit10"},
+		{[]float64{1, 1.3, 1, 1.1}, "at commit30"},
+	} {
+		res, err := history.Check(series(tt.levels...), history.CheckOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := strings.Join(res.Failed(), "; ")
+		if tt.want == "" && failed != "" || tt.want != "" && !strings.Contains(failed, tt.want) {
+			t.Errorf("levels %v: failed %q, want %q", tt.levels, failed, tt.want)
+		}
+	}
+	// The newest run of another setup: the slow series is not gated.
+	es := series(1, 1.3)
+	other := slowedRun(t, 1)
+	other.Config.N = 20
+	es = append(es, history.Entry{ID: "other", Commit: "other", Branch: "main", Time: day.Add(1000 * time.Hour), Run: other})
+	if res, err := history.Check(es, history.CheckOptions{}); err != nil || len(res.Failed()) != 0 {
+		t.Errorf("a regression in another setup's series than the newest run's: %v, failed %v", err, res.Failed())
+	}
+}

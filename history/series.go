@@ -34,7 +34,10 @@ type Series struct {
 // appears. An entry without the metric (an arm it did not measure) is
 // not in them. A name no run has is [results.ErrUnknownMetric].
 func SeriesOf(entries []Entry, metric string) ([]Series, error) {
-	var out []Series
+	if _, err := results.ParseMetric(metric, false); err != nil {
+		return nil, err
+	}
+	out := []Series{}
 	known := false
 	for _, e := range entries {
 		f, ok := figure(e.Run, metric)
@@ -51,9 +54,6 @@ func SeriesOf(entries []Entry, metric string) ([]Series, error) {
 		out[i].Points = append(out[i].Points, Point{ID: e.ID, Commit: e.Commit, Branch: e.Branch, Time: e.Time.UTC().Format("2006-01-02T15:04:05Z07:00"), Value: f.Value})
 	}
 	if !known && len(entries) > 0 {
-		if _, err := results.ParseMetric(metric, false); err != nil {
-			return nil, err
-		}
 		return nil, fmt.Errorf("%w %q: none of the %d runs has it", results.ErrUnknownMetric, metric, len(entries))
 	}
 	return out, nil
@@ -78,11 +78,12 @@ func figure(r *results.Run, metric string) (Figure, bool) {
 }
 
 // measured tells a figure from one that is not known: not a number (a
-// speedup without responses), or a cost of 0 where the bench could not
-// measure it (a server whose processes it does not know).
+// speedup without responses), a cost of 0 where the bench could not
+// measure it (a server whose processes it does not know), or a service
+// time of 0 (none reported, or refused as no service time).
 func measured(m results.Metric, v float64) bool {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return false
 	}
-	return v != 0 || m.Field != "cpu_per_request" && m.Field != "peak_rss"
+	return v != 0 || m.Field != "cpu_per_request" && m.Field != "peak_rss" && m.Field != "service"
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -40,7 +41,7 @@ func entryOf(e history.Entry) historyEntry {
 
 // WriteHistory writes the entries of a history, a line each.
 func WriteHistory(w io.Writer, entries []history.Entry, format string) error {
-	var hs []historyEntry
+	hs := []historyEntry{}
 	for _, e := range entries {
 		hs = append(hs, entryOf(e))
 	}
@@ -78,6 +79,9 @@ func WriteSeries(w io.Writer, series []history.Series, format string) error {
 		}
 	}
 	if format == FormatCSV {
+		if len(series) > 1 {
+			return fmt.Errorf("%w: the runs form %d series (setups or branches), and Otava reads a CSV as one: give --branch, or --setup with one of: %s", ErrManySeries, len(series), setups(series))
+		}
 		var plain []row
 		for _, s := range series {
 			for _, p := range s.Points {
@@ -139,8 +143,11 @@ func WriteCheck(w io.Writer, c *history.CheckResult, format string) error {
 	var rows []row
 	for _, s := range c.Series {
 		verdict := "ok"
-		if s.Regressed {
+		switch {
+		case s.Regressed && s.Gated:
 			verdict = "REGRESSION"
+		case s.Regressed:
+			verdict = "regression (advisory)" // not the newest run's setup or branch
 		}
 		last := "-"
 		if len(s.Points) > 0 {
@@ -151,7 +158,7 @@ func WriteCheck(w io.Writer, c *history.CheckResult, format string) error {
 	if err := render(w, md, row{"metric", "branch", "setup", "runs", "newest", "change points (first run after, change, p)", "verdict"}, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d runs; E-divisive means on each series, a permutation test for each change point; a series fails when its newest runs sit after change points in its bad direction that add up to %.0f%% or more (named by the first of them)\n",
+	fmt.Fprintf(w, "\n%d runs; E-divisive means on each series, a permutation test for each change point; a series fails when its newest level is %.0f%% or more worse than the level before a change point in its bad direction (named by it); only the series of the newest run's setup and branch gate, the others advise\n",
 		c.Runs, 100*c.MinChange)
 	if !md {
 		fmt.Fprintf(w, "\n%s\n", checkVerdict(c))
@@ -184,6 +191,9 @@ func checkVerdict(c *history.CheckResult) string {
 func writeCheckJUnit(w io.Writer, c *history.CheckResult) error {
 	s := junitSuite{Name: "flipbench history check"}
 	for _, sc := range c.Series {
+		if !sc.Gated {
+			continue
+		}
 		tc := junitCase{
 			Name:      sc.Metric + " (" + sc.Branch + ", " + sc.Setup + ")",
 			Classname: "flipbench.history",
@@ -198,4 +208,15 @@ func writeCheckJUnit(w io.Writer, c *history.CheckResult) error {
 	}
 	s.Tests = len(s.Cases)
 	return encodeJUnit(w, s)
+}
+
+// ErrManySeries is a CSV asked of runs that form several series.
+var ErrManySeries = errors.New("several series")
+
+func setups(series []history.Series) string {
+	var out []string
+	for _, s := range series {
+		out = append(out, fmt.Sprintf("%q (%s)", s.Setup, s.Branch))
+	}
+	return strings.Join(out, ", ")
 }

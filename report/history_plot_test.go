@@ -24,7 +24,7 @@ func stepCheck() *history.CheckResult {
 		s.Points = append(s.Points, history.Point{Commit: fmt.Sprintf("commit%02d", i), Value: v})
 	}
 	s.ChangePoints = []history.NamedChange{{ChangePoint: history.ChangePoint{Index: 8, Before: 101, After: 131.3, ChangePct: 30, P: 0.005}, Commit: "commit08", Bad: true}}
-	s.Since, s.Steps, s.ChangePct, s.Regressed = &s.ChangePoints[0], 1, 30, true
+	s.Since, s.Steps, s.ChangePct, s.Regressed, s.Gated = &s.ChangePoints[0], 1, 30, true, true
 	return &history.CheckResult{Runs: 16, MinChange: 0.05, Series: []history.SeriesCheck{s}}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -278,14 +279,14 @@ func newHistoryListCmd() *cobra.Command {
 }
 
 func newHistoryShowCmd() *cobra.Command {
-	var db, branch, format string
+	var db, branch, setup, format string
 	cmd := &cobra.Command{
 		Use:   "show METRIC",
 		Short: "Print a metric's series over the runs",
 		Long: `Print a metric's values over the runs of the history, one series for each setup
 (CPUs, image, burst, threads) and branch. METRIC is named as compare names it:
 speedup, cluster.last, standard.cpu_per_request, cluster/4w.p99. --format csv
-writes the shape Apache Otava reads.`,
+writes the shape Apache Otava reads, one series: --branch and --setup choose it.`,
 		Example: "  $ flipbench history show cluster.last\n  $ flipbench history show speedup --branch main --format csv > speedup.csv",
 		Args:    rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -302,11 +303,23 @@ writes the shape Apache Otava reads.`,
 			if err != nil {
 				return usageErrorf("%w", err)
 			}
-			return report.WriteSeries(cmd.OutOrStdout(), series, format)
+			if setup != "" {
+				series = slices.DeleteFunc(series, func(s history.Series) bool { return s.Setup != setup })
+				if len(series) == 0 {
+					return usageErrorf("--setup %q: no series of that setup", setup)
+				}
+			}
+			if err := report.WriteSeries(cmd.OutOrStdout(), series, format); errors.Is(err, report.ErrManySeries) {
+				return usageErrorf("--format csv: %w", err)
+			} else if err != nil {
+				return err
+			}
+			return nil
 		},
 	}
 	addDBFlag(cmd, &db)
 	cmd.Flags().StringVar(&branch, "branch", "", "only this branch's runs")
+	cmd.Flags().StringVar(&setup, "setup", "", `only this setup's series, as the table prints it ("cpus=2 image=... n=10 threads=1")`)
 	cmd.Flags().Var(newEnum(&format, report.FormatTable, report.HistoryFormats...), "format", "output format")
 	return cmd
 }

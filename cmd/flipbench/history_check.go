@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/flipbench/flipbench/history"
+	"github.com/flipbench/flipbench/history/sqlstore"
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
 )
@@ -32,10 +33,12 @@ point: a series without a change is flagged at most --alpha of the time. Each
 change point is named by the commit of the first run after it, with its size and
 p-value.
 
-Exit 1 when the newest runs of a gated series sit after change points in its bad
-direction that add up to --min-change or more (named by the first of them, so
-that a regression landed in small steps is named where it began; a later recovery
-passes), 0 otherwise, 2 on bad input. A series of many runs on one kind
+Exit 1 when the newest level of a gated series is --min-change or more worse than
+the level before a change point in its bad direction, named by that change point
+(steps that each pass add up and are named where they began; a full recovery
+passes, a partial one leaves the rest standing), 0 otherwise, 2 on bad input. Only
+the series of the newest run's setup and branch gate; the others (an old runner's,
+an abandoned branch's) are shown as advisory. A series of many runs on one kind
 of runner is its own control, so check gates the time and cost figures of the
 standard and the compared arm by default (the service time, or the last response,
 the throughput, the CPU time and peak memory a request, the error rate), besides
@@ -81,8 +84,9 @@ func runHistoryCheck(ctx context.Context, opts *historyCheckOptions, stdout io.W
 
 // check reads the history and checks it.
 func (opts *historyCheckOptions) check(ctx context.Context) (*history.CheckResult, error) {
-	if a := opts.opt.Detect.Alpha; !(a > 0 && a < 0.5) {
-		return nil, usageErrorf("--alpha must be above 0 and below 0.5, got %v", a)
+	// 199 shuffles give p-values of 1/200 at the least.
+	if a := opts.opt.Detect.Alpha; !(a >= 0.005 && a < 0.5) {
+		return nil, usageErrorf("--alpha must be at least 0.005 (the smallest p-value of 199 shuffles) and below 0.5, got %v", a)
 	}
 	if opts.limit < 0 {
 		return nil, usageErrorf("--limit %d: want 0 (all) or more", opts.limit)
@@ -102,7 +106,7 @@ func (opts *historyCheckOptions) check(ctx context.Context) (*history.CheckResul
 		return nil, err
 	}
 	if len(es) == 0 {
-		return nil, usageErrorf("--db %s: no runs to check (of branch %q)", opts.db, opts.branch)
+		return nil, usageErrorf("--db %s: no runs to check (of branch %q)", sqlstore.Redact(opts.db), opts.branch)
 	}
 	res, err := history.Check(es, opts.opt)
 	if errors.Is(err, results.ErrUnknownMetric) {
@@ -136,6 +140,9 @@ figure alone.`,
 			res, err := opts.check(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !res.Plottable() {
+				return usageErrorf("plot: no series of two runs or more to draw (%d runs)", res.Runs)
 			}
 			return writeFileAtomic(out, func(w io.Writer) error { return report.WriteHistoryPlot(w, res, format) })
 		},

@@ -83,6 +83,8 @@ func TestHistoryAddListShow(t *testing.T) {
 		{[]string{"history", "add", runs[2], "--db", db, "--tag", "novalue"}, "KEY=VALUE"},
 		{[]string{"history", "add", filepath.Join(dir, "nope.json"), "--db", db}, "no such file"},
 		{[]string{"history", "show", "cluster.nope", "--db", db}, "unknown metric"},
+		{[]string{"history", "show", "speedup", "--db", db, "--format", "csv"}, "Otava reads a CSV as one"},
+		{[]string{"history", "show", "speedup", "--db", db, "--setup", "cpus=64"}, "no series of that setup"},
 	} {
 		if _, stderr, code := runCLI(t, nil, tt.args...); code != 2 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", tt.args[1:], code, stderr, tt.want)
@@ -207,7 +209,7 @@ func TestHistoryCheckFindsTheSlowBuild(t *testing.T) {
 	if _, stderr, code := runCLI(t, nil, "history", "plot", filepath.Join(dir, "trend.pdf"), "--db", filepath.Join(dir, "slow-true.db")); code != 2 {
 		t.Errorf("plot to a .pdf: exit %d, want 2: %s", code, stderr)
 	}
-	for _, args := range [][]string{{"--gate", "queue.last"}, {"--min-change", "0"}, {"--alpha", "1"}, {"--branch", "nope"}} {
+	for _, args := range [][]string{{"--gate", "queue.last"}, {"--min-change", "0"}, {"--alpha", "1"}, {"--alpha", "0.001"}, {"--branch", "nope"}} {
 		if _, stderr, code := runCLI(t, nil, append([]string{"history", "check", "--db", filepath.Join(dir, "slow-true.db")}, args...)...); code != 2 {
 			t.Errorf("check %v: exit %d, want 2: %s", args, code, stderr)
 		}

@@ -48,8 +48,19 @@ var SchemaVersion = len(migrations)
 const migrationLock = 0x666c6970 // "flip"
 
 // migrate brings the schema to SchemaVersion, in one transaction, so
-// that two processes opening a new history at once create it once.
+// that two processes opening a new history at once create it once. A
+// history that is up to date is only read, so that a user or a role that
+// may not write (list, show, check) can open it.
 func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err == nil {
+		if version > SchemaVersion {
+			return fmt.Errorf("schema version %d is newer than this flipbench's %d: upgrade flipbench", version, SchemaVersion)
+		}
+		if version == SchemaVersion {
+			return nil
+		}
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if s.Kind == "postgres" {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,10 +73,14 @@ func open(db string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadDB, err)
 		}
-		return &Store{db: conn, Kind: "postgres", Where: redactURL(db)}, nil
+		return &Store{db: conn, Kind: "postgres", Where: Redact(db)}, nil
 	}
 	if db == "" || strings.Contains(db, "://") {
-		return nil, fmt.Errorf("%w %q: want a SQLite file's path or a postgres:// URL", ErrBadDB, db)
+		return nil, fmt.Errorf("%w %q: want a SQLite file's path or a postgres:// URL", ErrBadDB, Redact(db))
+	}
+	if strings.ContainsAny(db, "?#") {
+		// They would end the path of the SQLite driver's file: URL.
+		return nil, fmt.Errorf("%w %q: a SQLite path may not hold ? or #", ErrBadDB, db)
 	}
 	if fi, err := os.Stat(filepath.Dir(db)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w %q: its directory %s does not exist", ErrBadDB, db, filepath.Dir(db))
@@ -92,17 +97,21 @@ func open(db string) (*Store, error) {
 	return &Store{db: conn, Kind: "sqlite", Where: db}, nil
 }
 
-// redactURL hides a URL's password.
-func redactURL(s string) string {
-	i, j := strings.Index(s, "://"), strings.LastIndex(s, "@")
-	if i < 0 || j < i {
-		return s
+// Redact is db as messages may show it: a URL's password, in its user
+// information or as a password parameter, hidden.
+func Redact(db string) string {
+	if !strings.Contains(db, "://") {
+		return db
 	}
-	userinfo := s[i+3 : j]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return s[:i+3] + user + ":xxxxx" + s[j:]
+	u, err := url.Parse(db)
+	if err != nil {
+		return "(a database URL that does not parse)"
 	}
-	return s
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // Add records e and its figures in one transaction, unless a run of its

@@ -185,7 +185,18 @@ func TestOpenRefuses(t *testing.T) {
 	if _, err := Open(context.Background(), db); err == nil || !strings.Contains(err.Error(), "upgrade flipbench") {
 		t.Errorf("a newer schema: %v, want a refusal", err)
 	}
-	if got := redactURL("postgres://ci:s3cret@db:5432/h"); got != "postgres://ci:xxxxx@db:5432/h" {
-		t.Errorf("redacted %q", got)
+	for in, want := range map[string]string{
+		"postgres://ci:s3cret@db:5432/h":                "postgres://ci:xxxxx@db:5432/h",
+		"postgres://db/h?user=ci&password=s3cret":       "postgres://db/h?password=xxxxx&user=ci",
+		"postgresql://ci@/h?host=/tmp/pg&sslmode=false": "postgresql://ci@/h?host=/tmp/pg&sslmode=false",
+		"mysql://ci:s3cret@db/h":                        "mysql://ci:xxxxx@db/h",
+		"history.db":                                    "history.db",
+	} {
+		if got := Redact(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "a?b.db")); !errors.Is(err, ErrBadDB) {
+		t.Errorf("a path with ?: %v, want ErrBadDB", err)
 	}
 }

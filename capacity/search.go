@@ -32,7 +32,7 @@ func (s SLO) String() string {
 	if s.P == 0 {
 		return fmt.Sprintf("errors<=%g%%", 100*s.MaxErrorRate)
 	}
-	return fmt.Sprintf("p%g<=%s", s.P, time.Duration(s.MaxMs*float64(time.Millisecond)))
+	return fmt.Sprintf("p%g<=%s", s.P, msDuration(s.MaxMs))
 }
 
 // ParseSLO reads "p99<=2s", "p50<=500ms" or "errors<=1%".
@@ -267,8 +267,13 @@ func judge(rate float64, recs []results.Record, slos []SLO) Step {
 		ms := results.Percentile(lat, slo.P)
 		st.Ms = append(st.Ms, ms)
 		if ms > slo.MaxMs && st.Passed {
-			st.Passed, st.Why = false, fmt.Sprintf("p%g %s > %s", slo.P, time.Duration(ms*float64(time.Millisecond)), time.Duration(slo.MaxMs*float64(time.Millisecond)))
+			st.Passed, st.Why = false, fmt.Sprintf("p%g %s > %s", slo.P, msDuration(ms), msDuration(slo.MaxMs))
 		}
 	}
 	return st
+}
+
+// msDuration prints milliseconds as a duration to a tenth of one.
+func msDuration(ms float64) time.Duration {
+	return time.Duration(ms * float64(time.Millisecond)).Round(100 * time.Microsecond)
 }

@@ -38,7 +38,7 @@ func TestDependencyArrows(t *testing.T) {
 	}{
 		{"results", nil, []string{"github.com/disintegration/imaging"}},
 		{"loadgen", []string{"results"}, []string{"github.com/disintegration/imaging", natsClient}},
-		{"report", []string{"results", "verdict", "history"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "modernc.org/sqlite", "github.com/jackc/pgx/v5/stdlib"}},
+		{"report", []string{"results", "verdict", "history", "capacity"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "modernc.org/sqlite", "github.com/jackc/pgx/v5/stdlib"}},
 		{"verdict", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient, "github.com/olekukonko/tablewriter"}},
 		{"fixtures", nil, nil},
 		{"capacity", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},

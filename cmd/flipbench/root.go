@@ -130,6 +130,7 @@ given on the command line wins.`,
 		newCompareCmd(nil),
 		newReportCmd(nil),
 		newHistoryCmd(),
+		newCapacityCmd(),
 		newVersionCmd(),
 	)
 	root.SetHelpCommand(newHelpCmd(root))

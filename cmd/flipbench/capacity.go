@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flipbench/flipbench/capacity"
+	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/report"
+	"github.com/flipbench/flipbench/results"
+)
+
+type capacityOptions struct {
+	url, method, resolution, format string
+	slos, headers                   []string
+	start                           float64
+	cfg                             capacity.Config
+	parsed                          []capacity.SLO
+	header                          http.Header
+}
+
+func newCapacityCmd() *cobra.Command {
+	opts := &capacityOptions{}
+	cmd := &cobra.Command{
+		Use:   "capacity --slo 'p99<=2s'",
+		Short: "Find how many requests a second a server takes at an SLO",
+		Long: `Find the highest rate a server takes while it meets every SLO: open-loop
+constant-rate steps (arrivals follow the clock, so a slow server cannot hide its
+queue), each held --hold and at least --min-requests, raised from --start by
+doubling until one fails, then bisected until the highest pass and the lowest
+failure are within --resolution; the highest pass is held once more to confirm
+it. An SLO is a latency percentile (p99<=2s, p50<=500ms) or an error rate
+(errors<=1%, the default bound when none is given); a step fails on the first it
+misses. --budget bounds the whole search.`,
+		Example: `  $ flipbench capacity --slo 'p99<=2s'                    # flipbench standard on :3000
+  $ flipbench capacity --url http://127.0.0.1:3000/flip --slo 'p99<=3s' --slo 'p50<=1s' --budget 10m
+  $ flipbench capacity --slo 'p99<=100ms' --hold 2s --start 20 --format json`,
+		Args: rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			return runCapacity(cmd.Context(), opts, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.url, "url", loadgen.DefaultURL, "URL to load")
+	f.StringVar(&opts.method, "method", loadgen.DefaultMethod, "HTTP method")
+	f.StringArrayVarP(&opts.headers, "header", "H", nil, "a header, 'Name: value' (repeatable)")
+	f.StringArrayVar(&opts.slos, "slo", nil, "an objective every step must meet: p99<=2s, p50<=500ms, errors<=1% (repeatable; one is required)")
+	f.Float64Var(&opts.start, "start", 1, "the first rate, requests a second")
+	f.StringVar(&opts.resolution, "resolution", "5%", "how close the highest pass and the lowest failure get (5% or 0.05)")
+	f.DurationVar(&opts.cfg.Hold, "hold", 5*time.Second, "how long each step holds its rate, at least")
+	f.IntVar(&opts.cfg.MinRequests, "min-requests", 50, "the fewest requests a step sends (a slow rate is held longer)")
+	f.DurationVar(&opts.cfg.Budget, "budget", 0, "the longest the search may take (0: no bound)")
+	f.Var(newEnum(&opts.format, report.FormatTable, report.CapacityFormats...), "format", "output format")
+	return cmd
+}
+
+func (o *capacityOptions) validate() error {
+	if len(o.slos) == 0 {
+		return usageErrorf("capacity needs at least one --slo, like --slo 'p99<=2s'")
+	}
+	for _, s := range o.slos {
+		slo, err := capacity.ParseSLO(s)
+		if err != nil {
+			return usageErrorf("--slo: %w", err)
+		}
+		o.parsed = append(o.parsed, slo)
+	}
+	if !(o.start > 0 && o.start < 1e5) {
+		return usageErrorf("--start must be above 0 and below 100000 requests a second, got %v", o.start)
+	}
+	res, err := parseFraction("--resolution", o.resolution)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.cfg.Hold <= 0:
+		return usageErrorf("--hold must be above 0, got %s", o.cfg.Hold)
+	case o.cfg.MinRequests < 1:
+		return usageErrorf("--min-requests must be 1 or more, got %d", o.cfg.MinRequests)
+	case o.cfg.Budget < 0:
+		return usageErrorf("--budget must be 0 (no bound) or more, got %s", o.cfg.Budget)
+	}
+	o.header, err = parseHeaders(o.headers)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(o.parsed, func(s capacity.SLO) bool { return s.P == 0 }) {
+		o.parsed = append(o.parsed, capacity.SLO{MaxErrorRate: 0.01}) // said in the output too
+	}
+	o.cfg.SLOs, o.cfg.Start, o.cfg.Resolution = o.parsed, o.start, res
+	return nil
+}
+
+func runCapacity(ctx context.Context, opts *capacityOptions, stdout io.Writer) error {
+	opts.cfg.Measure = func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error) {
+		// loadgen's rates count whole requests: per thousand seconds.
+		r := loadgen.Rate{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
+		sum, err := loadgen.Run(ctx, loadgen.Config{URL: opts.url, Method: opts.method, Header: opts.header, Rate: r, Duration: d})
+		if err != nil {
+			return nil, err
+		}
+		return sum.Results, nil
+	}
+	res, err := capacity.Search(ctx, opts.cfg)
+	if errors.Is(err, context.Canceled) {
+		report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format)
+		return errInterrupted
+	}
+	if err != nil {
+		return fmt.Errorf("capacity: %w", err)
+	}
+	return report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format)
+}

@@ -1,0 +1,52 @@
+//go:build linux
+
+package main_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestCapacityOfAServer: the search against a real flipbench standard
+// flipping the small image finds a rate, confirmed, within its budget;
+// bad input is exit 2.
+func TestCapacityOfAServer(t *testing.T) {
+	p := startServer(t, nil, "standard", "--addr", "127.0.0.1:0", "--image", "fixture:small.jpg")
+	stdout, stderr, code := runCLI(t, nil, "capacity", "--url", p.url+"/flip", "--slo", "p99<=150ms", "--slo", "errors<=1%",
+		"--hold", "1s", "--start", "20", "--min-requests", "20", "--budget", "90s", "--format", "json")
+	var out struct {
+		SLOs   []string `json:"slos"`
+		Search struct {
+			Capacity float64 `json:"capacity"`
+			Steps    []struct {
+				Rate   float64 `json:"rate"`
+				Passed bool    `json:"passed"`
+			} `json:"steps"`
+			OutOfBudget bool `json:"out_of_budget"`
+		} `json:"search"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); code != 0 || err != nil {
+		t.Fatalf("capacity: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	s := out.Search
+	last := s.Steps[len(s.Steps)-1]
+	if s.Capacity < 20 || !last.Passed || last.Rate != s.Capacity || s.OutOfBudget || len(out.SLOs) != 2 {
+		t.Errorf("capacity %.1f/s, last step %+v, out of budget %v, slos %v: want a confirmed rate of 20/s or more", s.Capacity, last, s.OutOfBudget, out.SLOs)
+	}
+	t.Logf("one worker, small image: %.1f requests/s at p99<=150ms, %d steps", s.Capacity, len(s.Steps))
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "at least one --slo"},
+		{[]string{"--slo", "p99"}, "want pNN<=DURATION"},
+		{[]string{"--slo", "p99<=1s", "--start", "0"}, "--start"},
+		{[]string{"--slo", "p99<=1s", "--resolution", "2"}, "--resolution"},
+		{[]string{"--slo", "p99<=1s", "--hold", "0s"}, "--hold"},
+	} {
+		if _, stderr, code := runCLI(t, nil, append([]string{"capacity", "--url", p.url + "/flip"}, tt.args...)...); code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("capacity %v: exit %d, %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}

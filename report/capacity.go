@@ -1,0 +1,66 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/flipbench/flipbench/capacity"
+)
+
+// CapacityFormats are the formats of `flipbench capacity`.
+var CapacityFormats = []string{FormatTable, FormatMarkdown, FormatJSON}
+
+// WriteCapacity writes a capacity search: its steps in the order they
+// ran, then the capacity.
+func WriteCapacity(w io.Writer, url string, slos []capacity.SLO, res *capacity.Result, format string) error {
+	if format == FormatJSON {
+		return WriteJSON(w, struct {
+			URL    string           `json:"url"`
+			SLOs   []string         `json:"slos"`
+			Search *capacity.Result `json:"search"`
+		}{url, sloNames(slos), res})
+	}
+	header := row{"step", "rate"}
+	for _, s := range slos {
+		if s.P > 0 {
+			header = append(header, fmt.Sprintf("p%g", s.P))
+		}
+	}
+	header = append(header, "errors", "requests", "verdict")
+	var rows []row
+	for i, st := range res.Steps {
+		r := row{fmt.Sprint(i + 1), fmt.Sprintf("%.1f/s", st.Rate)}
+		for _, ms := range st.Ms {
+			r = append(r, Duration(ms))
+		}
+		verdict := "pass"
+		if !st.Passed {
+			verdict = "FAIL: " + st.Why
+		}
+		rows = append(rows, append(r, fmt.Sprintf("%.1f%%", 100*st.ErrorRate), fmt.Sprint(st.Requests), verdict))
+	}
+	md := format == FormatMarkdown
+	fmt.Fprintf(w, "capacity of %s at %s\n", url, strings.Join(sloNames(slos), " and "))
+	if err := render(w, md, header, rows); err != nil {
+		return err
+	}
+	line := fmt.Sprintf("capacity: %.1f requests/s (the highest rate that met every SLO, held twice), %d steps in %s", res.Capacity, len(res.Steps), res.Took.Round(time.Second))
+	if res.Capacity == 0 {
+		line = fmt.Sprintf("capacity: none found: every rate down to the lowest tried failed (%d steps in %s)", len(res.Steps), res.Took.Round(time.Second))
+	}
+	if res.OutOfBudget {
+		line += "; the budget ran out before the resolution was reached"
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", line)
+	return err
+}
+
+func sloNames(slos []capacity.SLO) []string {
+	var out []string
+	for _, s := range slos {
+		out = append(out, s.String())
+	}
+	return out
+}

@@ -2,7 +2,6 @@ package capacity
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -35,9 +34,7 @@ func referenceServer(t *testing.T, slots int, hold time.Duration) string {
 // generator, open loop.
 func loadgenMeasure(url string) Measure {
 	return func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error) {
-		// Requests a thousand seconds: loadgen's rates count whole requests.
-		r := loadgen.Rate{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
-		sum, err := loadgen.Run(ctx, loadgen.Config{URL: url, Method: http.MethodGet, Rate: r, Duration: d, KeepAlive: true})
+		sum, err := loadgen.Run(ctx, loadgen.Config{URL: url, Method: http.MethodGet, Rate: loadgen.RateOf(rate), Duration: d, KeepAlive: true})
 		if err != nil {
 			return nil, err
 		}

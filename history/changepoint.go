@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/flipbench/flipbench/results"
 )
 
 // ChangePoint is where a series' level changes.
@@ -155,11 +157,9 @@ func bestSplit(x []float64, minSize int) (int, float64) {
 	return best, bestQ
 }
 
+// median is the median of v, which it leaves as it is.
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return results.Percentile(s, 50)
 }

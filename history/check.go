@@ -3,6 +3,8 @@ package history
 import (
 	"cmp"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/flipbench/flipbench/results"
 )
@@ -170,7 +172,7 @@ func checkSeries(s Series, opt CheckOptions) SeriesCheck {
 		sc.ChangePct = 100 * (newest/since.Before - 1)
 	}
 	// From none (errors), any rise is beyond the threshold.
-	sc.Regressed = since.Before == 0 || abs(sc.ChangePct) >= 100*opt.MinChange
+	sc.Regressed = since.Before == 0 || math.Abs(sc.ChangePct) >= 100*opt.MinChange
 	return sc
 }
 
@@ -189,7 +191,7 @@ func checkedMetrics(run *results.Run, gates []string) ([]string, error) {
 	}
 	var out []string
 	add := func(name string) {
-		if _, err := run.Metric(name, build); err == nil && !contains(out, name) {
+		if _, err := run.Metric(name, build); err == nil && !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
@@ -220,22 +222,6 @@ func checkedMetrics(run *results.Run, gates []string) ([]string, error) {
 		add(g)
 	}
 	return out, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 func shortCommit(s string) string { return s[:min(12, len(s))] }

@@ -40,7 +40,7 @@ func SeriesOf(entries []Entry, metric string) ([]Series, error) {
 	out := []Series{}
 	known := false
 	for _, e := range entries {
-		f, ok := figure(e.Run, metric)
+		f, ok := FigureOf(e.Run, metric)
 		if !ok {
 			continue
 		}
@@ -59,9 +59,10 @@ func SeriesOf(entries []Entry, metric string) ([]Series, error) {
 	return out, nil
 }
 
-// figure reads the metric of r as compare names it ("cluster.last" is
-// the first cluster's), of the head build in a paired run.
-func figure(r *results.Run, metric string) (Figure, bool) {
+// FigureOf reads the metric of r as compare names it ("cluster.last"
+// is the first cluster's), of the head build in a paired run; ok is
+// false where r has no such figure or it was not measured.
+func FigureOf(r *results.Run, metric string) (Figure, bool) {
 	build := ""
 	if r.Paired() {
 		build = results.Head

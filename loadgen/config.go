@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,6 +61,12 @@ func (r Rate) PerSecond() float64 {
 		return 0
 	}
 	return float64(r.Freq) / r.Per.Seconds()
+}
+
+// RateOf is a rate of r requests a second, fractions kept: rates
+// count whole requests, so it counts them a thousand seconds.
+func RateOf(r float64) Rate {
+	return Rate{Freq: int(math.Round(r * 1000)), Per: 1000 * time.Second}
 }
 
 // String formats the rate as ParseRate reads it: "20/s".

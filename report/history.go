@@ -31,10 +31,8 @@ func entryOf(e history.Entry) historyEntry {
 	for _, a := range e.Run.Arms {
 		h.Arms = append(h.Arms, a.Name)
 	}
-	for _, f := range history.Figures(e.Run) {
-		if f.Metric == "speedup" {
-			h.Speedup = &f.Value
-		}
+	if f, ok := history.FigureOf(e.Run, "speedup"); ok {
+		h.Speedup = &f.Value
 	}
 	return h
 }

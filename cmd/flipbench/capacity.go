@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -104,9 +103,7 @@ func (o *capacityOptions) validate() error {
 
 func runCapacity(ctx context.Context, opts *capacityOptions, stdout io.Writer) error {
 	opts.cfg.Measure = func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error) {
-		// loadgen's rates count whole requests: per thousand seconds.
-		r := loadgen.Rate{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
-		sum, err := loadgen.Run(ctx, loadgen.Config{URL: opts.url, Method: opts.method, Header: opts.header, Rate: r, Duration: d})
+		sum, err := loadgen.Run(ctx, loadgen.Config{URL: opts.url, Method: opts.method, Header: opts.header, Rate: loadgen.RateOf(rate), Duration: d})
 		if err != nil {
 			return nil, err
 		}

@@ -47,10 +47,13 @@ func WriteCapacity(w io.Writer, url string, slos []capacity.SLO, res *capacity.R
 		return err
 	}
 	line := fmt.Sprintf("capacity: %.1f requests/s (the highest rate that met every SLO, held twice), %d steps in %s", res.Capacity, len(res.Steps), res.Took.Round(time.Second))
-	if res.Capacity == 0 {
-		line = fmt.Sprintf("capacity: none found: every rate down to the lowest tried failed (%d steps in %s)", len(res.Steps), res.Took.Round(time.Second))
+	switch {
+	case res.Capacity == 0 && len(res.Steps) == 0:
+		line = "capacity: none found: the budget is shorter than the first step (--hold, or --min-requests at --start)"
+	case res.Capacity == 0:
+		line = fmt.Sprintf("capacity: none found: every rate tried failed (%d steps in %s)", len(res.Steps), res.Took.Round(time.Second))
 	}
-	if res.OutOfBudget {
+	if res.OutOfBudget && len(res.Steps) > 0 {
 		line += "; the budget ran out before the resolution was reached"
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", line)

@@ -38,7 +38,7 @@ doubling until one fails, then bisected until the highest pass and the lowest
 failure are within --resolution; the highest pass is held once more to confirm
 it. An SLO is a latency percentile (p99<=2s, p50<=500ms) or an error rate
 (errors<=1%, the default bound when none is given); a step fails on the first it
-misses. --budget bounds the whole search.`,
+misses. --budget bounds the whole search. Exit 1 when no rate met the SLOs.`,
 		Example: `  $ flipbench capacity --slo 'p99<=2s'                    # flipbench standard on :3000
   $ flipbench capacity --url http://127.0.0.1:3000/flip --slo 'p99<=3s' --slo 'p50<=1s' --budget 10m
   $ flipbench capacity --slo 'p99<=100ms' --hold 2s --start 20 --format json`,
@@ -117,5 +117,11 @@ func runCapacity(ctx context.Context, opts *capacityOptions, stdout io.Writer) e
 	if err != nil {
 		return fmt.Errorf("capacity: %w", err)
 	}
-	return report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format)
+	if err := report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format); err != nil {
+		return err
+	}
+	if res.Capacity == 0 {
+		return errors.New("capacity: no rate met the SLOs")
+	}
+	return nil
 }

@@ -35,6 +35,11 @@ func TestCapacityOfAServer(t *testing.T) {
 		t.Errorf("capacity %.1f/s, last step %+v, out of budget %v, slos %v: want a confirmed rate of 20/s or more", s.Capacity, last, s.OutOfBudget, out.SLOs)
 	}
 	t.Logf("one worker, small image: %.1f requests/s at p99<=150ms, %d steps", s.Capacity, len(s.Steps))
+	// Nothing listens: no rate is met, said, exit 1.
+	stdout, _, code = runCLI(t, nil, "capacity", "--url", "http://"+freeAddr(t)+"/flip", "--slo", "p99<=1s", "--hold", "200ms", "--start", "20", "--min-requests", "2")
+	if code != 1 || !strings.Contains(stdout, "capacity: none found: every rate tried failed") {
+		t.Errorf("capacity of nothing: exit %d, want 1:\n%s", code, stdout)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string

@@ -29,14 +29,22 @@ or a PostgreSQL database that several runners share (--db postgres://...), and
 read each metric's series over the commits.
 
 Each run is kept whole beside a table of its figures; a run added twice is kept
-once, and two CI jobs adding at once both land.`,
-		Example: `  $ flipbench bench --quick --out run.json
+once, and two processes adding to one history at once both land.`,
+		Example: `  $ flipbench bench --out run.json
   $ flipbench history add run.json
   $ flipbench history list
   $ flipbench history show cluster.last
   $ flipbench history check
   $ flipbench history plot trend.html
   $ flipbench history import runs/ --branch main`,
+	}
+	// A misspelt subcommand is bad usage (exit 2), not the group's help.
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("%q is not a history command: add, import, list, show, check or plot", args[0])
+		}
+		return cmd.Help()
 	}
 	cmd.AddCommand(newHistoryAddCmd(false), newHistoryAddCmd(true), newHistoryListCmd(), newHistoryShowCmd(), newHistoryCheckCmd(), newHistoryPlotCmd())
 	return cmd

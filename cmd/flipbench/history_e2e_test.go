@@ -83,6 +83,7 @@ func TestHistoryAddListShow(t *testing.T) {
 		{[]string{"history", "add", runs[2], "--db", db, "--tag", "novalue"}, "KEY=VALUE"},
 		{[]string{"history", "add", filepath.Join(dir, "nope.json"), "--db", db}, "no such file"},
 		{[]string{"history", "show", "cluster.nope", "--db", db}, "unknown metric"},
+		{[]string{"history", "lst"}, "not a history command"},
 		{[]string{"history", "show", "speedup", "--db", db, "--format", "csv"}, "Otava reads a CSV as one"},
 		{[]string{"history", "show", "speedup", "--db", db, "--setup", "cpus=64"}, "no series of that setup"},
 	} {

@@ -14,57 +14,30 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flipbench/flipbench/results"
 )
 
-// SLO is one objective a step must meet: a latency percentile at most
-// MaxMs ("p99<=2s"), or, with P 0, an error rate at most MaxErrorRate.
-type SLO struct {
-	P, MaxMs     float64
-	MaxErrorRate float64
-}
-
-func (s SLO) String() string {
-	if s.P == 0 {
-		return fmt.Sprintf("errors<=%g%%", 100*s.MaxErrorRate)
-	}
-	return fmt.Sprintf("p%g<=%s", s.P, msDuration(s.MaxMs))
-}
-
-// ParseSLO reads "p99<=2s", "p50<=500ms" or "errors<=1%".
-func ParseSLO(s string) (SLO, error) {
-	name, limit, ok := strings.Cut(strings.ReplaceAll(s, " ", ""), "<=")
-	if !ok {
-		return SLO{}, fmt.Errorf("SLO %q: want pNN<=DURATION or errors<=PCT%%", s)
-	}
-	if name == "errors" {
-		v, err := strconv.ParseFloat(strings.TrimSuffix(limit, "%"), 64)
-		if err != nil || !strings.HasSuffix(limit, "%") || v < 0 || v >= 100 {
-			return SLO{}, fmt.Errorf("SLO %q: want an error rate like errors<=1%%", s)
-		}
-		return SLO{MaxErrorRate: v / 100}, nil
-	}
-	p, err := strconv.ParseFloat(strings.TrimPrefix(name, "p"), 64)
-	d, derr := time.ParseDuration(limit)
-	if !strings.HasPrefix(name, "p") || err != nil || p <= 0 || p >= 100 || derr != nil || d <= 0 {
-		return SLO{}, fmt.Errorf("SLO %q: want a percentile and a duration like p99<=2s", s)
-	}
-	return SLO{P: p, MaxMs: float64(d) / float64(time.Millisecond)}, nil
-}
-
 // Measure holds a constant rate (requests a second) for d and returns
-// every request's record.
-type Measure func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error)
+// the step: every request's record, and, where the caller measures
+// them, the CPU the machine used and what it cost the server. It
+// returns [ErrOutOfBudget] when a budget of its own leaves no time for
+// the step.
+type Measure func(ctx context.Context, rate float64, d time.Duration) (results.CapacityStep, error)
+
+// ErrOutOfBudget stops a search whose budget is spent: the search
+// returns what it found, marked [Result.OutOfBudget].
+var ErrOutOfBudget = errors.New("out of budget")
+
+// Step is one held rate and its verdict.
+type Step = results.CapacityStep
 
 // Config is a search.
 type Config struct {
 	// SLOs every step must meet; an error rate of 1% at most is always
 	// one of them unless an SLO names another.
-	SLOs []SLO
+	SLOs []results.SLO
 	// Start is the first rate (default 1/s); Factor what each passing
 	// step multiplies it by until one fails (default 2); Resolution the
 	// relative width the bisection narrows to (default 0.05); MaxRate
@@ -76,34 +49,30 @@ type Config struct {
 	Hold        time.Duration
 	MinRequests int
 	// Budget bounds the search's time (0: none); a search out of budget
-	// returns the best rate it confirmed, marked.
+	// returns the highest rate that passed, marked unconfirmed.
 	Budget time.Duration
+	// Repeats is how many times a disturbed step (other processes took
+	// more than results.DisturbedCores of a core) is held again; its
+	// verdict stands after the last (default 2; -1: none).
+	Repeats int
 	// Measure runs a step.
 	Measure Measure
-}
-
-// Step is one held rate and its verdict.
-type Step struct {
-	Rate   float64 `json:"rate"`
-	Passed bool    `json:"passed"`
-	// Why names the SLO it failed ("p99 2.41s > 2s").
-	Why string `json:"why,omitempty"`
-	// Ms are the latency SLOs' percentiles, in their order (-1: no
-	// request was answered); ErrorRate the share of failed requests.
-	Ms        []float64 `json:"ms"`
-	ErrorRate float64   `json:"error_rate"`
-	Requests  int       `json:"requests"`
+	// OnStep, if set, is told of each step once it is judged.
+	OnStep func(Step)
 }
 
 // Result is a search's outcome.
 type Result struct {
 	// Capacity is the highest rate that passed, and passed again when
-	// held once more; 0 if even Start failed at its floor.
+	// held once more ([results.CapacityOf]); 0 if even Start failed at
+	// its floor.
 	Capacity float64 `json:"capacity"`
 	Steps    []Step  `json:"steps"`
 	// OutOfBudget is set when the budget stopped the search before the
-	// resolution was reached.
+	// resolution was reached; Ceiling when MaxRate passed. Either leaves
+	// Capacity unconfirmed: the highest rate that passed once.
 	OutOfBudget bool          `json:"out_of_budget,omitempty"`
+	Ceiling     bool          `json:"ceiling,omitempty"`
 	Took        time.Duration `json:"took_ns"`
 }
 
@@ -114,14 +83,12 @@ func (c Config) withDefaults() Config {
 	c.MaxRate = cmp.Or(c.MaxRate, 100000)
 	c.Hold = cmp.Or(c.Hold, 5*time.Second)
 	c.MinRequests = cmp.Or(c.MinRequests, 50)
-	if !slices.ContainsFunc(c.SLOs, func(s SLO) bool { return s.P == 0 }) {
-		c.SLOs = append(slices.Clone(c.SLOs), SLO{MaxErrorRate: 0.01})
+	c.Repeats = max(0, cmp.Or(c.Repeats, 2))
+	if !slices.ContainsFunc(c.SLOs, func(s results.SLO) bool { return s.P == 0 }) {
+		c.SLOs = append(slices.Clone(c.SLOs), results.DefaultErrorSLO)
 	}
 	return c
 }
-
-// errBudget stops a search whose budget is spent.
-var errBudget = errors.New("out of budget")
 
 // Search finds the capacity: geometric steps up from Start until one
 // fails, bisection between the highest pass and the lowest failure
@@ -132,9 +99,10 @@ func Search(ctx context.Context, cfg Config) (*Result, error) {
 	s := &searcher{cfg: cfg, res: &Result{}, start: time.Now()}
 	err := s.run(ctx)
 	s.res.Took = time.Since(s.start)
-	if errors.Is(err, errBudget) {
+	if errors.Is(err, ErrOutOfBudget) {
 		s.res.OutOfBudget, err = true, nil
 	}
+	s.res.Capacity = results.CapacityOf(s.res.Steps, s.res.OutOfBudget || s.res.Ceiling)
 	return s.res, err
 }
 
@@ -147,7 +115,7 @@ type searcher struct {
 func (s *searcher) run(ctx context.Context) error {
 	lo, hi, err := s.climb(ctx)
 	if err != nil || math.IsInf(hi, 1) {
-		s.res.Capacity = lo // no failure up to MaxRate
+		s.res.Ceiling = err == nil // no failure up to MaxRate
 		return err
 	}
 	for range 3 { // a confirmation that fails narrows again, below it
@@ -155,12 +123,8 @@ func (s *searcher) run(ctx context.Context) error {
 			return err // nothing passed, down to Start over Factor cubed
 		}
 		ok, err := s.step(ctx, lo)
-		if err != nil {
+		if err != nil || ok {
 			return err
-		}
-		if ok {
-			s.res.Capacity = lo
-			return nil
 		}
 		hi, lo = lo, s.lastPassBelow(lo)
 	}
@@ -209,71 +173,37 @@ func (s *searcher) bisect(ctx context.Context, lo, hi float64) (float64, float64
 func (s *searcher) lastPassBelow(r float64) float64 {
 	best := 0.0
 	for _, st := range s.res.Steps {
-		if st.Passed && st.Rate < r {
+		if st.Passed && !st.Repeated && st.Rate < r {
 			best = max(best, st.Rate)
 		}
 	}
 	return best
 }
 
-// step holds rate and judges it against the SLOs.
+// step holds rate and judges it against the SLOs; a disturbed step is
+// held again, up to Repeats times.
 func (s *searcher) step(ctx context.Context, rate float64) (bool, error) {
 	hold := max(s.cfg.Hold, time.Duration(float64(s.cfg.MinRequests)/rate*float64(time.Second)))
-	if s.cfg.Budget > 0 && time.Since(s.start)+hold > s.cfg.Budget {
-		return false, errBudget
-	}
-	recs, err := s.cfg.Measure(ctx, rate, hold)
-	if err != nil {
-		return false, fmt.Errorf("step at %.1f/s: %w", rate, err)
-	}
-	st := judge(rate, recs, s.cfg.SLOs)
-	s.res.Steps = append(s.res.Steps, st)
-	return st.Passed, nil
-}
-
-// judge is a step's verdict: every SLO met by its requests.
-func judge(rate float64, recs []results.Record, slos []SLO) Step {
-	st := Step{Rate: rate, Requests: len(recs), Passed: true}
-	var lat []float64
-	failed := 0
-	for _, r := range recs {
-		if r.Canceled() {
-			continue
+	for try := 0; ; try++ {
+		if s.cfg.Budget > 0 && time.Since(s.start)+hold > s.cfg.Budget {
+			return false, ErrOutOfBudget
 		}
-		if r.Status < 200 || r.Status > 299 {
-			failed++
-			continue
+		st, err := s.cfg.Measure(ctx, rate, hold)
+		if errors.Is(err, ErrOutOfBudget) {
+			return false, err
 		}
-		lat = append(lat, r.LatencyMs)
-	}
-	slices.Sort(lat)
-	if len(recs) > 0 {
-		st.ErrorRate = float64(failed) / float64(len(recs))
-	}
-	for _, slo := range slos {
-		if slo.P == 0 {
-			if st.ErrorRate > slo.MaxErrorRate && st.Passed {
-				st.Passed, st.Why = false, fmt.Sprintf("errors %.1f%% > %g%%", 100*st.ErrorRate, 100*slo.MaxErrorRate)
-			}
-			continue
+		if err != nil {
+			return false, fmt.Errorf("step at %.1f/s: %w", rate, err)
 		}
-		if len(lat) == 0 {
-			st.Ms = append(st.Ms, -1)
-			if st.Passed {
-				st.Passed, st.Why = false, "no request answered"
-			}
-			continue
+		st.Rate, st.HoldMs = rate, results.Ms(hold)
+		st.Judge(s.cfg.SLOs)
+		st.Repeated = st.Disturbed && try < s.cfg.Repeats && ctx.Err() == nil
+		s.res.Steps = append(s.res.Steps, st)
+		if s.cfg.OnStep != nil {
+			s.cfg.OnStep(st)
 		}
-		ms := results.Percentile(lat, slo.P)
-		st.Ms = append(st.Ms, ms)
-		if ms > slo.MaxMs && st.Passed {
-			st.Passed, st.Why = false, fmt.Sprintf("p%g %s > %s", slo.P, msDuration(ms), msDuration(slo.MaxMs))
+		if !st.Repeated {
+			return st.Passed, nil
 		}
 	}
-	return st
-}
-
-// msDuration prints milliseconds as a duration to a tenth of one.
-func msDuration(ms float64) time.Duration {
-	return time.Duration(ms * float64(time.Millisecond)).Round(100 * time.Microsecond)
 }

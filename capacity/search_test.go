@@ -33,12 +33,12 @@ func referenceServer(t *testing.T, slots int, hold time.Duration) string {
 // loadgenMeasure holds a rate at url with flipbench's own load
 // generator, open loop.
 func loadgenMeasure(url string) Measure {
-	return func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error) {
+	return func(ctx context.Context, rate float64, d time.Duration) (Step, error) {
 		sum, err := loadgen.Run(ctx, loadgen.Config{URL: url, Method: http.MethodGet, Rate: loadgen.RateOf(rate), Duration: d, KeepAlive: true})
 		if err != nil {
-			return nil, err
+			return Step{}, err
 		}
-		return sum.Results, nil
+		return Step{Results: sum.Results}, nil
 	}
 }
 
@@ -52,8 +52,8 @@ func TestSearchFindsAReferenceCapacity(t *testing.T) {
 	var found []float64
 	for _, slots := range []int{4, 8} {
 		url := referenceServer(t, slots, 50*time.Millisecond)
-		slo, _ := ParseSLO("p99<=75ms")
-		res, err := Search(context.Background(), Config{SLOs: []SLO{slo}, Start: 10, Resolution: 0.025, Hold: time.Second, MinRequests: 20, Budget: 60 * time.Second, Measure: loadgenMeasure(url)})
+		slo, _ := results.ParseSLO("p99<=75ms")
+		res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Start: 10, Resolution: 0.025, Hold: time.Second, MinRequests: 20, Budget: 60 * time.Second, Measure: loadgenMeasure(url)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,17 +69,19 @@ func TestSearchFindsAReferenceCapacity(t *testing.T) {
 	}
 }
 
-func TestParseSLO(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]SLO{"p99<=2s": {P: 99, MaxMs: 2000}, "p50 <= 500ms": {P: 50, MaxMs: 500}, "errors<=1%": {MaxErrorRate: 0.01}} {
-		if got, err := ParseSLO(in); err != nil || got != want {
-			t.Errorf("ParseSLO(%q) = %+v, %v; want %+v", in, got, err, want)
+// fake is a fabricated server of capacity requests a second: past it,
+// a queue that grows.
+func fake(capacity float64) Measure {
+	return func(_ context.Context, rate float64, d time.Duration) (Step, error) {
+		n := int(rate * d.Seconds())
+		recs := make([]results.Record, n)
+		for i := range recs {
+			recs[i] = results.Record{Status: 200, LatencyMs: 10}
+			if rate > capacity {
+				recs[i].LatencyMs = 10 + 100*(rate-capacity)
+			}
 		}
-	}
-	for _, bad := range []string{"", "p99", "p99<=", "p100<=1s", "p99<=-1s", "q99<=1s", "errors<=1", "errors<=100%"} {
-		if _, err := ParseSLO(bad); err == nil {
-			t.Errorf("ParseSLO(%q): no error", bad)
-		}
+		return Step{Results: recs}, nil
 	}
 }
 
@@ -87,21 +89,8 @@ func TestParseSLO(t *testing.T) {
 // geometric steps up, bisection, confirmation, and a budget.
 func TestSearchSteps(t *testing.T) {
 	t.Parallel()
-	fake := func(capacity float64) Measure {
-		return func(_ context.Context, rate float64, d time.Duration) ([]results.Record, error) {
-			n := int(rate * d.Seconds())
-			recs := make([]results.Record, n)
-			for i := range recs {
-				recs[i] = results.Record{Status: 200, LatencyMs: 10}
-				if rate > capacity {
-					recs[i].LatencyMs = 10 + 100*(rate-capacity) // a queue that grows
-				}
-			}
-			return recs, nil
-		}
-	}
-	slo, _ := ParseSLO("p99<=50ms")
-	res, err := Search(context.Background(), Config{SLOs: []SLO{slo}, Hold: time.Millisecond, Measure: fake(37)})
+	slo, _ := results.ParseSLO("p99<=50ms")
+	res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Hold: time.Millisecond, Measure: fake(37)})
 	if err != nil || res.Capacity < 37*0.95 || res.Capacity > 37 {
 		t.Errorf("capacity %v (%v), want just under 37; steps %+v", res.Capacity, err, res.Steps)
 	}
@@ -109,11 +98,42 @@ func TestSearchSteps(t *testing.T) {
 		t.Errorf("the last step %+v is not the confirmation of %v", last, res.Capacity)
 	}
 	// Nothing passes: capacity 0, after a few steps down.
-	if res, err := Search(context.Background(), Config{SLOs: []SLO{slo}, Start: 10, Hold: time.Millisecond, Measure: fake(0.1)}); err != nil || res.Capacity != 0 || len(res.Steps) > 5 {
+	if res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Start: 10, Hold: time.Millisecond, Measure: fake(0.1)}); err != nil || res.Capacity != 0 || len(res.Steps) > 5 {
 		t.Errorf("a server that meets nothing: capacity %v after %d steps (%v)", res.Capacity, len(res.Steps), err)
 	}
 	// A budget smaller than a step: out of budget at once.
-	if res, err := Search(context.Background(), Config{SLOs: []SLO{slo}, Hold: time.Second, Budget: time.Millisecond, Measure: fake(37)}); err != nil || !res.OutOfBudget {
+	if res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Hold: time.Second, Budget: time.Millisecond, Measure: fake(37)}); err != nil || !res.OutOfBudget {
 		t.Errorf("budget: %+v, %v; want out of budget", res, err)
+	}
+}
+
+// TestDisturbedStepsAreRepeated: a step other processes disturbed is
+// held again and does not count; the repeat's verdict does.
+func TestDisturbedStepsAreRepeated(t *testing.T) {
+	t.Parallel()
+	disturbedAt := map[float64]int{16: 1, 32: 3} // 32/s: disturbed every time
+	server := fake(37)
+	measure := func(ctx context.Context, rate float64, d time.Duration) (Step, error) {
+		st, err := server(ctx, rate, d)
+		if disturbedAt[rate] > 0 {
+			disturbedAt[rate]--
+			st.CPU = &results.CPUUse{OtherMs: 900, WallMs: 1000, OursMs: 100}
+		}
+		return st, err
+	}
+	slo, _ := results.ParseSLO("p99<=50ms")
+	res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Hold: time.Millisecond, Measure: measure})
+	if err != nil || res.Capacity < 37*0.95 || res.Capacity > 37 {
+		t.Fatalf("capacity %v (%v), want just under 37; steps %+v", res.Capacity, err, res.Steps)
+	}
+	held := map[float64][]bool{} // rate: repeated, in order
+	for _, st := range res.Steps {
+		held[st.Rate] = append(held[st.Rate], st.Repeated)
+	}
+	if r := held[16]; len(r) != 2 || !r[0] || r[1] {
+		t.Errorf("16/s disturbed once: held %v (repeated flags), want [true false]", r)
+	}
+	if r := held[32]; len(r) != 3 || !r[0] || !r[1] || r[2] {
+		t.Errorf("32/s disturbed every time: held %v, want two repeats and a third whose verdict stands", r)
 	}
 }

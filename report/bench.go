@@ -15,13 +15,17 @@ import (
 var BenchFormats = []string{FormatTable, FormatJSON, FormatMarkdown}
 
 // WriteBench writes a bench run as a side-by-side table (or Markdown), or
-// as the run file's JSON.
+// as the run file's JSON; a capacity run as its capacity table.
 func WriteBench(w io.Writer, r *results.Run, format string) error {
+	table := writeBenchTable
+	if r.Capacity() {
+		table = writeCapacityTable
+	}
 	switch format {
 	case FormatTable:
-		return writeBenchTable(w, r, false)
+		return table(w, r, false)
 	case FormatMarkdown:
-		return writeBenchTable(w, r, true)
+		return table(w, r, true)
 	case FormatJSON:
 		return WriteJSON(w, r)
 	}

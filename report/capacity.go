@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flipbench/flipbench/capacity"
+	"github.com/flipbench/flipbench/results"
 )
 
 // CapacityFormats are the formats of `flipbench capacity`.
@@ -14,13 +15,13 @@ var CapacityFormats = []string{FormatTable, FormatMarkdown, FormatJSON}
 
 // WriteCapacity writes a capacity search: its steps in the order they
 // ran, then the capacity.
-func WriteCapacity(w io.Writer, url string, slos []capacity.SLO, res *capacity.Result, format string) error {
+func WriteCapacity(w io.Writer, url string, slos []results.SLO, res *capacity.Result, format string) error {
 	if format == FormatJSON {
 		return WriteJSON(w, struct {
 			URL    string           `json:"url"`
 			SLOs   []string         `json:"slos"`
 			Search *capacity.Result `json:"search"`
-		}{url, sloNames(slos), res})
+		}{url, results.SLONames(slos), res})
 	}
 	header := row{"step", "rate"}
 	for _, s := range slos {
@@ -31,22 +32,25 @@ func WriteCapacity(w io.Writer, url string, slos []capacity.SLO, res *capacity.R
 	header = append(header, "errors", "requests", "verdict")
 	var rows []row
 	for i, st := range res.Steps {
-		r := row{fmt.Sprint(i + 1), fmt.Sprintf("%.1f/s", st.Rate)}
+		r := row{fmt.Sprint(i + 1), rate(st.Rate) + "/s"}
 		for _, ms := range st.Ms {
 			r = append(r, Duration(ms))
 		}
 		verdict := "pass"
-		if !st.Passed {
+		switch {
+		case st.Repeated:
+			verdict = "disturbed: held again"
+		case !st.Passed:
 			verdict = "FAIL: " + st.Why
 		}
 		rows = append(rows, append(r, fmt.Sprintf("%.1f%%", 100*st.ErrorRate), fmt.Sprint(st.Requests), verdict))
 	}
 	md := format == FormatMarkdown
-	fmt.Fprintf(w, "capacity of %s at %s\n", url, strings.Join(sloNames(slos), " and "))
+	fmt.Fprintf(w, "capacity of %s at %s\n", url, strings.Join(results.SLONames(slos), " and "))
 	if err := render(w, md, header, rows); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("capacity: %.1f requests/s (the highest rate that met every SLO, held twice), %d steps in %s", res.Capacity, len(res.Steps), res.Took.Round(time.Second))
+	line := fmt.Sprintf("capacity: %s requests/s (the highest rate that met every SLO, held twice), %d steps in %s", rate(res.Capacity), len(res.Steps), res.Took.Round(time.Second))
 	switch {
 	case res.Capacity == 0 && len(res.Steps) == 0:
 		line = "capacity: none found: the budget is shorter than the first step (--hold, or --min-requests at --start)"
@@ -58,12 +62,4 @@ func WriteCapacity(w io.Writer, url string, slos []capacity.SLO, res *capacity.R
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", line)
 	return err
-}
-
-func sloNames(slos []capacity.SLO) []string {
-	var out []string
-	for _, s := range slos {
-		out = append(out, s.String())
-	}
-	return out
 }

@@ -46,6 +46,9 @@ func PlotFormatOf(path string) (string, error) {
 // Law fitted to them and the ideal. format is html (one self-contained
 // page, nothing fetched when viewed), svg or png.
 func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
+	if r.Capacity() {
+		return writeCapacityPlot(w, r, format)
+	}
 	// The round to draw of each arm, by the median of its speedups; a
 	// round without one counts as 0.
 	rounds := make([]int, len(r.Arms))
@@ -87,7 +90,7 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 	}
 	panels = append(panels, latencyPlot("latency distribution, every round", series))
 	if len(r.Scaling) > 0 {
-		panels = append(panels, scalingPlot(r.Scaling))
+		panels = append(panels, scalingPlot(r.Scaling, "speedup"))
 	}
 	title := fmt.Sprintf("flipbench bench: %d concurrent requests, speedup %.2fx, %d CPUs", r.Config.N, r.Primary().Speedup.Median, r.Env.NumCPU)
 	if cl := r.Scaled(); len(cl) > 1 {
@@ -101,12 +104,13 @@ func WriteBenchPlot(w io.Writer, r *results.Run, format string) error {
 }
 
 // scalingPlot draws each curve's measured speedups by cluster size, the
-// fitted law through them, and the ideal (speedup = workers).
-func scalingPlot(curves []results.Curve) *plot.Plot {
+// fitted law through them, and the ideal (speedup = workers); what
+// names the speedup: "speedup", "capacity speedup".
+func scalingPlot(curves []results.Curve, what string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = "speedup by cluster size: measured, Universal Scalability Law fit, ideal"
+	p.Title.Text = what + " by cluster size: measured, Universal Scalability Law fit, ideal"
 	p.X.Label.Text = "workers"
-	p.Y.Label.Text = "speedup over one worker"
+	p.Y.Label.Text = what + " over one worker"
 	p.Add(plotter.NewGrid())
 	top := 1
 	for _, c := range curves {

@@ -89,9 +89,13 @@ type Arm struct {
 	// process tree ([Cost]); 0 where no round measured them.
 	CPUPerRequestMs float64
 	PeakRSSMB       float64
+	// Capacity is, in a capacity run, the arm's capacity at the run's
+	// SLOs and what was measured at it; nil otherwise.
+	Capacity *ArmCapacity
 
-	// stored is the median speedup the file said, to check (ParseRun).
-	stored *float64
+	// stored is the median speedup the file said, storedCapacity its
+	// capacity, to check (ParseRun).
+	stored, storedCapacity *float64
 }
 
 // MarshalJSON writes the arm: its spec, its stats with the requests each
@@ -115,7 +119,8 @@ func (a Arm) MarshalJSON() ([]byte, error) {
 		JobMsRefused      bool           `json:"job_ms_refused,omitempty"`
 		CPUPerRequestMs   float64        `json:"cpu_per_request_ms,omitempty"`
 		PeakRSSMB         float64        `json:"peak_rss_mb,omitempty"`
-	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs, a.JobMsRefused, a.CPUPerRequestMs, a.PeakRSSMB})
+		Capacity          *ArmCapacity   `json:"capacity,omitempty"`
+	}{a.ArmSpec, deeper{a.Stats}, a.RequestsPerWorker, speedup, a.Jain, a.JobMs, a.IdealLastMs, a.JobMsRefused, a.CPUPerRequestMs, a.PeakRSSMB, a.Capacity})
 }
 
 // deeper holds Stats one embedding level down (see Arm.MarshalJSON).
@@ -129,12 +134,18 @@ func (a *Arm) UnmarshalJSON(b []byte) error {
 		Speedup *struct {
 			Median float64 `json:"median"`
 		} `json:"speedup"`
+		Capacity *struct {
+			Rate float64 `json:"rate"`
+		} `json:"capacity"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	if v.Speedup != nil {
 		a.stored = &v.Speedup.Median
+	}
+	if v.Capacity != nil {
+		a.storedCapacity = &v.Capacity.Rate
 	}
 	return json.Unmarshal(b, &a.ArmSpec)
 }

@@ -81,7 +81,12 @@ func (r *Run) Derive() {
 			a.Speedup.Efficiency = round3(a.Speedup.Median * float64(baseWorkers) / float64(a.Workers))
 		}
 	}
-	r.Scaling = r.curves()
+	r.Scaling, r.CapacityScaling = nil, nil
+	if r.Capacity() {
+		r.deriveCapacity()
+	} else {
+		r.Scaling = r.curves()
+	}
 }
 
 // cpuPerRequest is the burst's CPU time over the requests it sent, the

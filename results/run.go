@@ -61,6 +61,13 @@ type Run struct {
 	// curve per policy measured at two sizes or more, with the Universal
 	// Scalability Law fitted to it.
 	Scaling []Curve `json:"scaling,omitempty"`
+	// Searches hold, in a capacity run (bench --capacity), each arm's
+	// search: the rates it held and their requests. Such a run has no
+	// rounds.
+	Searches []Search `json:"searches,omitempty"`
+	// CapacityScaling is Scaling for a capacity run: how the capacity
+	// speedup changes with the cluster's size, with the law fitted.
+	CapacityScaling []Curve `json:"capacity_scaling,omitempty"`
 	// Rounds holds every complete round: every arm measured.
 	Rounds []Round `json:"rounds"`
 }
@@ -74,9 +81,15 @@ type RunConfig struct {
 	ClusterCmd  string `json:"cluster_cmd,omitempty"`
 	URL         string `json:"url,omitempty"`
 
-	// N is the burst size and Rounds the measured rounds asked for.
+	// N is the burst size and Rounds the measured rounds asked for; 0 in
+	// a capacity run.
 	N      int `json:"n"`
 	Rounds int `json:"rounds"`
+	// SLOs are a capacity run's objectives, as written ("p99<=3s"), the
+	// error bound always among them; Resolution the relative width its
+	// searches narrowed to. Empty in a run of bursts.
+	SLOs       []string `json:"slos,omitempty"`
+	Resolution float64  `json:"resolution,omitempty"`
 	// Threads is GOMAXPROCS in each worker (0: all CPUs).
 	Threads int `json:"threads"`
 	// Builds are the two flipbench binaries of a paired A/B bench

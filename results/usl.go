@@ -131,9 +131,16 @@ type CurvePoint struct {
 	Speedup float64 `json:"speedup"`
 }
 
-// curves groups the cluster arms by build and policy into curves, for
-// every group with two or more sizes.
+// curves groups the cluster arms by build and policy into curves of
+// their median burst speedups, for every group with two or more sizes.
 func (r *Run) curves() []Curve {
+	return r.fitCurves(func(a *Arm) float64 { return a.Speedup.Median })
+}
+
+// fitCurves groups the cluster arms by build and policy into curves of
+// the speedup speedupOf reads, for every group with two or more sizes,
+// each with the law fitted to it.
+func (r *Run) fitCurves(speedupOf func(*Arm) float64) []Curve {
 	var out []Curve
 	for _, a := range r.Clusters() {
 		i := slices.IndexFunc(out, func(c Curve) bool { return c.Build == a.Build && c.Sched == a.Sched })
@@ -141,7 +148,7 @@ func (r *Run) curves() []Curve {
 			out = append(out, Curve{Build: a.Build, Sched: a.Sched})
 			i = len(out) - 1
 		}
-		out[i].Points = append(out[i].Points, CurvePoint{Arm: a.Name, Workers: a.Workers, Speedup: a.Speedup.Median})
+		out[i].Points = append(out[i].Points, CurvePoint{Arm: a.Name, Workers: a.Workers, Speedup: speedupOf(a)})
 	}
 	out = slices.DeleteFunc(out, func(c Curve) bool { return len(c.Points) < 2 })
 	for i := range out {

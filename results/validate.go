@@ -39,6 +39,9 @@ func (r *Run) Validate() error {
 		}
 		seen[a.Name] = true
 	}
+	if err := r.validateSearches(); err != nil {
+		return bad("%v", err)
+	}
 	for _, rd := range r.Rounds {
 		if len(rd.Arms) != len(r.Arms) {
 			return bad("round %d has %d arms, the run %d", rd.Round, len(rd.Arms), len(r.Arms))
@@ -46,6 +49,36 @@ func (r *Run) Validate() error {
 		for i := range rd.Arms {
 			if rd.Arms[i].Arm != r.Arms[i].Name {
 				return bad("round %d: arm %d is %q, want %q", rd.Round, i+1, rd.Arms[i].Arm, r.Arms[i].Name)
+			}
+		}
+	}
+	return nil
+}
+
+// validateSearches checks a capacity run: its SLOs readable, no rounds,
+// one search at most per arm, each step at a positive rate.
+func (r *Run) validateSearches() error {
+	if !r.Capacity() {
+		if len(r.Searches) > 0 {
+			return errors.New("capacity searches without SLOs")
+		}
+		return nil
+	}
+	if _, err := ParseSLOs(r.Config.SLOs); err != nil {
+		return err
+	}
+	if len(r.Rounds) > 0 {
+		return errors.New("a capacity run with rounds of bursts")
+	}
+	seen := map[string]bool{}
+	for _, s := range r.Searches {
+		if r.Arm(s.Arm) == nil || seen[s.Arm] {
+			return fmt.Errorf("capacity search of arm %q: not an arm of the run, or searched twice", s.Arm)
+		}
+		seen[s.Arm] = true
+		for i, st := range s.Steps {
+			if !(st.Rate > 0) || math.IsInf(st.Rate, 0) {
+				return fmt.Errorf("capacity search of %s: step %d at rate %v", s.Arm, i+1, st.Rate)
 			}
 		}
 	}
@@ -64,12 +97,8 @@ func (r *Run) checkStored() error {
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-3+1e-6*math.Abs(b) }
 	for _, rd := range r.Rounds {
 		for _, s := range rd.Arms {
-			for _, rec := range s.Results {
-				for _, v := range []float64{rec.SentMs, rec.LatencyMs, rec.EndMs, rec.QueueMs, rec.JobMs} {
-					if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e9 {
-						return fmt.Errorf("round %d %s: request %d has a time of %v ms: %w", rd.Round, s.Arm, rec.Seq, v, ErrInconsistentRun)
-					}
-				}
+			if err := checkTimes(s.Results); err != nil {
+				return fmt.Errorf("round %d %s: %w", rd.Round, s.Arm, err)
 			}
 			if s.storedSpeedup != nil && !near(*s.storedSpeedup, s.Speedup) {
 				return fmt.Errorf("round %d %s: the file says speedup %v, its requests give %v: %w", rd.Round, s.Arm, *s.storedSpeedup, s.Speedup, ErrInconsistentRun)
@@ -82,6 +111,36 @@ func (r *Run) checkStored() error {
 	for _, a := range r.Arms {
 		if a.stored != nil && !near(*a.stored, a.Speedup.Median) {
 			return fmt.Errorf("%s: the file says median speedup %v, its rounds give %v: %w", a.Name, *a.stored, a.Speedup.Median, ErrInconsistentRun)
+		}
+		if a.storedCapacity == nil {
+			continue
+		}
+		got := 0.0
+		if a.Capacity != nil {
+			got = a.Capacity.Rate
+		}
+		if !near(*a.storedCapacity, got) {
+			return fmt.Errorf("%s: the file says capacity %v/s, its steps give %v/s: %w", a.Name, *a.storedCapacity, got, ErrInconsistentRun)
+		}
+	}
+	for _, s := range r.Searches {
+		for _, st := range s.Steps {
+			if err := checkTimes(st.Results); err != nil {
+				return fmt.Errorf("capacity search of %s at %.1f/s: %w", s.Arm, st.Rate, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkTimes checks that every request's times are finite and not
+// negative.
+func checkTimes(recs []Record) error {
+	for _, rec := range recs {
+		for _, v := range []float64{rec.SentMs, rec.LatencyMs, rec.EndMs, rec.QueueMs, rec.JobMs} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e9 {
+				return fmt.Errorf("request %d has a time of %v ms: %w", rec.Seq, v, ErrInconsistentRun)
+			}
 		}
 	}
 	return nil

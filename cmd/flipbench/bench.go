@@ -45,6 +45,11 @@ type benchOptions struct {
 	modesSet   bool
 	replySet   bool
 	checks     []report.Assertion
+	// capacity searches each arm's capacity at search's SLOs instead of
+	// bursts; searchSet and burstSet name the flags given of each kind.
+	capacity            bool
+	search              searchOptions
+	searchSet, burstSet []string
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -57,6 +62,7 @@ func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer)
 		Args:    rangeArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.modesSet, opts.replySet = cmd.Flags().Changed("modes"), cmd.Flags().Changed("queue-reply")
+			opts.searchSet, opts.burstSet = changedOf(cmd.Flags(), searchFlags), changedOf(cmd.Flags(), burstFlags)
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -95,6 +101,40 @@ func (opts *benchOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&opts.baseDir, "base-dir", "", "paired A/B bench of any server: the base checkout, where --standard-cmd and --cluster-cmd run for the base build (with --head-dir)")
 	f.StringVar(&opts.headDir, "head-dir", "", "paired A/B bench of any server: the head checkout (with --base-dir)")
 	f.StringArrayVar(&opts.assertions, "assert", nil, "fail (exit 1) unless this holds, like 'speedup>=1.6' or 'cluster.p99<=5s' (repeatable)")
+	f.BoolVar(&opts.capacity, "capacity", false, "search each arm's capacity at --slo instead of bursts: open-loop steps, the arms in turn (see docs/capacity.md)")
+	opts.search.flags(f, "with --capacity, the longest the whole bench may take, every arm's search (0: no bound)")
+}
+
+// The flags of a bench of bursts, and those of a capacity search.
+var (
+	burstFlags  = []string{"requests", "rounds"}
+	searchFlags = []string{"slo", "start", "resolution", "hold", "min-requests", "budget"}
+)
+
+// changedOf lists the flags of names that were given, as --NAME.
+func changedOf(f *pflag.FlagSet, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if f.Changed(n) {
+			out = append(out, "--"+n)
+		}
+	}
+	return out
+}
+
+// validateCapacity checks that the flags given fit the kind of bench:
+// a search's with --capacity, a burst's without.
+func (o *benchOptions) validateCapacity() error {
+	if !o.capacity {
+		if len(o.searchSet) > 0 {
+			return usageErrorf("%s search a capacity: add --capacity", strings.Join(o.searchSet, ", "))
+		}
+		return nil
+	}
+	if len(o.burstSet) > 0 {
+		return usageErrorf("%s set the bursts of a bench; --capacity holds rates instead (--hold, --min-requests)", strings.Join(o.burstSet, ", "))
+	}
+	return o.search.validate("bench --capacity")
 }
 
 // validate checks what only the flags know (which flags go together)
@@ -107,6 +147,9 @@ func (o *benchOptions) validate() error {
 		return usageErrorf("--quick and --image both choose the image: give one")
 	case o.replySet && !slices.Contains(o.own.Modes, results.Queue):
 		return usageErrorf("--queue-reply is for the queue arms: add queue to --modes")
+	}
+	if err := o.validateCapacity(); err != nil {
+		return err
 	}
 	if o.plot != "" {
 		if _, err := report.PlotFormatOf(o.plot); err != nil {
@@ -227,6 +270,39 @@ func describeArms(arms []results.ArmSpec) string {
 	return names[0] + " vs " + strings.Join(names[1:], ", ")
 }
 
+// describeWork says what a bench does to each arm: "6 rounds of 10
+// requests", "a capacity search at p99<=3s, errors<=1%".
+func describeWork(o *benchOptions) string {
+	if o.capacity {
+		w := "a capacity search at " + strings.Join(results.SLONames(o.search.cfg.SLOs), ", ")
+		if o.search.cfg.Budget > 0 {
+			w += fmt.Sprintf(" in at most %s", o.search.cfg.Budget)
+		}
+		return w + ", the arms taking steps in turn"
+	}
+	rounds := fmt.Sprintf("%d rounds", o.cfg.Rounds)
+	if o.cfg.Rounds == 1 {
+		rounds = "1 round"
+	}
+	return fmt.Sprintf("%s of %d requests", rounds, o.cfg.Requests)
+}
+
+// capacityConfig is the bench's capacity search, its steps told on
+// stderr as they are judged.
+func capacityConfig(opts *benchOptions, cfg bench.Config, prog *progress, stderr io.Writer) bench.CapacityConfig {
+	c := bench.CapacityConfig{Config: cfg, Search: opts.search.cfg}
+	if !prog.tty {
+		c.Progress = nil // off a terminal, a line a step is enough
+	}
+	if !opts.quiet {
+		c.OnStep = func(arm string, st results.CapacityStep) {
+			prog.finish()
+			fmt.Fprintf(stderr, "%s: %s\n", arm, report.StepVerdict(st))
+		}
+	}
+	return c
+}
+
 func (o *benchOptions) parseAssertions() error {
 	for _, s := range o.assertions {
 		a, err := report.ParseAssertion(s)
@@ -253,14 +329,16 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	prog := newProgress(stderr, opts.quiet)
 	cfg.Progress = prog.update
 	if !opts.quiet {
-		rounds := fmt.Sprintf("%d rounds", cfg.Rounds)
-		if cfg.Rounds == 1 {
-			rounds = "1 round"
-		}
-		fmt.Fprintf(stderr, "bench: %s, %s of %d requests\n", describeArms(cfg.Servers.Arms()), rounds, cfg.Requests)
+		fmt.Fprintf(stderr, "bench: %s, %s\n", describeArms(cfg.Servers.Arms()), describeWork(opts))
 	}
 	start := time.Now()
-	run, err := bench.Run(ctx, cfg)
+	var run *results.Run
+	var err error
+	if opts.capacity {
+		run, err = bench.Capacity(ctx, capacityConfig(opts, cfg, prog, stderr))
+	} else {
+		run, err = bench.Run(ctx, cfg)
+	}
 	prog.finish()
 	if err != nil && run == nil {
 		return err

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flipbench/flipbench/capacity"
 	"github.com/flipbench/flipbench/loadgen"
@@ -18,12 +18,58 @@ import (
 )
 
 type capacityOptions struct {
-	url, method, resolution, format string
-	slos, headers                   []string
-	start                           float64
-	cfg                             capacity.Config
-	parsed                          []capacity.SLO
-	header                          http.Header
+	url, method, format string
+	headers             []string
+	search              searchOptions
+	header              http.Header
+}
+
+// searchOptions are a capacity search's flags, of capacity and of
+// bench --capacity.
+type searchOptions struct {
+	slos       []string
+	start      float64
+	resolution string
+	cfg        capacity.Config
+}
+
+// flags declares the search's flags; budget says what --budget bounds.
+func (o *searchOptions) flags(f *pflag.FlagSet, budget string) {
+	f.StringArrayVar(&o.slos, "slo", nil, "an objective every step must meet: p99<=2s, p50<=500ms, errors<=1% (repeatable; one is required)")
+	f.Float64Var(&o.start, "start", 1, "the first rate, requests a second")
+	f.StringVar(&o.resolution, "resolution", "5%", "how close the highest pass and the lowest failure get (5% or 0.05)")
+	f.DurationVar(&o.cfg.Hold, "hold", 5*time.Second, "how long each step holds its rate, at least")
+	f.IntVar(&o.cfg.MinRequests, "min-requests", 50, "the fewest requests a step sends (a slow rate is held longer)")
+	f.DurationVar(&o.cfg.Budget, "budget", 0, budget)
+}
+
+// validate reads the flags into cfg: the SLOs (with the 1% error bound
+// when none bounds errors), the first rate, the resolution.
+func (o *searchOptions) validate(cmd string) error {
+	if len(o.slos) == 0 {
+		return usageErrorf("%s needs at least one --slo, like --slo 'p99<=2s'", cmd)
+	}
+	slos, err := results.ParseSLOs(o.slos)
+	if err != nil {
+		return usageErrorf("--slo: %w", err)
+	}
+	if !(o.start > 0 && o.start < 1e5) {
+		return usageErrorf("--start must be above 0 and below 100000 requests a second, got %v", o.start)
+	}
+	res, err := parseFraction("--resolution", o.resolution)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.cfg.Hold <= 0:
+		return usageErrorf("--hold must be above 0, got %s", o.cfg.Hold)
+	case o.cfg.MinRequests < 1:
+		return usageErrorf("--min-requests must be 1 or more, got %d", o.cfg.MinRequests)
+	case o.cfg.Budget < 0:
+		return usageErrorf("--budget must be 0 (no bound) or more, got %s", o.cfg.Budget)
+	}
+	o.cfg.SLOs, o.cfg.Start, o.cfg.Resolution = slos, o.start, res
+	return nil
 }
 
 func newCapacityCmd() *cobra.Command {
@@ -54,70 +100,38 @@ misses. --budget bounds the whole search. Exit 1 when no rate met the SLOs.`,
 	f.StringVar(&opts.url, "url", loadgen.DefaultURL, "URL to load")
 	f.StringVar(&opts.method, "method", loadgen.DefaultMethod, "HTTP method")
 	f.StringArrayVarP(&opts.headers, "header", "H", nil, "a header, 'Name: value' (repeatable)")
-	f.StringArrayVar(&opts.slos, "slo", nil, "an objective every step must meet: p99<=2s, p50<=500ms, errors<=1% (repeatable; one is required)")
-	f.Float64Var(&opts.start, "start", 1, "the first rate, requests a second")
-	f.StringVar(&opts.resolution, "resolution", "5%", "how close the highest pass and the lowest failure get (5% or 0.05)")
-	f.DurationVar(&opts.cfg.Hold, "hold", 5*time.Second, "how long each step holds its rate, at least")
-	f.IntVar(&opts.cfg.MinRequests, "min-requests", 50, "the fewest requests a step sends (a slow rate is held longer)")
-	f.DurationVar(&opts.cfg.Budget, "budget", 0, "the longest the search may take (0: no bound)")
+	opts.search.flags(f, "the longest the search may take (0: no bound)")
 	f.Var(newEnum(&opts.format, report.FormatTable, report.CapacityFormats...), "format", "output format")
 	return cmd
 }
 
 func (o *capacityOptions) validate() error {
-	if len(o.slos) == 0 {
-		return usageErrorf("capacity needs at least one --slo, like --slo 'p99<=2s'")
-	}
-	for _, s := range o.slos {
-		slo, err := capacity.ParseSLO(s)
-		if err != nil {
-			return usageErrorf("--slo: %w", err)
-		}
-		o.parsed = append(o.parsed, slo)
-	}
-	if !(o.start > 0 && o.start < 1e5) {
-		return usageErrorf("--start must be above 0 and below 100000 requests a second, got %v", o.start)
-	}
-	res, err := parseFraction("--resolution", o.resolution)
-	if err != nil {
+	if err := o.search.validate("capacity"); err != nil {
 		return err
 	}
-	switch {
-	case o.cfg.Hold <= 0:
-		return usageErrorf("--hold must be above 0, got %s", o.cfg.Hold)
-	case o.cfg.MinRequests < 1:
-		return usageErrorf("--min-requests must be 1 or more, got %d", o.cfg.MinRequests)
-	case o.cfg.Budget < 0:
-		return usageErrorf("--budget must be 0 (no bound) or more, got %s", o.cfg.Budget)
-	}
+	var err error
 	o.header, err = parseHeaders(o.headers)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(o.parsed, func(s capacity.SLO) bool { return s.P == 0 }) {
-		o.parsed = append(o.parsed, capacity.SLO{MaxErrorRate: 0.01}) // said in the output too
-	}
-	o.cfg.SLOs, o.cfg.Start, o.cfg.Resolution = o.parsed, o.start, res
-	return nil
+	return err
 }
 
 func runCapacity(ctx context.Context, opts *capacityOptions, stdout io.Writer) error {
-	opts.cfg.Measure = func(ctx context.Context, rate float64, d time.Duration) ([]results.Record, error) {
+	cfg := opts.search.cfg
+	cfg.Measure = func(ctx context.Context, rate float64, d time.Duration) (capacity.Step, error) {
 		sum, err := loadgen.Run(ctx, loadgen.Config{URL: opts.url, Method: opts.method, Header: opts.header, Rate: loadgen.RateOf(rate), Duration: d})
 		if err != nil {
-			return nil, err
+			return capacity.Step{}, err
 		}
-		return sum.Results, nil
+		return capacity.Step{Results: sum.Results}, nil
 	}
-	res, err := capacity.Search(ctx, opts.cfg)
+	res, err := capacity.Search(ctx, cfg)
 	if errors.Is(err, context.Canceled) {
-		report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format)
+		report.WriteCapacity(stdout, opts.url, cfg.SLOs, res, opts.format)
 		return errInterrupted
 	}
 	if err != nil {
 		return fmt.Errorf("capacity: %w", err)
 	}
-	if err := report.WriteCapacity(stdout, opts.url, opts.cfg.SLOs, res, opts.format); err != nil {
+	if err := report.WriteCapacity(stdout, opts.url, cfg.SLOs, res, opts.format); err != nil {
 		return err
 	}
 	if res.Capacity == 0 {

@@ -1,0 +1,331 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SLO is one objective a step of a capacity search must meet: a latency
+// percentile at most MaxMs ("p99<=2s"), or, with P 0, an error rate at
+// most MaxErrorRate ("errors<=1%").
+type SLO struct {
+	P, MaxMs     float64
+	MaxErrorRate float64
+}
+
+// DefaultErrorSLO bounds the error rate of a search whose SLOs name none:
+// a rate at which the server fails requests is not one it takes.
+var DefaultErrorSLO = SLO{MaxErrorRate: 0.01}
+
+func (s SLO) String() string {
+	if s.P == 0 {
+		return fmt.Sprintf("errors<=%g%%", 100*s.MaxErrorRate)
+	}
+	return fmt.Sprintf("p%g<=%s", s.P, msDuration(s.MaxMs))
+}
+
+// ParseSLO reads "p99<=2s", "p50<=500ms" or "errors<=1%".
+func ParseSLO(s string) (SLO, error) {
+	name, limit, ok := strings.Cut(strings.ReplaceAll(s, " ", ""), "<=")
+	if !ok {
+		return SLO{}, fmt.Errorf("SLO %q: want pNN<=DURATION or errors<=PCT%%", s)
+	}
+	if name == "errors" {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(limit, "%"), 64)
+		if err != nil || !strings.HasSuffix(limit, "%") || v < 0 || v >= 100 {
+			return SLO{}, fmt.Errorf("SLO %q: want an error rate like errors<=1%%", s)
+		}
+		return SLO{MaxErrorRate: v / 100}, nil
+	}
+	p, err := strconv.ParseFloat(strings.TrimPrefix(name, "p"), 64)
+	d, derr := time.ParseDuration(limit)
+	if !strings.HasPrefix(name, "p") || err != nil || p <= 0 || p >= 100 || derr != nil || d <= 0 {
+		return SLO{}, fmt.Errorf("SLO %q: want a percentile and a duration like p99<=2s", s)
+	}
+	return SLO{P: p, MaxMs: float64(d) / float64(time.Millisecond)}, nil
+}
+
+// ParseSLOs reads each SLO and adds [DefaultErrorSLO] when none bounds
+// the error rate.
+func ParseSLOs(names []string) ([]SLO, error) {
+	var out []SLO
+	for _, n := range names {
+		s, err := ParseSLO(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if !slices.ContainsFunc(out, func(s SLO) bool { return s.P == 0 }) {
+		out = append(out, DefaultErrorSLO)
+	}
+	return out, nil
+}
+
+// SLONames writes SLOs as ParseSLO reads them.
+func SLONames(slos []SLO) []string {
+	var out []string
+	for _, s := range slos {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+// LatencySLO is the first latency SLO of slos (the one a report plots
+// and tabulates first); ok false when there is none.
+func LatencySLO(slos []SLO) (SLO, bool) {
+	i := slices.IndexFunc(slos, func(s SLO) bool { return s.P > 0 })
+	if i < 0 {
+		return SLO{}, false
+	}
+	return slos[i], true
+}
+
+// CapacityStep is one rate held at an arm during a capacity search: its
+// requests as they were measured, and its verdict, derived from them.
+type CapacityStep struct {
+	// Rate is the offered rate, requests a second; HoldMs how long it was
+	// held.
+	Rate   float64 `json:"rate"`
+	HoldMs float64 `json:"hold_ms"`
+	// Results is every request of the step.
+	Results []Record `json:"requests"`
+	// CPU and Cost are what the step used of the machine and cost the
+	// arm's server, where the bench could measure them; nil otherwise.
+	CPU  *CPUUse `json:"cpu,omitempty"`
+	Cost *Cost   `json:"cost,omitempty"`
+	// Repeated marks a disturbed step that was held again: its verdict
+	// does not count.
+	Repeated bool `json:"repeated,omitempty"`
+
+	// The verdict, derived from Results ([CapacityStep.Judge]): Passed
+	// when every SLO was met, Why names the first missed ("p99 2.41s >
+	// 2s"); Ms are the latency SLOs' percentiles in their order (-1: no
+	// request answered), P50Ms the median latency, ErrorRate the share
+	// of failed requests, AchievedRate the responses a second over the
+	// step's wall time.
+	Passed       bool      `json:"passed"`
+	Why          string    `json:"why,omitempty"`
+	Ms           []float64 `json:"ms"`
+	P50Ms        float64   `json:"p50_ms"`
+	ErrorRate    float64   `json:"error_rate"`
+	Requests     int       `json:"requests_sent"`
+	AchievedRate float64   `json:"achieved_rate"`
+	// Disturbed is set when other processes took more than
+	// [DisturbedCores] of a core during the step (derived from CPU).
+	Disturbed bool `json:"disturbed,omitempty"`
+}
+
+// Judge derives the step's verdict from its requests: every SLO met.
+// Cancelled requests (an interruption's) are left out.
+func (st *CapacityStep) Judge(slos []SLO) {
+	var lat []float64
+	failed, sent := 0, 0
+	for _, r := range st.Results {
+		if r.Canceled() {
+			continue
+		}
+		sent++
+		if r.Status < 200 || r.Status > 299 {
+			failed++
+			continue
+		}
+		lat = append(lat, r.LatencyMs)
+	}
+	slices.Sort(lat)
+	st.Requests, st.Passed, st.Why, st.Ms, st.ErrorRate, st.P50Ms = sent, true, "", nil, 0, 0
+	st.Disturbed = st.CPU.disturbed()
+	if sent > 0 {
+		st.ErrorRate = round3(float64(failed) / float64(sent))
+	}
+	if len(lat) > 0 {
+		st.P50Ms = round3(Percentile(lat, 50))
+	}
+	st.AchievedRate = 0
+	if s := Summarize(st.Results); s.ThroughputRPS > 0 {
+		st.AchievedRate = s.ThroughputRPS
+	}
+	for _, slo := range slos {
+		st.judge(slo, lat)
+	}
+}
+
+// judge checks one SLO; the first missed is the step's Why.
+func (st *CapacityStep) judge(slo SLO, lat []float64) {
+	fail := func(why string) {
+		if st.Passed {
+			st.Passed, st.Why = false, why
+		}
+	}
+	if slo.P == 0 {
+		if st.ErrorRate > slo.MaxErrorRate {
+			fail(fmt.Sprintf("errors %.1f%% > %g%%", 100*st.ErrorRate, 100*slo.MaxErrorRate))
+		}
+		return
+	}
+	if len(lat) == 0 {
+		st.Ms = append(st.Ms, -1)
+		fail("no request answered")
+		return
+	}
+	ms := round3(Percentile(lat, slo.P))
+	st.Ms = append(st.Ms, ms)
+	if ms > slo.MaxMs {
+		fail(fmt.Sprintf("p%g %s > %s", slo.P, msDuration(ms), msDuration(slo.MaxMs)))
+	}
+}
+
+// CapacityOf is the capacity a search's steps show: the highest rate
+// every counted hold of which passed, held at least twice (the pass
+// confirmed). With unconfirmed (a search the budget or the highest rate
+// stopped), a rate that passed once counts too. 0 when none did.
+// Repeated (disturbed, held again) steps do not count.
+func CapacityOf(steps []CapacityStep, unconfirmed bool) float64 {
+	held, failed := map[float64]int{}, map[float64]bool{}
+	for _, st := range steps {
+		if st.Repeated {
+			continue
+		}
+		held[st.Rate]++
+		if !st.Passed {
+			failed[st.Rate] = true
+		}
+	}
+	best := 0.0
+	for rate, n := range held {
+		if !failed[rate] && (n >= 2 || unconfirmed) {
+			best = max(best, rate)
+		}
+	}
+	return best
+}
+
+// Search is a capacity search of one arm, as a run file keeps it.
+type Search struct {
+	// Arm names the arm searched.
+	Arm string `json:"arm"`
+	// Steps are the rates held, in the order they ran.
+	Steps []CapacityStep `json:"steps"`
+	// OutOfBudget is set when the bench's time budget stopped the search
+	// before its resolution; Ceiling when the highest rate it may try
+	// passed. Either leaves the capacity unconfirmed.
+	OutOfBudget bool `json:"out_of_budget,omitempty"`
+	Ceiling     bool `json:"ceiling,omitempty"`
+	// TookMs is how long the search took, turns of other arms included.
+	TookMs float64 `json:"took_ms"`
+}
+
+// ArmCapacity is an arm's capacity and what it cost, derived from its
+// search.
+type ArmCapacity struct {
+	// Rate is the capacity, requests a second; 0 when no rate met the
+	// SLOs.
+	Rate float64 `json:"rate"`
+	// Speedup is Rate over the baseline's, Efficiency that per worker of
+	// the baseline's; 0 for a standard arm or without both capacities.
+	Speedup    float64 `json:"speedup,omitempty"`
+	Efficiency float64 `json:"efficiency,omitempty"`
+	// At capacity (the last counted step held at Rate): the median and
+	// the SLOs' latencies, the cores the server's process tree used (its
+	// CPU time over the step's wall time; 0 where unmeasured) and its CPU
+	// time a request.
+	P50Ms           float64   `json:"p50_ms"`
+	Ms              []float64 `json:"ms"`
+	ServerCores     float64   `json:"server_cores,omitempty"`
+	CPUPerRequestMs float64   `json:"cpu_per_request_ms,omitempty"`
+	// Unconfirmed is set when the budget or the highest rate stopped the
+	// search; Steps counts its steps.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
+	Steps       int  `json:"steps"`
+}
+
+// Capacity reports whether the run is a capacity search (bench
+// --capacity) rather than rounds of bursts.
+func (r *Run) Capacity() bool { return len(r.Config.SLOs) > 0 }
+
+// SearchOf returns the search of the arm called name, nil if none.
+func (r *Run) SearchOf(name string) *Search {
+	i := slices.IndexFunc(r.Searches, func(s Search) bool { return s.Arm == name })
+	if i < 0 {
+		return nil
+	}
+	return &r.Searches[i]
+}
+
+// deriveCapacity judges every step against the run's SLOs and derives
+// each arm's capacity, its speedup over its baseline's, and the
+// capacity scaling curves.
+func (r *Run) deriveCapacity() {
+	slos, err := ParseSLOs(r.Config.SLOs)
+	if err != nil || !r.Capacity() {
+		return // Validate refuses such a run
+	}
+	for i := range r.Searches {
+		for j := range r.Searches[i].Steps {
+			r.Searches[i].Steps[j].Judge(slos)
+		}
+	}
+	for j := range r.Arms {
+		a := &r.Arms[j]
+		a.Capacity = nil
+		if s := r.SearchOf(a.Name); s != nil {
+			c := s.figures()
+			a.Capacity = &c
+		}
+	}
+	for j := range r.Arms {
+		a := &r.Arms[j]
+		base := r.Arm(a.Baseline)
+		if !Scaled(a.Mode) || a.Capacity == nil || base == nil || base.Capacity == nil || base.Capacity.Rate <= 0 {
+			continue
+		}
+		a.Capacity.Speedup = round3(a.Capacity.Rate / base.Capacity.Rate)
+		a.Capacity.Efficiency = round3(a.Capacity.Speedup * float64(base.Workers) / float64(a.Workers))
+	}
+	r.CapacityScaling = r.capacityCurves()
+}
+
+// figures are the search's capacity and what was measured at it.
+func (s *Search) figures() ArmCapacity {
+	c := ArmCapacity{Rate: CapacityOf(s.Steps, s.OutOfBudget || s.Ceiling), Unconfirmed: s.OutOfBudget || s.Ceiling, Steps: len(s.Steps)}
+	for i := len(s.Steps) - 1; i >= 0 && c.Rate > 0; i-- {
+		st := s.Steps[i]
+		if st.Rate != c.Rate || st.Repeated {
+			continue
+		}
+		c.P50Ms, c.Ms = st.P50Ms, st.Ms
+		if st.Cost != nil && st.CPU != nil && st.CPU.WallMs > 0 {
+			c.ServerCores = round3(st.Cost.CPUMs / st.CPU.WallMs)
+		}
+		if st.Cost != nil && st.Requests > 0 {
+			c.CPUPerRequestMs = round3(st.Cost.CPUMs / float64(st.Requests))
+		}
+		break
+	}
+	return c
+}
+
+// capacityCurves are the capacity speedups by cluster size, one curve
+// per build and policy of two sizes or more, with the Universal
+// Scalability Law fitted to them: a law about throughput, which a
+// capacity is.
+func (r *Run) capacityCurves() []Curve {
+	return r.fitCurves(func(a *Arm) float64 {
+		if a.Capacity == nil {
+			return 0
+		}
+		return a.Capacity.Speedup
+	})
+}
+
+// msDuration prints milliseconds as a duration to a tenth of one.
+func msDuration(ms float64) time.Duration {
+	if math.IsInf(ms, 0) || math.IsNaN(ms) {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond)).Round(100 * time.Microsecond)
+}

@@ -81,7 +81,7 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 		s.deadline = start.Add(cfg.Search.Budget)
 	}
 	err := s.run(ctx, names)
-	run.Searches = s.done
+	run.Searches, run.Order = s.done, s.order
 	run.Interrupted = ctx.Err() != nil
 	run.Derive()
 	run.WallMs = results.Ms(time.Since(start))
@@ -98,8 +98,9 @@ type searches struct {
 	turns    *turns
 	deadline time.Time // zero: no budget
 
-	mu   sync.Mutex
-	done []results.Search // in the arms' order
+	mu    sync.Mutex
+	done  []results.Search // in the arms' order
+	order []string         // the arm of each step, in the order they ran
 }
 
 // run starts (side by side) and warms up every arm's server, then runs
@@ -157,6 +158,9 @@ func (s *searches) searchConfig(arm string) capacity.Config {
 		if !s.deadline.IsZero() && time.Now().Add(d).After(s.deadline) {
 			return results.CapacityStep{}, capacity.ErrOutOfBudget
 		}
+		s.mu.Lock()
+		s.order = append(s.order, arm)
+		s.mu.Unlock()
 		return s.step(ctx, arm, rate, d)
 	}
 	if s.cfg.OnStep != nil {

@@ -41,7 +41,7 @@ func Figures(r *results.Run) []Figure {
 
 // Setup is what a run's figures depend on besides the code: the CPUs,
 // the image (or the URL of servers under test), the burst and the
-// threads. Runs of one setup form one series; the arms' own settings
+// threads; a capacity run's SLOs. Runs of one setup form one series; the arms' own settings
 // (workers, policy) are in their names.
 func Setup(r *results.Run) string {
 	image := r.Config.Image.SHA256
@@ -51,5 +51,9 @@ func Setup(r *results.Run) string {
 	if len(image) > 12 && !strings.Contains(image, "/") {
 		image = image[:12]
 	}
-	return fmt.Sprintf("cpus=%d image=%s n=%d threads=%d", r.Env.NumCPU, image, r.Config.N, r.Config.Threads)
+	setup := fmt.Sprintf("cpus=%d image=%s n=%d threads=%d", r.Env.NumCPU, image, r.Config.N, r.Config.Threads)
+	if r.Capacity() { // a capacity depends on the SLOs it was searched at
+		setup += " slos=" + strings.Join(r.Config.SLOs, ",")
+	}
+	return setup
 }

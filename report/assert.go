@@ -23,12 +23,13 @@ type Assertion struct {
 }
 
 // ResolveAssertions checks, before a bench runs, that the metric of each
-// assertion is one of a run of arms (a mode's name is its first arm).
-func ResolveAssertions(as []Assertion, arms []results.ArmSpec) error {
+// assertion is one of a run of arms (a mode's name is its first arm),
+// a capacity run's when slos are given.
+func ResolveAssertions(as []Assertion, arms []results.ArmSpec, slos []string) error {
 	if len(arms) == 0 {
 		return nil
 	}
-	probe := &results.Run{}
+	probe := &results.Run{Config: results.RunConfig{SLOs: slos}}
 	for _, a := range arms {
 		probe.Arms = append(probe.Arms, results.Arm{ArmSpec: a})
 	}

@@ -36,13 +36,7 @@ func WriteCapacity(w io.Writer, url string, slos []results.SLO, res *capacity.Re
 		for _, ms := range st.Ms {
 			r = append(r, Duration(ms))
 		}
-		verdict := "pass"
-		switch {
-		case st.Repeated:
-			verdict = "disturbed: held again"
-		case !st.Passed:
-			verdict = "FAIL: " + st.Why
-		}
+		verdict := stepWord(st)
 		rows = append(rows, append(r, fmt.Sprintf("%.1f%%", 100*st.ErrorRate), fmt.Sprint(st.Requests), verdict))
 	}
 	md := format == FormatMarkdown

@@ -49,7 +49,7 @@ func writeCapacityTable(w io.Writer, r *results.Run, markdown bool) error {
 	}
 	fmt.Fprintln(w)
 	for _, a := range r.Arms {
-		if s := r.SearchOf(a.Name); s != nil {
+		if s := r.SearchOf(a.Name); s != nil && len(s.Steps) > 0 {
 			para(stepsLine(a.Name, s))
 		}
 	}
@@ -127,14 +127,7 @@ func capacityRow(r *results.Run, a results.Arm, slos []results.SLO) row {
 func stepsLine(arm string, s *results.Search) string {
 	var parts []string
 	for _, st := range s.Steps {
-		v := "ok"
-		switch {
-		case st.Repeated:
-			v = "disturbed, held again"
-		case !st.Passed:
-			v = "FAIL (" + st.Why + ")"
-		}
-		parts = append(parts, fmt.Sprintf("%s/s %s", rate(st.Rate), v))
+		parts = append(parts, fmt.Sprintf("%s/s %s", rate(st.Rate), stepWord(st)))
 	}
 	line := fmt.Sprintf("%s steps: %s", arm, strings.Join(parts, ", "))
 	if s.OutOfBudget {
@@ -294,24 +287,30 @@ func addCurve(p *plot.Plot, steps []results.CapacityStep, of func(results.Capaci
 }
 
 // StepVerdict is one step in a line: "4/s FAIL (p99 3.41s > 3s): p50
-// 1.2s, 40 requests".
-func StepVerdict(st results.CapacityStep) string {
-	v := "ok"
+// 1.20 s, p99 3.41 s, 40 requests, 0.0% errors".
+func StepVerdict(st results.CapacityStep, slos []results.SLO) string {
+	lat := []string{"p50 " + Duration(st.P50Ms)}
+	i := 0
+	for _, s := range slos {
+		if s.P == 0 {
+			continue
+		}
+		if i < len(st.Ms) && st.Ms[i] >= 0 && s.P != 50 {
+			lat = append(lat, fmt.Sprintf("p%g %s", s.P, Duration(st.Ms[i])))
+		}
+		i++
+	}
+	return fmt.Sprintf("%s/s %s: %s, %d requests, %.1f%% errors", rate(st.Rate), stepWord(st), strings.Join(lat, ", "), st.Requests, 100*st.ErrorRate)
+}
+
+// stepWord is a step's verdict: "ok", "FAIL (p99 3.41s > 3s)", "disturbed,
+// held again".
+func stepWord(st results.CapacityStep) string {
 	switch {
 	case st.Repeated:
-		v = "disturbed by other processes, held again"
+		return "disturbed, held again"
 	case !st.Passed:
-		v = "FAIL (" + st.Why + ")"
+		return "FAIL (" + st.Why + ")"
 	}
-	var ms []string
-	for _, m := range st.Ms {
-		if m >= 0 {
-			ms = append(ms, Duration(m))
-		}
-	}
-	lat := ""
-	if len(ms) > 0 {
-		lat = ", SLO percentiles " + strings.Join(ms, ", ")
-	}
-	return fmt.Sprintf("%s/s %s: p50 %s%s, %d requests, %.1f%% errors", rate(st.Rate), v, Duration(st.P50Ms), lat, st.Requests, 100*st.ErrorRate)
+	return "ok"
 }

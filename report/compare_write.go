@@ -54,7 +54,11 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 		}
 		fmt.Fprintln(w)
 	}
-	header := row{"metric", "base", "head", "change", fmt.Sprintf("head/base (%g%% CI)", 100*(1-2*c.Alpha)), "p", "verdict"}
+	interval := fmt.Sprintf("head/base (%g%% CI)", 100*(1-2*c.Alpha))
+	if c.Design == verdict.DesignCapacity {
+		interval = "head/base (bracket)"
+	}
+	header := row{"metric", "base", "head", "change", interval, "p", "verdict"}
 	var rows []row
 	for _, d := range c.Deltas {
 		// The estimate is shown whatever the verdict, as JUnit and JSON
@@ -69,19 +73,41 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 		}
 		rows = append(rows, row{
 			metricLabel(d), formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), change,
-			fmt.Sprintf("%s-%s", formatRatio(d.RatioLo), formatRatio(d.RatioHi)), fmt.Sprintf("%.3f", d.P), v,
+			fmt.Sprintf("%s-%s", formatRatio(d.RatioLo), formatRatio(d.RatioHi)), formatP(d.P), v,
 		})
 	}
 	if err := render(w, markdown, header, rows); err != nil {
 		return err
 	}
+	notes := compareNotes(c)
+	fmt.Fprintln(w)
+	for _, n := range notes {
+		if markdown {
+			fmt.Fprintf(w, "- %s\n", n)
+		} else {
+			fmt.Fprintln(w, n)
+		}
+	}
+	fmt.Fprintln(w)
+	writeVerdictLines(w, c, markdown)
+	return nil
+}
+
+// compareNotes say how the table was reached, then the comparison's own
+// notes and each metric's warnings.
+func compareNotes(c *verdict.Comparison) []string {
 	var notes []string
 	test := "change: Hodges-Lehmann ratio of every head/base pair of rounds; p: one-sided Mann-Whitney U"
 	if c.Design == verdict.DesignPaired {
 		test = "paired by round: change: Hodges-Lehmann estimate of the rounds' head/base ratios; p: one-sided Wilcoxon signed-rank"
 	}
-	notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; verdict ~: no significant change",
-		test, c.Alpha, 100*c.MaxRegression))
+	if c.Design == verdict.DesignCapacity {
+		notes = append(notes, fmt.Sprintf("capacity runs: base and head: each arm's capacity and the bracket its search narrowed it to (the highest rate that passed, the lowest that failed above it); head/base: the brackets' ends divided; a capacity regresses when the whole bracket of head/base is below 1 by more than %.0f%%, no test (p -): the bracket is the search's resolution, not its noise, so gate on a paired capacity bench (--base-exe/--head-exe), whose arms take turns",
+			100*c.MaxRegression))
+	} else {
+		notes = append(notes, fmt.Sprintf("base and head: median ± 95%% CI over the rounds; %s; a metric regresses when p <= %.2f and the whole CI of head/base is beyond %.0f%%; verdict ~: no significant change",
+			test, c.Alpha, 100*c.MaxRegression))
+	}
 	if c.Design == verdict.DesignTwoRuns {
 		notes = append(notes, "two runs: only the speedup and the error rates gate by default; times, throughput and costs are advisory, as the runner's own speed may differ between the runs, which no interval over their rounds sees (a paired bench, --base-exe/--head-exe, measures both builds in every round)")
 	}
@@ -96,17 +122,7 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 			}
 		}
 	}
-	fmt.Fprintln(w)
-	for _, n := range notes {
-		if markdown {
-			fmt.Fprintf(w, "- %s\n", n)
-		} else {
-			fmt.Fprintln(w, n)
-		}
-	}
-	fmt.Fprintln(w)
-	writeVerdictLines(w, c, markdown)
-	return nil
+	return notes
 }
 
 // writeVerdictLines ends the table with what gated and what regressed
@@ -133,16 +149,20 @@ func writeVerdictLines(w io.Writer, c *verdict.Comparison, markdown bool) {
 
 func describeRun(r verdict.RunInfo) string {
 	workers := plural(r.Workers, "worker")
+	rounds := fmt.Sprintf("%d rounds", r.Rounds)
+	if len(r.SLOs) > 0 {
+		rounds = "capacity at " + strings.Join(r.SLOs, " and ")
+	}
 	if r.Build.Dir != "" {
-		return fmt.Sprintf("%s (commands in %s, %d CPUs %s, %s, %d rounds, %s)",
-			r.Name, r.Build.Dir, r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+		return fmt.Sprintf("%s (commands in %s, %d CPUs %s, %s, %s, %s)",
+			r.Name, r.Build.Dir, r.NumCPU, r.CPU, workers, rounds, r.Started)
 	}
 	if r.Build.Exe != "" {
-		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %s, %d rounds, %s)",
-			r.Name, r.Build.Exe, verdict.ShortSHA(r.Build.SHA256), r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+		return fmt.Sprintf("%s (%s, sha256 %s, %d CPUs %s, %s, %s, %s)",
+			r.Name, r.Build.Exe, verdict.ShortSHA(r.Build.SHA256), r.NumCPU, r.CPU, workers, rounds, r.Started)
 	}
-	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %s, %d rounds, %s)",
-		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, workers, r.Rounds, r.Started)
+	return fmt.Sprintf("%s (flipbench %s, commit %s, %d CPUs %s, %s, %s, %s)",
+		r.Name, r.Version, r.Commit, r.NumCPU, r.CPU, workers, rounds, r.Started)
 }
 
 // plural is "1 worker", "2 workers".
@@ -165,6 +185,14 @@ func metricLabel(d verdict.Delta) string {
 // formatStat is "median ±x%", the half-width of the CI relative to the
 // median, as benchstat prints it; ±∞ when there are too few rounds for a
 // 95% interval.
+// formatP is a p-value to three places; "-" where no test was run.
+func formatP(p float64) string {
+	if math.IsNaN(p) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", p)
+}
+
 func formatStat(s verdict.Stat, unit string) string {
 	var v string
 	switch unit {
@@ -231,9 +259,9 @@ func writeJUnit(w io.Writer, c *verdict.Comparison) error {
 		tc := junitCase{
 			Name:      d.Metric,
 			Classname: "flipbench.compare",
-			SystemOut: fmt.Sprintf("base %s, head %s, change %s, head/base %s-%s, p=%.3f, %s",
+			SystemOut: fmt.Sprintf("base %s, head %s, change %s, head/base %s-%s, p=%s, %s",
 				formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), verdict.FormatPct(d.ChangePct),
-				formatRatio(d.RatioLo), formatRatio(d.RatioHi), d.P, d.Verdict),
+				formatRatio(d.RatioLo), formatRatio(d.RatioHi), formatP(d.P), d.Verdict),
 		}
 		switch {
 		case d.Regressed():

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -53,14 +54,25 @@ func TestCapacityOf(t *testing.T) {
 func TestJudgeAStep(t *testing.T) {
 	t.Parallel()
 	var recs []Record
-	for i := range 100 {
-		recs = append(recs, Record{Seq: uint64(i), Status: 200, LatencyMs: float64(10 + i), SentMs: float64(i * 10), EndMs: float64(i*10 + 10 + i)})
+	for i := range 100 { // latencies 10 to 109 ms, in no order: a server that keeps up
+		lat := float64(10 + i*37%100)
+		recs = append(recs, Record{Seq: uint64(i), Status: 200, LatencyMs: lat, SentMs: float64(i * 10), EndMs: float64(i*10) + lat})
 	}
 	slos, _ := ParseSLOs([]string{"p99<=200ms"})
 	st := CapacityStep{Rate: 100, Results: recs}
 	st.Judge(slos)
-	if !st.Passed || st.Requests != 100 || st.ErrorRate != 0 || len(st.Ms) != 1 || st.Ms[0] < 100 || st.Ms[0] > 110 {
-		t.Errorf("a step inside its SLO: %+v", st)
+	if !st.Passed || st.Requests != 100 || st.ErrorRate != 0 || len(st.Ms) != 1 || st.Ms[0] < 100 || st.Ms[0] > 110 || st.KeptUp < 0.95 {
+		t.Errorf("a step inside its SLO: passed %v (%s), %d requests, errors %v, ms %v, kept up %v", st.Passed, st.Why, st.Requests, st.ErrorRate, st.Ms, st.KeptUp)
+	}
+	// The same latencies growing with the send time: a queue that grows,
+	// inside the SLO, but answered at 91% of the rate.
+	for i := range recs {
+		recs[i].LatencyMs = float64(10 + i)
+		recs[i].EndMs = recs[i].SentMs + recs[i].LatencyMs
+	}
+	st.Judge(slos)
+	if st.Passed || st.KeptUp < 0.9 || st.KeptUp > 0.92 || !strings.HasPrefix(st.Why, "served 90.9/s, 91% of the rate") {
+		t.Errorf("a growing queue: passed %v (%q), kept up %v; want a failure at 91%%", st.Passed, st.Why, st.KeptUp)
 	}
 	recs[0].Status, recs[1].Status = 500, 500
 	slos, _ = ParseSLOs([]string{"p99<=50ms"})

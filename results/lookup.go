@@ -85,6 +85,10 @@ func (r *Run) Metric(name, build string) (Metric, error) {
 		return Metric{}, fmt.Errorf("%w %q: the run has no arm %s (its arms: %s)", ErrUnknownMetric, name, armName, strings.Join(r.armNames(build), ", "))
 	case f.scaled && !Scaled(a.Mode):
 		return Metric{}, fmt.Errorf("%w %q: %s is not measured against a standard arm: it has no %s", ErrUnknownMetric, name, a.Name, fieldName)
+	case f.capacity && !r.Capacity():
+		return Metric{}, fmt.Errorf("%w %q: %s is a capacity run's (bench --capacity)", ErrUnknownMetric, name, fieldName)
+	case !f.capacity && r.Capacity():
+		return Metric{}, fmt.Errorf("%w %q: a capacity run holds no bursts; its metrics are ARM.capacity and capacity_speedup", ErrUnknownMetric, name)
 	}
 	within := strings.TrimPrefix(a.Name, BuildArmName(build, ""))
 	if f.scaled && a == primary {

@@ -68,7 +68,15 @@ func MergeRuns(names []string, runs []*Run) (*Run, error) {
 	if len(runs) == 0 {
 		return nil, errors.New("nothing to merge")
 	}
+	for i, r := range runs {
+		if r.Capacity() && len(runs) > 1 {
+			return nil, fmt.Errorf("%s is a capacity run: its searches cannot be pooled like rounds; report it alone", names[i])
+		}
+	}
 	first := runs[0]
+	if first.Capacity() {
+		return first, nil
+	}
 	out := &Run{
 		Schema: RunSchema, Env: first.Env, Config: first.Config, Started: first.Started,
 		Order: []string{}, Arms: slices.Clone(first.Arms), Rounds: []Round{},

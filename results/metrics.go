@@ -41,10 +41,10 @@ type field struct {
 	higherIsBetter bool
 	compared       bool
 	// scaled marks the fields only an arm measured against a standard
-	// arm has (speedup, efficiency).
-	scaled bool
-	run    func(r *Run, a *Arm) float64
-	round  func(r *Run, rd *Round, a *Arm) (float64, bool)
+	// arm has (speedup, efficiency); capacity those of a capacity run.
+	scaled, capacity bool
+	run              func(r *Run, a *Arm) float64
+	round            func(r *Run, rd *Round, a *Arm) (float64, bool)
 }
 
 // statField is a field of an arm's stats: the medians over the rounds of
@@ -99,6 +99,13 @@ var fields = []field{
 			}
 			return s.Cost.PeakRSSMB, true
 		}},
+	// A capacity run's: one search an arm, no rounds.
+	{name: "capacity", unit: "req/s", higherIsBetter: true, compared: true, capacity: true,
+		run:   func(_ *Run, a *Arm) float64 { return a.capacity().Rate },
+		round: noRounds},
+	{name: "capacity_speedup", unit: "x", higherIsBetter: true, compared: true, scaled: true, capacity: true,
+		run:   func(_ *Run, a *Arm) float64 { return a.capacity().Speedup },
+		round: noRounds},
 	statField("errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }),
 	statField("error_rate", "%", false, true, func(s Stats) float64 {
 		if s.Requests == 0 {
@@ -107,6 +114,20 @@ var fields = []field{
 		return 100 * float64(s.Errors) / float64(s.Requests)
 	}),
 }
+
+// noRounds is the per-round value of a capacity run's field: none.
+func noRounds(*Run, *Round, *Arm) (float64, bool) { return 0, false }
+
+// capacity is the arm's capacity, zero outside a capacity run.
+func (a *Arm) capacity() ArmCapacity {
+	if a.Capacity == nil {
+		return ArmCapacity{}
+	}
+	return *a.Capacity
+}
+
+// IsCapacity reports whether the metric is a capacity run's.
+func (m Metric) IsCapacity() bool { return m.f != nil && m.f.capacity }
 
 func roundSpeedup(_ *Run, rd *Round, a *Arm) (float64, bool) {
 	s := rd.Side(a.Name)

@@ -52,7 +52,8 @@ type Run struct {
 	// as a round counts only when every arm measured it, and named so
 	// that finished work is never dropped in silence.
 	CutShort []string `json:"cut_short,omitempty"`
-	// Order is the sequence in which the measured bursts ran, by arm.
+	// Order is the sequence in which the measured bursts ran, by arm;
+	// in a capacity run, the steps.
 	Order []string `json:"order"`
 	// Arms are the servers measured: the standard arm first, then each
 	// cluster, summarized over the rounds.

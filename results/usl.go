@@ -138,11 +138,14 @@ func (r *Run) curves() []Curve {
 }
 
 // fitCurves groups the cluster arms by build and policy into curves of
-// the speedup speedupOf reads, for every group with two or more sizes,
-// each with the law fitted to it.
+// the speedup speedupOf reads (NaN: the arm has none), for every group
+// with two or more sizes, each with the law fitted to it.
 func (r *Run) fitCurves(speedupOf func(*Arm) float64) []Curve {
 	var out []Curve
 	for _, a := range r.Clusters() {
+		if math.IsNaN(speedupOf(a)) {
+			continue
+		}
 		i := slices.IndexFunc(out, func(c Curve) bool { return c.Build == a.Build && c.Sched == a.Sched })
 		if i < 0 {
 			out = append(out, Curve{Build: a.Build, Sched: a.Sched})

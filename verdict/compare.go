@@ -313,6 +313,6 @@ func runInfo(name string, s side) RunInfo {
 	return RunInfo{
 		Name: name, Version: r.Env.Version, Commit: r.Env.Commit, Started: r.Started,
 		NumCPU: r.Env.NumCPU, CPU: r.Env.CPU, Rounds: cl.Speedup.Rounds, Workers: cl.Workers,
-		Image: r.Config.Image.SHA256, Errors: std.Errors + cl.Errors,
+		Image: r.Config.Image.SHA256, Errors: std.Errors + cl.Errors, SLOs: r.Config.SLOs,
 	}
 }

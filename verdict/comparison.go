@@ -120,12 +120,14 @@ type RunInfo struct {
 	Workers int           `json:"workers"`
 	Image   string        `json:"image_sha256"`
 	Errors  int           `json:"failed_requests"`
+	// SLOs are a capacity run's (bench --capacity), which has no rounds.
+	SLOs []string `json:"slos,omitempty"`
 }
 
 // Comparison is the result of [Compare].
 type Comparison struct {
 	Schema string `json:"schema"`
-	// Design is DesignTwoRuns or DesignPaired.
+	// Design is DesignTwoRuns, DesignPaired or DesignCapacity.
 	Design        string   `json:"design"`
 	Base          RunInfo  `json:"base"`
 	Head          RunInfo  `json:"head"`

@@ -47,7 +47,8 @@ func TestDependencyArrows(t *testing.T) {
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
-		{"bench", []string{"server", "queue", "fixtures", "httpfront", "loadgen", "results"}, nil},
+		{"bench", []string{"server", "queue", "fixtures", "httpfront", "loadgen", "results", "capacity"}, nil},
+		{"results/resultstest", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 		{"verdict/simulate", []string{"verdict", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
 	for _, tt := range tests {

@@ -187,7 +187,11 @@ func (o *benchOptions) validate() error {
 	if err := o.cfg.Validate(); err != nil {
 		return &usageError{err}
 	}
-	if err := report.ResolveAssertions(o.checks, o.cfg.Servers.Arms()); err != nil {
+	var slos []string
+	if o.capacity {
+		slos = results.SLONames(o.search.cfg.SLOs)
+	}
+	if err := report.ResolveAssertions(o.checks, o.cfg.Servers.Arms(), slos); err != nil {
 		return usageErrorf("--assert: %w", err)
 	}
 	return nil
@@ -297,7 +301,7 @@ func capacityConfig(opts *benchOptions, cfg bench.Config, prog *progress, stderr
 	if !opts.quiet {
 		c.OnStep = func(arm string, st results.CapacityStep) {
 			prog.finish()
-			fmt.Fprintf(stderr, "%s: %s\n", arm, report.StepVerdict(st))
+			fmt.Fprintf(stderr, "%s: %s\n", arm, report.StepVerdict(st, opts.search.cfg.SLOs))
 		}
 	}
 	return c
@@ -489,6 +493,19 @@ efficiency. A {workers} placeholder in --cluster-cmd is replaced by each size of
 OLD --head-dir NEW runs the same commands in two checkouts, both builds' arms in
 every round, and flipbench compare gates the run file as it does flipbench's own.
 
+Capacity at an SLO instead of bursts: --capacity --slo 'p99<=3s' (repeatable:
+any percentile, or errors<=1%, the error bound when none is given) searches the
+highest rate each arm takes while it meets every SLO and answers at 97% of the
+rate or more: open-loop constant-rate steps (each held --hold, at least
+--min-requests), doubled from --start until one fails, bisected to --resolution,
+the highest pass held again. The arms take turns, a step each, in ABBA order, each
+warmed up first; a step other processes disturbed is held again; --budget bounds
+the whole bench. The table gives each arm's capacity, its capacity speedup and
+efficiency, the latencies and the server's CPU at capacity, and every step;
+--plot draws each arm's latency against the offered rate, and with --workers
+1,2,3,4 the capacity scaling curve with its USL fit; compare gates the capacities
+of two capacity runs (see docs/capacity.md).
+
 --assert 'METRIC OP VALUE' checks an absolute bound on a metric (` + results.MetricHelp() + `;
 errors is a count, error_rate a percentage; times take units, like 5s): each
 check is printed with PASS or FAIL.
@@ -507,6 +524,8 @@ const benchExample = `  $ flipbench bench
   $ flipbench bench --quick --modes all --queue-reply async
   $ flipbench bench --image photo.jpg --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ flipbench bench --assert 'speedup>=1.6' --assert 'cluster.p99<=5s'
+  $ flipbench bench --capacity --slo 'p99<=3s' --image photo-2400.jpg --plot capacity.html
+  $ flipbench bench --capacity --slo 'p99<=3s' --workers 1,2,3,4 --start 2 --budget 30m --out scaling.json
   $ flipbench bench --standard-cmd 'node standard.js' --cluster-cmd 'node cluster.js' \
       --url http://127.0.0.1:3000/flip --workers 8
   $ flipbench bench --standard-cmd 'node standard.js' --cluster-cmd 'node cluster.js' \

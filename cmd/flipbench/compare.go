@@ -144,14 +144,19 @@ func runCompare(ctx context.Context, opts *compareOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	var c *verdict.Comparison
-	if opts.head == "" {
-		c, err = verdict.ComparePaired(base, opts.base, opts.opt)
-	} else {
-		head, rerr := readRun(opts.head)
-		if rerr != nil {
-			return rerr
+	var head *results.Run
+	if opts.head != "" {
+		if head, err = readRun(opts.head); err != nil {
+			return err
 		}
+	}
+	var c *verdict.Comparison
+	switch {
+	case base.Capacity() || (head != nil && head.Capacity()):
+		c, err = verdict.CompareCapacity(base, head, opts.base, opts.head, opts.opt)
+	case head == nil:
+		c, err = verdict.ComparePaired(base, opts.base, opts.opt)
+	default:
 		c, err = verdict.Compare(base, head, opts.base, opts.head, opts.opt)
 	}
 	if errors.Is(err, verdict.ErrDifferentSetups) && !opts.opt.Force {

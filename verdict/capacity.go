@@ -1,0 +1,173 @@
+package verdict
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/flipbench/flipbench/results"
+)
+
+// DesignCapacity is a [Comparison] of capacity runs (bench --capacity):
+// of two runs, or of the head arms of one paired run with its base arms.
+const DesignCapacity = "capacity"
+
+// CapacityGates are the metrics whose regression fails a comparison of
+// capacity runs: the capacity of the standard and of the compared arm.
+// The capacity speedup, a ratio of two searches, is shown, advisory.
+var CapacityGates = []string{"standard.capacity", "capacity"}
+
+// CompareCapacity compares capacity runs: two (base and head), or with
+// head nil the head arms of a paired one (bench --capacity --base-exe
+// --head-exe) with their base arms. A search knows an arm's capacity to
+// a bracket, from the highest rate that passed to the lowest that failed
+// above it; head/base is bracketed by dividing the brackets' ends, and a
+// capacity regresses when the whole bracket of head/base lies beyond
+// MaxRegression, down. The bracket is the search's resolution, not its
+// noise: a step's verdict near the knee is itself noisy, which one
+// search does not measure (the arms' interleaved turns of a paired run
+// put both builds under the same drift).
+func CompareCapacity(base, head *results.Run, baseName, headName string, opt Options) (*Comparison, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if !base.Capacity() || (head != nil && !head.Capacity()) {
+		return nil, fmt.Errorf("compare a capacity run with a capacity run (bench --capacity): %w", ErrIncomparable)
+	}
+	var bs, hs side
+	var err error
+	if head == nil {
+		if !base.Paired() {
+			return nil, fmt.Errorf("%s: %w (bench --capacity --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", baseName, ErrNotPaired)
+		}
+		head, headName, baseName = base, baseName+" (head)", baseName+" (base)"
+		bs, err = sideOf(base, results.Base, baseName)
+		if err == nil {
+			hs, err = sideOf(head, results.Head, headName)
+		}
+	} else {
+		bs, err = sideOf(base, "", baseName)
+		if err == nil {
+			hs, err = sideOf(head, "", headName)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := newComparison(DesignCapacity, runInfo(baseName, bs), runInfo(headName, hs), opt)
+	if slices.Compare(base.Config.SLOs, head.Config.SLOs) != 0 {
+		if !opt.Force {
+			return nil, fmt.Errorf("base searched at %v, head at %v: %w", base.Config.SLOs, head.Config.SLOs, ErrDifferentSetups)
+		}
+		c.Notes = append(c.Notes, fmt.Sprintf("(!) the SLOs differ: base %v, head %v", base.Config.SLOs, head.Config.SLOs))
+	}
+	if baseName == headName || sameRun(base, head) {
+		c.Notes = append(c.Notes, "base and head are the same run: nothing can have changed")
+	}
+	if err := c.compareCapacities(bs, hs, opt); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// compareCapacities compares each capacity metric of hs's that the
+// gates and the table name with its counterpart in bs.
+func (c *Comparison) compareCapacities(bs, hs side, opt Options) error {
+	gates := slices.Clone(CapacityGates)
+	for _, g := range opt.Gates {
+		if !slices.Contains(gates, g) {
+			gates = append(gates, g)
+		}
+	}
+	gated, err := hs.gated(gates)
+	if err != nil {
+		return err
+	}
+	advisory, err := hs.gated(opt.Advisory)
+	if err != nil {
+		return fmt.Errorf("advisory: %w", err)
+	}
+	for name := range advisory {
+		delete(gated, name)
+	}
+	for _, m := range hs.metrics(gated) {
+		b, h := bs.counterpart(hs, m.Arm), hs.run.ArmIn(hs.build, m.Arm)
+		if b == nil {
+			return fmt.Errorf("%s: base has no arm %s: %w", m.Name, m.Arm, ErrIncomparable)
+		}
+		d := capacityDelta(m, bracket(bs.run, b, m), bracket(hs.run, h, m), c.MaxRegression)
+		d.Gated = gated[m.Name]
+		c.Deltas = append(c.Deltas, d)
+	}
+	for _, d := range c.Deltas {
+		switch {
+		case d.Regressed():
+			c.Failed = append(c.Failed, d.Regression())
+		case d.Verdict == VerdictRegression:
+			c.Advisory = append(c.Advisory, d.Regression())
+		}
+	}
+	return nil
+}
+
+// bracket is the metric's value of arm a of r and the bracket its
+// search narrowed it to: for a capacity, the highest rate that passed
+// and the lowest that failed above it (+Inf when none did); a capacity
+// speedup is bracketed by its arms' brackets.
+func bracket(r *results.Run, a *results.Arm, m results.Metric) Stat {
+	arm := capacityBracket(r, a)
+	if m.Field != "capacity_speedup" || a.Capacity == nil {
+		return arm
+	}
+	std := capacityBracket(r, r.Arm(a.Baseline))
+	return Stat{Median: a.Capacity.Speedup, Lo: arm.Lo / std.Hi, Hi: arm.Hi / std.Lo, N: arm.N}
+}
+
+func capacityOf(a *results.Arm) float64 {
+	if a == nil || a.Capacity == nil {
+		return 0
+	}
+	return a.Capacity.Rate
+}
+
+// capacityBracket is arm a's capacity, from the highest rate that
+// passed to the lowest that failed above it, and its steps.
+func capacityBracket(r *results.Run, a *results.Arm) Stat {
+	s, capacity := r.SearchOf(a.Name), capacityOf(a)
+	st := Stat{Median: capacity, Lo: capacity, Hi: math.Inf(1)}
+	if s == nil {
+		return st
+	}
+	for _, step := range s.Steps {
+		if !step.Repeated && !step.Passed && step.Rate > capacity {
+			st.Hi = min(st.Hi, step.Rate)
+		}
+	}
+	st.N = len(s.Steps)
+	return st
+}
+
+// capacityDelta decides one capacity metric: head/base, bracketed; a
+// regression (or improvement) when the bracket lies wholly below (above)
+// 1, and beyond maxRegression for a regression.
+func capacityDelta(m results.Metric, b, h Stat, maxRegression float64) Delta {
+	d := Delta{Metric: m.Name, Unit: m.Unit, HigherIsBetter: true, Base: b, Head: h, P: math.NaN()}
+	if b.Median <= 0 {
+		d.ChangePct, d.RatioLo, d.RatioHi, d.Verdict = math.NaN(), math.NaN(), math.NaN(), VerdictNoChange
+		d.Warnings = append(d.Warnings, fmt.Sprintf("%s: base met no rate, nothing to compare with", m.Name))
+		return d
+	}
+	d.ChangePct = 100 * (h.Median/b.Median - 1)
+	d.RatioLo, d.RatioHi = h.Lo/b.Hi, h.Hi/b.Lo
+	switch {
+	case d.RatioHi < 1-maxRegression:
+		d.Verdict = VerdictRegression
+	case d.RatioHi < 1:
+		d.Verdict = VerdictSmall
+	case d.RatioLo > 1:
+		d.Verdict = VerdictImprovement
+	default:
+		d.Verdict = VerdictNoChange
+	}
+	return d
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 // bench of bursts would measure.
 type CapacityConfig struct {
 	// Config gives the servers, the request timeout, the loader, the
-	// build and the progress reports; its Requests, Rounds and
-	// Measurement do not apply.
+	// build, the progress reports and the warm-up before the first step
+	// (its Measurement's, by default one request a worker); its Rounds
+	// do not apply.
 	Config
 	// Search is each arm's search: its SLOs (at least one), first rate,
 	// steps and resolution. Its Budget bounds the whole bench, every
@@ -52,13 +54,10 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 	run := &results.Run{
 		Schema:  results.RunSchema,
 		Env:     results.CurrentEnv(cfg.Version, cfg.Commit),
-		Config:  results.RunConfig{SLOs: results.SLONames(cfg.Search.SLOs), Resolution: cfg.Search.Resolution},
+		Config:  capacityConfig(cfg.Search),
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Order:   []string{},
 		Rounds:  []results.Round{},
-	}
-	if !slices.ContainsFunc(cfg.Search.SLOs, func(s results.SLO) bool { return s.P == 0 }) {
-		run.Config.SLOs = append(run.Config.SLOs, results.DefaultErrorSLO.String())
 	}
 	arms := map[string]results.ArmSpec{}
 	var names []string
@@ -89,6 +88,19 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 		return run, nil
 	}
 	return run, err
+}
+
+// capacityConfig is what a run file keeps of a search's settings: what
+// its steps' verdicts depend on, and the budget.
+func capacityConfig(c capacity.Config) results.RunConfig {
+	return results.RunConfig{
+		SLOs:        results.SLONames(results.WithErrorBound(c.SLOs)),
+		Resolution:  cmp.Or(c.Resolution, capacity.DefaultResolution),
+		BudgetMs:    results.Ms(c.Budget),
+		HoldMs:      results.Ms(cmp.Or(c.Hold, capacity.DefaultHold)),
+		MinRequests: cmp.Or(c.MinRequests, capacity.DefaultMinRequests),
+		MinKeptUp:   max(0, cmp.Or(c.MinKeptUp, results.MinKeptUp)),
+	}
 }
 
 // searches carries out the arms' searches, one step at a time.
@@ -132,7 +144,8 @@ func (s *searches) run(ctx context.Context, names []string) error {
 			}
 			if res != nil {
 				s.mu.Lock()
-				s.done[i] = results.Search{Arm: arm, Steps: res.Steps, OutOfBudget: res.OutOfBudget, Ceiling: res.Ceiling, TookMs: results.Ms(res.Took)}
+				s.done[i] = results.Search{Arm: arm, Steps: res.Steps, OutOfBudget: res.OutOfBudget, Ceiling: res.Ceiling,
+					Unsettled: res.Unsettled, TookMs: results.Ms(res.Took)}
 				s.mu.Unlock()
 			}
 		})
@@ -155,13 +168,16 @@ func (s *searches) searchConfig(arm string) capacity.Config {
 			return results.CapacityStep{}, err
 		}
 		defer s.turns.pass(arm)
-		if !s.deadline.IsZero() && time.Now().Add(d).After(s.deadline) {
+		if !s.deadline.IsZero() && time.Now().Add(capacity.StepBound(d)).After(s.deadline) {
 			return results.CapacityStep{}, capacity.ErrOutOfBudget
 		}
-		s.mu.Lock()
-		s.order = append(s.order, arm)
-		s.mu.Unlock()
-		return s.step(ctx, arm, rate, d)
+		st, err := s.step(ctx, arm, rate, d)
+		if err == nil {
+			s.mu.Lock()
+			s.order = append(s.order, arm)
+			s.mu.Unlock()
+		}
+		return st, err
 	}
 	if s.cfg.OnStep != nil {
 		c.OnStep = func(st results.CapacityStep) { s.cfg.OnStep(arm, st) }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/flipbench/flipbench/results"
@@ -33,6 +32,22 @@ var ErrOutOfBudget = errors.New("out of budget")
 // Step is one held rate and its verdict.
 type Step = results.CapacityStep
 
+// MaxStepRequests bounds the requests of one step, as the load
+// generator bounds a round's: the highest rate a search tries is this
+// over the hold (20,000/s for 5 s).
+const MaxStepRequests = 100_000
+
+// The default hold of a step and its fewest requests: a slow rate is
+// held longer, so that a p99 has requests to stand on.
+const (
+	DefaultHold        = 5 * time.Second
+	DefaultMinRequests = 50
+)
+
+// DefaultResolution is how close a search narrows the highest pass and
+// the lowest failure: 5% of the failure.
+const DefaultResolution = 0.05
+
 // Config is a search.
 type Config struct {
 	// SLOs every step must meet; an error rate of 1% at most is always
@@ -51,6 +66,9 @@ type Config struct {
 	// Budget bounds the search's time (0: none); a search out of budget
 	// returns the highest rate that passed, marked unconfirmed.
 	Budget time.Duration
+	// MinKeptUp is the share of the offered rate a step must be answered
+	// at (default results.MinKeptUp; -1: no such bound).
+	MinKeptUp float64
 	// Repeats is how many times a disturbed step (other processes took
 	// more than results.DisturbedCores of a core) is held again; its
 	// verdict stands after the last (default 2; -1: none).
@@ -71,22 +89,24 @@ type Result struct {
 	// OutOfBudget is set when the budget stopped the search before the
 	// resolution was reached; Ceiling when MaxRate passed. Either leaves
 	// Capacity unconfirmed: the highest rate that passed once.
-	OutOfBudget bool          `json:"out_of_budget,omitempty"`
-	Ceiling     bool          `json:"ceiling,omitempty"`
-	Took        time.Duration `json:"took_ns"`
+	OutOfBudget bool `json:"out_of_budget,omitempty"`
+	Ceiling     bool `json:"ceiling,omitempty"`
+	// Unsettled is set when three confirmations failed (see
+	// results.Search).
+	Unsettled bool          `json:"unsettled,omitempty"`
+	Took      time.Duration `json:"took_ns"`
 }
 
 func (c Config) withDefaults() Config {
 	c.Start = cmp.Or(c.Start, 1)
 	c.Factor = cmp.Or(c.Factor, 2)
-	c.Resolution = cmp.Or(c.Resolution, 0.05)
+	c.Resolution = cmp.Or(c.Resolution, DefaultResolution)
 	c.MaxRate = cmp.Or(c.MaxRate, 100000)
-	c.Hold = cmp.Or(c.Hold, 5*time.Second)
-	c.MinRequests = cmp.Or(c.MinRequests, 50)
+	c.Hold = cmp.Or(c.Hold, DefaultHold)
+	c.MinRequests = cmp.Or(c.MinRequests, DefaultMinRequests)
 	c.Repeats = max(0, cmp.Or(c.Repeats, 2))
-	if !slices.ContainsFunc(c.SLOs, func(s results.SLO) bool { return s.P == 0 }) {
-		c.SLOs = append(slices.Clone(c.SLOs), results.DefaultErrorSLO)
-	}
+	c.MinKeptUp = max(0, cmp.Or(c.MinKeptUp, results.MinKeptUp))
+	c.SLOs = results.WithErrorBound(c.SLOs)
 	return c
 }
 
@@ -102,7 +122,7 @@ func Search(ctx context.Context, cfg Config) (*Result, error) {
 	if errors.Is(err, ErrOutOfBudget) {
 		s.res.OutOfBudget, err = true, nil
 	}
-	s.res.Capacity = results.CapacityOf(s.res.Steps, s.res.OutOfBudget || s.res.Ceiling)
+	s.res.Capacity = results.CapacityOf(s.res.Steps, s.res.OutOfBudget || s.res.Ceiling || s.res.Unsettled)
 	return s.res, err
 }
 
@@ -118,7 +138,10 @@ func (s *searcher) run(ctx context.Context) error {
 		s.res.Ceiling = err == nil // no failure up to MaxRate
 		return err
 	}
-	for range 3 { // a confirmation that fails narrows again, below it
+	// A confirmation that fails narrows again, below it; three that fail
+	// say the capacity moves more than the resolution, and more holds
+	// would chase it down, so the search stops there, unsettled.
+	for range 3 {
 		if lo, hi, err = s.bisect(ctx, lo, hi); err != nil || lo == 0 {
 			return err // nothing passed, down to Start over Factor cubed
 		}
@@ -128,6 +151,7 @@ func (s *searcher) run(ctx context.Context) error {
 		}
 		hi, lo = lo, s.lastPassBelow(lo)
 	}
+	s.res.Unsettled = true
 	return nil
 }
 
@@ -135,7 +159,8 @@ func (s *searcher) run(ctx context.Context) error {
 // the highest pass and the lowest failure (+Inf at MaxRate).
 func (s *searcher) climb(ctx context.Context) (lo, hi float64, err error) {
 	hi = math.Inf(1)
-	for rate := s.cfg.Start; rate <= s.cfg.MaxRate; rate *= s.cfg.Factor {
+	top := min(s.cfg.MaxRate, MaxStepRequests/s.cfg.Hold.Seconds())
+	for rate := s.cfg.Start; rate <= top; rate *= s.cfg.Factor {
 		ok, err := s.step(ctx, rate)
 		if err != nil || !ok {
 			return lo, rate, err
@@ -180,12 +205,18 @@ func (s *searcher) lastPassBelow(r float64) float64 {
 	return best
 }
 
+// StepBound is the time a budget keeps for a step held for hold: the
+// hold, and as long again for the queue of an overloaded step to drain
+// (the search's first failure is at most Factor times its capacity, so
+// its queue takes at most about as long as the hold).
+func StepBound(hold time.Duration) time.Duration { return 2 * hold }
+
 // step holds rate and judges it against the SLOs; a disturbed step is
 // held again, up to Repeats times.
 func (s *searcher) step(ctx context.Context, rate float64) (bool, error) {
 	hold := max(s.cfg.Hold, time.Duration(float64(s.cfg.MinRequests)/rate*float64(time.Second)))
 	for try := 0; ; try++ {
-		if s.cfg.Budget > 0 && time.Since(s.start)+hold > s.cfg.Budget {
+		if s.cfg.Budget > 0 && time.Since(s.start)+StepBound(hold) > s.cfg.Budget {
 			return false, ErrOutOfBudget
 		}
 		st, err := s.cfg.Measure(ctx, rate, hold)
@@ -196,7 +227,7 @@ func (s *searcher) step(ctx context.Context, rate float64) (bool, error) {
 			return false, fmt.Errorf("step at %.1f/s: %w", rate, err)
 		}
 		st.Rate, st.HoldMs = rate, results.Ms(hold)
-		st.Judge(s.cfg.SLOs)
+		st.Judge(s.cfg.SLOs, s.cfg.MinKeptUp)
 		st.Repeated = st.Disturbed && try < s.cfg.Repeats && ctx.Err() == nil
 		s.res.Steps = append(s.res.Steps, st)
 		if s.cfg.OnStep != nil {

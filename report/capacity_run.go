@@ -39,7 +39,7 @@ func writeCapacityTable(w io.Writer, r *results.Run, markdown bool) error {
 			header = append(header, fmt.Sprintf("p%g", s.P))
 		}
 	}
-	header = append(header, "server CPU", "CPU/request", "steps", "search")
+	header = append(header, "server CPU", "CPU/request", "steps", "held")
 	var rows []row
 	for _, a := range r.Arms {
 		rows = append(rows, capacityRow(r, a, slos))
@@ -99,13 +99,15 @@ func capacityRow(r *results.Run, a results.Arm, slos []results.SLO) row {
 		return Duration(ms)
 	}
 	out := row{a.Name, strconv.Itoa(a.Workers), capCell, speed, eff, at(c.P50Ms)}
-	for i, s := range slos {
+	i := 0 // Ms holds the latency SLOs' percentiles, in their order
+	for _, s := range slos {
 		if s.P > 0 {
 			v := -1.0
 			if i < len(c.Ms) {
 				v = c.Ms[i]
 			}
 			out = append(out, at(v))
+			i++
 		}
 	}
 	cores, perReq := "-", "-"
@@ -117,7 +119,7 @@ func capacityRow(r *results.Run, a results.Arm, slos []results.SLO) row {
 	}
 	took := "-"
 	if s := r.SearchOf(a.Name); s != nil {
-		took = Duration(s.TookMs)
+		took = Duration(s.StepsMs())
 	}
 	return append(out, cores, perReq, strconv.Itoa(c.Steps), took)
 }
@@ -138,7 +140,7 @@ func stepsLine(arm string, s *results.Search) string {
 
 // capacityNotes say how to read the table and what to distrust.
 func capacityNotes(r *results.Run) []string {
-	notes := []string{"capacity: the highest offered rate at which every SLO was met, held twice (the second hold confirms it); p50 and the SLO's percentiles, server CPU (the server's process tree's CPU time over the step's wall time) and CPU/request: at capacity; speedup: capacity over standard's; efficiency: speedup per worker"}
+	notes := []string{fmt.Sprintf("capacity: the highest offered rate at which every SLO was met and the server answered at %g%% of the rate or more, held twice (the second hold confirms it); p50 and the SLO's percentiles, server CPU (the server's process tree's CPU time over the step's wall time) and CPU/request: at capacity; speedup: capacity over standard's; efficiency: speedup per worker; held: the time of the arm's own steps", 100*r.Config.MinKeptUp)}
 	repeated, unconfirmed := 0, []string{}
 	for _, s := range r.Searches {
 		for _, st := range s.Steps {
@@ -146,14 +148,20 @@ func capacityNotes(r *results.Run) []string {
 				repeated++
 			}
 		}
-		if s.OutOfBudget {
-			unconfirmed = append(unconfirmed, s.Arm+" (out of budget)")
-		} else if s.Ceiling {
-			unconfirmed = append(unconfirmed, s.Arm+" (met the SLOs at the highest rate tried)")
+		switch {
+		case s.OutOfBudget:
+			unconfirmed = append(unconfirmed, s.Arm+" (out of budget: a longer --budget finishes the search)")
+		case s.Ceiling:
+			unconfirmed = append(unconfirmed, s.Arm+" (met the SLOs at the highest rate a step may hold: 100,000 requests over --hold)")
+		case s.Unsettled:
+			unconfirmed = append(unconfirmed, s.Arm+" (three confirmations failed: its capacity moved more than the resolution; see its steps)")
 		}
 	}
+	if r.Config.BudgetMs > 0 {
+		notes = append(notes, fmt.Sprintf("budget %s: the bench took %s", Duration(r.Config.BudgetMs), Duration(r.WallMs)))
+	}
 	if len(unconfirmed) > 0 {
-		notes = append(notes, "(!) unconfirmed: "+strings.Join(unconfirmed, ", ")+": the highest rate that passed once, not narrowed to the resolution; a longer --budget finishes the search")
+		notes = append(notes, "(!) unconfirmed, the highest rate that passed once: "+strings.Join(unconfirmed, "; "))
 	}
 	if repeated > 0 {
 		notes = append(notes, fmt.Sprintf("%d step(s) disturbed (other processes took more than %.2f of a core) and held again; only the repeat counts", repeated, results.DisturbedCores))
@@ -193,8 +201,7 @@ const capacityCaption = "Each point is one step of a search: a rate held open lo
 // latencyThroughputPlot draws each arm's latency–throughput curve, on a
 // logarithmic latency axis (past the knee, latency grows by tens).
 func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
-	slo, hasSLO := results.LatencySLO(slos)
-	at := slices.IndexFunc(slos, func(s results.SLO) bool { return s.P > 0 })
+	slo, hasSLO := results.LatencySLO(slos) // the first: Ms[0]
 	p := plot.New()
 	p.Title.Text = "latency against offered rate, every step"
 	p.X.Label.Text = "offered rate (requests a second)"
@@ -214,12 +221,12 @@ func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 		addCurve(p, steps, median, clr, true, fmt.Sprintf("%s: p50", a.Name))
 		if hasSLO {
 			pick := func(st results.CapacityStep) float64 {
-				if at < len(st.Ms) {
-					return st.Ms[at]
+				if len(st.Ms) > 0 {
+					return st.Ms[0]
 				}
 				return -1
 			}
-			addCurve(p, steps, pick, clr, false, fmt.Sprintf("%s: p%g (capacity %s/s)", a.Name, slo.P, rate(capCell(a))))
+			addCurve(p, steps, pick, clr, false, fmt.Sprintf("%s: p%g (capacity %s/s)", a.Name, slo.P, rate(a.CapacityRate())))
 		}
 		for _, st := range steps {
 			top = max(top, st.Rate)
@@ -236,13 +243,6 @@ func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 	p.X.Min = 0
 	p.Legend.Top, p.Legend.Left = true, true
 	return p
-}
-
-func capCell(a results.Arm) float64 {
-	if a.Capacity == nil {
-		return 0
-	}
-	return a.Capacity.Rate
 }
 
 // addCurve draws the latency of of each step against its rate: a line

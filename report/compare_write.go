@@ -72,7 +72,7 @@ func writeCompareTable(w io.Writer, c *verdict.Comparison, markdown bool) error 
 			v += " (advisory)"
 		}
 		rows = append(rows, row{
-			metricLabel(d), formatStat(d.Base, d.Unit), formatStat(d.Head, d.Unit), change,
+			metricLabel(d), formatSide(c, d.Base, d.Unit), formatSide(c, d.Head, d.Unit), change,
 			fmt.Sprintf("%s-%s", formatRatio(d.RatioLo), formatRatio(d.RatioHi)), formatP(d.P), v,
 		})
 	}
@@ -182,9 +182,6 @@ func metricLabel(d verdict.Delta) string {
 	return d.Metric
 }
 
-// formatStat is "median ±x%", the half-width of the CI relative to the
-// median, as benchstat prints it; ±∞ when there are too few rounds for a
-// 95% interval.
 // formatP is a p-value to three places; "-" where no test was run.
 func formatP(p float64) string {
 	if math.IsNaN(p) {
@@ -193,6 +190,26 @@ func formatP(p float64) string {
 	return fmt.Sprintf("%.3f", p)
 }
 
+// formatSide is one side of a metric: its median and CI, or, for a
+// capacity, its search's bracket: "7.25 (to 7.5)", "7.25 (to ∞)" when
+// no rate above it failed.
+func formatSide(c *verdict.Comparison, s verdict.Stat, unit string) string {
+	if c.Design != verdict.DesignCapacity {
+		return formatStat(s, unit)
+	}
+	hi := "∞"
+	if !math.IsInf(s.Hi, 0) && !math.IsNaN(s.Hi) {
+		hi = rate(s.Hi)
+	}
+	if unit == "x" {
+		return fmt.Sprintf("%.2fx (%.2f to %s)", s.Median, s.Lo, hi)
+	}
+	return fmt.Sprintf("%s (to %s)", rate(s.Median), hi)
+}
+
+// formatStat is "median ±x%", the half-width of the CI relative to the
+// median, as benchstat prints it; ±∞ when there are too few rounds for a
+// 95% interval.
 func formatStat(s verdict.Stat, unit string) string {
 	var v string
 	switch unit {
@@ -217,7 +234,10 @@ func formatStat(s verdict.Stat, unit string) string {
 }
 
 func formatRatio(r float64) string {
-	if math.IsInf(r, 0) || math.IsNaN(r) {
+	switch {
+	case math.IsNaN(r):
+		return "-"
+	case math.IsInf(r, 0):
 		return "∞"
 	}
 	return fmt.Sprintf("%.2f", r)

@@ -61,10 +61,16 @@ func ParseSLOs(names []string) ([]SLO, error) {
 		}
 		out = append(out, s)
 	}
-	if !slices.ContainsFunc(out, func(s SLO) bool { return s.P == 0 }) {
-		out = append(out, DefaultErrorSLO)
+	return WithErrorBound(out), nil
+}
+
+// WithErrorBound is slos with [DefaultErrorSLO] added when none bounds
+// the error rate.
+func WithErrorBound(slos []SLO) []SLO {
+	if slices.ContainsFunc(slos, func(s SLO) bool { return s.P == 0 }) {
+		return slos
 	}
-	return out, nil
+	return append(slices.Clone(slos), DefaultErrorSLO)
 }
 
 // SLONames writes SLOs as ParseSLO reads them.
@@ -136,12 +142,15 @@ type CapacityStep struct {
 // once: an overloaded server answers at its own pace, not the load's.
 // Steps of 50 requests or more that kept up measured 0.989 to 1.006 of
 // their rate on 2 CPUs, overloaded ones 0.43 to 0.957 (a worker offered
-// 8.25/s where it serves 7.9/s); 3% admits the noise of the first.
+// 8.25/s where it serves 7.9/s); 3% admits the noise of the first. A
+// run file keeps the bar its steps were judged by (RunConfig.MinKeptUp).
 const MinKeptUp = 0.97
 
-// Judge derives the step's verdict from its requests: every SLO met.
-// Cancelled requests (an interruption's) are left out.
-func (st *CapacityStep) Judge(slos []SLO) {
+// Judge derives the step's verdict from its requests: every SLO met,
+// and the server answering at minKeptUp of the offered rate at least
+// (0: no such bound). Cancelled requests (an interruption's) are left
+// out.
+func (st *CapacityStep) Judge(slos []SLO, minKeptUp float64) {
 	var lat []float64
 	failed, sent := 0, 0
 	for _, r := range st.Results {
@@ -149,7 +158,7 @@ func (st *CapacityStep) Judge(slos []SLO) {
 			continue
 		}
 		sent++
-		if r.Status < 200 || r.Status > 299 {
+		if !r.OK() {
 			failed++
 			continue
 		}
@@ -171,9 +180,10 @@ func (st *CapacityStep) Judge(slos []SLO) {
 	for _, slo := range slos {
 		st.judge(slo, lat)
 	}
-	st.ServedRate, st.KeptUp = servedRate(st.Results)
-	if st.KeptUp > 0 && st.KeptUp < MinKeptUp && st.Passed {
-		st.Passed, st.Why = false, fmt.Sprintf("served %.3g/s, %.0f%% of the rate < %.0f%%", st.ServedRate, 100*st.KeptUp, 100*MinKeptUp)
+	served, keptUp := servedRate(st.Results)
+	st.ServedRate, st.KeptUp = round3(served), round3(keptUp)
+	if keptUp > 0 && keptUp < minKeptUp && st.Passed {
+		st.Passed, st.Why = false, fmt.Sprintf("served %.3g/s, %.1f%% of the rate < %g%%", served, 100*keptUp, 100*minKeptUp)
 	}
 }
 
@@ -184,12 +194,7 @@ func (st *CapacityStep) Judge(slos []SLO) {
 // averaged out over the step; an overloaded one at its own. 0, 0 with
 // fewer than three successes.
 func servedRate(recs []Record) (served, keptUp float64) {
-	var ok []Record
-	for _, r := range recs {
-		if r.Status >= 200 && r.Status <= 299 && !r.Canceled() {
-			ok = append(ok, r)
-		}
-	}
+	ok := slices.DeleteFunc(slices.Clone(recs), func(r Record) bool { return !r.OK() })
 	if len(ok) < 3 {
 		return 0, 0
 	}
@@ -199,7 +204,7 @@ func servedRate(recs []Record) (served, keptUp float64) {
 	if sendSlope <= 0 || endSlope <= 0 {
 		return 0, 0 // sent or answered all at once: no rate to compare
 	}
-	return round3(1000 / endSlope), round3(sendSlope / endSlope)
+	return 1000 / endSlope, sendSlope / endSlope
 }
 
 // slope is the least-squares slope of of(recs[i]) against i.
@@ -280,8 +285,30 @@ type Search struct {
 	// passed. Either leaves the capacity unconfirmed.
 	OutOfBudget bool `json:"out_of_budget,omitempty"`
 	Ceiling     bool `json:"ceiling,omitempty"`
+	// Unsettled is set when the highest pass failed when held again, and
+	// again below, three times: the server's capacity moved more than the
+	// resolution. It leaves the capacity unconfirmed too.
+	Unsettled bool `json:"unsettled,omitempty"`
 	// TookMs is how long the search took, turns of other arms included.
 	TookMs float64 `json:"took_ms"`
+}
+
+// unconfirmed reports whether the search stopped before it confirmed a
+// capacity.
+func (s *Search) unconfirmed() bool { return s.OutOfBudget || s.Ceiling || s.Unsettled }
+
+// StepsMs is how long the search's own steps took, other arms' turns
+// left out: each step from its first send to its last answer.
+func (s *Search) StepsMs() float64 {
+	total := 0.0
+	for _, st := range s.Steps {
+		end := 0.0
+		for _, r := range st.Results {
+			end = max(end, r.EndMs)
+		}
+		total += end
+	}
+	return round3(total)
 }
 
 // ArmCapacity is an arm's capacity and what it cost, derived from its
@@ -308,6 +335,15 @@ type ArmCapacity struct {
 	Steps       int  `json:"steps"`
 }
 
+// CapacityRate is the arm's capacity, 0 when it has none (no rate met
+// the SLOs, or the run is not a capacity run).
+func (a *Arm) CapacityRate() float64 {
+	if a == nil || a.Capacity == nil {
+		return 0
+	}
+	return a.Capacity.Rate
+}
+
 // Capacity reports whether the run is a capacity search (bench
 // --capacity) rather than rounds of bursts.
 func (r *Run) Capacity() bool { return len(r.Config.SLOs) > 0 }
@@ -331,7 +367,7 @@ func (r *Run) deriveCapacity() {
 	}
 	for i := range r.Searches {
 		for j := range r.Searches[i].Steps {
-			r.Searches[i].Steps[j].Judge(slos)
+			r.Searches[i].Steps[j].Judge(slos, r.Config.MinKeptUp)
 		}
 	}
 	for j := range r.Arms {
@@ -356,7 +392,7 @@ func (r *Run) deriveCapacity() {
 
 // figures are the search's capacity and what was measured at it.
 func (s *Search) figures() ArmCapacity {
-	c := ArmCapacity{Rate: CapacityOf(s.Steps, s.OutOfBudget || s.Ceiling), Unconfirmed: s.OutOfBudget || s.Ceiling, Steps: len(s.Steps)}
+	c := ArmCapacity{Rate: CapacityOf(s.Steps, s.unconfirmed()), Unconfirmed: s.unconfirmed(), Steps: len(s.Steps)}
 	for i := len(s.Steps) - 1; i >= 0 && c.Rate > 0; i-- {
 		st := s.Steps[i]
 		if st.Rate != c.Rate || st.Repeated {

@@ -60,7 +60,7 @@ func TestJudgeAStep(t *testing.T) {
 	}
 	slos, _ := ParseSLOs([]string{"p99<=200ms"})
 	st := CapacityStep{Rate: 100, Results: recs}
-	st.Judge(slos)
+	st.Judge(slos, MinKeptUp)
 	if !st.Passed || st.Requests != 100 || st.ErrorRate != 0 || len(st.Ms) != 1 || st.Ms[0] < 100 || st.Ms[0] > 110 || st.KeptUp < 0.95 {
 		t.Errorf("a step inside its SLO: passed %v (%s), %d requests, errors %v, ms %v, kept up %v", st.Passed, st.Why, st.Requests, st.ErrorRate, st.Ms, st.KeptUp)
 	}
@@ -70,13 +70,13 @@ func TestJudgeAStep(t *testing.T) {
 		recs[i].LatencyMs = float64(10 + i)
 		recs[i].EndMs = recs[i].SentMs + recs[i].LatencyMs
 	}
-	st.Judge(slos)
-	if st.Passed || st.KeptUp < 0.9 || st.KeptUp > 0.92 || !strings.HasPrefix(st.Why, "served 90.9/s, 91% of the rate") {
+	st.Judge(slos, MinKeptUp)
+	if st.Passed || st.KeptUp < 0.9 || st.KeptUp > 0.92 || !strings.HasPrefix(st.Why, "served 90.9/s, 90.9% of the rate < 97%") {
 		t.Errorf("a growing queue: passed %v (%q), kept up %v; want a failure at 91%%", st.Passed, st.Why, st.KeptUp)
 	}
 	recs[0].Status, recs[1].Status = 500, 500
 	slos, _ = ParseSLOs([]string{"p99<=50ms"})
-	st.Judge(slos)
+	st.Judge(slos, MinKeptUp)
 	if st.Passed || st.Why != "p99 108ms > 50ms" || st.ErrorRate != 0.02 {
 		t.Errorf("a step past its latency SLO and its 1%% error bound: passed %v, why %q, errors %v", st.Passed, st.Why, st.ErrorRate)
 	}

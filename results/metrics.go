@@ -101,10 +101,15 @@ var fields = []field{
 		}},
 	// A capacity run's: one search an arm, no rounds.
 	{name: "capacity", unit: "req/s", higherIsBetter: true, compared: true, capacity: true,
-		run:   func(_ *Run, a *Arm) float64 { return a.capacity().Rate },
+		run:   func(_ *Run, a *Arm) float64 { return a.CapacityRate() },
 		round: noRounds},
 	{name: "capacity_speedup", unit: "x", higherIsBetter: true, compared: true, scaled: true, capacity: true,
-		run:   func(_ *Run, a *Arm) float64 { return a.capacity().Speedup },
+		run: func(_ *Run, a *Arm) float64 {
+			if a.Capacity == nil {
+				return 0
+			}
+			return a.Capacity.Speedup
+		},
 		round: noRounds},
 	statField("errors", "", false, false, func(s Stats) float64 { return float64(s.Errors) }),
 	statField("error_rate", "%", false, true, func(s Stats) float64 {
@@ -117,14 +122,6 @@ var fields = []field{
 
 // noRounds is the per-round value of a capacity run's field: none.
 func noRounds(*Run, *Round, *Arm) (float64, bool) { return 0, false }
-
-// capacity is the arm's capacity, zero outside a capacity run.
-func (a *Arm) capacity() ArmCapacity {
-	if a.Capacity == nil {
-		return ArmCapacity{}
-	}
-	return *a.Capacity
-}
 
 // IsCapacity reports whether the metric is a capacity run's.
 func (m Metric) IsCapacity() bool { return m.f != nil && m.f.capacity }

@@ -91,6 +91,14 @@ type RunConfig struct {
 	// searches narrowed to. Empty in a run of bursts.
 	SLOs       []string `json:"slos,omitempty"`
 	Resolution float64  `json:"resolution,omitempty"`
+	// BudgetMs is the time a capacity run was given (0: no bound);
+	// HoldMs and MinRequests how long each step held its rate at least,
+	// and its fewest requests; MinKeptUp the share of the offered rate a
+	// step had to be answered at (results.MinKeptUp when it was written).
+	BudgetMs    float64 `json:"budget_ms,omitempty"`
+	HoldMs      float64 `json:"hold_ms,omitempty"`
+	MinRequests int     `json:"min_requests,omitempty"`
+	MinKeptUp   float64 `json:"min_kept_up,omitempty"`
 	// Threads is GOMAXPROCS in each worker (0: all CPUs).
 	Threads int `json:"threads"`
 	// Builds are the two flipbench binaries of a paired A/B bench

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -36,7 +37,8 @@ func CompareCapacity(base, head *results.Run, baseName, headName string, opt Opt
 	}
 	var bs, hs side
 	var err error
-	if head == nil {
+	paired := head == nil
+	if paired {
 		if !base.Paired() {
 			return nil, fmt.Errorf("%s: %w (bench --capacity --base-exe OLD --head-exe NEW writes one); or compare two run files, base and head", baseName, ErrNotPaired)
 		}
@@ -55,19 +57,58 @@ func CompareCapacity(base, head *results.Run, baseName, headName string, opt Opt
 		return nil, err
 	}
 	c := newComparison(DesignCapacity, runInfo(baseName, bs), runInfo(headName, hs), opt)
-	if slices.Compare(base.Config.SLOs, head.Config.SLOs) != 0 {
-		if !opt.Force {
-			return nil, fmt.Errorf("base searched at %v, head at %v: %w", base.Config.SLOs, head.Config.SLOs, ErrDifferentSetups)
+	if paired {
+		c.Base.Build, c.Head.Build = base.Config.Builds[0], base.Config.Builds[1]
+	} else {
+		if err := c.checkSearches(base, head, opt.Force); err != nil {
+			return nil, err
 		}
-		c.Notes = append(c.Notes, fmt.Sprintf("(!) the SLOs differ: base %v, head %v", base.Config.SLOs, head.Config.SLOs))
+		if err := c.checkSetups(bs, hs, opt.Force); err != nil {
+			return nil, err
+		}
+		if baseName == headName || sameRun(base, head) {
+			c.Notes = append(c.Notes, "base and head are the same run: nothing can have changed")
+		}
 	}
-	if baseName == headName || sameRun(base, head) {
-		c.Notes = append(c.Notes, "base and head are the same run: nothing can have changed")
+	for _, r := range []struct {
+		name string
+		run  *results.Run
+	}{{baseName, base}, {headName, head}} {
+		if r.run.Interrupted {
+			c.Notes = append(c.Notes, fmt.Sprintf("(!) %s was interrupted: its searches stopped before their end", r.name))
+		}
+		if paired {
+			break
+		}
 	}
 	if err := c.compareCapacities(bs, hs, opt); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkSearches refuses, unless force, capacity runs searched at other
+// SLOs or with other steps (a step's hold decides what passes); with
+// force it notes each difference.
+func (c *Comparison) checkSearches(base, head *results.Run, force bool) error {
+	b, h := base.Config, head.Config
+	diffs := map[string][2]string{}
+	for what, v := range map[string][2]any{
+		"SLOs": {b.SLOs, h.SLOs}, "holds": {b.HoldMs, h.HoldMs}, "fewest requests a step": {b.MinRequests, h.MinRequests},
+		"kept-up bars": {b.MinKeptUp, h.MinKeptUp},
+	} {
+		if bs, hs := fmt.Sprint(v[0]), fmt.Sprint(v[1]); bs != hs {
+			diffs[what] = [2]string{bs, hs}
+		}
+	}
+	for _, what := range slices.Sorted(maps.Keys(diffs)) {
+		d := diffs[what]
+		if !force {
+			return fmt.Errorf("the runs' %s differ (base %s, head %s): %w", what, d[0], d[1], ErrDifferentSetups)
+		}
+		c.Notes = append(c.Notes, fmt.Sprintf("(!) the runs' %s differ: base %s, head %s", what, d[0], d[1]))
+	}
+	return nil
 }
 
 // compareCapacities compares each capacity metric of hs's that the
@@ -123,17 +164,10 @@ func bracket(r *results.Run, a *results.Arm, m results.Metric) Stat {
 	return Stat{Median: a.Capacity.Speedup, Lo: arm.Lo / std.Hi, Hi: arm.Hi / std.Lo, N: arm.N}
 }
 
-func capacityOf(a *results.Arm) float64 {
-	if a == nil || a.Capacity == nil {
-		return 0
-	}
-	return a.Capacity.Rate
-}
-
 // capacityBracket is arm a's capacity, from the highest rate that
 // passed to the lowest that failed above it, and its steps.
 func capacityBracket(r *results.Run, a *results.Arm) Stat {
-	s, capacity := r.SearchOf(a.Name), capacityOf(a)
+	s, capacity := r.SearchOf(a.Name), a.CapacityRate()
 	st := Stat{Median: capacity, Lo: capacity, Hi: math.Inf(1)}
 	if s == nil {
 		return st

@@ -293,15 +293,14 @@ func describeWork(o *benchOptions) string {
 
 // capacityConfig is the bench's capacity search, its steps told on
 // stderr as they are judged.
-func capacityConfig(opts *benchOptions, cfg bench.Config, prog *progress, stderr io.Writer) bench.CapacityConfig {
+func capacityConfig(opts *benchOptions, cfg bench.Config, prog *progress) bench.CapacityConfig {
 	c := bench.CapacityConfig{Config: cfg, Search: opts.search.cfg}
 	if !prog.tty {
 		c.Progress = nil // off a terminal, a line a step is enough
 	}
 	if !opts.quiet {
 		c.OnStep = func(arm string, st results.CapacityStep) {
-			prog.finish()
-			fmt.Fprintf(stderr, "%s: %s\n", arm, report.StepVerdict(st, opts.search.cfg.SLOs))
+			prog.println(fmt.Sprintf("%s: %s", arm, report.StepVerdict(st, opts.search.cfg.SLOs)))
 		}
 	}
 	return c
@@ -339,7 +338,7 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	var run *results.Run
 	var err error
 	if opts.capacity {
-		run, err = bench.Capacity(ctx, capacityConfig(opts, cfg, prog, stderr))
+		run, err = bench.Capacity(ctx, capacityConfig(opts, cfg, prog))
 	} else {
 		run, err = bench.Run(ctx, cfg)
 	}
@@ -360,11 +359,29 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 	case checkErr != nil:
 		return checkErr
 	}
+	if err := capacityFound(run); err != nil {
+		return err
+	}
 	if err := run.Check(); err != nil {
 		if errors.Is(err, results.ErrFailedRequests) {
 			return fmt.Errorf("%w; %s", err, whereErrorsAre(opts.out))
 		}
 		return err
+	}
+	return nil
+}
+
+// capacityFound fails a capacity run in which an arm met no rate, as
+// flipbench capacity does: there is no capacity to compare.
+func capacityFound(run *results.Run) error {
+	var none []string
+	for _, a := range run.Arms {
+		if run.Capacity() && a.CapacityRate() == 0 {
+			none = append(none, a.Name)
+		}
+	}
+	if len(none) > 0 {
+		return fmt.Errorf("capacity: no rate met the SLOs at %s", strings.Join(none, ", "))
 	}
 	return nil
 }

@@ -53,8 +53,8 @@ func (o *searchOptions) validate(cmd string) error {
 	if err != nil {
 		return usageErrorf("--slo: %w", err)
 	}
-	if !(o.start > 0 && o.start < 1e5) {
-		return usageErrorf("--start must be above 0 and below 100000 requests a second, got %v", o.start)
+	if !(o.start >= 0.01 && o.start < 1e5) {
+		return usageErrorf("--start must be from 0.01 to 100000 requests a second, got %v", o.start)
 	}
 	res, err := parseFraction("--resolution", o.resolution)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -23,8 +24,11 @@ type progress struct {
 	w     io.Writer
 	tty   bool
 	quiet bool
-	bar   *progressbar.ProgressBar
-	last  time.Time // of the last line, off a terminal
+	// mu orders the bar's updates and the lines printed between them: a
+	// capacity search reports a step while the next arm's load runs.
+	mu   sync.Mutex
+	bar  *progressbar.ProgressBar
+	last time.Time // of the last line, off a terminal
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -38,6 +42,8 @@ func (p *progress) update(label string, pr loadgen.Progress) {
 	if p.quiet {
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	desc := label
 	if pr.Rounds > 1 {
 		desc = fmt.Sprintf("%s round %d/%d", label, pr.Round, pr.Rounds)
@@ -63,7 +69,7 @@ func (p *progress) update(label string, pr loadgen.Progress) {
 		return
 	}
 	if p.bar == nil || pr.Done == 1 {
-		p.finish()
+		p.clear()
 		total := pr.Total
 		if total == 0 {
 			total = -1 // a spinner: the count is not known
@@ -81,6 +87,21 @@ func (p *progress) update(label string, pr loadgen.Progress) {
 
 // finish clears the bar, if any, before results are printed.
 func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}
+
+// println clears the bar and prints a line; the next update draws the
+// bar again.
+func (p *progress) println(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+	fmt.Fprintln(p.w, line)
+}
+
+func (p *progress) clear() {
 	if p.bar != nil {
 		p.bar.Finish()
 		p.bar = nil

@@ -10,7 +10,7 @@ import "github.com/flipbench/flipbench/results"
 // and just above, the capacity held again. A step passes or fails by its
 // requests' latencies: 10 ms, or 5 s over the SLO.
 func CapacityRun(sizes []int, caps []float64) *results.Run {
-	r := &results.Run{Schema: results.RunSchema, Env: results.Env{NumCPU: 2}, Config: results.RunConfig{SLOs: []string{"p99<=1s", "errors<=1%"}, Resolution: 0.05}}
+	r := &results.Run{Schema: results.RunSchema, Env: results.Env{NumCPU: 2}, Config: results.RunConfig{SLOs: []string{"p99<=1s", "errors<=1%"}, Resolution: 0.05, MinKeptUp: results.MinKeptUp}}
 	r.Arms = append(r.Arms, results.Arm{ArmSpec: results.ArmSpec{Name: results.Standard, Mode: results.Standard, Workers: 1}})
 	for _, n := range sizes {
 		r.Arms = append(r.Arms, results.Arm{ArmSpec: results.ArmSpec{Name: results.ArmName(n, "", len(sizes) > 1, false), Mode: results.Cluster, Workers: n, Baseline: results.Standard}})

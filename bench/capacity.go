@@ -50,26 +50,8 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 	if len(cfg.Search.SLOs) == 0 {
 		return nil, errors.New("capacity: no SLO to search at")
 	}
-	srv := cfg.Servers
-	run := &results.Run{
-		Schema:  results.RunSchema,
-		Env:     results.CurrentEnv(cfg.Version, cfg.Commit),
-		Config:  capacityConfig(cfg.Search),
-		Started: time.Now().UTC().Format(time.RFC3339),
-		Order:   []string{},
-		Rounds:  []results.Round{},
-	}
-	arms := map[string]results.ArmSpec{}
-	var names []string
-	for _, a := range srv.Arms() {
-		run.Arms = append(run.Arms, results.Arm{ArmSpec: a})
-		arms[a.Name] = a
-		names = append(names, a.Name)
-	}
-	if err := run.Validate(); err != nil {
-		return nil, err
-	}
-	if err := srv.Describe(&run.Config); err != nil {
+	run, arms, names, err := newRun(cfg.Config, capacityConfig(cfg.Search))
+	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -79,7 +61,7 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 	if cfg.Search.Budget > 0 {
 		s.deadline = start.Add(cfg.Search.Budget)
 	}
-	err := s.run(ctx, names)
+	err = s.run(ctx, names)
 	run.Searches, run.Order = s.done, s.order
 	run.Interrupted = ctx.Err() != nil
 	run.Derive()

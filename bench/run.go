@@ -23,32 +23,14 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	srv := cfg.Servers
-	run := &results.Run{
-		Schema:  results.RunSchema,
-		Env:     results.CurrentEnv(cfg.Version, cfg.Commit),
-		Config:  results.RunConfig{N: cfg.requests(), Rounds: cfg.rounds()},
-		Started: time.Now().UTC().Format(time.RFC3339),
-		Order:   []string{},
-		Rounds:  []results.Round{},
-	}
-	arms := map[string]results.ArmSpec{}
-	var names []string
-	for _, a := range srv.Arms() {
-		run.Arms = append(run.Arms, results.Arm{ArmSpec: a})
-		arms[a.Name] = a
-		names = append(names, a.Name)
-	}
-	if err := run.Validate(); err != nil {
-		return nil, err
-	}
-	if err := srv.Describe(&run.Config); err != nil {
+	run, arms, names, err := newRun(cfg, results.RunConfig{N: cfg.requests(), Rounds: cfg.rounds()})
+	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	b := &bencher{cfg: cfg, arms: arms, running: map[string]Server{}, measured: map[Step]results.RoundSide{}}
 	defer b.stopAll()
-	failed, err := b.execute(ctx, Schedule(names, cfg.rounds(), srv.Sequential()))
+	failed, err := b.execute(ctx, Schedule(names, cfg.rounds(), cfg.Servers.Sequential()))
 	if err != nil && ctx.Err() == nil && failed.Action != Stop {
 		return nil, err
 	}
@@ -60,6 +42,34 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return run, nil
 	}
 	return run, err
+}
+
+// newRun is the run of cfg's arms before anything is measured: its
+// environment, conf with what the servers describe, and the arms (by
+// name, and their names in order).
+func newRun(cfg Config, conf results.RunConfig) (*results.Run, map[string]results.ArmSpec, []string, error) {
+	run := &results.Run{
+		Schema:  results.RunSchema,
+		Env:     results.CurrentEnv(cfg.Version, cfg.Commit),
+		Config:  conf,
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Order:   []string{},
+		Rounds:  []results.Round{},
+	}
+	arms := map[string]results.ArmSpec{}
+	var names []string
+	for _, a := range cfg.Servers.Arms() {
+		run.Arms = append(run.Arms, results.Arm{ArmSpec: a})
+		arms[a.Name] = a
+		names = append(names, a.Name)
+	}
+	if err := run.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cfg.Servers.Describe(&run.Config); err != nil {
+		return nil, nil, nil, err
+	}
+	return run, arms, names, nil
 }
 
 // bencher carries out a schedule.

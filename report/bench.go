@@ -32,18 +32,24 @@ func WriteBench(w io.Writer, r *results.Run, format string) error {
 	return fmt.Errorf("unknown format %q (want one of %v)", format, BenchFormats)
 }
 
-// writeBenchTable writes the arms side by side, then what a reader needs
-// to trust the speedups: the notes, and the dispatch and scaling details
-// when the run has them. Markdown writes the title in bold and the notes
-// as italic paragraphs.
-func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
-	para := func(s string) {
+// paragraphs writes a note under a table: a line, or in Markdown an
+// italic paragraph.
+func paragraphs(w io.Writer, markdown bool) func(string) {
+	return func(s string) {
 		if markdown {
 			fmt.Fprintf(w, "\n_%s_\n", s)
 		} else {
 			fmt.Fprintln(w, s)
 		}
 	}
+}
+
+// writeBenchTable writes the arms side by side, then what a reader needs
+// to trust the speedups: the notes, and the dispatch and scaling details
+// when the run has them. Markdown writes the title in bold and the notes
+// as italic paragraphs.
+func writeBenchTable(w io.Writer, r *results.Run, markdown bool) error {
+	para := paragraphs(w, markdown)
 	if markdown {
 		fmt.Fprintf(w, "**flipbench bench**: %s\n\n", benchTitle(r))
 	} else {

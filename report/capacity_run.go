@@ -20,13 +20,7 @@ import (
 // SLOs, its speedup and efficiency over standard's, what it used at
 // capacity, then each arm's steps and the notes.
 func writeCapacityTable(w io.Writer, r *results.Run, markdown bool) error {
-	para := func(s string) {
-		if markdown {
-			fmt.Fprintf(w, "\n_%s_\n", s)
-		} else {
-			fmt.Fprintln(w, s)
-		}
-	}
+	para := paragraphs(w, markdown)
 	if markdown {
 		fmt.Fprintf(w, "**%s**\n\n", capacityTitle(r))
 	} else {
@@ -203,7 +197,10 @@ const capacityCaption = "Each point is one step of a search: a rate held open lo
 func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 	slo, hasSLO := results.LatencySLO(slos) // the first: Ms[0]
 	p := plot.New()
-	p.Title.Text = "latency against offered rate, every step"
+	p.Title.Text = "latency against offered rate, a point a step: p50 dashed, the SLO's percentile solid, hollow where the step failed"
+	if !hasSLO {
+		p.Title.Text = "latency against offered rate, a point a step: p50, hollow where the step failed"
+	}
 	p.X.Label.Text = "offered rate (requests a second)"
 	p.Y.Label.Text = "latency (seconds, log scale)"
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
@@ -217,8 +214,11 @@ func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 		steps := slices.DeleteFunc(slices.Clone(s.Steps), func(st results.CapacityStep) bool { return st.Repeated })
 		slices.SortStableFunc(steps, func(x, y results.CapacityStep) int { return cmp.Compare(x.Rate, y.Rate) })
 		clr := palette[i%len(palette)]
+		label := fmt.Sprintf("%s (capacity %s/s)", a.Name, rate(a.CapacityRate()))
 		median := func(st results.CapacityStep) float64 { return st.P50Ms }
-		addCurve(p, steps, median, clr, true, fmt.Sprintf("%s: p50", a.Name))
+		if line := addCurve(p, steps, median, clr, hasSLO); line != nil && !hasSLO {
+			p.Legend.Add(label, line)
+		}
 		if hasSLO {
 			pick := func(st results.CapacityStep) float64 {
 				if len(st.Ms) > 0 {
@@ -226,7 +226,9 @@ func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 				}
 				return -1
 			}
-			addCurve(p, steps, pick, clr, false, fmt.Sprintf("%s: p%g (capacity %s/s)", a.Name, slo.P, rate(a.CapacityRate())))
+			if line := addCurve(p, steps, pick, clr, false); line != nil {
+				p.Legend.Add(label, line)
+			}
 		}
 		for _, st := range steps {
 			top = max(top, st.Rate)
@@ -241,13 +243,19 @@ func latencyThroughputPlot(r *results.Run, slos []results.SLO) *plot.Plot {
 		}
 	}
 	p.X.Min = 0
+	if hasSLO {
+		p.Y.Max = max(p.Y.Max, slo.MaxMs/1000)
+	}
+	// Room above the curves for the legend, a decade on the log scale.
+	p.Y.Min, p.Y.Max = p.Y.Min/2, p.Y.Max*10
 	p.Legend.Top, p.Legend.Left = true, true
 	return p
 }
 
 // addCurve draws the latency of of each step against its rate: a line
-// through them, a point each, filled when the step passed.
-func addCurve(p *plot.Plot, steps []results.CapacityStep, of func(results.CapacityStep) float64, clr color.Color, dashed bool, label string) {
+// through them, a point each, filled when the step passed. It returns
+// the line, for a legend; nil when no step has a latency.
+func addCurve(p *plot.Plot, steps []results.CapacityStep, of func(results.CapacityStep) float64, clr color.Color, dashed bool) *plotter.Line {
 	var pts, passed, failed plotter.XYs
 	for _, st := range steps {
 		ms := of(st)
@@ -263,18 +271,17 @@ func addCurve(p *plot.Plot, steps []results.CapacityStep, of func(results.Capaci
 		}
 	}
 	if len(pts) == 0 {
-		return
+		return nil
 	}
 	line, err := plotter.NewLine(pts)
 	if err != nil {
-		return
+		return nil
 	}
 	line.Color, line.Width = clr, vg.Points(1.5)
 	if dashed {
 		line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 	}
 	p.Add(line)
-	p.Legend.Add(label, line)
 	for _, set := range []struct {
 		pts   plotter.XYs
 		glyph draw.GlyphDrawer
@@ -284,6 +291,7 @@ func addCurve(p *plot.Plot, steps []results.CapacityStep, of func(results.Capaci
 			p.Add(sc)
 		}
 	}
+	return line
 }
 
 // StepVerdict is one step in a line: "4/s FAIL (p99 3.41s > 3s): p50

@@ -141,7 +141,11 @@ func scalingPlot(curves []results.Curve, what string) *plot.Plot {
 			sc.Shape = draw.CircleGlyph{}
 			sc.Radius = vg.Points(4)
 			p.Add(sc)
-			p.Legend.Add(name+": measured (median)", sc)
+			measured := ": measured (median)"
+			if what != "speedup" {
+				measured = ": measured" // a capacity is one search's
+			}
+			p.Legend.Add(name+measured, sc)
 		}
 		if c.Fit != nil {
 			if fit, err := plotter.NewLine(xs(c.Fit.Speedup)); err == nil {

@@ -183,7 +183,9 @@ func (st *CapacityStep) Judge(slos []SLO, minKeptUp float64) {
 	served, keptUp := servedRate(st.Results)
 	st.ServedRate, st.KeptUp = round3(served), round3(keptUp)
 	if keptUp > 0 && keptUp < minKeptUp && st.Passed {
-		st.Passed, st.Why = false, fmt.Sprintf("served %.3g/s, %.1f%% of the rate < %g%%", served, 100*keptUp, 100*minKeptUp)
+		// Truncated, not rounded: 96.98% is not "97.0% < 97%".
+		pct := math.Floor(1000*keptUp) / 10
+		st.Passed, st.Why = false, fmt.Sprintf("served %.3g/s, %.1f%% of the rate < %g%%", served, pct, 100*minKeptUp)
 	}
 }
 

@@ -114,22 +114,9 @@ func (c *Comparison) checkSearches(base, head *results.Run, force bool) error {
 // compareCapacities compares each capacity metric of hs's that the
 // gates and the table name with its counterpart in bs.
 func (c *Comparison) compareCapacities(bs, hs side, opt Options) error {
-	gates := slices.Clone(CapacityGates)
-	for _, g := range opt.Gates {
-		if !slices.Contains(gates, g) {
-			gates = append(gates, g)
-		}
-	}
-	gated, err := hs.gated(gates)
+	gated, err := c.gatedMetrics(hs, opt)
 	if err != nil {
 		return err
-	}
-	advisory, err := hs.gated(opt.Advisory)
-	if err != nil {
-		return fmt.Errorf("advisory: %w", err)
-	}
-	for name := range advisory {
-		delete(gated, name)
 	}
 	for _, m := range hs.metrics(gated) {
 		b, h := bs.counterpart(hs, m.Arm), hs.run.ArmIn(hs.build, m.Arm)

@@ -113,16 +113,9 @@ func Compare(base, head *results.Run, baseName, headName string, opt Options) (*
 // round in a paired comparison, as two samples otherwise. A paired
 // comparison's gates are then decided together ([familyTest]).
 func (c *Comparison) compareSides(bs, hs side, opt Options) error {
-	gated, err := hs.gated(opt.gates(c.Design))
+	gated, err := c.gatedMetrics(hs, opt)
 	if err != nil {
 		return err
-	}
-	advisory, err := hs.gated(opt.Advisory)
-	if err != nil {
-		return fmt.Errorf("advisory: %w", err)
-	}
-	for name := range advisory {
-		delete(gated, name)
 	}
 	thr := &benchmath.Thresholds{CompareAlpha: c.Alpha}
 	resamples := cmp.Or(opt.resamples, bootstrapResamples)
@@ -165,6 +158,23 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 		}
 	}
 	return nil
+}
+
+// gatedMetrics resolves the design's gates and the options' against
+// hs's metrics, the advisory ones left out.
+func (c *Comparison) gatedMetrics(hs side, opt Options) (map[string]bool, error) {
+	gated, err := hs.gated(opt.gates(c.Design))
+	if err != nil {
+		return nil, err
+	}
+	advisory, err := hs.gated(opt.Advisory)
+	if err != nil {
+		return nil, fmt.Errorf("advisory: %w", err)
+	}
+	for name := range advisory {
+		delete(gated, name)
+	}
+	return gated, nil
 }
 
 // MinPairedRounds is the fewest rounds a paired comparison needs: below

@@ -87,8 +87,11 @@ func (o Options) maxRegression() float64 { return cmp.Or(o.MaxRegression, Defaul
 // ones asked for.
 func (o Options) gates(design string) []string {
 	gates := slices.Clone(DefaultGates)
-	if design == DesignPaired {
+	switch design {
+	case DesignPaired:
 		gates = slices.Clone(PairedGates)
+	case DesignCapacity:
+		gates = slices.Clone(CapacityGates)
 	}
 	for _, g := range o.Gates {
 		if !slices.Contains(gates, g) {

@@ -28,8 +28,9 @@ type CheckOptions struct {
 // response), the throughput, the CPU time and peak memory a request
 // costs and the error rate. A series of many runs on one kind of runner
 // is its own control, so times and costs can gate, as they do in a
-// paired comparison.
-var DefaultCheckGates = []string{"speedup", "time", "throughput", "cpu_per_request", "peak_rss", "error_rate"}
+// paired comparison. A capacity run's are the capacity of the standard
+// and the compared arm (a metric of no other kind of run).
+var DefaultCheckGates = []string{"speedup", "time", "throughput", "cpu_per_request", "peak_rss", "error_rate", "capacity"}
 
 // SeriesCheck is the verdict on one series.
 type SeriesCheck struct {

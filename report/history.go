@@ -16,14 +16,15 @@ var HistoryFormats = []string{FormatTable, FormatMarkdown, FormatJSON, FormatCSV
 
 // historyEntry is an entry as list prints it in JSON.
 type historyEntry struct {
-	ID      string            `json:"id"`
-	Commit  string            `json:"commit"`
-	Branch  string            `json:"branch"`
-	Time    string            `json:"time"`
-	Tags    map[string]string `json:"tags,omitempty"`
-	Setup   string            `json:"setup"`
-	Arms    []string          `json:"arms"`
-	Speedup *float64          `json:"speedup,omitempty"`
+	ID     string            `json:"id"`
+	Commit string            `json:"commit"`
+	Branch string            `json:"branch"`
+	Time   string            `json:"time"`
+	Tags   map[string]string `json:"tags,omitempty"`
+	Setup  string            `json:"setup"`
+	Arms   []string          `json:"arms"`
+	// Speedup is the run's, its capacity speedup for a capacity run.
+	Speedup *float64 `json:"speedup,omitempty"`
 }
 
 func entryOf(e history.Entry) historyEntry {
@@ -31,7 +32,11 @@ func entryOf(e history.Entry) historyEntry {
 	for _, a := range e.Run.Arms {
 		h.Arms = append(h.Arms, a.Name)
 	}
-	if f, ok := history.FigureOf(e.Run, "speedup"); ok {
+	speedup := "speedup"
+	if e.Run.Capacity() {
+		speedup = "capacity_speedup"
+	}
+	if f, ok := history.FigureOf(e.Run, speedup); ok {
 		h.Speedup = &f.Value
 	}
 	return h

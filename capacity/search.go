@@ -86,6 +86,9 @@ type Result struct {
 	// its floor.
 	Capacity float64 `json:"capacity"`
 	Steps    []Step  `json:"steps"`
+	// MinKeptUp is the share of each step's rate the server had to
+	// answer at (Config.MinKeptUp).
+	MinKeptUp float64 `json:"min_kept_up"`
 	// OutOfBudget is set when the budget stopped the search before the
 	// resolution was reached; Ceiling when MaxRate passed. Either leaves
 	// Capacity unconfirmed: the highest rate that passed once.
@@ -116,7 +119,7 @@ func (c Config) withDefaults() Config {
 // failure there narrows again below it).
 func Search(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
-	s := &searcher{cfg: cfg, res: &Result{}, start: time.Now()}
+	s := &searcher{cfg: cfg, res: &Result{MinKeptUp: cfg.MinKeptUp}, start: time.Now()}
 	err := s.run(ctx)
 	s.res.Took = time.Since(s.start)
 	if errors.Is(err, ErrOutOfBudget) {

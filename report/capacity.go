@@ -44,7 +44,7 @@ func WriteCapacity(w io.Writer, url string, slos []results.SLO, res *capacity.Re
 	if err := render(w, md, header, rows); err != nil {
 		return err
 	}
-	line := fmt.Sprintf("capacity: %s requests/s (the highest rate that met every SLO, held twice), %d steps in %s", rate(res.Capacity), len(res.Steps), res.Took.Round(time.Second))
+	line := fmt.Sprintf("capacity: %s requests/s (the highest rate that met every SLO and was answered at %g%% of it or more, held twice), %d steps in %s", rate(res.Capacity), 100*res.MinKeptUp, len(res.Steps), res.Took.Round(time.Second))
 	switch {
 	case res.Capacity == 0 && len(res.Steps) == 0:
 		line = "capacity: none found: the budget is shorter than the first step (--hold, or --min-requests at --start)"

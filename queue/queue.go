@@ -298,7 +298,18 @@ type SetupConfig struct {
 	// Keep is how long records and kept images live. Zero means
 	// [DefaultKeep].
 	Keep time.Duration
+	// Replicas is how many servers of a NATS cluster hold the stream,
+	// the consumer, the records and the uploads, each: with 3, a job
+	// accepted survives the loss of any one server. Zero means 1.
+	Replicas int
 }
+
+// ErrTooFewServers is returned by [Setup] when the replicas asked for
+// are more than the servers of the cluster behind the connection.
+var ErrTooFewServers = errors.New("more replicas than NATS servers")
+
+// MaxReplicas is JetStream's bound on a stream's replicas.
+const MaxReplicas = 5
 
 // Setup makes (or updates) the stream, the consumer, the records bucket
 // and the uploads bucket on the server behind nc: the front's work. It
@@ -308,7 +319,19 @@ func Setup(ctx context.Context, nc *nats.Conn, cfg SetupConfig) (*Queue, error) 
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	keep := cmp.Or(cfg.Keep, DefaultKeep)
+	keep, replicas := cmp.Or(cfg.Keep, DefaultKeep), max(1, cfg.Replicas)
+	if replicas > 1 {
+		// Once connected, the connection knows the cluster's servers
+		// (the URLs given and those the cluster told of): a stream of
+		// more replicas than servers would fail late and vaguely
+		// ("insufficient resources").
+		if _, err := js.AccountInfo(ctx); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		if n := len(nc.Servers()); replicas > n {
+			return nil, fmt.Errorf("%d replicas need %d servers; the NATS cluster has %d: %w", replicas, replicas, n, ErrTooFewServers)
+		}
+	}
 	q := &Queue{nc: nc, js: js, ackWait: cmp.Or(cfg.AckWait, DefaultAckWait), tries: cmp.Or(cfg.Tries, DefaultTries)}
 	q.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamName,
@@ -318,6 +341,7 @@ func Setup(ctx context.Context, nc *nats.Conn, cfg SetupConfig) (*Queue, error) 
 		Storage:     cfg.Storage.js(),
 		MaxAge:      keep,
 		Duplicates:  time.Minute,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamName, err)
@@ -334,6 +358,7 @@ func Setup(ctx context.Context, nc *nats.Conn, cfg SetupConfig) (*Queue, error) 
 		MaxAckPending: -1,
 		// Metadata tells workers, on any machine, the front's settings.
 		Metadata: map[string]string{"tries": fmt.Sprint(q.tries)},
+		Replicas: replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerName, err)
@@ -344,6 +369,7 @@ func Setup(ctx context.Context, nc *nats.Conn, cfg SetupConfig) (*Queue, error) 
 		History:     1,
 		TTL:         keep,
 		Storage:     cfg.Storage.js(),
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", RecordsBucket, err)
@@ -353,6 +379,7 @@ func Setup(ctx context.Context, nc *nats.Conn, cfg SetupConfig) (*Queue, error) 
 		Description: "flipbench request bodies and flipped images",
 		TTL:         keep,
 		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", UploadsBucket, err)

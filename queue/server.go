@@ -36,6 +36,10 @@ type Server struct {
 	// Storage is the stream's and the records' storage (see
 	// [SetupConfig]).
 	Storage Storage
+	// Replicas is how many servers of a NATS cluster (NATS: their URLs,
+	// separated by commas) hold the queue (see SetupConfig.Replicas);
+	// zero means 1, the only choice with the embedded server.
+	Replicas int
 	// AckWait, Tries and Keep go to [Setup]; zero means their defaults.
 	AckWait time.Duration
 	Tries   int
@@ -166,9 +170,11 @@ const setupTimeout = 30 * time.Second
 // wrapping [ErrNotReached].
 func (s *Server) setup(ctx context.Context, nc *nats.Conn, url string) (*Queue, error) {
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep})
+	q, err := Setup(sctx, nc, SetupConfig{Storage: s.Storage, AckWait: s.AckWait, Tries: s.Tries, Keep: s.Keep, Replicas: s.Replicas})
 	cancel()
 	switch {
+	case errors.Is(err, ErrTooFewServers):
+		return nil, err
 	case err != nil && ctx.Err() != nil:
 		return nil, notReached(nc, url)
 	case err != nil && !nc.IsConnected():

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -124,14 +125,50 @@ func (f *Front) publish(ctx context.Context, spec jobSpec, msg *nats.Msg) error 
 		return err
 	}
 	msg.Header.Set(specHeader, string(data))
-	// The message ID makes a publish that is tried again count once.
-	if _, err := f.q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(spec.ID)); err != nil {
+	if err := publishOnce(ctx, f.q.js, msg, spec.ID); err != nil {
 		if spec.Upload != "" {
 			f.q.uploads.Delete(context.WithoutCancel(ctx), spec.Upload)
 		}
 		return fmt.Errorf("publish job: %w", err)
 	}
 	return nil
+}
+
+// How long a publish is tried again while a NATS cluster elects the
+// stream's leader or the front reconnects (an election takes a few
+// seconds), each try bounded by publishTry.
+const (
+	publishRetryFor = 15 * time.Second
+	publishTry      = 3 * time.Second
+)
+
+// publishOnce publishes msg with id as its message ID, trying again
+// while the stream does not answer: the stream's duplicate window keeps
+// the job once however many tries reached it.
+func publishOnce(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, id string) error {
+	deadline, wait := time.Now().Add(publishRetryFor), 100*time.Millisecond
+	for {
+		tctx, cancel := context.WithTimeout(ctx, publishTry)
+		_, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(id))
+		cancel()
+		if err == nil || ctx.Err() != nil || !retryable(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// retryable tells the errors of a stream without a leader, or of a
+// connection between servers, from a refusal.
+func retryable(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
 }
 
 // ticket is a submitted job: its ID, and where its end is delivered

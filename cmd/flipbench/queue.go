@@ -37,6 +37,7 @@ type queueOptions struct {
 	tries     int
 	keep      time.Duration
 	nice      int
+	replicas  int
 }
 
 func newQueueCmd(runF func(context.Context, *queueOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -109,6 +110,7 @@ docs/queue.md for workers on other machines.`,
 	f.Var(newIntAtLeast(&opts.tries, queue.DefaultTries, 1), "tries", "deliveries of a job before it ends failed")
 	f.Var(newIntRange(&opts.nice, queue.DefaultWorkerNice, 0, 19), "worker-nice", "the local workers' nice value (0-19): the front's answers go before their jobs on shared CPUs; 0 runs them at the front's priority")
 	f.DurationVar(&opts.keep, "keep", queue.DefaultKeep, "how long job records and kept images live")
+	f.Var(newIntRange(&opts.replicas, 1, 1, queue.MaxReplicas), "replicas", "how many servers of a NATS cluster (--nats URL,URL,URL) hold the jobs, their records and uploads, each (1-5)")
 	return cmd
 }
 
@@ -141,6 +143,9 @@ func (o *queueOptions) validate(cmd *cobra.Command) error {
 			}
 		}
 		return nil
+	}
+	if o.replicas > 1 {
+		return usageErrorf("--replicas %d needs a NATS cluster of %d servers or more (--nats URL,URL,URL); the embedded server is one", o.replicas, o.replicas)
 	}
 	if o.natsCreds != "" {
 		return usageErrorf("--nats-creds is for an existing NATS server (--nats); the embedded one takes --nats-token")
@@ -197,6 +202,7 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 		AckWait:    opts.ackWait,
 		Tries:      opts.tries,
 		Keep:       opts.keep,
+		Replicas:   opts.replicas,
 		Front:      opts.front(),
 		Workers:    opts.serve.workers,
 		Worker:     server.Config{Threads: opts.serve.threads, TmpDir: opts.serve.tmpDir, LogFormat: opts.serve.logFormat},
@@ -206,9 +212,13 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 		Stderr:     stderr,
 		Reload:     reload,
 	}
-	return s.Run(ctx, func(httpURL, natsURL string) {
+	err := s.Run(ctx, func(httpURL, natsURL string) {
 		fmt.Fprintf(stdout, "listening on %s\nnats listening on %s\n", httpURL, queue.Redact(natsURL))
 	})
+	if errors.Is(err, queue.ErrTooFewServers) {
+		return usageErrorf("--replicas: %w", err)
+	}
+	return err
 }
 
 // workerOptions are the flags of `worker`.

@@ -58,7 +58,14 @@ type queueProc struct {
 // checks exit 0 and that no worker is left.
 func startQueue(t *testing.T, idle int, args ...string) *queueProc {
 	t.Helper()
-	args = append([]string{"queue", "--addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0"}, args...)
+	return startQueueWith(t, idle, append([]string{"--nats-addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startQueueWith is startQueue without the embedded broker's port: for
+// a front on other NATS servers (--nats).
+func startQueueWith(t *testing.T, idle int, args ...string) *queueProc {
+	t.Helper()
+	args = append([]string{"queue", "--addr", "127.0.0.1:0"}, args...)
 	p, lines := startProc(t, nil, args...)
 	q := &queueProc{serverProc: p}
 	for q.url == "" || q.nats == "" {

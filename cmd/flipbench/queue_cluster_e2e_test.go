@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +42,7 @@ var natsServerBin = sync.OnceValues(func() (string, error) {
 // loopback.
 type natsCluster struct {
 	urls  []string
+	args  [][]string // each server's, to start it again
 	procs []*exec.Cmd
 }
 
@@ -67,17 +70,10 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 		host, port, _ := strings.Cut(client, ":")
 		args := []string{"-a", host, "-p", port, "-n", fmt.Sprintf("node%d", i+1), "-js", "-sd", t.TempDir(),
 			"--cluster_name", "flipbench", "--cluster", "nats://" + route, "--routes", strings.Join(routes, ",")}
-		cmd := exec.Command(bin, args...)
-		cmd.Stderr = newLineBuffer()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		c.procs = append(c.procs, cmd)
+		c.args = append(c.args, args)
+		c.procs = append(c.procs, nil)
 		c.urls = append(c.urls, "nats://"+client)
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
+		c.start(t, bin, i)
 	}
 	nc, err := nats.Connect(c.URL(), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
@@ -95,6 +91,72 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 		return err == nil
 	})
 	return c
+}
+
+// start starts server i; cleanup kills it.
+func (c *natsCluster) start(t *testing.T, bin string, i int) {
+	t.Helper()
+	cmd := exec.Command(bin, c.args[i]...)
+	cmd.Stderr = newLineBuffer()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.procs[i] = cmd
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+}
+
+// js connects to the cluster's JetStream; cleanup closes the connection.
+func (c *natsCluster) js(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// streamInfo reads a stream's state from the cluster, fresh.
+func streamInfo(t *testing.T, js jetstream.JetStream, name string) *jetstream.StreamInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
+	return info
+}
+
+// leaderOf is the index of the server that leads stream name.
+func (c *natsCluster) leaderOf(t *testing.T, js jetstream.JetStream, name string) int {
+	t.Helper()
+	info := streamInfo(t, js, name)
+	var i int
+	if info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("stream %s has no leader: %+v", name, info.Cluster)
+	}
+	if _, err := fmt.Sscanf(info.Cluster.Leader, "node%d", &i); err != nil {
+		t.Fatalf("stream %s: leader %q", name, info.Cluster.Leader)
+	}
+	return i - 1
+}
+
+// kill9 kills server i, as a crash would.
+func (c *natsCluster) kill9(i int) {
+	c.procs[i].Process.Signal(syscall.SIGKILL)
+	c.procs[i].Wait()
 }
 
 // TestQueueOnANATSCluster: a front and a worker on a cluster of three
@@ -141,4 +203,101 @@ func TestQueueOnANATSCluster(t *testing.T) {
 			t.Errorf("queue %v: exit %d, last line %q; want 2 and %q", tt.args, code, last, tt.want)
 		}
 	}
+}
+
+// TestQueueSurvivesTheLossOfTheStreamLeader: during an async burst on a
+// cluster of three, the stream's leader is killed with SIGKILL; every
+// job the front accepted ends, done, once; the server starts again and
+// catches up, and a second burst runs clean.
+func TestQueueSurvivesTheLossOfTheStreamLeader(t *testing.T) {
+	c := startNATSCluster(t, 3)
+	bin, _ := natsServerBin()
+	q := startQueueWith(t, 0, "--workers", "0", "--nats", c.URL(), "--replicas", "3", "--reply", "async", "--image", "fixture:"+fixtures.SmallJPEG)
+	w1, w2 := startWorker(t, c.URL(), "w1"), startWorker(t, c.URL(), "w2")
+	q.waitIdle(t, 2)
+	js := c.js(t)
+	leader := c.leaderOf(t, js, queue.StreamName)
+	accepted, refused := asyncBurst(t, q.url, 60, 15, func() { c.kill9(leader) })
+	waitFor(t, 60*time.Second, "every accepted job to end", func() bool {
+		for _, id := range accepted {
+			if st := jobStatus(t, q.url, id); !st.Ended() {
+				return false
+			}
+		}
+		return true
+	})
+	runs := jobEvents("end", w1.stderr.String(), w2.stderr.String())
+	done, twice := 0, 0
+	for _, id := range accepted {
+		if st := jobStatus(t, q.url, id); st.State == queue.StateDone {
+			done++
+		} else {
+			t.Errorf("job %s ended %s: %s", id, st.State, st.Error)
+		}
+		if runs[id] > 1 {
+			twice++
+		}
+	}
+	t.Logf("leader node%d killed: %d accepted, %d refused, %d done, %d run twice (one outcome each), 0 lost", leader+1, len(accepted), refused, done, twice)
+	c.start(t, bin, leader)
+	waitFor(t, 30*time.Second, "the restarted server to catch up", func() bool {
+		info := streamInfo(t, js, queue.StreamName)
+		if info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+			return false
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return true
+	})
+	again, refused := asyncBurst(t, q.url, 20, -1, nil)
+	if refused > 0 || len(again) != 20 {
+		t.Errorf("after the restart: %d accepted, %d refused; want all 20 accepted", len(again), refused)
+	}
+	waitFor(t, 30*time.Second, "the second burst to end", func() bool {
+		for _, id := range again {
+			if st := jobStatus(t, q.url, id); st.State != queue.StateDone {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// asyncBurst sends n POST /flip to an async front, 4 at a time, and
+// calls kill (if any) once `at` have been sent; it returns the IDs of the
+// jobs accepted (202) and how many were refused (any other answer).
+func asyncBurst(t *testing.T, url string, n, at int, kill func()) (accepted []string, refused int) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range n {
+		if i == at && kill != nil {
+			kill()
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			resp, err := client.Post(url+"/flip", "application/octet-stream", nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				refused++
+				return
+			}
+			defer resp.Body.Close()
+			var acc queue.Accepted
+			json.NewDecoder(resp.Body).Decode(&acc)
+			if resp.StatusCode != http.StatusAccepted || acc.ID == "" {
+				refused++
+				return
+			}
+			accepted = append(accepted, acc.ID)
+		})
+	}
+	wg.Wait()
+	return accepted, refused
 }

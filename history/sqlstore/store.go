@@ -21,7 +21,8 @@ import (
 	// driver (no cgo, so the static builds and cross-compiles stay as
 	// they are), PostgreSQL through pgx.
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/flipbench/flipbench/history"
 	"github.com/flipbench/flipbench/results"
@@ -56,15 +57,40 @@ func Open(ctx context.Context, db string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
-		return nil, fmt.Errorf("history %s: %w", s.Where, err)
+	// A first connection to a new SQLite file switches it to WAL, which
+	// takes the file's exclusive lock: another process opening it at that
+	// moment gets SQLITE_BUSY at once, its busy timeout unused (20 stores
+	// opened together in CI's race pass failed so). Such an open is tried
+	// again, for as long as the busy timeout.
+	deadline, wait := time.Now().Add(busyTimeout), 10*time.Millisecond
+	for {
+		err = s.ready(ctx)
+		if err == nil || !busy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("history %s: %w", s.Where, err)
 	}
 	return s, nil
+}
+
+// ready connects to the store and brings its schema up to date.
+func (s *Store) ready(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.migrate(ctx)
+}
+
+// busy reports whether err is SQLite's SQLITE_BUSY (or one of its
+// extended codes).
+func busy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func open(db string) (*Store, error) {

@@ -63,13 +63,7 @@ func Capacity(ctx context.Context, cfg CapacityConfig) (*results.Run, error) {
 	}
 	err = s.run(ctx, names)
 	run.Searches, run.Order = s.done, s.order
-	run.Interrupted = ctx.Err() != nil
-	run.Derive()
-	run.WallMs = results.Ms(time.Since(start))
-	if run.Interrupted {
-		return run, nil
-	}
-	return run, err
+	return finish(ctx, run, start, err)
 }
 
 // capacityConfig is what a run file keeps of a search's settings: what

@@ -35,6 +35,12 @@ func Run(ctx context.Context, cfg Config) (*results.Run, error) {
 		return nil, err
 	}
 	b.assemble(run)
+	return finish(ctx, run, start, err)
+}
+
+// finish derives the figures of a run that began at start and returns
+// it: an interrupted run without err, the rest with it.
+func finish(ctx context.Context, run *results.Run, start time.Time, err error) (*results.Run, error) {
 	run.Interrupted = ctx.Err() != nil
 	run.Derive()
 	run.WallMs = results.Ms(time.Since(start))

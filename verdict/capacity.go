@@ -127,14 +127,7 @@ func (c *Comparison) compareCapacities(bs, hs side, opt Options) error {
 		d.Gated = gated[m.Name]
 		c.Deltas = append(c.Deltas, d)
 	}
-	for _, d := range c.Deltas {
-		switch {
-		case d.Regressed():
-			c.Failed = append(c.Failed, d.Regression())
-		case d.Verdict == VerdictRegression:
-			c.Advisory = append(c.Advisory, d.Regression())
-		}
-	}
+	c.sortRegressions()
 	return nil
 }
 

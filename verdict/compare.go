@@ -149,6 +149,13 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 		c.Deltas = append(c.Deltas, d)
 	}
 	c.decideFamily(family)
+	c.sortRegressions()
+	return nil
+}
+
+// sortRegressions lists each regression of the deltas as failing the
+// comparison (gated) or advisory.
+func (c *Comparison) sortRegressions() {
 	for _, d := range c.Deltas {
 		switch {
 		case d.Regressed():
@@ -157,7 +164,6 @@ func (c *Comparison) compareSides(bs, hs side, opt Options) error {
 			c.Advisory = append(c.Advisory, d.Regression())
 		}
 	}
-	return nil
 }
 
 // gatedMetrics resolves the design's gates and the options' against

@@ -306,3 +306,46 @@ func asyncBurst(t *testing.T, url string, n, at int, kill func()) (accepted []st
 	wg.Wait()
 	return accepted, refused
 }
+
+// TestQueueWaitBurstThroughALostLeader: a wait-mode burst while the
+// stream's leader is killed: every client gets its answer or a
+// retryable error, none waits past its timeout, and no job's record
+// holds two outcomes.
+func TestQueueWaitBurstThroughALostLeader(t *testing.T) {
+	c := startNATSCluster(t, 3)
+	q := startQueueWith(t, 0, "--workers", "0", "--nats", c.URL(), "--replicas", "3", "--image", "fixture:"+fixtures.SmallJPEG)
+	startWorker(t, c.URL(), "w1")
+	startWorker(t, c.URL(), "w2")
+	q.waitIdle(t, 2)
+	leader := c.leaderOf(t, c.js(t), queue.StreamName)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	codes, slowest := map[int]int{}, time.Duration(0)
+	sem := make(chan struct{}, 4)
+	for i := range 40 {
+		if i == 10 {
+			c.kill9(leader)
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			start := time.Now()
+			r := postFlip(q.url, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			slowest = max(slowest, time.Since(start))
+			if r.err != nil {
+				codes[-1]++ // no answer: a timeout, which is a hang
+				return
+			}
+			codes[r.status]++
+		})
+	}
+	wg.Wait()
+	t.Logf("leader node%d killed during a wait burst of 40: answers by status %v (-1: none), slowest %s", leader+1, codes, slowest.Round(time.Millisecond))
+	for code, n := range codes {
+		if code != http.StatusOK && code != http.StatusServiceUnavailable && code != http.StatusGatewayTimeout {
+			t.Errorf("%d clients got %d: want 200, or 503/504 (retryable)", n, code)
+		}
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/flipbench/flipbench/results"
 )
 
 // TestBenchCapacity: bench --capacity searches a real standard and a
@@ -24,14 +22,7 @@ func TestBenchCapacity(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench --capacity: exit %d\n%s%s", code, stdout, stderr)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := results.ParseRun(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := readRun(t, out)
 	for _, a := range run.Arms {
 		s := run.SearchOf(a.Name)
 		// Any rate (a busy machine may fail even the first step, 40/s),

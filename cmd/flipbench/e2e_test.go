@@ -827,12 +827,10 @@ func TestBenchEveryPolicyAndSize(t *testing.T) {
 	waitFor(t, 5*time.Second, "no flipbench server left", func() bool { return len(processesOf(bin)) == 0 })
 }
 
-// checkCosts checks that every burst of a run file measured what it
-// cost its server, and that the table shows it: real processes use CPU
-// time and hold memory (two Go processes at least a few MB each).
-func checkCosts(t *testing.T, out, table string) {
+// readRun reads and parses the run file at path.
+func readRun(t *testing.T, path string) *results.Run {
 	t.Helper()
-	b, err := os.ReadFile(out)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -840,6 +838,15 @@ func checkCosts(t *testing.T, out, table string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run
+}
+
+// checkCosts checks that every burst of a run file measured what it
+// cost its server, and that the table shows it: real processes use CPU
+// time and hold memory (two Go processes at least a few MB each).
+func checkCosts(t *testing.T, out, table string) {
+	t.Helper()
+	run := readRun(t, out)
 	for _, rd := range run.Rounds {
 		for _, s := range rd.Arms {
 			if s.Cost == nil || s.Cost.CPUMs <= 0 || s.Cost.PeakRSSMB < 4 || s.CPUPerRequestMs <= 0 {

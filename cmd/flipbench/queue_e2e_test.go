@@ -861,14 +861,7 @@ func TestBenchModesWithQueue(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := results.ParseRun(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := readRun(t, out)
 	var modes []string
 	for _, a := range run.Arms {
 		modes = append(modes, a.Mode)

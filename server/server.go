@@ -121,8 +121,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	// net/http drops, unanswered, a request it reads once Shutdown has
 	// begun: stop accepting first, and give the connections already
-	// accepted a moment to deliver their requests.
+	// accepted a moment to deliver their requests. An Accept in flight
+	// may still return a connection it took off the socket: once the
+	// serve loop has returned, every connection it took is tracked.
 	gl.Close()
+	<-errc
 	unread.wait(unreadWait)
 	sctx := context.Background()
 	if grace > 0 {

@@ -443,6 +443,16 @@ func (q *Queue) record(ctx context.Context, id string) (*JobStatus, uint64, erro
 	return &st, e.Revision(), nil
 }
 
+// recordThroughElections is record, tried again through an election of
+// the records' leader.
+func (q *Queue) recordThroughElections(ctx context.Context, id string) (st *JobStatus, rev uint64, err error) {
+	err = throughElections(ctx, func(ctx context.Context) error {
+		st, rev, err = q.record(ctx, id)
+		return err
+	})
+	return st, rev, err
+}
+
 // Status returns a job's status: its record, or queued while its message
 // waits in the stream and no worker has taken it. It returns nil for a
 // job that does not exist (or whose record has expired).

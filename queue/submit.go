@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -134,41 +133,14 @@ func (f *Front) publish(ctx context.Context, spec jobSpec, msg *nats.Msg) error 
 	return nil
 }
 
-// How long a publish is tried again while a NATS cluster elects the
-// stream's leader or the front reconnects (an election takes a few
-// seconds), each try bounded by publishTry.
-const (
-	publishRetryFor = 15 * time.Second
-	publishTry      = 3 * time.Second
-)
-
 // publishOnce publishes msg with id as its message ID, trying again
-// while the stream does not answer: the stream's duplicate window keeps
-// the job once however many tries reached it.
+// through an election: the stream's duplicate window keeps the job once
+// however many tries reached it.
 func publishOnce(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, id string) error {
-	deadline, wait := time.Now().Add(publishRetryFor), 100*time.Millisecond
-	for {
-		tctx, cancel := context.WithTimeout(ctx, publishTry)
-		_, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(id))
-		cancel()
-		if err == nil || ctx.Err() != nil || !retryable(err) || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return err
-		}
-		wait = min(2*wait, time.Second)
-	}
-}
-
-// retryable tells the errors of a stream without a leader, or of a
-// connection between servers, from a refusal.
-func retryable(err error) bool {
-	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+	return throughElections(ctx, func(ctx context.Context) error {
+		_, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+		return err
+	})
 }
 
 // ticket is a submitted job: its ID, and where its end is delivered

@@ -309,7 +309,7 @@ func (q *Queue) write(ctx context.Context, id string, g *guess, next func(cur *J
 			cur, rev, g = g.cur, g.rev, nil
 		} else {
 			var err error
-			if cur, rev, err = q.record(ctx, id); err != nil {
+			if cur, rev, err = q.recordThroughElections(ctx, id); err != nil {
 				return 0, err
 			}
 		}
@@ -321,11 +321,18 @@ func (q *Queue) write(ctx context.Context, id string, g *guess, next func(cur *J
 		if err != nil {
 			return 0, err
 		}
-		if cur == nil {
-			rev, err = q.records.Create(ctx, id, data)
-		} else {
-			rev, err = q.records.Update(ctx, id, data, rev)
-		}
+		// A compare-and-set is safe to try again: a try that landed
+		// unanswered fails the next with ErrKeyExists, and the record
+		// is read again.
+		err = throughElections(ctx, func(ctx context.Context) error {
+			var err error
+			if cur == nil {
+				rev, err = q.records.Create(ctx, id, data)
+			} else {
+				rev, err = q.records.Update(ctx, id, data, rev)
+			}
+			return err
+		})
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			continue // someone wrote between our read and our write: look again
 		}
@@ -339,29 +346,48 @@ func (q *Queue) write(ctx context.Context, id string, g *guess, next func(cur *J
 
 // handle runs one delivery of a job, in steps: decode the delivery, look
 // at the job's record if it was delivered before, record the job as
-// running here, run it with heartbeats, and record its outcome (or hand
-// it back for another try).
+// running here, run it, and record its outcome (or hand it back for
+// another try).
 func (r *runner) handle(ctx context.Context, msg jetstream.Msg) {
 	spec, tries, ok := r.decode(msg)
 	if !ok {
 		return
 	}
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	// Heartbeats from the first look to the end, not only while the job
+	// runs: a broker step that rides out an election may take longer
+	// than the ack wait, and the job must not go to another worker
+	// meanwhile.
+	defer r.heartbeats(msg)()
+	bctx, cancel := brokerStep(ctx)
 	g, ok := r.lookFirst(bctx, msg, spec, tries)
-	if !ok {
-		return
-	}
 	started := time.Now()
-	running, rev, ok := r.take(bctx, msg, spec, tries, g, &started)
+	var running *JobStatus
+	var rev uint64
+	if ok {
+		running, rev, ok = r.take(bctx, msg, spec, tries, g, &started)
+	}
+	cancel()
 	if !ok {
 		return
 	}
-	res, out, err := r.runWithHeartbeats(ctx, msg, spec)
+	res, out, err := r.run(ctx, spec, msg.Data())
 	if r.handBack(ctx, msg, spec, tries, err) {
 		return
 	}
+	bctx, cancel = brokerStep(ctx)
+	defer cancel()
 	r.end(bctx, msg, spec, tries, &started, &guess{cur: running, rev: rev}, outcome{res: res, out: out, err: err})
+}
+
+// brokerStep bounds the broker's part of one step of a job (look and
+// take, or end), which rides out an election of the records' leader
+// ([throughElections]) rather than spend one of the job's tries on it:
+// a redelivery counts as a try, and three within one election used to
+// end a sound job with "gave up after 3 tries" (500). The bound starts
+// with the step, not the job, and outlives ctx: a job cut short still
+// records what it has to.
+func brokerStep(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*brokerRetryFor)
 }
 
 // decode reads the job a delivery carries and how many times it was
@@ -391,7 +417,7 @@ func (r *runner) lookFirst(ctx context.Context, msg jetstream.Msg, spec jobSpec,
 	if tries <= 1 {
 		return &guess{}, true
 	}
-	st, rev, err := r.q.record(ctx, spec.ID)
+	st, rev, err := r.q.recordThroughElections(ctx, spec.ID)
 	if err != nil {
 		r.log.Warn("job record unreadable, later", "worker", r.name, "job", spec.ID, "err", err)
 		msg.NakWithDelay(time.Second)
@@ -441,11 +467,11 @@ func (r *runner) take(ctx context.Context, msg jetstream.Msg, spec jobSpec, trie
 	return running, rev, true
 }
 
-// runWithHeartbeats runs the job, telling the stream meanwhile that it
-// is in progress.
-func (r *runner) runWithHeartbeats(ctx context.Context, msg jetstream.Msg, spec jobSpec) (server.Result, []byte, error) {
-	// Progress heartbeats: the stream gives the job to another worker
-	// only if this one stops saying it is still at it.
+// heartbeats tells the stream that msg's job is in progress, every
+// quarter of the ack wait, until the function it returns is called: the
+// stream gives the job to another worker only if this one stops saying
+// it is still at it.
+func (r *runner) heartbeats(msg jetstream.Msg) (stop func()) {
 	beat := make(chan struct{})
 	go func() {
 		t := time.NewTicker(r.q.ackWait / 4)
@@ -459,9 +485,7 @@ func (r *runner) runWithHeartbeats(ctx context.Context, msg jetstream.Msg, spec 
 			}
 		}
 	}()
-	res, out, err := r.run(ctx, spec, msg.Data())
-	close(beat)
-	return res, out, err
+	return func() { close(beat) }
 }
 
 // handBack gives a job that failed with err back to the stream, when it
@@ -536,8 +560,14 @@ func (r *runner) end(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries
 }
 
 // cleanup acknowledges a job whose outcome is recorded and deletes its
-// upload.
+// upload. Neither is tried again through an election, and each is bounded
+// by one try: an acknowledgement that goes unanswered (its consumer's
+// leader was lost) waits for nothing but ctx, and a job whose
+// acknowledgement is lost comes back, finds its record ended, and is
+// acknowledged then, its upload deleted.
 func (r *runner) cleanup(ctx context.Context, spec jobSpec, msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(ctx, brokerTry)
+	defer cancel()
 	if err := msg.DoubleAck(ctx); err != nil {
 		r.log.Warn("ack", "worker", r.name, "job", spec.ID, "err", err)
 	}

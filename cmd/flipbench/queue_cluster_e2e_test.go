@@ -308,34 +308,63 @@ func asyncBurst(t *testing.T, url string, n, at int, kill func()) (accepted []st
 	return accepted, refused
 }
 
-// TestQueueWaitBurstThroughALostLeader: a wait-mode burst while the
-// stream's leader is killed: every client gets an answer, none waits
-// past its timeout.
+// A wait-mode burst through the SIGKILL of a leader: the stream's (where
+// the fronts publish) or the job records' (which the workers read and
+// write at every step). Every client is answered 200: a publish is tried
+// again through the election, and so is a worker's read or write of a
+// record, which before spent one of the job's three tries on each
+// redelivery and ended sound jobs with "gave up after 3 tries" (a 500 for
+// 1 to 3 clients of 40 in 3 runs of 13).
 func TestQueueWaitBurstThroughALostLeader(t *testing.T) {
+	for _, name := range []string{queue.StreamName, "KV_" + queue.RecordsBucket} {
+		t.Run(name, func(t *testing.T) { waitBurstThroughALostLeader(t, name) })
+	}
+}
+
+func waitBurstThroughALostLeader(t *testing.T, stream string) {
 	c := startNATSCluster(t, 3)
 	q := startQueueWith(t, 0, "--workers", "0", "--nats", c.URL(), "--replicas", "3", "--image", "fixture:"+fixtures.SmallJPEG)
-	startWorker(t, c.URL(), "w1")
-	startWorker(t, c.URL(), "w2")
+	workers := []*workerProc{startWorker(t, c.URL(), "w1"), startWorker(t, c.URL(), "w2")}
 	q.waitIdle(t, 2)
-	leader := c.leaderOf(t, c.js(t), queue.StreamName)
+	leader := c.leaderOf(t, c.js(t), stream)
+	codes, slowest := waitBurst(t, q.url, 40, 10, func() { c.kill9(leader) })
+	t.Logf("%s's leader node%d killed during a wait burst of 40: answers by status %v (-1: none), slowest %s",
+		stream, leader+1, codes, slowest.Round(time.Millisecond))
+	if codes[http.StatusOK] == 40 {
+		return
+	}
+	for _, out := range append([]*lineBuffer{q.stderr}, workers[0].stderr, workers[1].stderr) {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") {
+				t.Log(l)
+			}
+		}
+	}
+	t.Errorf("%d of 40 clients answered 200, want all (-1 is no answer within the client's 60 s)", codes[http.StatusOK])
+}
+
+// waitBurst posts n jobs to url/flip, four at a time, calls kill before
+// the one numbered at, and counts the answers by status (-1: none) and
+// the slowest.
+func waitBurst(t *testing.T, url string, n, at int, kill func()) (map[int]int, time.Duration) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	codes, slowest := map[int]int{}, time.Duration(0)
 	sem := make(chan struct{}, 4)
-	for i := range 40 {
-		if i == 10 {
-			c.kill9(leader)
+	for i := range n {
+		if i == at {
+			kill()
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			start := time.Now()
-			resp, err := client.Post(q.url+"/flip", "application/octet-stream", nil)
+			resp, err := client.Post(url+"/flip", "application/octet-stream", nil)
 			mu.Lock()
 			defer mu.Unlock()
 			slowest = max(slowest, time.Since(start))
 			if err != nil {
-				codes[-1]++ // no answer: a timeout, which is a hang
+				codes[-1]++
 				return
 			}
 			defer resp.Body.Close()
@@ -347,19 +376,5 @@ func TestQueueWaitBurstThroughALostLeader(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("leader node%d killed during a wait burst of 40: answers by status %v (-1: none), slowest %s", leader+1, codes, slowest.Round(time.Millisecond))
-	if codes[http.StatusOK] < 40 {
-		for _, l := range strings.Split(q.stderr.String(), "\n") {
-			if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") {
-				t.Log(l)
-			}
-		}
-	}
-	if codes[-1] > 0 {
-		t.Errorf("%d clients got no answer within their 60 s timeout", codes[-1])
-	}
-	// Known, open: in 3 runs of 13 (CI, CPU hogs) 1 to 3 clients got a
-	// 500, not 200 or a retryable 503, most likely a job failed while the
-	// records' leader was elected. Until that is pinned down and mended,
-	// it is logged above, not failed.
+	return codes, slowest
 }

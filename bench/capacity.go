@@ -147,7 +147,15 @@ func (s *searches) searchConfig(arm string) capacity.Config {
 		if !s.deadline.IsZero() && time.Now().Add(capacity.StepBound(d)).After(s.deadline) {
 			return results.CapacityStep{}, capacity.ErrOutOfBudget
 		}
-		st, err := s.step(ctx, arm, rate, d)
+		// The budget is kept to the end of a step too: an overloaded
+		// step's queue may drain for as long as the requests' timeout.
+		// A step the budget cuts short is dropped, not judged.
+		sctx, cancel := s.withBudget(ctx)
+		defer cancel()
+		st, err := s.step(sctx, arm, rate, d)
+		if err != nil && ctx.Err() == nil && sctx.Err() != nil {
+			return results.CapacityStep{}, capacity.ErrOutOfBudget
+		}
 		if err == nil {
 			s.mu.Lock()
 			s.order = append(s.order, arm)
@@ -159,6 +167,14 @@ func (s *searches) searchConfig(arm string) capacity.Config {
 		c.OnStep = func(st results.CapacityStep) { s.cfg.OnStep(arm, st) }
 	}
 	return c
+}
+
+// withBudget is ctx, ended at the bench's deadline if it has one.
+func (s *searches) withBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, s.deadline)
 }
 
 // step holds rate at arm for d: the load open loop, and the CPU the

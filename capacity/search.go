@@ -214,6 +214,22 @@ func (s *searcher) lastPassBelow(r float64) float64 {
 // its queue takes at most about as long as the hold).
 func StepBound(hold time.Duration) time.Duration { return 2 * hold }
 
+// measure holds rate for hold through cfg.Measure. The budget holds to
+// the end of a step too, whose queue may drain for as long as the
+// requests' timeout: a step it cuts short is dropped, as out of budget.
+func (s *searcher) measure(ctx context.Context, rate float64, hold time.Duration) (results.CapacityStep, error) {
+	if s.cfg.Budget <= 0 {
+		return s.cfg.Measure(ctx, rate, hold)
+	}
+	mctx, cancel := context.WithDeadline(ctx, s.start.Add(s.cfg.Budget))
+	defer cancel()
+	st, err := s.cfg.Measure(mctx, rate, hold)
+	if err != nil && ctx.Err() == nil && mctx.Err() != nil {
+		return results.CapacityStep{}, ErrOutOfBudget
+	}
+	return st, err
+}
+
 // step holds rate and judges it against the SLOs; a disturbed step is
 // held again, up to Repeats times.
 func (s *searcher) step(ctx context.Context, rate float64) (bool, error) {
@@ -222,7 +238,7 @@ func (s *searcher) step(ctx context.Context, rate float64) (bool, error) {
 		if s.cfg.Budget > 0 && time.Since(s.start)+StepBound(hold) > s.cfg.Budget {
 			return false, ErrOutOfBudget
 		}
-		st, err := s.cfg.Measure(ctx, rate, hold)
+		st, err := s.measure(ctx, rate, hold)
 		if errors.Is(err, ErrOutOfBudget) {
 			return false, err
 		}

@@ -105,6 +105,20 @@ func TestSearchSteps(t *testing.T) {
 	if res, err := Search(context.Background(), Config{SLOs: []results.SLO{slo}, Hold: time.Second, Budget: time.Millisecond, Measure: fake(37)}); err != nil || !res.OutOfBudget {
 		t.Errorf("budget: %+v, %v; want out of budget", res, err)
 	}
+	// A step whose queue drains past the budget (the first step passes,
+	// the second never ends by itself) is cut at the budget, dropped,
+	// and the search is out of budget with what it found.
+	slow := func(ctx context.Context, rate float64, d time.Duration) (Step, error) {
+		if rate > 1000 {
+			<-ctx.Done()
+			return Step{}, ctx.Err()
+		}
+		return fake(1e6)(ctx, rate, d)
+	}
+	res, err = Search(context.Background(), Config{SLOs: []results.SLO{slo}, Start: 1000, Hold: time.Millisecond, MinRequests: 1, Budget: 200 * time.Millisecond, Measure: slow})
+	if err != nil || !res.OutOfBudget || res.Capacity != 1000 || len(res.Steps) != 1 || res.Took > 2*time.Second {
+		t.Errorf("a step past the budget: %+v, %v; want out of budget at 1000/s, one step, within the budget", res, err)
+	}
 }
 
 // TestDisturbedStepsAreRepeated: a step other processes disturbed is

@@ -28,9 +28,9 @@ import (
 type FrontConfig struct {
 	// Reply is [ReplyWait] or [ReplyAsync]. Empty means ReplyWait.
 	Reply string
-	// Queue bounds this front's jobs that no worker has taken yet; past
-	// it POST /flip gets 503 with Retry-After. Zero means
-	// [server.DefaultQueue].
+	// Queue bounds the jobs that no worker has taken yet, in the
+	// stream, every front's (see [sharedDepth]); past it POST /flip gets
+	// 503 with Retry-After. Zero means [server.DefaultQueue].
 	Queue int
 	// Image is flipped for a POST /flip without a body: a file, put in
 	// the object store once so that workers on other machines have it,
@@ -82,7 +82,7 @@ const DefaultUploads = 4
 
 // Errors of POST /flip.
 var (
-	// ErrQueueFull means the front's bound on waiting jobs is reached.
+	// ErrQueueFull means the bound on jobs waiting in the stream is reached.
 	ErrQueueFull = errors.New("queue full")
 	// ErrStopping means the front is stopping.
 	ErrStopping = errors.New("stopping")
@@ -106,6 +106,7 @@ type Front struct {
 	running  map[string]struct{}        // jobs (any front's) being run now
 	waiters  map[string]chan *JobStatus // wait mode: the requests waiting for their job
 	resynced time.Time                  // when resync last looked
+	depth    sharedDepth                // the stream's waiting jobs, every front's
 
 	uploads   chan struct{} // a place per upload streaming to the object store
 	stopping  chan struct{} // closed when waiting requests must give up

@@ -255,6 +255,41 @@ func TestOneOutcomeWins(t *testing.T) {
 	}
 }
 
+// TestFrontsShareTheQueueBound: the bound on waiting jobs is the
+// stream's, every front's: with no worker, three jobs accepted by one
+// front fill a bound of three for the other as well, and a worker that
+// takes them frees places for both.
+func TestFrontsShareTheQueueBound(t *testing.T) {
+	q, url := newTestQueue(t, SetupConfig{})
+	cfg := FrontConfig{Reply: ReplyAsync, Queue: 3, Image: server.FixturePrefix + fixtures.SmallJPEG}
+	a, b := newTestFront(t, q, cfg), newTestFront(t, q, cfg)
+	submit := func(f *Front) error {
+		_, err := f.submit(context.Background(), nil, 0, false, time.Now(), false)
+		return err
+	}
+	for i := range 3 {
+		if err := submit(a); err != nil {
+			t.Fatalf("job %d on front a: %v", i+1, err)
+		}
+	}
+	if err := submit(b); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("front b, three jobs waiting: %v, want ErrQueueFull", err)
+	}
+	if err := submit(a); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("front a, three jobs waiting: %v, want ErrQueueFull", err)
+	}
+	startTestWorker(t, url, "w")
+	for _, f := range []*Front{b, a} {
+		deadline := time.Now().Add(10 * time.Second)
+		for err := submit(f); err != nil; err = submit(f) {
+			if !errors.Is(err, ErrQueueFull) || time.Now().After(deadline) {
+				t.Fatalf("after a worker took the jobs: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 // TestStaleQueueCountHeals: a job the front still counts as waiting,
 // though a worker took it (the news was missed), does not keep the front
 // refusing jobs: past its bound it looks again.

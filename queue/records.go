@@ -36,6 +36,9 @@ func (f *Front) observe(st *JobStatus) {
 	} else {
 		f.running[st.ID] = struct{}{}
 	}
+	if st.State == StateRunning && st.Tries == 1 {
+		f.depth.taken++ // a job's first take: it left the stream's undelivered count
+	}
 	f.mu.Unlock()
 	f.seen.observe(st)
 	if st.Ended() {

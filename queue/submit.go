@@ -35,40 +35,42 @@ func (f *Front) submit(ctx context.Context, body io.Reader, size int64, wantImag
 	if err == nil {
 		err = f.publish(ctx, spec, msg)
 	}
+	f.mu.Lock()
+	f.depth.publishing--
 	if err != nil {
-		f.mu.Lock()
 		delete(f.waiting, t.id)
 		delete(f.waiters, t.id)
 		f.mu.Unlock()
 		return nil, err
 	}
+	f.depth.published++
+	f.mu.Unlock()
 	f.accepted.Add(1)
 	return t, nil
 }
 
-// admit takes a place in the front's queue for a new job, or fails with
-// ErrStopping or ErrQueueFull (once a resync has found no place freed).
-// With wait, the job's end will be delivered to its ticket.
+// admit takes a place in the shared queue for a new job, or fails with
+// ErrStopping or ErrQueueFull. With wait, the job's end will be delivered
+// to its ticket. The place is counted in f.depth until the job is
+// published or given up ([Front.published]).
 func (f *Front) admit(ctx context.Context, wait bool) (*ticket, error) {
-	for {
-		f.mu.Lock()
-		select {
-		case <-f.stopping:
-			f.mu.Unlock()
-			return nil, ErrStopping
-		default:
-		}
-		if len(f.waiting) < cmp.Or(f.cfg.Queue, server.DefaultQueue) {
-			break
-		}
-		f.mu.Unlock()
-		if !f.resync(ctx) {
-			return nil, ErrQueueFull
-		}
-	}
+	bound := cmp.Or(f.cfg.Queue, server.DefaultQueue)
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.depth.stale(bound, time.Now()) {
+		f.readDepth(ctx)
+	}
+	select {
+	case <-f.stopping:
+		return nil, ErrStopping
+	default:
+	}
+	if f.depth.estimate() >= bound {
+		return nil, ErrQueueFull
+	}
 	t := &ticket{id: nuid.Next()}
 	f.waiting[t.id] = struct{}{}
+	f.depth.publishing++
 	if wait {
 		// The channel is the ticket's: the watch may deliver the end, and
 		// forget the waiter, before anyone awaits it.
@@ -189,7 +191,7 @@ func (f *Front) forget(id string) {
 // run at once.
 func (f *Front) retryAfter() int {
 	f.mu.Lock()
-	q, slots := len(f.waiting), max(len(f.running), 1)
+	q, slots := f.depth.estimate(), max(len(f.running), 1)
 	f.mu.Unlock()
 	return httpfront.RetryAfter(q, slots, f.stats.RecentJob())
 }

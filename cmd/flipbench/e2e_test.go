@@ -67,6 +67,14 @@ type serverProc struct {
 	tmpDir string        // the --tmp-dir given, if any
 	done   chan struct{} // closed once the process has been reaped
 	err    error         // Wait's result, valid after done
+	killed bool          // by the test, with SIGKILL: nothing to stop
+}
+
+// kill9 kills the process with SIGKILL and waits until it is reaped.
+func (p *serverProc) kill9() {
+	p.killed = true
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // startServer starts flipbench with args, reads the announced address and
@@ -135,7 +143,7 @@ func startProc(t *testing.T, env []string, args ...string) (*serverProc, <-chan 
 // stop sends SIGTERM, and checks exit 0 and that no worker is left.
 func (p *serverProc) stop(t *testing.T) {
 	t.Helper()
-	if p.cmd.Process == nil {
+	if p.cmd.Process == nil || p.killed {
 		return
 	}
 	workers := children(p.cmd.Process.Pid)

@@ -96,7 +96,7 @@ docs/queue.md for workers on other machines.`,
 	f.DurationVar(&s.grace, "grace", server.DefaultGrace, "time waiting requests and running jobs get after SIGTERM")
 	f.DurationVar(&s.readTO, "read-timeout", server.DefaultReadTimeout, "longest a request may take to arrive, body included; a slower one gets 408")
 	f.Var(newEnum(&s.logFormat, "text", "text", "json"), "log-format", "log format")
-	f.Var(newIntAtLeast(&s.queue, server.DefaultQueue, 1), "queue", "this front's jobs that may wait for a worker; past it 503 with Retry-After")
+	f.Var(newIntAtLeast(&s.queue, server.DefaultQueue, 1), "queue", "jobs that may wait in the stream for a worker, every front's; past it 503 with Retry-After")
 	f.StringVar(&opts.nats, "nats", "", "an existing NATS server's URL, instead of the embedded one")
 	f.StringVar(&opts.natsAddr, "nats-addr", queue.DefaultNATSAddr, "where the embedded NATS server listens (port 0 picks a free port)")
 	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires (needed to listen off the loopback)")

@@ -378,3 +378,57 @@ func waitBurst(t *testing.T, url string, n, at int, kill func()) (map[int]int, t
 	wg.Wait()
 	return codes, slowest
 }
+
+// TestFrontsShareAQueue: two async fronts on one cluster share the
+// stream and the records. --queue bounds the jobs waiting in the stream,
+// every front's: ten accepted by one front fill the other's bound of ten.
+// Any front answers for any job (GET /jobs/ID, its events), and the jobs
+// of a front killed with SIGKILL are run and read from the other.
+func TestFrontsShareAQueue(t *testing.T) {
+	c := startNATSCluster(t, 3)
+	args := []string{"--workers", "0", "--nats", c.URL(), "--replicas", "3", "--reply", "async", "--queue", "10",
+		"--image", "fixture:" + fixtures.SmallJPEG}
+	a, b := startQueueWith(t, 0, args...), startQueueWith(t, 0, args...)
+	accepted, refused := asyncBurst(t, a.url, 10, -1, nil)
+	if len(accepted) != 10 || refused != 0 {
+		t.Fatalf("front a, no worker: %d accepted, %d refused; want 10 and 0", len(accepted), refused)
+	}
+	resp, err := client.Post(b.url+"/flip", "application/octet-stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("front b with ten of a's jobs waiting: %s, Retry-After %q; want 503 with Retry-After",
+			resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if st := jobStatus(t, b.url, accepted[0]); st.State != queue.StateQueued {
+		t.Errorf("a's job %s read from b: %s, want queued", accepted[0], st.State)
+	}
+	events := readEvents(t, b.url, accepted[9])
+	a.kill9()
+	w := startWorker(t, c.URL(), "w1")
+	waitFor(t, 60*time.Second, "every job of the killed front to end, read from the other", func() bool {
+		for _, id := range accepted {
+			if !jobStatus(t, b.url, id).Ended() {
+				return false
+			}
+		}
+		return true
+	})
+	runs, done := jobEvents("end", w.stderr.String()), 0
+	for _, id := range accepted {
+		if st := jobStatus(t, b.url, id); st.State == queue.StateDone && runs[id] == 1 {
+			done++
+		} else {
+			t.Errorf("job %s: %s (%s), run %d times; want done once", id, st.State, st.Error, runs[id])
+		}
+	}
+	if got := <-events; len(got) == 0 || got[0] != "queued" || got[len(got)-1] != "done" {
+		t.Errorf("events of a's job %s from b: %v, want queued ... done", accepted[9], got)
+	}
+	t.Logf("front a killed with SIGKILL: 10 accepted, %d done once, read from front b", done)
+	if again, refused := asyncBurst(t, b.url, 10, -1, nil); len(again) != 10 || refused != 0 {
+		t.Errorf("front b after the jobs ran: %d accepted, %d refused; want 10 and 0", len(again), refused)
+	}
+}

@@ -166,6 +166,16 @@ func receivedConn(msg, oob []byte) (*handedConn, error) {
 	return &handedConn{Conn: c, read: bytes.NewReader(bytes.Clone(msg[handoffHeader:])), accepted: accepted, taken: time.Now()}, nil
 }
 
+// drain returns once no handoff has waited on the socket for drainQuiet,
+// or after max, the worker accepting meanwhile ([Server.Serve] calls it
+// before it stops accepting). A worker is stopped once the supervisor
+// hands it nothing more (a rolling restart has attached its successor),
+// but what it was handed before is still on its way: served, not
+// answered 503 by Close (1 of 120 requests of a roll under free, in CI).
+func (l *handoffListener) drain(max time.Duration) {
+	drainUntilQuiet(max, func() bool { return readable(l.uc.SyscallConn()) })
+}
+
 // Close stops accepting. Connections the supervisor handed over that no
 // one took would be reset with the socket: each is answered 503 first, so
 // that a graceful stop drops no request unanswered. The socket stays open

@@ -7,8 +7,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // reusePortControl sets SO_REUSEPORT (and SO_REUSEADDR) on a socket
@@ -45,38 +43,10 @@ func listenReusePort(addr string) (net.Listener, error) {
 // ([Server.Serve] calls drain before it stops accepting).
 type ownListener struct{ *net.TCPListener }
 
-// drainQuiet is how long a socket must have nothing queued before a
-// stopping worker closes it. Connections keep arriving while siblings
-// are open: long enough to see a gap, short enough not to delay a stop.
-const drainQuiet = 30 * time.Millisecond
-
 // drain returns once no connection has waited on the socket for
 // drainQuiet, or after max. The worker keeps accepting meanwhile.
 func (l ownListener) drain(max time.Duration) {
-	deadline := time.Now().Add(max)
-	quietSince := time.Now()
-	for time.Now().Before(deadline) {
-		if l.pending() {
-			quietSince = time.Now()
-		} else if time.Since(quietSince) >= drainQuiet {
-			return
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-}
-
-// pending reports whether a connection waits in the socket's accept
-// queue: poll(2) says the listening socket is readable.
-func (l ownListener) pending() bool {
-	rc, err := l.SyscallConn()
-	if err != nil {
-		return false
-	}
-	n := 0
-	rc.Control(func(fd uintptr) {
-		n, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-	})
-	return n > 0
+	drainUntilQuiet(max, func() bool { return readable(l.SyscallConn()) })
 }
 
 // reservePort binds a SO_REUSEPORT socket to addr without listening on

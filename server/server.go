@@ -115,7 +115,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	case <-ctx.Done():
 	}
 	// A socket of the worker's own (reuseport) resets what it has queued
-	// when it closes: serve the queue first.
+	// when it closes, and a handoff socket (rr, free) holds what the
+	// supervisor handed before it turned to another worker: serve the
+	// queue first.
 	if d, ok := ln.(interface{ drain(time.Duration) }); ok {
 		d.drain(cmp.Or(grace, DefaultGrace))
 	}

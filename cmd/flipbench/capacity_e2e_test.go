@@ -24,6 +24,7 @@ func TestCapacityOfAServer(t *testing.T) {
 				Passed bool    `json:"passed"`
 			} `json:"steps"`
 			OutOfBudget bool `json:"out_of_budget"`
+			Unsettled   bool `json:"unsettled"`
 		} `json:"search"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &out); code != 0 || err != nil {
@@ -33,11 +34,16 @@ func TestCapacityOfAServer(t *testing.T) {
 	last := s.Steps[len(s.Steps)-1]
 	// Any confirmed rate: on a busy CI machine a 1 s step of 20 requests
 	// at 20/s can fail (a latency spike, or answers 3% behind), and the
-	// search then narrows below it (19.4/s once in CI's plain pass).
-	if s.Capacity <= 0 || !last.Passed || last.Rate != s.Capacity || s.OutOfBudget || len(out.SLOs) != 2 {
-		t.Errorf("capacity %.1f/s, last step %+v, out of budget %v, slos %v: want a confirmed rate", s.Capacity, last, s.OutOfBudget, out.SLOs)
+	// search then narrows below it (19.4/s once in CI's plain pass). When
+	// three confirmations fail in turn, the capacity moved more than the
+	// resolution while the search ran (CI's plain pass once: 120/s passed,
+	// 140/s failed), and the search says so, unsettled, with a rate.
+	confirmed := last.Passed && last.Rate == s.Capacity
+	if s.Capacity <= 0 || !(confirmed || s.Unsettled) || s.OutOfBudget || len(out.SLOs) != 2 {
+		t.Errorf("capacity %.1f/s, last step %+v, out of budget %v, unsettled %v, slos %v: want a confirmed rate",
+			s.Capacity, last, s.OutOfBudget, s.Unsettled, out.SLOs)
 	}
-	t.Logf("one worker, small image: %.1f requests/s at p99<=150ms, %d steps", s.Capacity, len(s.Steps))
+	t.Logf("one worker, small image: %.1f requests/s at p99<=150ms, %d steps, unsettled %v", s.Capacity, len(s.Steps), s.Unsettled)
 	// Nothing listens: no rate is met, said, exit 1.
 	stdout, _, code = runCLI(t, nil, "capacity", "--url", "http://"+freeAddr(t)+"/flip", "--slo", "p99<=1s", "--hold", "200ms", "--start", "20", "--min-requests", "2")
 	if code != 1 || !strings.Contains(stdout, "capacity: none found: every rate tried failed") {

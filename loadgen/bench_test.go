@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flipbench/flipbench/internal/cputime"
 	"github.com/flipbench/flipbench/results"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkBurst100(b *testing.B) {
 	u := newInstantServer(b)
 	b.ReportAllocs()
 	var spreads []float64
-	cpu0 := cpuTime()
+	cpu0 := cputime.Self()
 	for b.Loop() {
 		sum, err := Run(context.Background(), Config{URL: u, Requests: 100})
 		if err != nil {
@@ -46,7 +47,7 @@ func BenchmarkBurst100(b *testing.B) {
 		spreads = append(spreads, sum.SendSpreadMs)
 	}
 	b.ReportMetric(results.Median(spreads), "spread-ms")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(100*b.N), "cpu-us/req")
+	b.ReportMetric(float64(cputime.Self()-cpu0)/float64(time.Microsecond)/float64(100*b.N), "cpu-us/req")
 }
 
 // BenchmarkRate: one op is one request of a rate run at 1000/s, without
@@ -63,7 +64,7 @@ func BenchmarkRate(b *testing.B) {
 			const rate = 1000
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Self()
 			du := time.Duration(b.N) * time.Second / rate
 			sum, err := Run(context.Background(), Config{URL: u, Rate: Rate{Freq: rate, Per: time.Second}, Duration: du, KeepAlive: keep})
 			if err != nil {
@@ -72,7 +73,7 @@ func BenchmarkRate(b *testing.B) {
 			if sum.OK != b.N {
 				b.Fatalf("ok %d of %d (%v)", sum.OK, b.N, sum.ErrorsByKind)
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/req")
+			b.ReportMetric(float64(cputime.Self()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/req")
 		})
 	}
 }

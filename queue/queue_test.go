@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flipbench/flipbench/fixtures"
+	"github.com/flipbench/flipbench/internal/cputime"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -210,6 +211,7 @@ func benchmarkAcceptAsync(b *testing.B, inProcess bool) {
 	body, _ := fixtures.Bytes(fixtures.SmallJPEG)
 	ctx := context.Background()
 	b.ResetTimer()
+	cpu0 := cputime.Self()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for range b.N {
@@ -222,6 +224,10 @@ func benchmarkAcceptAsync(b *testing.B, inProcess bool) {
 		})
 	}
 	wg.Wait()
+	// The process's CPU, the front's and its embedded broker's, as a
+	// flipbench queue process spends it (over the loopback, the socket's
+	// reads and writes on both sides too).
+	b.ReportMetric(float64(cputime.Self()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/op")
 }
 
 // TestOneOutcomeWins: of two workers that finish the same job (the first

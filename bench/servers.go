@@ -81,6 +81,13 @@ type Own struct {
 	// to its end, and the accept times are measured apart). Empty means
 	// ReplyWait.
 	QueueReply string
+	// QueueNATS is an existing NATS server's or cluster's URLs, separated
+	// by commas, for the queue arm's broker instead of the one its front
+	// embeds; QueueReplicas is how many of its servers hold the queue (0:
+	// one). One queue arm at most may use it: arms run side by side, and
+	// two would share one stream.
+	QueueNATS     string
+	QueueReplicas int
 	// Logs receives the servers' logs. Nil discards them.
 	Logs io.Writer
 }
@@ -107,6 +114,9 @@ func (o *Own) Validate() error {
 	}
 	if o.QueueReply != "" && o.QueueReply != ReplyWait && o.QueueReply != ReplyAsync {
 		return fmt.Errorf("queue reply must be %s or %s, got %q", ReplyWait, ReplyAsync, o.QueueReply)
+	}
+	if err := o.checkQueueNATS(); err != nil {
+		return err
 	}
 	if len(o.Builds) > 0 {
 		if len(o.Builds) != 2 || o.Builds[0].Name != results.Base || o.Builds[1].Name != results.Head {
@@ -230,6 +240,26 @@ func (o *Own) Arms() []results.ArmSpec {
 	return arms
 }
 
+// checkQueueNATS checks that an external broker serves one queue arm.
+func (o *Own) checkQueueNATS() error {
+	if o.QueueNATS == "" {
+		if o.QueueReplicas > 1 {
+			return errors.New("queue replicas need an external NATS cluster for the queue arm")
+		}
+		return nil
+	}
+	queues := 0
+	for _, a := range o.Arms() {
+		if a.Mode == results.Queue {
+			queues++
+		}
+	}
+	if queues != 1 {
+		return fmt.Errorf("an external NATS broker serves one queue arm, and this bench has %d: give the queue mode, one worker count and one build", queues)
+	}
+	return nil
+}
+
 // sizesOr is sizes, or one cluster of one worker per CPU.
 func sizesOr(sizes []int) []int {
 	if len(sizes) == 0 {
@@ -254,7 +284,7 @@ func (o *Own) Start(ctx context.Context, arm results.ArmSpec) (Server, error) {
 	launch := server.Launch
 	if arm.Mode == results.Queue {
 		launch = func(ctx context.Context, lc server.LaunchConfig) (*server.Instance, error) {
-			return queue.Launch(ctx, lc, arm.Reply)
+			return queue.Launch(ctx, lc, queue.LaunchSettings{Reply: arm.Reply, NATS: o.QueueNATS, Replicas: o.QueueReplicas})
 		}
 	}
 	inst, err := launch(ctx, lc)

@@ -79,26 +79,31 @@ func (l *LocalWorker) Run(ctx context.Context, stderr io.Writer) error {
 	return nil
 }
 
-// launchSettings are a launched queue server's own settings, in the
+// LaunchSettings are a launched queue server's own settings, in the
 // extra settings of its launch spec ([server.LaunchConfig.Extra]).
-type launchSettings struct {
-	// Reply is [ReplyWait] or [ReplyAsync].
+type LaunchSettings struct {
+	// Reply is [ReplyWait] or [ReplyAsync]. Empty means ReplyWait.
 	Reply string `json:"reply"`
+	// NATS is an existing NATS server's or cluster's URLs, separated by
+	// commas, instead of an embedded broker; the queue is kept there in
+	// file storage, on Replicas servers (0: one).
+	NATS     string `json:"nats,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
 }
 
 // Launch starts a queue server for a bench through [server.Launch]: a
-// front on a free loopback port, an embedded broker on another, and
-// lc.Workers local workers, its front answering as reply says ([ReplyWait]
-// or [ReplyAsync]; empty means ReplyWait). It returns once every local
-// worker is ready.
+// front on a free loopback port, a broker (embedded, on another port, or
+// set.NATS), and lc.Workers local workers, its front answering as
+// set.Reply says. It returns once every local worker is ready.
 //
 // Only settings other than the defaults go in the spec: a build older
-// than this one, which reads none, then serves a wait-mode queue as
-// asked, and is refused (by its missing echo) for an async one.
-func Launch(ctx context.Context, lc server.LaunchConfig, reply string) (*server.Instance, error) {
+// than this one, which reads none, then serves a wait-mode queue on its
+// embedded broker as asked, and is refused (by its missing echo) for
+// anything else.
+func Launch(ctx context.Context, lc server.LaunchConfig, set LaunchSettings) (*server.Instance, error) {
 	lc.Entry, lc.Extra = server.EntrySuperviseQueue, nil
-	if reply := cmp.Or(reply, ReplyWait); reply != ReplyWait {
-		lc.Extra = launchSettings{Reply: reply}
+	if set.Reply = cmp.Or(set.Reply, ReplyWait); set != (LaunchSettings{Reply: ReplyWait}) {
+		lc.Extra = set
 	}
 	return server.Launch(ctx, lc)
 }
@@ -118,15 +123,21 @@ func RunLaunched(ctx context.Context, stderr io.Writer, legacyReply string) erro
 		return err
 	}
 	defer cancel()
-	set := launchSettings{Reply: legacyReply}
+	set := LaunchSettings{Reply: legacyReply}
 	if _, err := l.Extra(&set); err != nil {
 		return err
 	}
 	cfg := l.Config
+	storage := Memory
+	if set.NATS != "" {
+		storage = File // an external server keeps what it is given
+	}
 	s := &Server{
 		Addr:     l.Addr,
+		NATS:     set.NATS,
+		Replicas: set.Replicas,
 		Embedded: EmbeddedConfig{Addr: "127.0.0.1:0"},
-		Storage:  Memory,
+		Storage:  storage,
 		Front: FrontConfig{Reply: set.Reply, Queue: l.Queue, Image: cfg.Image, Quality: cfg.Quality,
 			MaxPixels: cfg.MaxPixels, MaxBody: cfg.MaxBody, ReadTimeout: cfg.ReadTimeout},
 		Workers: l.Workers,

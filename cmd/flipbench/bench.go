@@ -19,6 +19,7 @@ import (
 	"github.com/flipbench/flipbench/bench"
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/queue"
 	"github.com/flipbench/flipbench/report"
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
@@ -84,6 +85,8 @@ func (opts *benchOptions) flags(f *pflag.FlagSet) {
 	f.Var(newIntAtLeast(&opts.own.Config.Threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and job slots per worker (0: all CPUs)")
 	f.Var(newEnumList(&opts.own.Modes, bench.Modes...), "modes", "ways to serve, side by side: standard (the baseline), cluster, queue, or all (default standard,cluster)")
 	f.Var(newEnum(&opts.own.QueueReply, bench.ReplyWait, bench.ReplyWait, bench.ReplyAsync), "queue-reply", "how the queue arms answer: wait (when the job is done) or async (202 at once; each job's end followed on its event stream)")
+	f.StringVar(&opts.own.QueueNATS, "queue-nats", "", "the queue arm's broker: an existing NATS server or cluster (URL,URL,URL) instead of the one its front embeds")
+	f.Var(newIntRange(&opts.own.QueueReplicas, 1, 1, queue.MaxReplicas), "queue-replicas", "how many servers of the --queue-nats cluster hold the queue arm's jobs (1-5)")
 	f.Var(newEnumList(&opts.scheds, server.Scheds...), "sched", "the servers' dispatch policy: shared, rr, free or reuseport; a list (or all) measures each (default "+server.DefaultSched+"; see docs/dispatch.md)")
 	f.StringVar(&opts.image, "image", "", "image the servers flip, or fixture:NAME (default: the embedded 20 MP photo)")
 	f.BoolVar(&opts.quick, "quick", false, "flip the small embedded JPEG: a smoke run of a few seconds")
@@ -147,6 +150,10 @@ func (o *benchOptions) validate() error {
 		return usageErrorf("--quick and --image both choose the image: give one")
 	case o.replySet && !slices.Contains(o.own.Modes, results.Queue):
 		return usageErrorf("--queue-reply is for the queue arms: add queue to --modes")
+	case o.own.QueueNATS != "" && !slices.Contains(o.own.Modes, results.Queue):
+		return usageErrorf("--queue-nats is for the queue arm: add queue to --modes")
+	case o.own.QueueReplicas > 1 && o.own.QueueNATS == "":
+		return usageErrorf("--queue-replicas %d needs a NATS cluster for the queue arm: give its URLs with --queue-nats", o.own.QueueReplicas)
 	}
 	if err := o.validateCapacity(); err != nil {
 		return err

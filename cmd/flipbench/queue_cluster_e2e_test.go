@@ -22,6 +22,7 @@ import (
 
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/queue"
+	"github.com/flipbench/flipbench/results"
 )
 
 // natsServerBin is nats-server built from the module flipbench embeds,
@@ -430,5 +431,45 @@ func TestFrontsShareAQueue(t *testing.T) {
 	t.Logf("front a killed with SIGKILL: 10 accepted, %d done once, read from front b", done)
 	if again, refused := asyncBurst(t, b.url, 10, -1, nil); len(again) != 10 || refused != 0 {
 		t.Errorf("front b after the jobs ran: %d accepted, %d refused; want 10 and 0", len(again), refused)
+	}
+}
+
+// TestBenchQueueArmOnANATSCluster: bench's queue arm on an external
+// three-server cluster, its queue on three of them (--queue-nats,
+// --queue-replicas), measured beside the standard worker; an external
+// broker for two queue arms, or replicas without it, is refused.
+func TestBenchQueueArmOnANATSCluster(t *testing.T) {
+	c := startNATSCluster(t, 3)
+	out := filepath.Join(t.TempDir(), "run.json")
+	stdout, stderr, code := runCLI(t, nil, "bench", "--quick", "--modes", "standard,queue", "--workers", "2", "--rounds", "2",
+		"--queue-nats", c.URL(), "--queue-replicas", "3", "--out", out)
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s%s", code, stdout, stderr)
+	}
+	run := readRun(t, out)
+	var q *results.Arm
+	for i := range run.Arms {
+		if run.Arms[i].Mode == results.Queue {
+			q = &run.Arms[i]
+		}
+	}
+	if q == nil || q.Speedup.Rounds != 2 || q.Speedup.Median <= 0 || q.Stats.Errors != 0 {
+		t.Fatalf("queue arm %+v: want a speedup in each of 2 rounds, no error", q)
+	}
+	if info := streamInfo(t, c.js(t), queue.StreamName); info.Config.Replicas != 3 {
+		t.Errorf("the queue arm's stream has %d replicas, want 3", info.Config.Replicas)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--modes", "standard,queue", "--workers", "1,2", "--queue-nats", c.URL()}, "serves one queue arm, and this bench has 2"},
+		{[]string{"--queue-nats", c.URL()}, "add queue to --modes"},
+		{[]string{"--modes", "all", "--queue-replicas", "3"}, "give its URLs with --queue-nats"},
+	} {
+		_, stderr, code := runCLI(t, nil, append([]string{"bench", "--quick"}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("bench %v: exit %d, %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
 	}
 }

@@ -716,7 +716,7 @@ func TestLaunchQueue(t *testing.T) {
 	defer cancel()
 	logs := newLineBuffer()
 	inst, err := queue.Launch(ctx, server.LaunchConfig{Exe: bin,
-		Name: "queue", Workers: 2, Config: server.Config{Image: "fixture:" + fixtures.SmallJPEG, Threads: 1}, Stderr: logs}, queue.ReplyWait)
+		Name: "queue", Workers: 2, Config: server.Config{Image: "fixture:" + fixtures.SmallJPEG, Threads: 1}, Stderr: logs}, queue.LaunchSettings{Reply: queue.ReplyWait})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -394,6 +394,11 @@ func TestFrontsShareAQueue(t *testing.T) {
 	if len(accepted) != 10 || refused != 0 {
 		t.Fatalf("front a, no worker: %d accepted, %d refused; want 10 and 0", len(accepted), refused)
 	}
+	// The consumer counts a job a moment after the stream acknowledges it.
+	waitFor(t, 10*time.Second, "the consumer to count a's ten jobs", func() bool {
+		h := b.health(t)
+		return h.Stream != nil && h.Stream.Pending == 10
+	})
 	resp, err := client.Post(b.url+"/flip", "application/octet-stream", nil)
 	if err != nil {
 		t.Fatal(err)

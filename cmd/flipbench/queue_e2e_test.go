@@ -98,6 +98,7 @@ type queueHealth struct {
 	} `json:"workers"`
 	Stream *struct {
 		Messages    int `json:"messages"`
+		Pending     int `json:"pending"`
 		Waiting     int `json:"waiting"`
 		Consumers   int `json:"consumers"`
 		Redelivered int `json:"redelivered"`

@@ -53,6 +53,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 	var wg, connected sync.WaitGroup
 	wg.Add(n)
 	connected.Add(n)
+	b.sending.Add(n)
 	for range n {
 		req, err := tgt.Request()
 		if err == nil {
@@ -60,6 +61,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 		}
 		go func() {
 			defer wg.Done()
+			defer b.sending.Done()
 			if err == nil && preconnect {
 				req = ct.preconnect(ctx, req)
 			}
@@ -85,6 +87,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 	}
 	wait.Stop()
 	b.canceled = ctx.Err() != nil // read by each goroutine after the close: no race
+	go until(&b.sending, quietMax, quietGC.hold())
 	released := time.Now()
 	close(release)
 	go func() {
@@ -107,6 +110,8 @@ type burstState struct {
 
 	mu  sync.Mutex
 	seq uint64
+
+	sending sync.WaitGroup // the requests not yet answered (or failed)
 }
 
 // hit sends req, built beforehand (or not: buildErr), and returns its

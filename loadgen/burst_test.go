@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -276,6 +277,46 @@ func TestDialFirst(t *testing.T) {
 		u, _ := url.Parse(tt.url)
 		if got := dialAddr(u); got != tt.want {
 			t.Errorf("dialAddr(%s) = %s, want %s", tt.url, got, tt.want)
+		}
+	}
+}
+
+// TestSendGateHoldsTheWriteUntilTheRelease: a gated connection's first
+// write waits for the burst's release and takes the request's send time
+// there; a burst canceled before its release fails the write instead,
+// and nothing reaches the wire.
+func TestSendGateHoldsTheWriteUntilTheRelease(t *testing.T) {
+	t.Parallel()
+	for _, canceled := range []bool{false, true} {
+		client, server := net.Pipe()
+		defer server.Close()
+		b := &burstState{release: make(chan struct{})}
+		res := &vegeta.Result{}
+		parked := make(chan struct{})
+		c := &gatedConn{Conn: client, gate: &sendGate{release: b.release, parked: sync.OnceFunc(func() { close(parked) }), b: b, res: res}}
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			wrote <- err
+			client.Close()
+		}()
+		<-parked
+		select {
+		case err := <-wrote:
+			t.Fatalf("the write went before the release: %v", err)
+		default:
+		}
+		b.canceled = canceled
+		released := time.Now()
+		close(b.release)
+		got, _ := io.ReadAll(server)
+		err := <-wrote
+		switch {
+		case canceled && (!errors.Is(err, errBurstCanceled) || len(got) != 0 || !res.Timestamp.IsZero()):
+			t.Errorf("canceled: write %v, %q on the wire, sent at %v; want errBurstCanceled, nothing, no time", err, got, res.Timestamp)
+		case !canceled && (err != nil || string(got) != "GET / HTTP/1.1\r\n\r\n" || res.Timestamp.Before(released)):
+			t.Errorf("released: write %v, %q on the wire, sent %v after the release; want the request, timed at its gate",
+				err, got, res.Timestamp.Sub(released))
 		}
 	}
 }

@@ -31,8 +31,9 @@ import (
 // moved ahead of the release), nor the transport's (a reader, a writer
 // and two goroutines a connection, on memory a fresh process has never
 // touched: a one-shot `load -n 100` reached its server over 9 ms before
-// it was moved ahead too). The requests' timeout runs from the
-// transport's start, a moment before the release.
+// it was moved ahead too). Over TLS the gate holds the handshake's first
+// message, so an https burst still shakes hands after its release. The
+// requests' timeout runs from the release ([ctxTransport.requestContext]).
 //
 // The connections are opened first (as wrk does), not kept: each request
 // still has a connection of its own, closed after its answer. A server
@@ -134,7 +135,7 @@ func (b *burstState) send(ctx context.Context, req *http.Request, buildErr error
 	res := &vegeta.Result{Attack: b.name, Method: b.method, URL: b.url}
 	if buildErr == nil && b.preconnect {
 		req = b.ct.preconnect(ctx, req)
-		if b.gated && gateSend(req, &sendGate{release: b.release, parked: ready, b: b, res: res}) {
+		if b.gated && gateSend(&req, &sendGate{release: b.release, parked: ready, b: b, res: res}) {
 			// Through the transport now: everything but the write
 			// itself happens before the release.
 			b.do(req, res)
@@ -185,22 +186,37 @@ func (b *burstState) stamp(res *vegeta.Result) {
 	b.seq++
 }
 
+// sentAt is res's send time, zero before it is stamped.
+func (b *burstState) sentAt(res *vegeta.Result) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return res.Timestamp
+}
+
 // do sends req and fills in res with the fields vegeta's Attacker.hit
 // sets, and BytesIn the whole body's size: the body itself is read and
-// thrown away. res's Timestamp is set by then, or when the request is
-// written (a gated send).
+// thrown away. res's send time is stamped by then, or when the request
+// is written (a gated send).
 func (b *burstState) do(req *http.Request, res *vegeta.Result) {
 	resp, err := b.client.Do(req)
-	if err != nil {
+	sent := b.sentAt(res)
+	switch {
+	case err != nil:
 		res.Error = err.Error()
-		if !res.Timestamp.IsZero() { // else it failed before its write
-			res.Latency = time.Since(res.Timestamp)
+		if !sent.IsZero() { // else it failed before its write: no latency
+			res.Latency = time.Since(sent)
 		}
+		return
+	case sent.IsZero():
+		// A server may answer a connection before it reads (a stopping
+		// worker's 503): the request never left, and has no latency.
+		resp.Body.Close()
+		res.Error = "answered before the request was sent: " + resp.Status
 		return
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	res.Latency = time.Since(res.Timestamp) // after Close, as vegeta's deferred calls run
+	res.Latency = time.Since(sent) // after Close, as vegeta's deferred calls run
 	if err != nil {
 		res.Error = err.Error()
 		return
@@ -227,6 +243,10 @@ type sendGate struct {
 	res     *vegeta.Result
 	once    sync.Once
 	err     error
+	// arm starts the request's timeout, set by the transport
+	// (ctxTransport.requestContext): it runs from the release, not from
+	// the wait for it.
+	arm func()
 }
 
 // pass waits for the release and stamps the request's send time; a
@@ -237,6 +257,9 @@ func (g *sendGate) pass() {
 	if g.b.canceled {
 		g.err = errBurstCanceled
 		return
+	}
+	if g.arm != nil {
+		g.arm()
 	}
 	g.b.stamp(g.res)
 }
@@ -257,14 +280,18 @@ func (c *gatedConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// gateSend puts g on the connection preconnect dialed for req, and
-// reports whether there is one.
-func gateSend(req *http.Request, g *sendGate) bool {
-	d, ok := req.Context().Value(dialedKey{}).(*dialed)
+// gateKey is the context key of a request's sendGate.
+type gateKey struct{}
+
+// gateSend puts g on the connection preconnect dialed for *req, and in
+// its context, and reports whether there is one.
+func gateSend(req **http.Request, g *sendGate) bool {
+	d, ok := (*req).Context().Value(dialedKey{}).(*dialed)
 	if !ok || d.conn == nil {
 		return false
 	}
 	d.conn = &gatedConn{Conn: d.conn, gate: g}
+	*req = (*req).WithContext(context.WithValue((*req).Context(), gateKey{}, g))
 	return true
 }
 

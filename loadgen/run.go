@@ -504,8 +504,27 @@ func (t ctxTransport) preconnect(ctx context.Context, r *http.Request) *http.Req
 	return r.WithContext(context.WithValue(r.Context(), dialedKey{}, d))
 }
 
+// requestContext bounds a request by the timeout: from now, or for a
+// request waiting at a burst's gate, from its release (the burst may
+// wait for its slowest connection for up to preconnectWait).
+func (t ctxTransport) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	g, _ := r.Context().Value(gateKey{}).(*sendGate)
+	if g == nil {
+		return context.WithTimeoutCause(t.ctx, t.timeout, t.cause)
+	}
+	ctx, cancel := context.WithCancelCause(t.ctx)
+	var timer atomic.Pointer[time.Timer]
+	g.arm = func() { timer.Store(time.AfterFunc(t.timeout, func() { cancel(t.cause) })) }
+	return ctx, func() {
+		if tm := timer.Load(); tm != nil {
+			tm.Stop()
+		}
+		cancel(context.Canceled)
+	}
+}
+
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rctx, cancel := context.WithTimeoutCause(t.ctx, t.timeout, t.cause)
+	rctx, cancel := t.requestContext(r)
 	d, _ := r.Context().Value(dialedKey{}).(*dialed) // a burst's, connected before its release
 	if d == nil && t.dialFirst {
 		d = &dialed{addr: dialAddr(r.URL)}

@@ -224,7 +224,9 @@ func (s *searcher) measure(ctx context.Context, rate float64, hold time.Duration
 	mctx, cancel := context.WithDeadline(ctx, s.start.Add(s.cfg.Budget))
 	defer cancel()
 	st, err := s.cfg.Measure(mctx, rate, hold)
-	if err != nil && ctx.Err() == nil && mctx.Err() != nil {
+	if ctx.Err() == nil && mctx.Err() != nil {
+		// Cut at the budget, whatever Measure made of it: a step whose
+		// slowest requests were cancelled must not be judged.
 		return results.CapacityStep{}, ErrOutOfBudget
 	}
 	return st, err

@@ -118,8 +118,13 @@ func runCapacity(ctx context.Context, opts *capacityOptions, stdout io.Writer) e
 	cfg := opts.search.cfg
 	cfg.Measure = func(ctx context.Context, rate float64, d time.Duration) (capacity.Step, error) {
 		sum, err := loadgen.Run(ctx, loadgen.Config{URL: opts.url, Method: opts.method, Header: opts.header, Rate: loadgen.RateOf(rate), Duration: d})
-		if err != nil {
+		switch {
+		case err != nil:
 			return capacity.Step{}, err
+		case sum.Interrupted:
+			// Cut short (Ctrl-C, or the search's budget): its slowest
+			// requests were cancelled, and it must not be judged.
+			return capacity.Step{}, context.Canceled
 		}
 		return capacity.Step{Results: sum.Results}, nil
 	}

@@ -36,9 +36,11 @@ func readable(rc syscall.RawConn, err error) bool {
 	if err != nil {
 		return false
 	}
+	fds := []unix.PollFd{{Events: unix.POLLIN}}
 	n := 0
 	rc.Control(func(fd uintptr) {
-		n, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		fds[0].Fd = int32(fd)
+		n, _ = unix.Poll(fds, 0)
 	})
-	return n > 0
+	return n > 0 && fds[0].Revents&unix.POLLIN != 0 // not an error or a hang-up
 }

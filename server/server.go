@@ -118,8 +118,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	// when it closes, and a handoff socket (rr, free) holds what the
 	// supervisor handed before it turned to another worker: serve the
 	// queue first.
+	// The drain takes at most half the grace: the supervisor kills a
+	// worker that is not gone within the grace, and Shutdown needs the
+	// rest for the requests the drain let in.
+	stopStart := time.Now()
 	if d, ok := ln.(interface{ drain(time.Duration) }); ok {
-		d.drain(cmp.Or(grace, DefaultGrace))
+		d.drain(cmp.Or(grace, DefaultGrace) / 2)
 	}
 	// net/http drops, unanswered, a request it reads once Shutdown has
 	// begun: stop accepting first, and give the connections already
@@ -132,7 +136,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	sctx := context.Background()
 	if grace > 0 {
 		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(sctx, grace)
+		sctx, cancel = context.WithDeadline(sctx, stopStart.Add(grace))
 		defer cancel()
 	}
 	if err := srv.Shutdown(sctx); err != nil {

@@ -316,9 +316,9 @@ func TestFrontsShareTheQueueBound(t *testing.T) {
 	}
 }
 
-// TestInlineBodiesArriveWhole: bodies that ride in their jobs' messages
-// arrive in the stream as sent, each its own, though the front recycles
-// their buffers once the broker has acknowledged a job.
+// TestInlineBodiesArriveWhole: bodies that ride in their jobs' messages,
+// many at once, arrive in the stream as sent, each its own (a front that
+// reused a body's buffer too early, tried once, fails it).
 func TestInlineBodiesArriveWhole(t *testing.T) {
 	q, _ := newTestQueueVia(t, SetupConfig{}, true)
 	f := newTestFront(t, q, FrontConfig{Reply: ReplyAsync, Queue: 1000, Image: server.FixturePrefix + fixtures.SmallJPEG})
@@ -351,14 +351,15 @@ func TestInlineBodiesArriveWhole(t *testing.T) {
 	}
 }
 
-// TestStaleQueueCountHeals: a job the front still counts as waiting,
-// though a worker took it (the news was missed), does not keep the front
-// refusing jobs: past its bound it looks again.
+// TestStaleQueueCountHeals: a front whose count of waiting jobs is wrong
+// (it missed news of jobs taken) does not keep refusing jobs: its count is
+// read again from the broker once stale, and the bound holds on the real
+// count.
 func TestStaleQueueCountHeals(t *testing.T) {
 	q, _ := newTestQueue(t, SetupConfig{})
 	f := newTestFront(t, q, FrontConfig{Reply: ReplyAsync, Queue: 1, Image: server.FixturePrefix + fixtures.SmallJPEG})
 	f.mu.Lock()
-	f.waiting["gone"] = struct{}{} // taken and ended elsewhere: no record, no message
+	f.depth.published, f.depth.read = 5, time.Now().Add(-time.Second) // five waiting, it believes
 	f.mu.Unlock()
 	if _, err := f.submit(context.Background(), nil, 0, false, time.Now(), false); err != nil {
 		t.Errorf("submit past a stale count: %v, want it accepted", err)

@@ -561,18 +561,22 @@ func (r *runner) end(ctx context.Context, msg jetstream.Msg, spec jobSpec, tries
 
 // cleanup acknowledges a job whose outcome is recorded and deletes its
 // upload. Neither is tried again through an election, and each is bounded
-// by one try: an acknowledgement that goes unanswered (its consumer's
+// by one try of its own: an acknowledgement that goes unanswered (its consumer's
 // leader was lost) waits for nothing but ctx, and a job whose
 // acknowledgement is lost comes back, finds its record ended, and is
 // acknowledged then, its upload deleted.
 func (r *runner) cleanup(ctx context.Context, spec jobSpec, msg jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(ctx, brokerTry)
+	actx, cancel := context.WithTimeout(ctx, brokerTry)
 	defer cancel()
-	if err := msg.DoubleAck(ctx); err != nil {
+	if err := msg.DoubleAck(actx); err != nil {
 		r.log.Warn("ack", "worker", r.name, "job", spec.ID, "err", err)
 	}
 	if spec.Upload != "" {
-		if err := r.q.uploads.Delete(ctx, spec.Upload); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		// A try of its own: an acknowledgement that landed unanswered
+		// brings no redelivery to delete the upload later.
+		dctx, cancel := context.WithTimeout(ctx, brokerTry)
+		defer cancel()
+		if err := r.q.uploads.Delete(dctx, spec.Upload); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			r.log.Warn("delete upload", "worker", r.name, "job", spec.ID, "err", err)
 		}
 	}

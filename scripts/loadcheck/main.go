@@ -292,8 +292,10 @@ func (c *checker) measureBuild(b build) error {
 		}
 		c.add("spread", b.name, results.Median(s.SpreadsMs))
 		c.add("arrival spread", b.name, results.Median(s.ArrivalSpreadsMs))
-		c.add("first spread", b.name, s.SpreadsMs[0])
-		c.add("first arrival spread", b.name, s.FirstArrivalMs)
+		if len(s.SpreadsMs) > 0 && s.FirstArrivalMs > 0 { // a base build's child may not say
+			c.add("first spread", b.name, s.SpreadsMs[0])
+			c.add("first arrival spread", b.name, s.FirstArrivalMs)
+		}
 	}
 	if c.want["rss"] {
 		u, err := runLoad(b.flipbench, c.srv.url+"?sleep="+rssSleep.String(), "-n", strconv.Itoa(rssRequests))

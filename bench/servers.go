@@ -248,6 +248,9 @@ func (o *Own) checkQueueNATS() error {
 		}
 		return nil
 	}
+	if err := queue.CheckURL(o.QueueNATS); err != nil {
+		return fmt.Errorf("queue NATS: %w", err)
+	}
 	queues := 0
 	for _, a := range o.Arms() {
 		if a.Mode == results.Queue {

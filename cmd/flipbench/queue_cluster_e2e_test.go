@@ -471,6 +471,7 @@ func TestBenchQueueArmOnANATSCluster(t *testing.T) {
 		{[]string{"--modes", "standard,queue", "--workers", "1,2", "--queue-nats", c.URL()}, "serves one queue arm, and this bench has 2"},
 		{[]string{"--queue-nats", c.URL()}, "add queue to --modes"},
 		{[]string{"--modes", "all", "--queue-replicas", "3"}, "give its URLs with --queue-nats"},
+		{[]string{"--modes", "all", "--queue-nats", "notaurl"}, "want nats://HOST:PORT"},
 	} {
 		_, stderr, code := runCLI(t, nil, append([]string{"bench", "--quick"}, tt.args...)...)
 		if code != 2 || !strings.Contains(stderr, tt.want) {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/queue"
 	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
@@ -248,7 +249,7 @@ func (o *Own) checkQueueNATS() error {
 		}
 		return nil
 	}
-	if err := queue.CheckURL(o.QueueNATS); err != nil {
+	if err := broker.CheckURL(o.QueueNATS); err != nil {
 		return fmt.Errorf("queue NATS: %w", err)
 	}
 	queues := 0

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/httpfront"
 	"github.com/flipbench/flipbench/server"
 )
@@ -46,7 +47,7 @@ type Health struct {
 
 func (f *Front) health(ctx context.Context) Health {
 	f.mu.Lock()
-	h := Health{PID: f.pid, Mode: "queue", Reply: cmp.Or(f.cfg.Reply, ReplyWait), NATS: Redact(f.cfg.NATS),
+	h := Health{PID: f.pid, Mode: "queue", Reply: cmp.Or(f.cfg.Reply, ReplyWait), NATS: broker.Redact(f.cfg.NATS),
 		Queue: len(f.waiting), QueueLimit: cmp.Or(f.cfg.Queue, server.DefaultQueue), Running: len(f.running)}
 	f.mu.Unlock()
 	h.Rejected, h.Done, h.Failed = f.stats.counts()

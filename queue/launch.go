@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -17,8 +18,8 @@ import (
 // environment of the one worker process, never on a command line that ps
 // shows, and never in the CLI's own variables.
 type localSpec struct {
-	URL  string `json:"url"`
-	Auth Auth   `json:"auth"`
+	URL  string      `json:"url"`
+	Auth broker.Auth `json:"auth"`
 }
 
 // LocalWorker is a queue server's local worker process
@@ -136,7 +137,7 @@ func RunLaunched(ctx context.Context, stderr io.Writer, legacyReply string) erro
 		Addr:     l.Addr,
 		NATS:     set.NATS,
 		Replicas: set.Replicas,
-		Embedded: EmbeddedConfig{Addr: "127.0.0.1:0"},
+		Embedded: broker.EmbeddedConfig{Addr: "127.0.0.1:0"},
 		Storage:  storage,
 		Front: FrontConfig{Reply: set.Reply, Queue: l.Queue, Image: cfg.Image, Quality: cfg.Quality,
 			MaxPixels: cfg.MaxPixels, MaxBody: cfg.MaxBody, ReadTimeout: cfg.ReadTimeout},

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/internal/cputime"
 	"github.com/flipbench/flipbench/server"
@@ -32,7 +33,7 @@ func newTestQueue(t testing.TB, cfg SetupConfig) (*Queue, string) {
 // to its embedded server) or over the loopback.
 func newTestQueueVia(t testing.TB, cfg SetupConfig, inProcess bool) (*Queue, string) {
 	t.Helper()
-	e, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0"})
+	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func newTestQueueVia(t testing.TB, cfg SetupConfig, inProcess bool) (*Queue, str
 	if inProcess {
 		opts = append(opts, e.InProcess())
 	}
-	nc, err := Connect(e.URL(), "test", Auth{}, nil, opts...)
+	nc, err := broker.Connect(e.URL(), "test", broker.Auth{}, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

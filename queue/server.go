@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -29,10 +30,10 @@ type Server struct {
 	// NATS is an existing NATS server's URL. Empty means the embedded
 	// server, configured by Embedded.
 	NATS     string
-	Embedded EmbeddedConfig
+	Embedded broker.EmbeddedConfig
 	// Auth is the front's and the local workers' credentials on the
 	// broker. With the embedded server, its Token is Embedded.Token.
-	Auth Auth
+	Auth broker.Auth
 	// Storage is the stream's and the records' storage (see
 	// [SetupConfig]).
 	Storage Storage
@@ -95,14 +96,14 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 	url, auth := s.NATS, s.Auth
 	var inProcess []nats.Option
 	if url == "" {
-		e, err := StartEmbedded(s.Embedded)
+		e, err := broker.StartEmbedded(s.Embedded)
 		if err != nil {
 			return err
 		}
 		defer e.Shutdown()
 		url, auth, inProcess = s.embeddedBroker(e, auth)
 	}
-	nc, err := Connect(url, "flipbench queue front", auth, log, inProcess...)
+	nc, err := broker.Connect(url, "flipbench queue front", auth, log, inProcess...)
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 		listening("http://"+ln.Addr().String(), url)
 	}
 	log.Info("supervisor started", "mode", "queue", "pid", os.Getpid(), "workers", s.Workers,
-		"threads", s.Worker.Threads, "reply", cmp.Or(s.Front.Reply, ReplyWait), "addr", ln.Addr().String(), "nats", Redact(url))
+		"threads", s.Worker.Threads, "reply", cmp.Or(s.Front.Reply, ReplyWait), "addr", ln.Addr().String(), "nats", broker.Redact(url))
 
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -152,7 +153,7 @@ func (s *Server) Run(ctx context.Context, listening func(httpURL, natsURL string
 // credentials on it (its token, and its certificate as the root when it
 // serves TLS and auth names none) and the options that connect the front
 // in process.
-func (s *Server) embeddedBroker(e *Embedded, auth Auth) (string, Auth, []nats.Option) {
+func (s *Server) embeddedBroker(e *broker.Embedded, auth broker.Auth) (string, broker.Auth, []nats.Option) {
 	auth.Token = s.Embedded.Token
 	if s.Embedded.TLSCert != "" && auth.CACert == "" {
 		// The local workers connect over TLS: a self-signed
@@ -178,9 +179,9 @@ func (s *Server) setup(ctx context.Context, nc *nats.Conn, url string) (*Queue, 
 	case err != nil && ctx.Err() != nil:
 		return nil, notReached(nc, url)
 	case err != nil && !nc.IsConnected():
-		return nil, fmt.Errorf("set up the queue on %s: the server did not answer in %s: %w", Redact(url), setupTimeout, err)
+		return nil, fmt.Errorf("set up the queue on %s: the server did not answer in %s: %w", broker.Redact(url), setupTimeout, err)
 	case err != nil:
-		return nil, fmt.Errorf("set up the queue on %s: %w", Redact(url), err)
+		return nil, fmt.Errorf("set up the queue on %s: %w", broker.Redact(url), err)
 	}
 	return q, nil
 }
@@ -204,7 +205,7 @@ func (s *Server) newFront(ctx context.Context, q *Queue, url string, log *slog.L
 // done, and returns the channel that receives how their supervision
 // ended (nil at once when there are none). If the workers give up, stop
 // ends the front with their error.
-func (s *Server) startWorkers(ctx context.Context, stop context.CancelCauseFunc, url string, auth Auth, local *localWorkers, log *slog.Logger) <-chan error {
+func (s *Server) startWorkers(ctx context.Context, stop context.CancelCauseFunc, url string, auth broker.Auth, local *localWorkers, log *slog.Logger) <-chan error {
 	workersDone := make(chan error, 1)
 	if s.Workers > 0 {
 		c := s.cluster(url, auth, local, log)
@@ -222,7 +223,7 @@ func (s *Server) startWorkers(ctx context.Context, stop context.CancelCauseFunc,
 }
 
 // cluster supervises the local workers.
-func (s *Server) cluster(url string, auth Auth, local *localWorkers, log *slog.Logger) *server.Cluster {
+func (s *Server) cluster(url string, auth broker.Auth, local *localWorkers, log *slog.Logger) *server.Cluster {
 	return &server.Cluster{
 		Name:    "queue",
 		Workers: s.Workers,

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -29,7 +30,7 @@ type Worker struct {
 	// URL is the NATS server's, nats://HOST:PORT.
 	URL string
 	// Auth is the worker's credentials on it.
-	Auth Auth
+	Auth broker.Auth
 	// Name identifies the worker in job records and logs. Empty means
 	// HOST-PID.
 	Name string
@@ -99,7 +100,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopPulling()
 	}()
 
-	nc, err := Connect(w.URL, "flipbench worker "+name, w.Auth, log)
+	nc, err := broker.Connect(w.URL, "flipbench worker "+name, w.Auth, log)
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelJobs()
 	go w.cutAfterGrace(ctx, jobCtx, cancelJobs)
 
-	log.Info("worker online", "worker", name, "pid", os.Getpid(), "nats", Redact(w.URL),
+	log.Info("worker online", "worker", name, "pid", os.Getpid(), "nats", broker.Redact(w.URL),
 		"gomaxprocs", runtime.GOMAXPROCS(0), "slots", w.slots(), "ack_wait", q.ackWait.String(), "tries", q.tries)
 	if w.Ready != nil {
 		w.Ready()
@@ -140,9 +141,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // was there: its server never answered, or answered without a queue.
 func notReached(nc *nats.Conn, url string) error {
 	if !nc.IsConnected() {
-		return fmt.Errorf("%w: the NATS server at %s does not answer", ErrNotReached, Redact(url))
+		return fmt.Errorf("%w: the NATS server at %s does not answer", ErrNotReached, broker.Redact(url))
 	}
-	return fmt.Errorf("%w: the NATS server at %s has no flipbench queue (is a flipbench queue front running?)", ErrNotReached, Redact(url))
+	return fmt.Errorf("%w: the NATS server at %s has no flipbench queue (is a flipbench queue front running?)", ErrNotReached, broker.Redact(url))
 }
 
 // makeTempDir makes the worker's temporary directory for job files. With
@@ -217,7 +218,7 @@ func (w *Worker) open(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Qu
 				return q, nil
 			}
 			if !waiting {
-				log.Info("waiting for the queue", "nats", Redact(w.URL), "err", err)
+				log.Info("waiting for the queue", "nats", broker.Redact(w.URL), "err", err)
 				waiting = true
 			}
 		}

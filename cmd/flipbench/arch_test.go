@@ -11,7 +11,8 @@ import (
 
 const module = "github.com/flipbench/flipbench/"
 
-// natsClient is the NATS client: only the queue (and the CLI) may link it.
+// natsClient is the NATS client: only the broker, the queue (and the CLI)
+// may link it.
 const natsClient = "github.com/nats-io/nats.go"
 
 // deps lists what pkg links: every package it imports, directly or not.
@@ -46,8 +47,9 @@ func TestDependencyArrows(t *testing.T) {
 		{"history/sqlstore", []string{"history", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
-		{"queue", []string{"server", "fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
-		{"bench", []string{"server", "queue", "fixtures", "httpfront", "loadgen", "results", "capacity"}, nil},
+		{"broker", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
+		{"queue", []string{"server", "fixtures", "httpfront", "broker"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
+		{"bench", []string{"server", "queue", "broker", "fixtures", "httpfront", "loadgen", "results", "capacity"}, nil},
 		{"results/resultstest", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 		{"verdict/simulate", []string{"verdict", "results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
 	}
@@ -119,7 +121,7 @@ var soleImporters = []struct {
 	{"github.com/tsenart/vegeta", []string{"loadgen"}},
 	{"github.com/olekukonko/tablewriter", []string{"report"}},
 	{"gonum.org/v1/plot", []string{"report"}},
-	{"github.com/nats-io/", []string{"queue", "cmd/flipbench"}}, // the CLI's queue tests drive a broker
+	{"github.com/nats-io/", []string{"broker", "queue", "cmd/flipbench"}}, // the CLI's queue tests drive a broker
 	{"github.com/disintegration/imaging", []string{"server"}},
 	{"github.com/prometheus/", []string{"httpfront", "queue"}},
 	{"golang.org/x/perf", []string{"verdict"}},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flipbench/flipbench/broker"
 	"github.com/flipbench/flipbench/queue"
 	"github.com/flipbench/flipbench/server"
 )
@@ -134,7 +135,7 @@ func (o *queueOptions) validate(cmd *cobra.Command) error {
 		return usageErrorf("--nats-tls-cert and --nats-tls-key go together: give both")
 	}
 	if o.nats != "" {
-		if err := queue.CheckURL(o.nats); err != nil {
+		if err := broker.CheckURL(o.nats); err != nil {
 			return usageErrorf("--nats: %w", err)
 		}
 		for _, name := range []string{"nats-addr", "store", "nats-tls-cert", "nats-tls-key"} {
@@ -195,9 +196,9 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 	s := &queue.Server{
 		Addr: opts.serve.addr,
 		NATS: opts.nats,
-		Embedded: queue.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken,
+		Embedded: broker.EmbeddedConfig{Addr: opts.natsAddr, StoreDir: opts.store, Token: opts.natsToken,
 			TLSCert: opts.tlsCert, TLSKey: opts.tlsKey},
-		Auth:       queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
+		Auth:       broker.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
 		Storage:    storage,
 		AckWait:    opts.ackWait,
 		Tries:      opts.tries,
@@ -213,7 +214,7 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 		Reload:     reload,
 	}
 	err := s.Run(ctx, func(httpURL, natsURL string) {
-		fmt.Fprintf(stdout, "listening on %s\nnats listening on %s\n", httpURL, queue.Redact(natsURL))
+		fmt.Fprintf(stdout, "listening on %s\nnats listening on %s\n", httpURL, broker.Redact(natsURL))
 	})
 	if errors.Is(err, queue.ErrTooFewServers) {
 		return usageErrorf("--replicas: %w", err)
@@ -280,7 +281,7 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 	if opts.nats == "" {
 		return usageErrorf("--nats is required: the URL of the queue's NATS server\nTry: flipbench worker --nats nats://127.0.0.1:4222")
 	}
-	if err := queue.CheckURL(opts.nats); err != nil {
+	if err := broker.CheckURL(opts.nats); err != nil {
 		return usageErrorf("--nats: %w", err)
 	}
 	if opts.grace <= 0 {
@@ -293,7 +294,7 @@ func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) 
 	runtime.GOMAXPROCS(cmp.Or(opts.threads, runtime.NumCPU()))
 	w := &queue.Worker{
 		URL:    opts.nats,
-		Auth:   queue.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
+		Auth:   broker.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
 		Name:   opts.name,
 		Slots:  opts.threads,
 		TmpDir: opts.tmpDir,

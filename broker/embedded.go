@@ -1,4 +1,4 @@
-package queue
+package broker
 
 import (
 	"fmt"
@@ -11,11 +11,19 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// EmbeddedConfig configures the NATS server a front runs in its process.
+// EmbeddedConfig configures a NATS server run in this process: the
+// queue front's, or a load coordinator's.
 type EmbeddedConfig struct {
 	// Addr is where it listens, HOST:PORT; port 0 picks a free one.
-	// Empty means [DefaultNATSAddr].
+	// Empty means [DefaultAddr].
 	Addr string
+	// NoJetStream runs the server without JetStream, for clients that
+	// only publish, subscribe and request (the load agents): nothing is
+	// stored. False runs it with JetStream, as the queue needs.
+	NoJetStream bool
+	// MaxPayload is the largest message the server takes, in bytes. Zero
+	// means NATS's default, 1 MB.
+	MaxPayload int32
 	// StoreDir keeps JetStream's files. Empty means a temporary directory,
 	// removed by Shutdown: uploads go to files whatever the storage of
 	// the stream.
@@ -25,24 +33,24 @@ type EmbeddedConfig struct {
 	Token string
 	// TLSCert and TLSKey, PEM files, make the server require TLS of every
 	// client that connects over the network (its URL is then tls://):
-	// across machines a token alone would travel in clear. The front's
-	// own connection, in process, needs none. Empty means plain TCP.
+	// across machines a token alone would travel in clear. A client in
+	// this process (the front's own connection) needs none. Empty means plain TCP.
 	TLSCert, TLSKey string
 }
 
-// Embedded is a NATS server with JetStream running in this process.
+// Embedded is a NATS server running in this process.
 type Embedded struct {
 	srv *natsserver.Server
 	url string
 	tmp string // the store directory Shutdown removes, if ours
 }
 
-// StartEmbedded starts a NATS server with JetStream and returns once it
+// StartEmbedded starts a NATS server (with JetStream, unless told not) and returns once it
 // accepts connections.
 func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	addr := cfg.Addr
 	if addr == "" {
-		addr = DefaultNATSAddr
+		addr = DefaultAddr
 	}
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -63,7 +71,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	e := &Embedded{}
 	store := cfg.StoreDir
-	if store == "" {
+	if store == "" && !cfg.NoJetStream {
 		if e.tmp, err = os.MkdirTemp("", "flipbench-nats-"); err != nil {
 			return nil, fmt.Errorf("nats store: %w", err)
 		}
@@ -73,11 +81,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		ServerName:    "flipbench",
 		Host:          host,
 		Port:          port,
-		JetStream:     true,
+		JetStream:     !cfg.NoJetStream,
+		MaxPayload:    cfg.MaxPayload,
 		StoreDir:      store,
 		Authorization: cfg.Token,
-		// Signals are the front's: the server must not exit the process
-		// on SIGTERM before the front has drained.
+		// Signals are the process's: the server must not exit it on
+		// SIGTERM before a front has drained, or a coordinator written its
+		// results.
 		NoSigs:                 true,
 		NoLog:                  true,
 		DisableJetStreamBanner: true,
@@ -110,7 +120,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 func (e *Embedded) URL() string { return e.url }
 
 // InProcess is the option that connects a client in this process to the
-// server without a socket: the front's publishes and record writes then
+// server without a socket: a queue front's publishes and record writes then
 // cost no system calls (a third of the CPU of accepting a job went to
 // the loopback connection's reads and writes).
 func (e *Embedded) InProcess() nats.Option { return nats.InProcessServer(e.srv) }

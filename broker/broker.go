@@ -125,4 +125,3 @@ func Redact(raw string) string {
 	}
 	return u.Redacted()
 }
-

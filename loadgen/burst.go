@@ -47,12 +47,13 @@ import (
 // connection is slower (a server that does not accept, a full backlog)
 // is sent as soon as it has one, late, its offset saying so.
 //
-// It returns when the requests are released, with the time of the
-// release: the round's start, from which their offsets count, so that
+// It returns when the requests are released (at at, when the
+// connections are ready before it: a load agent's shared instant), with
+// the time of the release: the round's start, from which their offsets count, so that
 // building and connecting a large burst does not count as waiting for
 // its answers. If ctx is done before the release, nothing is sent and
 // the channel is closed empty.
-func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, name string) (<-chan *vegeta.Result, time.Time) {
+func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, name string, at time.Time) (<-chan *vegeta.Result, time.Time) {
 	// Buffered, so that each goroutine and its stack are gone as soon as
 	// its request is: a large burst's peak memory is what is in flight.
 	b := &burstState{client: client, name: name, method: tgt.Method, url: tgt.URL,
@@ -88,6 +89,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 	case <-ctx.Done():
 	}
 	wait.Stop()
+	waitUntil(ctx, at)
 	b.canceled = ctx.Err() != nil // read by each goroutine after the close: no race
 	released := time.Now()
 	close(b.release)

@@ -122,7 +122,7 @@ func TestBurstConnectsBeforeRelease(t *testing.T) {
 		return c, err
 	}
 	client.Transport = ct
-	results, released := burst(context.Background(), client, vegeta.Target{Method: "GET", URL: ts.URL}, n, "round-1")
+	results, released := burst(context.Background(), client, vegeta.Target{Method: "GET", URL: ts.URL}, n, "round-1", time.Time{})
 	ok := 0
 	for r := range results {
 		if r.Code == 200 {
@@ -151,7 +151,7 @@ func TestBurstCanceledBeforeReleaseSendsNothing(t *testing.T) {
 	client := newClient(context.Background(), cfg, 5)
 	defer client.CloseIdleConnections()
 	n := 0
-	results, _ := burst(ctx, client, vegeta.Target{Method: "GET", URL: ts.URL}, 5, "round-1")
+	results, _ := burst(ctx, client, vegeta.Target{Method: "GET", URL: ts.URL}, 5, "round-1", time.Time{})
 	for range results {
 		n++
 	}

@@ -223,6 +223,18 @@ type Config struct {
 	// count how long they ran before the cancel as their latency), so
 	// their sequence numbers are missing; every other request is there.
 	Results io.Writer
+	// Start is when the first round begins, by this machine's clock: a
+	// burst's connections are opened and its requests set up before, and
+	// released at Start; a rate run's or a closed loop's first request
+	// goes at Start. A load agent is given the instant its coordinator
+	// picked, in its own clock, so that every agent's share goes at once.
+	// Later rounds follow the first after Pause, as without it. A Start
+	// already past, or zero, means as soon as the round is ready.
+	Start time.Time
+	// OnStart, if set, is called with each round's number and the time it
+	// began: a burst's release, or a rate run's or closed loop's first
+	// send. The records' offsets count from it.
+	OnStart func(round int, at time.Time)
 }
 
 // Progress is how far a run has got.

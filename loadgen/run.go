@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,14 +149,22 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 	}
 	name := "round-" + strconv.Itoa(round)
 
+	var at time.Time // when the round begins: zero, at once
+	if round == 1 {
+		at = cfg.Start
+	}
 	var attack <-chan *vegeta.Result
 	var roundStart time.Time
 	if cfg.Mode() == ModeBurst {
-		attack, roundStart = burst(ctx, client, tgt, plan.n, name)
+		attack, roundStart = burst(ctx, client, tgt, plan.n, name, at)
 	} else {
+		waitUntil(ctx, at)
 		var release func()
 		attack, roundStart, release = startAttacker(ctx, client, tgt, plan, name)
 		defer release()
+	}
+	if cfg.OnStart != nil {
+		cfg.OnStart(round, roundStart)
 	}
 	r := &recorder{cfg: cfg, round: round, n: plan.n, rctx: rctx, roundStart: roundStart, enc: enc,
 		done: make(chan results.Record)}
@@ -169,6 +178,33 @@ func runRound(ctx context.Context, cfg Config, round int, enc *resultsEncoder) (
 		return nil, fmt.Errorf("write vegeta results: %w", r.encErr)
 	}
 	return recs, nil
+}
+
+// spinFor is how long before an instant [waitUntil] stops sleeping and
+// spins: a timer wakes its goroutine up to a millisecond late under load,
+// and several machines' bursts are to leave within a millisecond or two.
+const spinFor = 2 * time.Millisecond
+
+// waitUntil returns at t by the wall clock (t is another machine's
+// instant, carried over as a wall-clock reading), or when ctx is done; at
+// once if t is zero or past.
+func waitUntil(ctx context.Context, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	t = t.Round(0) // the wall clock, whatever t carries
+	if d := time.Until(t) - spinFor; d > 0 {
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
+	for time.Now().Before(t) && ctx.Err() == nil {
+		runtime.Gosched()
+	}
 }
 
 // roundPlan is how a round sends its requests: what vegeta's attacker is

@@ -863,3 +863,44 @@ func decodeVegeta(t *testing.T, r io.Reader) []vegeta.Result {
 		v = append(v, res)
 	}
 }
+
+// TestStartHoldsTheFirstRoundUntilItsInstant: a burst is released, and a
+// rate run begins, at Config.Start and not before: no request reaches the
+// server earlier, OnStart is told the instant, and a second round does
+// not wait for it.
+func TestStartHoldsTheFirstRoundUntilItsInstant(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{ModeBurst, ModeRate} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var first time.Time
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				if first.IsZero() {
+					first = time.Now()
+				}
+				mu.Unlock()
+			}))
+			t.Cleanup(ts.Close)
+			start := time.Now().Add(300 * time.Millisecond)
+			var starts []time.Time
+			cfg := Config{URL: ts.URL, Method: "GET", Requests: 5, Rounds: 2, Start: start,
+				OnStart: func(_ int, at time.Time) { starts = append(starts, at) }}
+			if mode == ModeRate {
+				cfg.Requests, cfg.Rate, cfg.Duration = 0, Rate{Freq: 50, Per: time.Second}, 100*time.Millisecond
+			}
+			if _, err := Run(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if first.Before(start) {
+				t.Errorf("the first request arrived %s before the start", start.Sub(first))
+			}
+			if len(starts) != 2 || starts[0].Before(start) {
+				t.Fatalf("OnStart got %v, want 2 rounds, the first at %v or after", starts, start)
+			}
+		})
+	}
+}

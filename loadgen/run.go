@@ -62,38 +62,7 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 			return nil, err
 		}
 	}
-	sum := &results.Summary{
-		Schema:  results.LoadSchema,
-		URL:     cfg.url(),
-		Method:  cfg.method(),
-		Mode:    cfg.Mode(),
-		N:       cfg.planned(),
-		BodyB:   len(cfg.Body),
-		Started: time.Now().UTC().Format(time.RFC3339),
-		Rounds:  cfg.rounds(),
-	}
-	switch cfg.Mode() {
-	case ModeRate:
-		sum.Rate, sum.Duration = cfg.Rate.String(), cfg.Duration.String()
-	case ModeClosed:
-		sum.Concurrency, sum.Duration = cfg.Concurrency, cfg.Duration.String()
-		sum.N = 0 // set below, once known
-	}
-	// What changes what is measured: kept-alive connections (handshakes,
-	// and which cluster worker serves which request) and the headers (a
-	// Host picks a virtual host), by name: their values may be secrets.
-	sum.KeepAlive = cfg.KeepAlive
-	switch cfg.Await {
-	case AwaitPoll:
-		sum.Await = "polled every " + cfg.pollInterval().String()
-	case AwaitEvents:
-		sum.Await = "events"
-	}
-	for _, k := range slices.Sorted(maps.Keys(cfg.header())) {
-		if k != "User-Agent" || cfg.Header.Get("User-Agent") != "" {
-			sum.Headers = append(sum.Headers, k)
-		}
-	}
+	sum := NewSummary(cfg)
 	var enc *resultsEncoder
 	if cfg.Results != nil {
 		enc = &resultsEncoder{enc: vegeta.NewEncoder(cfg.Results)}
@@ -118,14 +87,60 @@ func Run(ctx context.Context, cfg Config) (*results.Summary, error) {
 		sum.Results = append(sum.Results, recs...)
 		sum.RoundStats = append(sum.RoundStats, results.RoundSummary{Round: round, Stats: results.Summarize(recs)})
 	}
-	if cfg.Mode() == ModeClosed && len(sum.RoundStats) > 0 {
+	Finish(sum, start, ctx.Err() != nil)
+	return sum, nil
+}
+
+// Finish completes a summary of [NewSummary] whose rounds are in: its
+// stats over every round, the requests a closed loop's round sent, its
+// wall time since start, and whether it was interrupted.
+func Finish(sum *results.Summary, start time.Time, interrupted bool) {
+	if sum.Mode == ModeClosed && len(sum.RoundStats) > 0 {
 		rounds := len(sum.RoundStats)
 		sum.N = (len(sum.Results) + rounds/2) / rounds
 	}
-	sum.Interrupted = ctx.Err() != nil
+	sum.Interrupted = interrupted
 	sum.Stats = results.Combine(sum.RoundStats, sum.Results)
 	sum.WallMs = results.Ms(time.Since(start))
-	return sum, nil
+}
+
+// NewSummary is the summary of a load of cfg before any round: what was
+// asked for, and when it began (now). Run fills in its rounds; a load
+// spread over agents starts from it too.
+func NewSummary(cfg Config) *results.Summary {
+	sum := &results.Summary{
+		Schema:  results.LoadSchema,
+		URL:     cfg.url(),
+		Method:  cfg.method(),
+		Mode:    cfg.Mode(),
+		N:       cfg.planned(),
+		BodyB:   len(cfg.Body),
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Rounds:  cfg.rounds(),
+	}
+	switch cfg.Mode() {
+	case ModeRate:
+		sum.Rate, sum.Duration = cfg.Rate.String(), cfg.Duration.String()
+	case ModeClosed:
+		sum.Concurrency, sum.Duration = cfg.Concurrency, cfg.Duration.String()
+		sum.N = 0 // set by Finish, once known
+	}
+	// What changes what is measured: kept-alive connections (handshakes,
+	// and which cluster worker serves which request) and the headers (a
+	// Host picks a virtual host), by name: their values may be secrets.
+	sum.KeepAlive = cfg.KeepAlive
+	switch cfg.Await {
+	case AwaitPoll:
+		sum.Await = "polled every " + cfg.pollInterval().String()
+	case AwaitEvents:
+		sum.Await = "events"
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.header())) {
+		if k != "User-Agent" || cfg.Header.Get("User-Agent") != "" {
+			sum.Headers = append(sum.Headers, k)
+		}
+	}
+	return sum
 }
 
 // runRound runs one burst, rate run or closed loop with a fresh attacker

@@ -71,6 +71,9 @@ func writeLoadTables(w io.Writer, s *results.Summary, markdown bool) error {
 			return err
 		}
 	}
+	if err := writeAgentTables(w, s, markdown); err != nil {
+		return err
+	}
 	for _, note := range loadNotes(s) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, note)
@@ -154,8 +157,14 @@ func loadTitle(s *results.Summary) string {
 	if len(s.RoundStats) > 1 {
 		title += fmt.Sprintf(", %d rounds (first and last response: median of the rounds)", len(s.RoundStats))
 	}
+	if n := agentCount(s.Agents); n > 0 {
+		title += fmt.Sprintf(", from %d agents", n)
+	}
 	if s.Interrupted {
 		title += ", INTERRUPTED: partial results"
+	}
+	if len(s.Incomplete) > 0 {
+		title += ", INCOMPLETE"
 	}
 	return title
 }

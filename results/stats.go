@@ -205,6 +205,14 @@ type Summary struct {
 	// RoundStats is each round's stats; Results every request.
 	RoundStats []RoundSummary `json:"rounds"`
 	Results    []Record       `json:"results"`
+	// Agents is, for a load spread over several machines (load
+	// --agents), each agent's part of each round; nil for a load from
+	// one process.
+	Agents []AgentShare `json:"agents,omitempty"`
+	// Incomplete names the rounds that lack part of an agent's share, and
+	// why: "round 2: agent b lost (no heartbeat for 3s)". A summary with
+	// any is a failed run.
+	Incomplete []string `json:"incomplete,omitempty"`
 }
 
 // Summarize computes stats over one round's records.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/flipbench/flipbench/agents"
 	"github.com/flipbench/flipbench/fixtures"
 	"github.com/flipbench/flipbench/loadgen"
 	"github.com/flipbench/flipbench/report"
@@ -37,6 +38,8 @@ type loadOptions struct {
 	// requestsSet: -n was given (command line or environment), so that
 	// a -n that would be ignored is refused.
 	requestsSet bool
+	// coord spreads the load over agents (--agents N).
+	coord coordinatorOptions
 }
 
 func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -52,6 +55,12 @@ func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) e
 			opts.pollSet = cmd.Flags().Changed("poll")
 			if err := opts.validate(); err != nil {
 				return err
+			}
+			if err := opts.coord.validate(cmd.Flags().Changed); err != nil {
+				return err
+			}
+			if opts.coord.agents > 0 && opts.results != "" {
+				return usageErrorf("--results: %v", agents.ErrResultsFile)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -86,6 +95,7 @@ func newLoadCmd(runF func(context.Context, *loadOptions, io.Writer, io.Writer) e
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "print each response as it arrives")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVar(&opts.allowErrors, "allow-errors", false, "exit 0 even if requests failed")
+	opts.coord.flags(f)
 	return cmd
 }
 
@@ -248,7 +258,7 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 		defer results.Close()
 		cfg.Results = results
 	}
-	sum, err := loadgen.Run(ctx, cfg)
+	sum, err := fireLoad(ctx, opts, cfg, stderr)
 	prog.finish()
 	switch {
 	case err != nil:
@@ -260,6 +270,21 @@ func runLoad(ctx context.Context, opts *loadOptions, stdout, stderr io.Writer) e
 		return usageErrorf("--results: %w", err)
 	}
 	return writeLoadOutputs(opts, sum, stdout, stderr)
+}
+
+// fireLoad fires cfg from this process, or through the agents of
+// --agents.
+func fireLoad(ctx context.Context, opts *loadOptions, cfg loadgen.Config, stderr io.Writer) (*results.Summary, error) {
+	if opts.coord.agents == 0 {
+		return loadgen.Run(ctx, cfg)
+	}
+	c, err := opts.coord.start(server.NewLogger(stderr, "text"), stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	sum, err := c.Run(ctx, cfg)
+	return sum, agentsError(err)
 }
 
 // writeLoadOutputs writes the summary where the flags say, and returns
@@ -283,6 +308,8 @@ func writeLoadOutputs(opts *loadOptions, sum *results.Summary, stdout, stderr io
 		return werr
 	case sum.Interrupted:
 		return errInterrupted
+	case len(sum.Incomplete) > 0:
+		return fmt.Errorf("incomplete: %s", strings.Join(sum.Incomplete, "; "))
 	case sum.Errors > 0 && !opts.allowErrors:
 		return fmt.Errorf("%d of %d requests failed (%s)", sum.Errors, sum.Requests, results.KindCounts(sum.ErrorsByKind))
 	}

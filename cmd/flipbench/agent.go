@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/flipbench/flipbench/agents"
+	"github.com/flipbench/flipbench/broker"
+	"github.com/flipbench/flipbench/server"
+)
+
+type agentOptions struct {
+	nats      string
+	name      string
+	natsToken string
+	natsCreds string
+	natsCA    string
+	logFormat string
+	// clockSkew is for tests only (hidden): the agent reads its clock
+	// this far off, as a machine whose clock is wrong would.
+	clockSkew time.Duration
+}
+
+func newAgentCmd(runF func(context.Context, *agentOptions, io.Writer) error) *cobra.Command {
+	opts := &agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Wait for a load coordinator and fire its load, on any machine",
+		Long: `Join a load spread over several machines: connect to the NATS server of a
+flipbench load (or bench) run with --agents N, which prints the command to
+run. The coordinator measures this machine's clock against its own, gives
+this agent its share of each round (part of a burst, of a rate or of a
+closed loop's clients) and the instant to release it, and merges the
+records it sends back with the other agents'.
+
+The agent runs one coordinator's rounds after another: when one is done
+or gone (silent for 3 s), it waits for the next. One that joins a run
+already full waits for its next round. SIGTERM or Ctrl-C calls off the
+round it runs (its records so far are sent) and stops it.`,
+		Example: `  $ flipbench agent --nats nats://10.0.0.5:4222 --nats-token "$TOKEN"
+  $ FLIPBENCH_AGENT_NATS_TOKEN=secret flipbench agent --nats nats://10.0.0.5:4222 --name load-2
+  $ flipbench agent --nats tls://coordinator.example:4222 --nats-cacert coordinator.pem --nats-token "$TOKEN"`,
+		Args: rangeArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts, cmd.ErrOrStderr())
+			}
+			return runAgent(cmd.Context(), opts, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.nats, "nats", "", "the coordinator's NATS server, nats://HOST:PORT (printed by flipbench load --agents)")
+	f.StringVar(&opts.name, "name", "", "the agent's name in the results and logs (default: HOST-PID)")
+	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires (printed by the coordinator)")
+	f.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials file, for an existing NATS server")
+	f.StringVar(&opts.natsCA, "nats-cacert", "", "PEM file a tls:// server's certificate must chain to (default: the system's roots)")
+	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
+	f.DurationVar(&opts.clockSkew, "test-clock-skew", 0, "for tests: read this machine's clock this far off")
+	f.MarkHidden("test-clock-skew")
+	return cmd
+}
+
+func runAgent(ctx context.Context, opts *agentOptions, stderr io.Writer) error {
+	if opts.nats == "" {
+		return usageErrorf("--nats is required: the URL of the coordinator's NATS server\nTry: flipbench agent --nats nats://127.0.0.1:4222 --nats-token TOKEN")
+	}
+	if err := broker.CheckURL(opts.nats); err != nil {
+		return usageErrorf("--nats: %w", err)
+	}
+	if err := checkFlagFiles(flagFile{"nats-cacert", opts.natsCA}, flagFile{"nats-creds", opts.natsCreds}); err != nil {
+		return err
+	}
+	ignoreSIGPIPE()
+	a := &agents.Agent{
+		URL:       opts.nats,
+		Auth:      broker.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
+		Name:      opts.name,
+		Version:   version,
+		Log:       server.NewLogger(stderr, opts.logFormat),
+		ClockSkew: opts.clockSkew,
+	}
+	return a.Run(ctx)
+}
+
+// coordinatorOptions are the flags of a load spread over agents, which
+// load and bench share.
+type coordinatorOptions struct {
+	agents      int
+	nats        string
+	natsAddr    string
+	natsToken   string
+	natsCreds   string
+	natsCA      string
+	tlsCert     string
+	tlsKey      string
+	joinTimeout time.Duration
+	grace       time.Duration
+	// noClockSync is for measuring (hidden): release at the coordinator's
+	// instant by each agent's own clock, uncorrected.
+	noClockSync bool
+}
+
+// flags declares the coordinator's flags on f.
+func (o *coordinatorOptions) flags(f *pflag.FlagSet) {
+	f.Var(newIntAtLeast(&o.agents, 0, 0), "agents", "spread the load over this many flipbench agent processes, on any machines (0: fire it from this process)")
+	f.StringVar(&o.nats, "agents-nats", "", "with --agents: an existing NATS server the agents reach (default: one in this process)")
+	f.StringVar(&o.natsAddr, "agents-nats-addr", "127.0.0.1:0", "with --agents: where this process's NATS server listens (port 0: any free port)")
+	f.StringVar(&o.natsToken, "agents-nats-token", "", "with --agents: the token agents show (default: a new random one, printed)")
+	f.StringVar(&o.natsCreds, "agents-nats-creds", "", "with --agents-nats: NATS credentials file")
+	f.StringVar(&o.natsCA, "agents-nats-cacert", "", "with --agents-nats: PEM file a tls:// server's certificate must chain to")
+	f.StringVar(&o.tlsCert, "agents-nats-tls-cert", "", "with --agents: PEM certificate, and the NATS server requires TLS (with --agents-nats-tls-key)")
+	f.StringVar(&o.tlsKey, "agents-nats-tls-key", "", "PEM key of --agents-nats-tls-cert")
+	f.DurationVar(&o.joinTimeout, "agents-wait", agents.DefaultJoinTimeout, "with --agents: how long to wait for the agents to join")
+	f.DurationVar(&o.grace, "agents-grace", agents.DefaultGrace, "with --agents: how long past the end of its load an agent may take to send its records before its part counts as missing")
+	f.BoolVar(&o.noClockSync, "agents-no-clock-sync", false, "for measuring: release by each agent's own clock, uncorrected")
+	f.MarkHidden("agents-no-clock-sync")
+}
+
+// validate checks the coordinator's flags; changed says which flags were
+// given.
+func (o *coordinatorOptions) validate(changed func(string) bool) error {
+	if o.agents == 0 {
+		for _, name := range []string{"agents-nats", "agents-nats-addr", "agents-nats-token", "agents-nats-creds", "agents-nats-cacert", "agents-nats-tls-cert", "agents-nats-tls-key", "agents-wait", "agents-grace"} {
+			if changed(name) {
+				return usageErrorf("--%s needs --agents N", name)
+			}
+		}
+		return nil
+	}
+	if err := checkFlagFiles(flagFile{"agents-nats-cacert", o.natsCA}, flagFile{"agents-nats-creds", o.natsCreds},
+		flagFile{"agents-nats-tls-cert", o.tlsCert}, flagFile{"agents-nats-tls-key", o.tlsKey}); err != nil {
+		return err
+	}
+	switch {
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return usageErrorf("--agents-nats-tls-cert and --agents-nats-tls-key go together: give both")
+	case o.joinTimeout <= 0:
+		return usageErrorf("--agents-wait must be > 0, got %s", o.joinTimeout)
+	case o.grace <= 0:
+		return usageErrorf("--agents-grace must be > 0, got %s", o.grace)
+	}
+	if o.nats != "" {
+		for _, name := range []string{"agents-nats-addr", "agents-nats-tls-cert", "agents-nats-tls-key"} {
+			if changed(name) {
+				return usageErrorf("--%s is for this process's NATS server; --agents-nats uses an existing one", name)
+			}
+		}
+		if err := broker.CheckURL(o.nats); err != nil {
+			return usageErrorf("--agents-nats: %w", err)
+		}
+	} else if o.natsCreds != "" {
+		return usageErrorf("--agents-nats-creds is for an existing NATS server (--agents-nats); this process's takes --agents-nats-token")
+	}
+	return nil
+}
+
+// start starts the coordinator and prints, on stderr, the command an
+// agent runs to join it. The token of this process's server is made up
+// when not given, so that it is never open.
+func (o *coordinatorOptions) start(log *slog.Logger, stderr io.Writer) (*agents.Coordinator, error) {
+	cfg := agents.Config{
+		Agents: o.agents, NATS: o.nats, JoinTimeout: o.joinTimeout, Grace: o.grace,
+		NoClockSync: o.noClockSync, Log: log,
+		Auth: broker.Auth{Token: o.natsToken, Creds: o.natsCreds, CACert: o.natsCA},
+	}
+	token, shown := o.natsToken, "\"$TOKEN\""
+	if o.nats == "" {
+		if token == "" {
+			token = rand.Text()
+			shown = token
+		}
+		cfg.Embedded = broker.EmbeddedConfig{Addr: o.natsAddr, Token: token, TLSCert: o.tlsCert, TLSKey: o.tlsKey}
+	}
+	c, err := agents.Start(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("agents: %w", err)
+	}
+	join := "flipbench agent --nats " + broker.Redact(c.URL())
+	if token != "" {
+		join += " --nats-token " + shown
+	}
+	if o.tlsCert != "" {
+		join += " --nats-cacert " + o.tlsCert
+	}
+	fmt.Fprintf(stderr, "waiting for %d agents to join: %s\n", o.agents, join)
+	return c, nil
+}
+
+// agentsError maps the coordinator's errors to the CLI's.
+func agentsError(err error) error {
+	switch {
+	case errors.Is(err, agents.ErrResultsFile):
+		return usageErrorf("--results: %w", err)
+	}
+	return err
+}

@@ -26,18 +26,13 @@ const (
 	// send its last records.
 	DefaultGrace = 10 * time.Second
 	// DefaultLead is how long before the release instant the shares of
-	// a round are given out, at the least: time to open a burst's
-	// connections and set its requests up. Each request of an agent's
-	// share adds leadPerRequest.
+	// a round are given out, over the time a burst takes to set itself
+	// up (loadgen.SetupTime): time for the shares to arrive.
 	DefaultLead = 500 * time.Millisecond
 	// DefaultMaxPayload is the largest message of the coordinator's own
 	// NATS server: a round's share carries the body, base64 in JSON.
 	DefaultMaxPayload = 64 << 20
 )
-
-// leadPerRequest is the lead a request of a burst adds: connecting
-// 10,000 to a local server took about a second here.
-const leadPerRequest = 100 * time.Microsecond
 
 // clockExchanges is how many clock readings the coordinator takes of an
 // agent before each round; the one with the least round trip counts.

@@ -137,8 +137,8 @@ func (c *Coordinator) round(ctx context.Context, cfg loadgen.Config, round int) 
 func (c *Coordinator) giveOut(cfg loadgen.Config, round int, ms []*member) ([]*part, time.Time) {
 	shares := split(cfg, len(ms))
 	lead := cmp.Or(c.cfg.Lead, DefaultLead)
-	for _, sh := range shares {
-		lead = max(lead, cmp.Or(c.cfg.Lead, DefaultLead)+time.Duration(sh.Requests+sh.Concurrency)*leadPerRequest)
+	if len(shares) > 0 {
+		lead += loadgen.SetupTime(shares[0].Requests) // the first share is the largest
 	}
 	at := time.Now().Add(lead)
 	phase := ratePhase(cfg, len(shares))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +200,9 @@ func (s *searches) step(ctx context.Context, arm string, rate float64, d time.Du
 	}
 	if sum.Interrupted {
 		return results.CapacityStep{}, context.Canceled
+	}
+	if len(sum.Incomplete) > 0 {
+		return results.CapacityStep{}, fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(sum.Incomplete, "; "))
 	}
 	return results.CapacityStep{Results: sum.Results, CPU: cpu.since(), Cost: spent}, nil
 }

@@ -3,6 +3,9 @@ package bench
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flipbench/flipbench/loadgen"
@@ -98,5 +101,14 @@ func (b Burst) Measure(ctx context.Context, t Target) (results.RoundSide, bool, 
 	if err != nil || sum.Interrupted {
 		return results.RoundSide{}, err == nil, err
 	}
-	return results.RoundSide{Results: sum.Results}, false, nil
+	if len(sum.Incomplete) > 0 {
+		// A burst of which an agent's part is missing is not the
+		// burst asked for: it would measure fewer requests.
+		return results.RoundSide{}, false, fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(sum.Incomplete, "; "))
+	}
+	return results.RoundSide{Results: sum.Results, Agents: sum.Agents}, false, nil
 }
+
+// ErrIncomplete means a load spread over agents came back without the
+// part of an agent (lost, or silent past its time).
+var ErrIncomplete = errors.New("the load came back incomplete")

@@ -49,6 +49,9 @@ type RoundSide struct {
 	// CPUPerRequestMs is Cost's CPU time over the requests the burst sent
 	// (derived); 0 without a Cost or a request.
 	CPUPerRequestMs float64
+	// Agents is, for a burst spread over load agents (bench --agents),
+	// each agent's part of it; nil for a burst from the bench's process.
+	Agents []AgentShare
 
 	// storedSpeedup and storedLast are what the file said, to check.
 	storedSpeedup, storedLast *float64
@@ -67,9 +70,10 @@ func (s RoundSide) MarshalJSON() ([]byte, error) {
 		Disturbed         bool           `json:"disturbed,omitempty"`
 		Cost              *Cost          `json:"cost,omitempty"`
 		CPUPerRequestMs   float64        `json:"cpu_per_request_ms,omitempty"`
+		Agents            []AgentShare   `json:"agents,omitempty"`
 		Results           []Record       `json:"results"`
 	}{Arm: s.Arm, Stats: s.Stats, RequestsPerWorker: s.RequestsPerWorker, Speedup: s.Speedup, CPU: s.CPU, Disturbed: s.Disturbed,
-		Cost: s.Cost, CPUPerRequestMs: s.CPUPerRequestMs, Results: s.Results})
+		Cost: s.Cost, CPUPerRequestMs: s.CPUPerRequestMs, Agents: s.Agents, Results: s.Results})
 }
 
 // UnmarshalJSON reads the arm and the requests, and the stored speedup
@@ -77,15 +81,16 @@ func (s RoundSide) MarshalJSON() ([]byte, error) {
 // derived.
 func (s *RoundSide) UnmarshalJSON(b []byte) error {
 	var v struct {
-		Arm     string   `json:"arm"`
-		Results []Record `json:"results"`
-		Speedup *float64 `json:"speedup"`
-		LastMs  *float64 `json:"last_ms"`
-		CPU     *CPUUse  `json:"cpu"`
-		Cost    *Cost    `json:"cost"`
+		Arm     string       `json:"arm"`
+		Results []Record     `json:"results"`
+		Speedup *float64     `json:"speedup"`
+		LastMs  *float64     `json:"last_ms"`
+		CPU     *CPUUse      `json:"cpu"`
+		Cost    *Cost        `json:"cost"`
+		Agents  []AgentShare `json:"agents"`
 	}
 	err := json.Unmarshal(b, &v)
-	*s = RoundSide{Arm: v.Arm, Results: v.Results, CPU: v.CPU, Cost: v.Cost, storedSpeedup: v.Speedup, storedLast: v.LastMs}
+	*s = RoundSide{Arm: v.Arm, Results: v.Results, CPU: v.CPU, Cost: v.Cost, Agents: v.Agents, storedSpeedup: v.Speedup, storedLast: v.LastMs}
 	return err
 }
 

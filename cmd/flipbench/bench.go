@@ -51,6 +51,8 @@ type benchOptions struct {
 	capacity            bool
 	search              searchOptions
 	searchSet, burstSet []string
+	// coord spreads every burst (or capacity step) over agents.
+	coord coordinatorOptions
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer) error) *cobra.Command {
@@ -67,6 +69,9 @@ func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer)
 			if err := opts.validate(); err != nil {
 				return err
 			}
+			if err := opts.coord.validate(cmd.Flags().Changed); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
@@ -74,6 +79,7 @@ func newBenchCmd(runF func(context.Context, *benchOptions, io.Writer, io.Writer)
 		},
 	}
 	opts.flags(cmd.Flags())
+	opts.coord.flags(cmd.Flags())
 	return cmd
 }
 
@@ -335,6 +341,14 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 		}
 		defer f.Close()
 		opts.own.Logs, opts.cmds.Logs = f, f
+	}
+	if opts.coord.agents > 0 {
+		c, err := opts.coord.start(server.NewLogger(stderr, "text"), stderr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		cfg.Loader = bench.LoaderFunc(c.Run)
 	}
 	prog := newProgress(stderr, opts.quiet)
 	cfg.Progress = prog.update

@@ -48,6 +48,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"httpfront", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"server", []string{"fixtures", "httpfront"}, []string{"github.com/tsenart/vegeta/v12/lib", natsClient}},
 		{"broker", nil, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
+		{"agents", []string{"broker", "loadgen", "results"}, []string{"github.com/disintegration/imaging"}},
 		{"queue", []string{"server", "fixtures", "httpfront", "broker"}, []string{"github.com/tsenart/vegeta/v12/lib"}},
 		{"bench", []string{"server", "queue", "broker", "fixtures", "httpfront", "loadgen", "results", "capacity"}, nil},
 		{"results/resultstest", []string{"results"}, []string{"github.com/disintegration/imaging", "github.com/tsenart/vegeta/v12/lib"}},
@@ -121,7 +122,7 @@ var soleImporters = []struct {
 	{"github.com/tsenart/vegeta", []string{"loadgen"}},
 	{"github.com/olekukonko/tablewriter", []string{"report"}},
 	{"gonum.org/v1/plot", []string{"report"}},
-	{"github.com/nats-io/", []string{"broker", "queue", "cmd/flipbench"}}, // the CLI's queue tests drive a broker
+	{"github.com/nats-io/", []string{"broker", "queue", "agents", "cmd/flipbench"}}, // the CLI's queue tests drive a broker
 	{"github.com/disintegration/imaging", []string{"server"}},
 	{"github.com/prometheus/", []string{"httpfront", "queue"}},
 	{"golang.org/x/perf", []string{"verdict"}},

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -183,7 +186,7 @@ func (o *coordinatorOptions) start(log *slog.Logger, stderr io.Writer) (*agents.
 	if err != nil {
 		return nil, fmt.Errorf("agents: %w", err)
 	}
-	join := "flipbench agent --nats " + broker.Redact(c.URL())
+	join := "flipbench agent --nats " + reachableURL(c.URL())
 	if token != "" {
 		join += " --nats-token " + shown
 	}
@@ -192,6 +195,20 @@ func (o *coordinatorOptions) start(log *slog.Logger, stderr io.Writer) (*agents.
 	}
 	fmt.Fprintf(stderr, "waiting for %d agents to join: %s\n", o.agents, join)
 	return c, nil
+}
+
+// reachableURL is u with an unspecified host (0.0.0.0, ::: every
+// interface) replaced by this machine's name, which agents elsewhere can
+// reach, and any password hidden.
+func reachableURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Hostname() == "" || !net.ParseIP(p.Hostname()).IsUnspecified() {
+		return broker.Redact(u)
+	}
+	if host, err := os.Hostname(); err == nil {
+		p.Host = net.JoinHostPort(host, p.Port())
+	}
+	return broker.Redact(p.String())
 }
 
 // agentsError maps the coordinator's errors to the CLI's.

@@ -368,6 +368,14 @@ summary is printed and then load exits 1 if any failed, unless --allow-errors.
 Ctrl-C prints the partial summary and exits 3: requests cut short are counted
 as canceled, not as errors, and left out of the latencies and of --results.
 
+With --agents N the load is fired by N flipbench agent processes, on any
+machines, instead of this one: it waits for them (printing the command they
+run), measures their clocks against its own, splits each round between them,
+has them release it at one instant, and merges what they send back into one
+summary, with each agent's part beside it. A round from which an agent's part is
+missing (lost, or silent past --agents-grace) is marked incomplete and load
+exits 1; --results is not kept with agents.
+
 Off a terminal (CI logs) a progress line is printed every 5 s and at the end of
 each round; --quiet prints none.`
 
@@ -384,4 +392,5 @@ const loadExample = `  $ flipbench load -n 10
   $ flipbench load -n 10 --plot load.html
   $ flipbench load -n 10 --out - | jq .last_ms
   $ flipbench load -n 500 --url http://127.0.0.1:3000/flip --await    # a queue --reply async front
-  $ flipbench load -n 10 --await=events --plot jobs.html`
+  $ flipbench load -n 10 --await=events --plot jobs.html
+  $ flipbench load -n 3000 --agents 3 --agents-nats-addr 0.0.0.0:4223    # then flipbench agent on 3 machines`

@@ -14,6 +14,8 @@
 //	$ flipbench queue --workers 2            # an HTTP front and workers on NATS JetStream
 //	$ flipbench worker --nats nats://10.0.0.5:4222  # a queue worker, on any machine
 //	$ flipbench load -n 10 -v                # 10 concurrent POST /flip, like the article's script
+//	$ flipbench load -n 3000 --agents 3      # the load spread over three machines, one instant
+//	$ flipbench agent --nats nats://10.0.0.5:4223 --nats-token T  # a load agent, on any machine
 //	$ flipbench compare base.json head.json  # a CI verdict between two bench runs
 //	$ flipbench report a.json b.json         # merge load or bench files
 //	$ flipbench flip photo.jpg flipped.jpg   # the job once, with timings

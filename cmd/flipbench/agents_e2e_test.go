@@ -1,0 +1,224 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flipbench/flipbench/results"
+)
+
+// arrivalServer answers after delay and stamps when each request
+// arrived (its handler's start), the way a server under test sees a
+// burst.
+type arrivalServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	arrivals []time.Time
+}
+
+func newArrivalServer(t *testing.T, delay time.Duration) *arrivalServer {
+	t.Helper()
+	s := &arrivalServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.arrivals = append(s.arrivals, time.Now())
+		s.mu.Unlock()
+		time.Sleep(delay)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// take returns the arrivals so far, and forgets them.
+func (s *arrivalServer) take() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.arrivals
+	s.arrivals = nil
+	return a
+}
+
+func (s *arrivalServer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.arrivals)
+}
+
+func spreadOf(at []time.Time) time.Duration {
+	return slices.MaxFunc(at, time.Time.Compare).Sub(slices.MinFunc(at, time.Time.Compare))
+}
+
+// coordinatorProc is a `flipbench load --agents N` running.
+type coordinatorProc struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	errLines       *lineBuffer
+	done           chan struct{}
+	code           int
+}
+
+var joinLine = regexp.MustCompile(`waiting for \d+ agents to join: flipbench agent --nats (\S+)`)
+
+// startCoordinator starts flipbench with args (a load or bench with
+// --agents and --agents-nats-token agentToken) and returns it with the
+// NATS URL it tells agents to join.
+func startCoordinator(t *testing.T, args ...string) (*coordinatorProc, string) {
+	t.Helper()
+	c := &coordinatorProc{cmd: exec.Command(bin, args...), errLines: newLineBuffer(), done: make(chan struct{})}
+	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, c.errLines
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := c.cmd.Wait()
+		if exit, ok := err.(*exec.ExitError); ok {
+			c.code = exit.ExitCode()
+		}
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		<-c.done
+	})
+	var url string
+	waitFor(t, 20*time.Second, "the coordinator's join line", func() bool {
+		if m := joinLine.FindStringSubmatch(c.errLines.String()); m != nil {
+			url = m[1]
+			return true
+		}
+		return false
+	})
+	return c, url
+}
+
+// wait waits for the coordinator to exit, for timeout at most, and
+// returns its exit code.
+func (c *coordinatorProc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-c.done:
+		return c.code
+	case <-time.After(timeout):
+		t.Fatalf("the coordinator did not exit within %s: %s", timeout, c.errLines)
+		return -1
+	}
+}
+
+const agentToken = "e2e-agent-token"
+
+// startAgents starts one `flipbench agent` a name, the skewed one with
+// its clock read 200 ms ahead; cleanup stops them with SIGTERM (exit 0).
+func startAgents(t *testing.T, url string, names ...string) map[string]*serverProc {
+	t.Helper()
+	procs := map[string]*serverProc{}
+	for _, name := range names {
+		args := []string{"agent", "--nats", url, "--nats-token", agentToken, "--name", name}
+		if name == "skewed" {
+			args = append(args, "--test-clock-skew", "200ms")
+		}
+		procs[name], _ = startProc(t, nil, args...)
+	}
+	return procs
+}
+
+func decodeLoad(t *testing.T, b []byte) *results.Summary {
+	t.Helper()
+	var s results.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("decode the load's JSON: %v: %s", err, b)
+	}
+	return &s
+}
+
+// TestAgentsReleaseOneBurstTogether: three agent processes, one with a
+// clock 200 ms ahead, send a burst of 300 that the server sees arrive
+// within a fraction of that skew, the offsets correcting it, and over the
+// whole skew without. The merged result counts what a single process's
+// run of the same load counts, at the same latencies give or take the
+// noise. The bounds are loose (2 shared CPUs); docs/agents.md has the
+// figures measured.
+func TestAgentsReleaseOneBurstTogether(t *testing.T) {
+	srv := newArrivalServer(t, 50*time.Millisecond)
+	load := []string{"load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q",
+		"--agents", "3", "--agents-nats-token", agentToken}
+	spreads := map[bool]time.Duration{}
+	var merged *results.Summary
+	for _, sync := range []bool{true, false} {
+		args := load
+		if !sync {
+			args = append(slices.Clone(load), "--agents-no-clock-sync")
+		}
+		c, url := startCoordinator(t, args...)
+		startAgents(t, url, "a", "b", "skewed")
+		if code := c.wait(t, time.Minute); code != 0 {
+			t.Fatalf("exit %d: %s", code, c.errLines)
+		}
+		sum := decodeLoad(t, c.stdout.Bytes())
+		at := srv.take()
+		if sum.Requests != 300 || sum.OK != 300 || len(at) != 300 || len(sum.Agents) != 3 {
+			t.Fatalf("requests %d ok %d arrived %d agents %d; want 300, 300, 300, 3", sum.Requests, sum.OK, len(at), len(sum.Agents))
+		}
+		for _, a := range sum.Agents {
+			if a.Agent == "skewed" && math.Abs(a.OffsetMs-200) > 5 {
+				t.Errorf("the skewed agent's offset was measured %.3f ms, want 200", a.OffsetMs)
+			}
+		}
+		spreads[sync] = spreadOf(at)
+		if sync {
+			merged = sum
+		}
+	}
+	t.Logf("arrival spread: corrected %s, uncorrected %s", spreads[true], spreads[false])
+	if spreads[true] > 100*time.Millisecond || spreads[false] < 190*time.Millisecond {
+		t.Errorf("arrivals spread over %s corrected and %s uncorrected; want well under 200 ms, and 200 ms or more", spreads[true], spreads[false])
+	}
+	out, stderr, code := runCLI(t, nil, "load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q")
+	if code != 0 {
+		t.Fatalf("single load: exit %d: %s", code, stderr)
+	}
+	single := decodeLoad(t, []byte(out))
+	if single.Requests != merged.Requests || single.OK != merged.OK {
+		t.Errorf("single process: %d requests %d ok; merged: %d, %d", single.Requests, single.OK, merged.Requests, merged.OK)
+	}
+	if d := math.Abs(single.LatencyMs.P50 - merged.LatencyMs.P50); d > 25 {
+		t.Errorf("latency p50: single %.1f ms, merged %.1f ms; want within 25 ms", single.LatencyMs.P50, merged.LatencyMs.P50)
+	}
+}
+
+// TestAgentKilledMidRound: an agent SIGKILLed while it sends a rate
+// does not hang the coordinator: the round ends with the other agent's
+// records, named incomplete, and the exit is 1.
+func TestAgentKilledMidRound(t *testing.T) {
+	srv := newArrivalServer(t, 0)
+	out := t.TempDir() + "/load.json"
+	c, url := startCoordinator(t, "load", "--rate", "40/s", "--duration", "6s", "--url", srv.URL, "--method", "GET",
+		"-q", "--out", out, "--agents", "2", "--agents-nats-token", agentToken)
+	agents := startAgents(t, url, "survivor", "victim")
+	waitFor(t, 20*time.Second, "the round under way", func() bool { return srv.count() >= 20 })
+	agents["victim"].kill9()
+	if code := c.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, c.errLines)
+	}
+	if !strings.Contains(c.errLines.String(), "incomplete: round 1: agent victim lost") {
+		t.Errorf("stderr does not name the lost agent: %s", c.errLines)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := decodeLoad(t, b)
+	if len(sum.Incomplete) != 1 || sum.Requests < 100 {
+		t.Errorf("incomplete %q, %d requests; want the victim named, and the survivor's 120 at least", sum.Incomplete, sum.Requests)
+	}
+}

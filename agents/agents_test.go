@@ -323,3 +323,31 @@ func TestCoordinatorIsNeverOpen(t *testing.T) {
 		t.Errorf("wrong token: %v, want an authorization error", err)
 	}
 }
+
+// TestJoinAskedTwiceIsOneAgent: a join asked again by the same agent
+// process (its answer lost) gets the same place, not a second one.
+func TestJoinAskedTwiceIsOneAgent(t *testing.T) {
+	c := newTestCoordinator(t, Config{Agents: 2})
+	nc, err := nats.Connect(c.URL(), nats.Token("test-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req, _ := json.Marshal(joinRequest{ID: "SAMEPROCESS", Name: "twice"})
+	var first, second joinReply
+	for _, r := range []*joinReply{&first, &second} {
+		msg, err := nc.Request(joinSubject, req, requestTimeout)
+		if err != nil || json.Unmarshal(msg.Data, r) != nil {
+			t.Fatalf("join: %v", err)
+		}
+	}
+	if first.Agent == "" || first != second {
+		t.Errorf("first join %+v, second %+v; want the same place", first, second)
+	}
+	c.mu.Lock()
+	n := len(c.members)
+	c.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d members, want 1", n)
+	}
+}

@@ -140,7 +140,9 @@ func Start(cfg Config) (*Coordinator, error) {
 			return nil, err
 		}
 		c.emb, c.url = e, e.URL()
-		auth, extra = broker.Auth{Token: ec.Token}, []nats.Option{e.InProcess()}
+		// In process, but the client still checks a TLS server's
+		// certificate: it is its own.
+		auth, extra = broker.Auth{Token: ec.Token, CACert: ec.TLSCert}, []nats.Option{e.InProcess()}
 	}
 	nc, err := broker.Connect(c.url, "flipbench load coordinator", auth, c.log, extra...)
 	if err == nil {

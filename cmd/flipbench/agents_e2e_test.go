@@ -222,3 +222,23 @@ func TestAgentKilledMidRound(t *testing.T) {
 		t.Errorf("incomplete %q, %d requests; want the victim named, and the survivor's 120 at least", sum.Incomplete, sum.Requests)
 	}
 }
+
+// TestAgentsOverTLS: the coordinator's own NATS server with TLS: the
+// join line names a tls:// URL and the certificate to trust, and an
+// agent that trusts it takes its share.
+func TestAgentsOverTLS(t *testing.T) {
+	srv := newArrivalServer(t, 0)
+	cert, key := selfSignedCert(t, t.TempDir())
+	c, url := startCoordinator(t, "load", "-n", "4", "--url", srv.URL, "--method", "GET", "--format", "json", "-q",
+		"--agents", "1", "--agents-nats-token", agentToken, "--agents-nats-tls-cert", cert, "--agents-nats-tls-key", key)
+	if !strings.HasPrefix(url, "tls://") || !strings.Contains(c.errLines.String(), "--nats-cacert "+cert) {
+		t.Fatalf("join line: %s", c.errLines)
+	}
+	startProc(t, nil, "agent", "--nats", url, "--nats-token", agentToken, "--nats-cacert", cert, "--name", "secure")
+	if code := c.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d: %s", code, c.errLines)
+	}
+	if sum := decodeLoad(t, c.stdout.Bytes()); sum.OK != 4 || len(sum.Agents) != 1 || sum.Agents[0].Agent != "secure" {
+		t.Errorf("ok %d, agents %+v; want 4 from the agent secure", sum.OK, sum.Agents)
+	}
+}

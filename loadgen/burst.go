@@ -113,7 +113,9 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 // instant is released when it is, late. The connections wait that long
 // for their requests: a server that times its queue from the accept
 // (flipbench's rr and free) counts it.
-func SetupTime(n int) time.Duration { return 20*time.Millisecond + time.Duration(n)*150*time.Microsecond }
+func SetupTime(n int) time.Duration {
+	return 20*time.Millisecond + time.Duration(n)*150*time.Microsecond
+}
 
 // gateMax is the largest burst whose requests are set up in the
 // transport before the release. A request set up and waiting holds its

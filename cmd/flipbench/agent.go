@@ -20,12 +20,41 @@ import (
 	"github.com/flipbench/flipbench/server"
 )
 
-type agentOptions struct {
+// natsClient is how a process on another machine reaches a NATS server:
+// a queue worker, a load agent.
+type natsClient struct {
 	nats      string
-	name      string
 	natsToken string
 	natsCreds string
 	natsCA    string
+}
+
+// flags declares --nats (server says whose server) and its credentials.
+func (o *natsClient) flags(f *pflag.FlagSet, server string) {
+	f.StringVar(&o.nats, "nats", "", server)
+	f.StringVar(&o.natsToken, "nats-token", "", "token the NATS server requires")
+	f.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file")
+	f.StringVar(&o.natsCA, "nats-cacert", "", "PEM file a tls:// server's certificate must chain to (default: the system's roots)")
+}
+
+// check checks the flags, try being the example of a --nats that is
+// missing, and returns the credentials.
+func (o *natsClient) check(what, try string) (broker.Auth, error) {
+	if o.nats == "" {
+		return broker.Auth{}, usageErrorf("--nats is required: the URL of %s\nTry: %s", what, try)
+	}
+	if err := broker.CheckURL(o.nats); err != nil {
+		return broker.Auth{}, usageErrorf("--nats: %w", err)
+	}
+	if err := checkFlagFiles(flagFile{"nats-cacert", o.natsCA}, flagFile{"nats-creds", o.natsCreds}); err != nil {
+		return broker.Auth{}, err
+	}
+	return broker.Auth{Token: o.natsToken, Creds: o.natsCreds, CACert: o.natsCA}, nil
+}
+
+type agentOptions struct {
+	natsClient
+	name      string
 	logFormat string
 	// clockSkew is for tests only (hidden): the agent reads its clock
 	// this far off, as a machine whose clock is wrong would.
@@ -60,11 +89,8 @@ round it runs (its records so far are sent) and stops it.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.nats, "nats", "", "the coordinator's NATS server, nats://HOST:PORT (printed by flipbench load --agents)")
+	opts.natsClient.flags(f, "the coordinator's NATS server, nats://HOST:PORT (printed by flipbench load --agents, with its token)")
 	f.StringVar(&opts.name, "name", "", "the agent's name in the results and logs (default: HOST-PID)")
-	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires (printed by the coordinator)")
-	f.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials file, for an existing NATS server")
-	f.StringVar(&opts.natsCA, "nats-cacert", "", "PEM file a tls:// server's certificate must chain to (default: the system's roots)")
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
 	f.DurationVar(&opts.clockSkew, "test-clock-skew", 0, "for tests: read this machine's clock this far off")
 	f.MarkHidden("test-clock-skew")
@@ -72,19 +98,14 @@ round it runs (its records so far are sent) and stops it.`,
 }
 
 func runAgent(ctx context.Context, opts *agentOptions, stderr io.Writer) error {
-	if opts.nats == "" {
-		return usageErrorf("--nats is required: the URL of the coordinator's NATS server\nTry: flipbench agent --nats nats://127.0.0.1:4222 --nats-token TOKEN")
-	}
-	if err := broker.CheckURL(opts.nats); err != nil {
-		return usageErrorf("--nats: %w", err)
-	}
-	if err := checkFlagFiles(flagFile{"nats-cacert", opts.natsCA}, flagFile{"nats-creds", opts.natsCreds}); err != nil {
+	auth, err := opts.check("the coordinator's NATS server", "flipbench agent --nats nats://127.0.0.1:4222 --nats-token TOKEN")
+	if err != nil {
 		return err
 	}
 	ignoreSIGPIPE()
 	a := &agents.Agent{
 		URL:       opts.nats,
-		Auth:      broker.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
+		Auth:      auth,
 		Name:      opts.name,
 		Version:   version,
 		Log:       server.NewLogger(stderr, opts.logFormat),

@@ -224,15 +224,12 @@ func runQueue(ctx context.Context, opts *queueOptions, stdout, stderr io.Writer)
 
 // workerOptions are the flags of `worker`.
 type workerOptions struct {
-	nats      string
+	natsClient
 	name      string
 	threads   int
 	tmpDir    string
 	grace     time.Duration
 	logFormat string
-	natsToken string
-	natsCreds string
-	natsCA    string
 }
 
 // newQueueWorkerCmd is the public queue worker: it joins a queue from any
@@ -265,36 +262,28 @@ nothing: the job goes to another worker once its ack wait has passed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.nats, "nats", "", "the queue's NATS server, nats://HOST:PORT (printed by flipbench queue)")
+	opts.natsClient.flags(f, "the queue's NATS server, nats://HOST:PORT (printed by flipbench queue)")
 	f.StringVar(&opts.name, "name", "", "the worker's name in job records and logs (default: HOST-PID)")
 	f.Var(newIntAtLeast(&opts.threads, server.DefaultThreads, 0), "threads", "GOMAXPROCS and jobs at once (0: all CPUs)")
 	f.StringVar(&opts.tmpDir, "tmp-dir", "", "directory for job files (default: the OS temp dir)")
 	f.DurationVar(&opts.grace, "grace", server.DefaultGrace, "time a running job gets to finish after SIGTERM")
 	f.Var(newEnum(&opts.logFormat, "text", "text", "json"), "log-format", "log format")
-	f.StringVar(&opts.natsToken, "nats-token", "", "token the NATS server requires")
-	f.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials file")
-	f.StringVar(&opts.natsCA, "nats-cacert", "", "PEM file a tls:// server's certificate must chain to (default: the system's roots)")
 	return cmd
 }
 
 func runQueueWorker(ctx context.Context, opts *workerOptions, stderr io.Writer) error {
-	if opts.nats == "" {
-		return usageErrorf("--nats is required: the URL of the queue's NATS server\nTry: flipbench worker --nats nats://127.0.0.1:4222")
-	}
-	if err := broker.CheckURL(opts.nats); err != nil {
-		return usageErrorf("--nats: %w", err)
+	auth, err := opts.check("the queue's NATS server", "flipbench worker --nats nats://127.0.0.1:4222")
+	if err != nil {
+		return err
 	}
 	if opts.grace <= 0 {
 		return usageErrorf("--grace must be > 0, got %s", opts.grace)
-	}
-	if err := checkFlagFiles(flagFile{"nats-cacert", opts.natsCA}, flagFile{"nats-creds", opts.natsCreds}); err != nil {
-		return err
 	}
 	ignoreSIGPIPE()
 	runtime.GOMAXPROCS(cmp.Or(opts.threads, runtime.NumCPU()))
 	w := &queue.Worker{
 		URL:    opts.nats,
-		Auth:   broker.Auth{Token: opts.natsToken, Creds: opts.natsCreds, CACert: opts.natsCA},
+		Auth:   auth,
 		Name:   opts.name,
 		Slots:  opts.threads,
 		TmpDir: opts.tmpDir,

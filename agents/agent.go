@@ -53,9 +53,11 @@ type Agent struct {
 var ErrRefused = errors.New("refused by the coordinator")
 
 // Run connects, and joins one coordinator after another until ctx is
-// done, when it returns nil after calling off the round it was running.
-// It returns an error only if it cannot connect at all (a bad URL) or a
-// coordinator refuses it ([ErrRefused]).
+// done, when it returns nil after calling off the round it was running
+// (its records so far are sent, marked cut short). It returns an error
+// only for a URL it cannot use, or a coordinator that refuses it
+// ([ErrRefused]); a server that refuses its token it keeps trying, and
+// logs why.
 func (a *Agent) Run(ctx context.Context) error {
 	log := cmp.Or(a.Log, slog.New(slog.DiscardHandler))
 	name := a.name()
@@ -68,13 +70,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer nc.Close()
 	a.id = rand.Text()
 	// The agent's subjects are its own before it joins, so that the
-	// coordinator's first clock reading finds it listening.
+	// coordinator's first clock reading finds it listening (and is
+	// answered without a session, which may not be there yet).
 	var current atomic.Pointer[session]
+	clock, err := nc.Subscribe(agentSubject(a.id, "clock"), a.clock)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	defer clock.Unsubscribe()
 	for verb, h := range map[string]func(*session, *nats.Msg){
-		"clock":  (*session).clock,
-		"work":   (*session).work,
-		"cancel": func(s *session, _ *nats.Msg) { s.callOff() },
-		"bye":    func(s *session, _ *nats.Msg) { s.stop() },
+		"work": (*session).work,
+		"cancel": func(s *session, m *nats.Msg) {
+			var c cancelRound
+			json.Unmarshal(m.Data, &c)
+			s.callOffRound(c.Seq)
+		},
+		"bye": func(s *session, _ *nats.Msg) { s.stop() },
 	} {
 		sub, err := nc.Subscribe(agentSubject(a.id, verb), func(m *nats.Msg) {
 			if s := current.Load(); s != nil {
@@ -160,6 +171,7 @@ type session struct {
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // the running round's; nil when none runs
+	seq    int                // the running round's
 	rounds sync.WaitGroup
 }
 
@@ -176,10 +188,11 @@ func (s *session) serve() {
 }
 
 // clock answers a clock request with the agent's clock, read when it
-// came and when the answer leaves.
-func (s *session) clock(m *nats.Msg) {
-	rx := s.a.now().UnixNano()
-	b, _ := json.Marshal(clockReply{Received: rx, Sent: s.a.now().UnixNano()})
+// came and when the answer leaves; with or without a coordinator (its
+// first reading may come before the answer to the join).
+func (a *Agent) clock(m *nats.Msg) {
+	rx := a.now().UnixNano()
+	b, _ := json.Marshal(clockReply{Received: rx, Sent: a.now().UnixNano()})
 	m.Respond(b)
 }
 
@@ -235,24 +248,44 @@ func (s *session) work(m *nats.Msg) {
 		return
 	}
 	s.mu.Lock()
-	if s.cancel != nil {
+	switch {
+	case s.ctx.Err() != nil:
+		s.mu.Unlock()
+		respond(m, errors.New("the agent is leaving"))
+		return
+	case s.cancel != nil:
 		s.mu.Unlock()
 		respond(m, errors.New("busy with another round"))
 		return
 	}
 	rctx, cancel := context.WithCancel(s.ctx)
-	s.cancel = cancel
+	s.cancel, s.seq = cancel, w.Seq
+	s.rounds.Add(1) // under s.mu, before serve's Wait can start
 	s.mu.Unlock()
 	respond(m, nil)
-	s.rounds.Go(func() {
-		defer func() {
-			s.mu.Lock()
-			s.cancel = nil
-			s.mu.Unlock()
-			cancel()
-		}()
+	go func() {
+		defer s.rounds.Done()
+		defer cancel()
 		s.run(rctx, w, cfg)
-	})
+	}()
+}
+
+// callOffRound cancels the running round if it is round seq.
+func (s *session) callOffRound(seq int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil && s.seq == seq {
+		s.cancel()
+	}
+}
+
+// done marks the running round over, so that the next can be taken: before
+// its last message is sent, since the coordinator gives out the next
+// round as soon as it has it.
+func (s *session) done() {
+	s.mu.Lock()
+	s.cancel = nil
+	s.mu.Unlock()
 }
 
 func respond(m *nats.Msg, err error) {
@@ -266,44 +299,45 @@ func respond(m *nats.Msg, err error) {
 
 // run runs one share, released at its instant (the agent's clock turned
 // back into the machine's), streaming its records back as they come, and
-// sends the last message. A warm-up's records are not sent.
+// sends the last message: how many records, how many of a warm-up's
+// (which are not sent) were ok, and whether the round was cut short.
 func (s *session) run(ctx context.Context, w work, cfg loadgen.Config) {
 	cfg.Start = time.Unix(0, w.Start).Add(-s.a.ClockSkew)
-	var started time.Time
-	cfg.OnStart = func(_ int, at time.Time) { started = at }
-	st := &streamer{s: s, round: w.Round}
-	if w.Round > 0 {
+	st := &streamer{s: s, seq: w.Seq}
+	cfg.OnStart = func(_ int, at time.Time) { st.started(at.Add(s.a.ClockSkew).UnixNano()) }
+	stopFlush := func() {}
+	if w.Seq > 0 && !w.WarmUp {
 		cfg.OnResult = st.add
-		stopFlush := st.flushEvery(100 * time.Millisecond)
-		defer stopFlush()
+		stopFlush = st.flushEvery(100 * time.Millisecond)
 	}
 	sum, err := loadgen.Run(ctx, cfg)
-	last := records{Agent: s.j.Agent, Round: w.Round, Final: true}
-	if err != nil {
-		last.Error = err.Error()
-	} else {
-		last.Count = len(sum.Results)
-		if w.Round == 0 {
-			last.Count = 0 // a warm-up sends none
-		}
-	}
-	if !started.IsZero() {
-		last.Started = started.Add(s.a.ClockSkew).UnixNano()
-	}
+	stopFlush()
 	st.flush()
+	last := st.batch(nil)
+	last.Final = true
+	switch {
+	case err != nil:
+		last.Error = err.Error()
+	case w.WarmUp:
+		last.OK = sum.OK
+	default:
+		last.Count, last.Interrupted = len(sum.Results), sum.Interrupted
+	}
+	s.done()
 	s.send(last)
-	s.log.Info("round done", "round", w.Round, "requests", last.Count, "err", last.Error)
+	s.log.Info("round done", "round", w.Seq, "requests", last.Count, "interrupted", last.Interrupted, "err", last.Error)
 }
 
 // send sends a batch of records, trying three times: a batch lost is a
-// round the coordinator marks incomplete.
+// round the coordinator marks incomplete, and one sent twice is counted
+// once (by its number).
 func (s *session) send(r records) {
 	b, _ := json.Marshal(r)
 	for try := 1; ; try++ {
 		_, err := s.nc.Request(s.j.Prefix+"records", b, requestTimeout)
 		if err == nil || try == 3 {
 			if err != nil {
-				s.log.Warn("records not delivered", "round", r.Round, "records", len(r.Records), "final", r.Final, "err", err)
+				s.log.Warn("records not delivered", "round", r.Seq, "records", len(r.Records), "final", r.Final, "err", err)
 			}
 			return
 		}
@@ -311,14 +345,30 @@ func (s *session) send(r records) {
 }
 
 // streamer gathers a round's records as they come and sends them in
-// batches.
+// numbered batches, each with when the round began.
 type streamer struct {
-	s     *session
-	round int
+	s   *session
+	seq int
 
 	mu      sync.Mutex
 	pending []results.Record
+	start   int64 // when the round began, by the agent's clock; 0 before
+	batches int   // numbered so far
 	sending sync.Mutex // one batch at a time, in order
+}
+
+func (st *streamer) started(ns int64) {
+	st.mu.Lock()
+	st.start = ns
+	st.mu.Unlock()
+}
+
+// batch numbers a batch of recs.
+func (st *streamer) batch(recs []results.Record) records {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.batches++
+	return records{Agent: st.s.j.Agent, Seq: st.seq, Batch: st.batches, Records: recs, Started: st.start}
 }
 
 // batchMax bounds a batch: about 300 bytes a record, well inside NATS's
@@ -341,7 +391,7 @@ func (st *streamer) flush() {
 	st.mu.Unlock()
 	for len(recs) > 0 {
 		n := min(len(recs), batchMax)
-		st.s.send(records{Agent: st.s.j.Agent, Round: st.round, Records: recs[:n]})
+		st.s.send(st.batch(recs[:n]))
 		recs = recs[n:]
 	}
 }

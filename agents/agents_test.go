@@ -63,19 +63,22 @@ func newTestCoordinator(t testing.TB, cfg Config) *Coordinator {
 	return c
 }
 
-// startAgent runs an agent until the test ends.
-func startAgent(t testing.TB, c *Coordinator, name string, skew time.Duration) {
+// startAgent runs an agent until the test ends, or stop is called (as a
+// SIGTERM would).
+func startAgent(t testing.TB, c *Coordinator, name string, skew time.Duration) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	a := &Agent{URL: c.URL(), Auth: broker.Auth{Token: "test-token"}, Name: name, ClockSkew: skew}
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("agent %s: %v", name, err)
 		}
 	})
+	t.Cleanup(stop)
+	return stop
 }
 
 func TestSplit(t *testing.T) {
@@ -349,5 +352,46 @@ func TestJoinAskedTwiceIsOneAgent(t *testing.T) {
 	c.mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d members, want 1", n)
+	}
+}
+
+// TestRoundsBackToBack: rounds with no pause between them are each given
+// to every agent: an agent takes the next share as soon as it has sent
+// the last of the one before.
+func TestRoundsBackToBack(t *testing.T) {
+	srv := newStampServer(t, 0)
+	c := newTestCoordinator(t, Config{Agents: 2})
+	startAgent(t, c, "a", 0)
+	startAgent(t, c, "b", 0)
+	for range 2 { // a second load on the same agents, as a bench makes
+		sum, err := c.Run(context.Background(), loadgen.Config{URL: srv.URL, Method: "GET", Requests: 10, Rounds: 4, WarmUp: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Requests != 40 || len(sum.Incomplete) != 0 || len(sum.Agents) != 8 {
+			t.Fatalf("requests %d, incomplete %q, %d agent parts; want 40, none, 8", sum.Requests, sum.Incomplete, len(sum.Agents))
+		}
+	}
+}
+
+// TestAgentStoppedMidRound: an agent stopped during its share (SIGTERM)
+// sends what it has, cut short: the round is incomplete, naming it.
+func TestAgentStoppedMidRound(t *testing.T) {
+	srv := newStampServer(t, 0)
+	c := newTestCoordinator(t, Config{Agents: 2})
+	startAgent(t, c, "stays", 0)
+	stop := startAgent(t, c, "leaves", 0)
+	var once sync.Once
+	sum, err := c.Run(context.Background(), loadgen.Config{URL: srv.URL, Method: "GET",
+		Rate: loadgen.Rate{Freq: 40, Per: time.Second}, Duration: 3 * time.Second,
+		Progress: func(loadgen.Progress) { once.Do(func() { go stop() }) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Incomplete) != 1 || !strings.Contains(sum.Incomplete[0], "round 1: agent leaves cut its round short") {
+		t.Fatalf("incomplete %q, want the agent that left named", sum.Incomplete)
+	}
+	if sum.Requests < 60 || sum.Requests >= 120 {
+		t.Errorf("%d requests, want the one that stayed's 60 and part of the other's", sum.Requests)
 	}
 }

@@ -109,6 +109,7 @@ type Coordinator struct {
 	changed chan struct{}      // closed, and replaced, when members change
 	parts   map[partKey]*part  // the round in progress, by agent and round
 	arrived chan struct{}      // a batch of records came (a wake-up, not a count)
+	seq     int                // the rounds given out, warm-ups included
 }
 
 // member is an agent in the run.
@@ -222,9 +223,11 @@ func (c *Coordinator) join(m *nats.Msg) {
 	c.joined++
 	mb := &member{id: "a" + strconv.Itoa(c.joined), agentID: req.ID, name: c.uniqueName(cmp.Or(req.Name, "agent")), heard: time.Now()}
 	c.members[mb.id] = mb
+	// Answered before a waiting round is woken: the agent learns its
+	// run's subjects before the round's first message to it.
+	reply(m, joinReply{Agent: mb.id, Prefix: c.prefix, Name: mb.name})
 	c.notify()
 	c.log.Info("agent joined", "agent", mb.name, "agents", len(c.members), "of", c.cfg.Agents)
-	reply(m, joinReply{Agent: mb.id, Prefix: c.prefix, Name: mb.name})
 }
 
 // uniqueName is name, or name-2, name-3... if a member has it.
@@ -339,26 +342,29 @@ func (c *Coordinator) live() []*member {
 // measure reads mb's clock clockExchanges times and keeps the offset of
 // the reading with the least round trip (NTP's way), and half that
 // round trip as its bound. The agent's time between its two readings
-// does not count in the round trip.
-func (c *Coordinator) measure(mb *member) error {
+// does not count in the round trip. An agent that does not answer one
+// reading within requestTimeout is given up at once: a dead agent must
+// not cost every round 8 timeouts.
+func (c *Coordinator) measure(ctx context.Context, mb *member) error {
 	best := time.Duration(1<<63 - 1)
 	var offset time.Duration
 	for range clockExchanges {
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		t0 := time.Now()
-		msg, err := c.nc.Request(agentSubject(mb.agentID, "clock"), nil, requestTimeout)
+		msg, err := c.nc.RequestWithContext(rctx, agentSubject(mb.agentID, "clock"), nil)
 		t3 := time.Now()
+		cancel()
 		var r clockReply
-		if err != nil || json.Unmarshal(msg.Data, &r) != nil {
-			continue
+		if err == nil {
+			err = json.Unmarshal(msg.Data, &r)
 		}
-		rtt := t3.Sub(t0) - time.Duration(r.Sent-r.Received)
-		if rtt < best {
+		if err != nil {
+			return fmt.Errorf("agent %s did not tell its clock: %w", mb.name, err)
+		}
+		if rtt := t3.Sub(t0) - time.Duration(r.Sent-r.Received); rtt < best {
 			best = rtt
 			offset = time.Duration((r.Received-t0.UnixNano())+(r.Sent-t3.UnixNano())) / 2
 		}
-	}
-	if best == time.Duration(1<<63-1) {
-		return fmt.Errorf("agent %s did not tell its clock", mb.name)
 	}
 	c.mu.Lock()
 	mb.offset, mb.bound = offset, max(best/2, 0)

@@ -3,6 +3,7 @@ package agents
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -22,9 +23,10 @@ const cancelWait = 5 * time.Second
 // every agent's round off and waits cancelWait at most for what they
 // send. Records are passed to cfg.OnResult, and counted to cfg.Progress,
 // as they come.
-func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, round int, parts []*part, at time.Time) {
+func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, parts []*part, at time.Time) {
 	grace := cmp.Or(c.cfg.Grace, DefaultGrace)
 	deadline := at.Add(cfg.Duration + cmp.Or(cfg.Timeout, loadgen.DefaultTimeout) + grace)
+	late := fmt.Sprintf("silent past its time (the end of its load and %s)", grace)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	done := ctx.Done()
@@ -32,7 +34,7 @@ func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, round int, 
 		c.mu.Lock()
 		c.dropLost()
 		pending := 0
-		var late []*part
+		var cut []*part
 		for _, p := range parts {
 			_, known := c.members[p.mb.id]
 			switch {
@@ -41,16 +43,16 @@ func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, round int, 
 			case !known:
 				p.final, p.missing = true, fmt.Sprintf("lost (no heartbeat for %s)", LostAfter)
 			case time.Now().After(deadline):
-				p.final, p.missing = true, fmt.Sprintf("silent past its time (the end of its load and %s)", grace)
-				late = append(late, p)
+				p.final, p.missing = true, late
+				cut = append(cut, p)
 			default:
 				pending++
 			}
 		}
 		news := c.news(parts)
 		c.mu.Unlock()
-		c.tell(cfg, round, parts, news)
-		c.callOff(late)
+		c.tell(cfg, parts, news)
+		c.callOff(cut)
 		if pending == 0 {
 			break
 		}
@@ -58,13 +60,14 @@ func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, round int, 
 		case <-done:
 			c.callOff(parts)
 			done, deadline = nil, time.Now().Add(cancelWait)
+			late = fmt.Sprintf("no last records within %s of the interruption", cancelWait)
 		case <-c.arrived:
 		case <-tick.C:
 		}
 	}
 	c.mu.Lock()
 	for _, p := range parts {
-		delete(c.parts, partKey{p.mb.id, round})
+		delete(c.parts, partKey{p.mb.id, p.seq})
 	}
 	c.mu.Unlock()
 }
@@ -72,7 +75,11 @@ func (c *Coordinator) await(ctx context.Context, cfg loadgen.Config, round int, 
 // callOff tells the agents of parts to call their round off.
 func (c *Coordinator) callOff(parts []*part) {
 	for _, p := range parts {
-		c.nc.Publish(agentSubject(p.mb.agentID, "cancel"), nil)
+		c.mu.Lock()
+		p.calledOff = true
+		c.mu.Unlock()
+		b, _ := json.Marshal(cancelRound{Seq: p.seq})
+		c.nc.Publish(agentSubject(p.mb.agentID, "cancel"), b)
 	}
 }
 
@@ -88,12 +95,14 @@ func (c *Coordinator) news(parts []*part) []results.Record {
 }
 
 // tell passes news to cfg.OnResult and the counts so far to
-// cfg.Progress (the warm-up's as such), outside c.mu: they may print.
-func (c *Coordinator) tell(cfg loadgen.Config, round int, parts []*part, news []results.Record) {
+// cfg.Progress, outside c.mu: they may print. A warm-up has no news (its
+// agents send no records).
+func (c *Coordinator) tell(cfg loadgen.Config, parts []*part, news []results.Record) {
 	if len(news) == 0 {
 		return
 	}
-	if cfg.OnResult != nil && round > 0 {
+	round := parts[0].round
+	if cfg.OnResult != nil {
 		for _, r := range news {
 			cfg.OnResult(r)
 		}
@@ -126,41 +135,33 @@ func (c *Coordinator) tell(cfg loadgen.Config, round int, parts []*part, news []
 // count from the round's instant at by the coordinator's clock (its
 // agent's release, less the agent's clock offset, after at), all of them
 // in the order they were sent and numbered so; each agent's figures; and
-// what is missing. A warm-up (round 0) gives only what is missing.
-func (c *Coordinator) merge(round int, parts []*part, at time.Time) ([]results.Record, []results.AgentShare, []string) {
+// what is missing. A warm-up (round 0) gives no records, and shares
+// that only count its requests and failures.
+func (c *Coordinator) merge(parts []*part, at time.Time) ([]results.Record, []results.AgentShare, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var recs []results.Record
 	var shares []results.AgentShare
 	var incomplete []string
 	for _, p := range parts {
-		missing := p.missing
-		switch {
-		case missing != "":
-		case p.err != "":
-			missing = "failed: " + p.err
-		case p.count != len(p.recs):
-			missing = fmt.Sprintf("sent %d records, %d arrived", p.count, len(p.recs))
-		}
+		missing := partMissing(p)
 		if missing != "" {
-			name := "warm-up"
-			if round > 0 {
-				name = fmt.Sprintf("round %d", round)
-			}
-			incomplete = append(incomplete, fmt.Sprintf("%s: agent %s %s", name, p.mb.name, missing))
+			incomplete = append(incomplete, fmt.Sprintf("%s: agent %s %s", roundName(p.round), p.mb.name, missing))
 		}
-		if round == 0 {
+		if p.round == 0 {
+			n := p.sh.Requests
+			shares = append(shares, results.AgentShare{Agent: p.mb.name, Requests: n, Errors: n - p.ok, Missing: missing})
 			continue
 		}
 		st := results.Summarize(p.recs)
-		sh := results.AgentShare{Round: round, Agent: p.mb.name, Requests: st.Requests, Errors: st.Errors,
+		sh := results.AgentShare{Round: p.round, Agent: p.mb.name, Requests: st.Requests, Errors: st.Errors,
 			OffsetMs: results.Ms(p.offset), OffsetBoundMs: results.Ms(p.bound), SendSpreadMs: st.SendSpreadMs, Missing: missing}
 		if p.started != 0 {
-			rel := results.Ms(time.Unix(0, p.started).Add(-p.offset).Sub(at))
-			sh.ReleaseMs = rel
+			rel := time.Unix(0, p.started).Add(-p.offset).Sub(at)
+			sh.ReleaseMs = results.Ms(rel - p.phase)
 			for i := range p.recs {
-				p.recs[i].SentMs += rel
-				p.recs[i].EndMs += rel
+				p.recs[i].SentMs += results.Ms(rel)
+				p.recs[i].EndMs += results.Ms(rel)
 			}
 		}
 		shares = append(shares, sh)
@@ -172,4 +173,21 @@ func (c *Coordinator) merge(round int, parts []*part, at time.Time) ([]results.R
 		recs[i].Seq = uint64(i)
 	}
 	return recs, shares, incomplete
+}
+
+// partMissing says why p is missing or short, or "" when it is whole: a
+// round the coordinator called off itself (an interruption) is cut short,
+// not missing; one the agent cut short itself is.
+func partMissing(p *part) string {
+	switch {
+	case p.missing != "":
+		return p.missing
+	case p.err != "":
+		return "failed: " + p.err
+	case p.count != len(p.recs):
+		return fmt.Sprintf("sent %d records, %d arrived", p.count, len(p.recs))
+	case p.interrupted && !p.calledOff:
+		return "cut its round short (it was stopped, or lost its coordinator)"
+	}
+	return ""
 }

@@ -66,12 +66,19 @@ type clockReply struct {
 
 // work is one agent's share of a round.
 type work struct {
-	// Round numbers the coordinator's rounds from 1; 0 is the warm-up,
-	// whose records are not sent back.
-	Round int   `json:"round"`
-	Share share `json:"share"`
+	// Seq numbers the coordinator's rounds, warm-ups included, from 1,
+	// over all its loads: what records and cancels name.
+	Seq int `json:"seq"`
+	// WarmUp marks a warm-up, whose records are not sent back.
+	WarmUp bool  `json:"warm_up,omitempty"`
+	Share  share `json:"share"`
 	// Start is the release instant, by the agent's clock.
 	Start int64 `json:"start_ns"`
+}
+
+// cancelRound calls off an agent's round Seq.
+type cancelRound struct {
+	Seq int `json:"seq"`
 }
 
 // share is the part of a loadgen.Config that crosses to an agent.
@@ -115,17 +122,23 @@ func shareOf(cfg loadgen.Config) share {
 	}
 }
 
-// records is a batch of an agent's records of a round; the last batch
-// has Final set, the count of all the round's records, when the round
-// began (by the agent's clock) and what went wrong, if anything did.
+// records is a numbered batch of an agent's records of round Seq, with
+// when the round began by the agent's clock (0 before it began). The last
+// batch has Final set and says how many records there were, how many of
+// a warm-up's requests were ok (a warm-up sends none), whether the round
+// was cut short (Interrupted: called off, or the agent stopping) and what
+// went wrong, if anything did.
 type records struct {
-	Agent   string           `json:"agent"`
-	Round   int              `json:"round"`
-	Records []results.Record `json:"records,omitempty"`
-	Final   bool             `json:"final,omitempty"`
-	Count   int              `json:"count,omitempty"`
-	Started int64            `json:"started_ns,omitempty"`
-	Error   string           `json:"error,omitempty"`
+	Agent       string           `json:"agent"`
+	Seq         int              `json:"seq"`
+	Batch       int              `json:"batch"`
+	Records     []results.Record `json:"records,omitempty"`
+	Started     int64            `json:"started_ns,omitempty"`
+	Final       bool             `json:"final,omitempty"`
+	Count       int              `json:"count,omitempty"`
+	OK          int              `json:"ok,omitempty"`
+	Interrupted bool             `json:"interrupted,omitempty"`
+	Error       string           `json:"error,omitempty"`
 }
 
 // beat is an agent's heartbeat, and beatReply the coordinator's answer.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,24 +16,30 @@ import (
 	"github.com/flipbench/flipbench/results"
 )
 
-// partKey names one agent's part of one round.
+// partKey names one agent's part of one round, by the round's Seq.
 type partKey struct {
 	agent string
-	round int
+	seq   int
 }
 
 // part is one agent's part of one round, as it comes back.
 type part struct {
 	mb            *member
 	sh            share
+	round, seq    int           // the load's round (0: its warm-up), and the protocol's
+	phase         time.Duration // its start after the round's instant (a rate's stagger)
 	offset, bound time.Duration // the agent's clock, measured before the round
 	recs          []results.Record
-	told          int    // records passed to OnResult and counted by Progress
-	final         bool   // the last message came
-	count         int    // the records the agent says it sent
-	started       int64  // when its share began, by its clock; 0 if it did not
-	err           string // what the agent says went wrong
-	missing       string // why the part is missing or short
+	batches       map[int]bool // the batch numbers come: a batch sent twice counts once
+	told          int          // records passed to OnResult and counted by Progress
+	final         bool         // the last message came
+	count         int          // the records the agent says it sent
+	ok            int          // a warm-up's ok requests, as the agent counted them
+	started       int64        // when its share began, by its clock; 0 if it did not
+	interrupted   bool         // the agent's round was cut short
+	calledOff     bool         // by the coordinator
+	err           string       // what the agent says went wrong
+	missing       string       // why the part is missing or short
 }
 
 // ErrResultsFile means a load spread over agents was asked to write
@@ -68,8 +75,12 @@ func (c *Coordinator) Run(ctx context.Context, cfg loadgen.Config) (*results.Sum
 	if cfg.WarmUp > 0 {
 		warm := cfg
 		warm.Requests, warm.Rate, warm.Concurrency, warm.Duration = cfg.WarmUp, loadgen.Rate{}, 0, 0
-		if _, _, incomplete := c.round(ctx, warm, 0); len(incomplete) > 0 {
+		_, shares, incomplete := c.round(ctx, warm, 0)
+		if len(incomplete) > 0 {
 			c.log.Warn("warm-up incomplete", "why", incomplete)
+		}
+		if err := warmedUp(shares); err != nil && ctx.Err() == nil {
+			return nil, err
 		}
 	}
 	for round := 1; round <= max(cfg.Rounds, 1) && ctx.Err() == nil; round++ {
@@ -84,6 +95,20 @@ func (c *Coordinator) Run(ctx context.Context, cfg loadgen.Config) (*results.Sum
 	}
 	loadgen.Finish(sum, start, ctx.Err() != nil)
 	return sum, nil
+}
+
+// warmedUp fails, as loadgen.Run does, when every request of a warm-up
+// that came back failed: the rounds would measure a server that does not
+// answer.
+func warmedUp(shares []results.AgentShare) error {
+	sent, failed := 0, 0
+	for _, a := range shares {
+		sent, failed = sent+a.Requests, failed+a.Errors
+	}
+	if sent > 0 && failed == sent {
+		return fmt.Errorf("%w: warm-up: all %d requests failed", loadgen.ErrWarmUpFailed, sent)
+	}
+	return nil
 }
 
 // sleep waits d, and reports false if ctx was done first.
@@ -108,33 +133,62 @@ func (c *Coordinator) round(ctx context.Context, cfg loadgen.Config, round int) 
 	c.mu.Lock()
 	c.dropLost()
 	ms := c.live()
+	c.seq++
+	seq := c.seq
 	c.mu.Unlock()
 	if len(ms) == 0 {
 		var err error
 		if ms, err = c.waitFor(ctx, 1); err != nil {
-			return nil, nil, []string{fmt.Sprintf("round %d: no agent: %v", round, err)}
+			return nil, nil, []string{fmt.Sprintf("%s: no agent: %v", roundName(round), err)}
 		}
 	}
+	ready, failed := c.measureAll(ctx, ms)
 	var incomplete []string
-	ready := ms[:0:0]
-	for _, mb := range ms {
-		if err := c.measure(mb); err != nil {
-			incomplete = append(incomplete, fmt.Sprintf("round %d: %v", round, err))
+	for _, err := range failed {
+		incomplete = append(incomplete, fmt.Sprintf("%s: %v", roundName(round), err))
+	}
+	if ctx.Err() != nil {
+		return nil, nil, incomplete
+	}
+	parts, at := c.giveOut(cfg, round, seq, ready)
+	c.await(ctx, cfg, parts, at)
+	recs, shares, missing := c.merge(parts, at)
+	return recs, shares, append(incomplete, missing...)
+}
+
+func roundName(round int) string {
+	if round == 0 {
+		return "warm-up"
+	}
+	return "round " + strconv.Itoa(round)
+}
+
+// measureAll reads every agent's clock, at once, and returns those that
+// told it and the errors of those that did not.
+func (c *Coordinator) measureAll(ctx context.Context, ms []*member) ([]*member, []error) {
+	errs := make([]error, len(ms))
+	var wg sync.WaitGroup
+	for i, mb := range ms {
+		wg.Go(func() { errs[i] = c.measure(ctx, mb) })
+	}
+	wg.Wait()
+	var ready []*member
+	var failed []error
+	for i, mb := range ms {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
 			continue
 		}
 		ready = append(ready, mb)
 	}
-	parts, at := c.giveOut(cfg, round, ready)
-	c.await(ctx, cfg, round, parts, at)
-	recs, shares, missing := c.merge(round, parts, at)
-	return recs, shares, append(incomplete, missing...)
+	return ready, failed
 }
 
 // giveOut splits cfg's work between ms, picks the release instant and
 // sends each agent its share, and returns the parts to await and the
 // instant. An agent that refuses its share, or does not answer, has its
 // part marked missing.
-func (c *Coordinator) giveOut(cfg loadgen.Config, round int, ms []*member) ([]*part, time.Time) {
+func (c *Coordinator) giveOut(cfg loadgen.Config, round, seq int, ms []*member) ([]*part, time.Time) {
 	shares := split(cfg, len(ms))
 	lead := cmp.Or(c.cfg.Lead, DefaultLead)
 	if len(shares) > 0 {
@@ -146,18 +200,19 @@ func (c *Coordinator) giveOut(cfg loadgen.Config, round int, ms []*member) ([]*p
 	c.mu.Lock()
 	for i, sh := range shares {
 		mb := ms[i]
-		p := &part{mb: mb, sh: sh, offset: mb.offset, bound: mb.bound}
-		c.parts[partKey{mb.id, round}] = p
+		p := &part{mb: mb, sh: sh, round: round, seq: seq, phase: time.Duration(i) * phase,
+			offset: mb.offset, bound: mb.bound, batches: map[int]bool{}}
+		c.parts[partKey{mb.id, seq}] = p
 		parts = append(parts, p)
 	}
 	c.mu.Unlock()
 	var wg sync.WaitGroup
-	for i, p := range parts {
-		start := at.Add(time.Duration(i) * phase)
+	for _, p := range parts {
+		start := at.Add(p.phase)
 		if !c.cfg.NoClockSync {
 			start = start.Add(p.offset)
 		}
-		b, _ := json.Marshal(work{Round: round, Share: p.sh, Start: start.UnixNano()})
+		b, _ := json.Marshal(work{Seq: seq, WarmUp: round == 0, Share: p.sh, Start: start.UnixNano()})
 		wg.Go(func() {
 			msg, err := c.nc.Request(agentSubject(p.mb.agentID, "work"), b, requestTimeout)
 			var a ack
@@ -171,6 +226,9 @@ func (c *Coordinator) giveOut(cfg loadgen.Config, round int, ms []*member) ([]*p
 				c.mu.Lock()
 				p.final, p.missing = true, "not given its share: "+err.Error()
 				c.mu.Unlock()
+				// It may have taken the share all the same (its answer
+				// lost): it is not to fire it.
+				c.callOff([]*part{p})
 			}
 		})
 	}
@@ -221,7 +279,8 @@ func ratePhase(cfg loadgen.Config, k int) time.Duration {
 	return time.Duration(float64(time.Second) / cfg.Rate.PerSecond())
 }
 
-// records takes a batch of an agent's records.
+// records takes a batch of an agent's records: once (by its number), and
+// not for a part already given up (its records would be merged unplaced).
 func (c *Coordinator) records(m *nats.Msg) {
 	var r records
 	if err := json.Unmarshal(m.Data, &r); err != nil {
@@ -229,18 +288,27 @@ func (c *Coordinator) records(m *nats.Msg) {
 		return
 	}
 	c.mu.Lock()
-	p := c.parts[partKey{r.Agent, r.Round}]
-	if p == nil {
+	p := c.parts[partKey{r.Agent, r.Seq}]
+	switch {
+	case p == nil:
 		c.mu.Unlock()
-		reply(m, ack{Error: fmt.Sprintf("no round %d for this agent", r.Round)})
+		reply(m, ack{Error: fmt.Sprintf("no round %d for this agent", r.Seq)})
+		return
+	case p.batches[r.Batch] || p.missing != "":
+		c.mu.Unlock()
+		reply(m, ack{})
 		return
 	}
+	p.batches[r.Batch] = true
+	if r.Started != 0 {
+		p.started = r.Started
+	}
 	for _, rec := range r.Records {
-		rec.Round, rec.Source = r.Round, p.mb.name
+		rec.Round, rec.Source = p.round, p.mb.name
 		p.recs = append(p.recs, rec)
 	}
-	if r.Final && !p.final {
-		p.final, p.count, p.started, p.err = true, r.Count, r.Started, r.Error
+	if r.Final {
+		p.final, p.count, p.ok, p.interrupted, p.err = true, r.Count, r.OK, r.Interrupted, r.Error
 	}
 	c.mu.Unlock()
 	select {

@@ -898,8 +898,11 @@ func TestStartHoldsTheFirstRoundUntilItsInstant(t *testing.T) {
 			if first.Before(start) {
 				t.Errorf("the first request arrived %s before the start", start.Sub(first))
 			}
-			if len(starts) != 2 || starts[0].Before(start) {
-				t.Fatalf("OnStart got %v, want 2 rounds, the first at %v or after", starts, start)
+			if len(starts) != 2 || starts[0].Before(start) || starts[0].Sub(start) > 100*time.Millisecond {
+				t.Fatalf("OnStart got %v, want 2 rounds, the first at %v (or just after)", starts, start)
+			}
+			if starts[1].Sub(starts[0]) > 2*time.Second {
+				t.Errorf("the second round began %s after the first: it waited", starts[1].Sub(starts[0]))
 			}
 		})
 	}

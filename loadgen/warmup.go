@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/flipbench/flipbench/results"
 )
@@ -26,6 +27,7 @@ func warmUp(ctx context.Context, cfg Config) error {
 	w.Rate, w.Concurrency, w.Duration = Rate{}, 0, 0
 	w.Requests, w.Rounds, w.Pause, w.WarmUp = cfg.WarmUp, 1, 0, 0
 	w.OnResult, w.Results = nil, nil
+	w.Start, w.OnStart = time.Time{}, nil // the rounds' instant, not the warm-up's
 	if cfg.Progress != nil {
 		w.Progress = func(p Progress) {
 			p.WarmUp = true

@@ -24,7 +24,9 @@ type AgentShare struct {
 	OffsetBoundMs float64 `json:"clock_offset_bound_ms"`
 	// ReleaseMs is when it released its share (a burst's release, a rate's
 	// or a closed loop's first send), by the coordinator's clock, after
-	// the round's instant: every record's SentMs counts from that instant.
+	// the instant it was given: the round's, and for a rate's share the
+	// stagger that interleaves the agents' requests. Every record's SentMs
+	// counts from the round's instant.
 	ReleaseMs float64 `json:"release_ms"`
 	// SendSpreadMs is how far apart its own first and last sends were.
 	SendSpreadMs float64 `json:"send_spread_ms"`
@@ -34,15 +36,15 @@ type AgentShare struct {
 	Missing string `json:"missing,omitempty"`
 }
 
-// ReleaseSpread is how far apart the agents that took part in round
-// released their shares, by the coordinator's clock (ms), and the bound
+// ReleaseSpread is how far apart the agents whose parts of round are
+// whole released their shares, by the coordinator's clock (ms), and the bound
 // on that figure's error: each release is known to within its agent's
 // offset bound, so the spread is known to within the two largest bounds
 // together. Both are 0 with fewer than two agents' releases.
 func ReleaseSpread(shares []AgentShare, round int) (spread, bound float64) {
 	var at, bounds []float64
 	for _, a := range shares {
-		if a.Round == round && a.Requests > 0 {
+		if a.Round == round && a.Requests > 0 && a.Missing == "" {
 			at = append(at, a.ReleaseMs)
 			bounds = append(bounds, a.OffsetBoundMs)
 		}

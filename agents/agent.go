@@ -352,8 +352,8 @@ type streamer struct {
 
 	mu      sync.Mutex
 	pending []results.Record
-	start   int64 // when the round began, by the agent's clock; 0 before
-	batches int   // numbered so far
+	start   int64      // when the round began, by the agent's clock; 0 before
+	batches int        // numbered so far
 	sending sync.Mutex // one batch at a time, in order
 }
 

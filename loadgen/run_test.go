@@ -140,13 +140,7 @@ func TestSerialServerQueuesTheBurst(t *testing.T) {
 
 func TestFailuresAreCountedByKind(t *testing.T) {
 	t.Parallel()
-	// A port where nothing listens: bind one, then close it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/flip"
-	ln.Close()
+	refused := "http://" + refusingAddr(t) + "/flip"
 
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)

@@ -142,12 +142,14 @@ func decodeLoad(t *testing.T, b []byte) *results.Summary {
 }
 
 // TestAgentsReleaseOneBurstTogether: three agent processes, one with a
-// clock 200 ms ahead, send a burst of 300 that the server sees arrive
-// within a fraction of that skew, the offsets correcting it, and over the
-// whole skew without. The merged result counts what a single process's
-// run of the same load counts, at the same latencies give or take the
-// noise. The bounds are loose (2 shared CPUs); docs/agents.md has the
-// figures measured.
+// clock 200 ms ahead, send a burst of 300. Corrected, the skewed agent
+// releases with the others (by the coordinator's clock) and the server
+// sees the burst arrive together; uncorrected, 200 ms early, and the
+// arrivals spread over the skew. The merged result counts what a single
+// process's run of the same load counts, at latencies of the same order.
+// The bounds are loose: CI runs this beside every other package's tests
+// on 2 CPUs (corrected arrivals took 111 ms there once, against 6 ms on a
+// quiet machine); docs/agents.md has the figures measured.
 func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 	srv := newArrivalServer(t, 50*time.Millisecond)
 	load := []string{"load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q",
@@ -159,20 +161,11 @@ func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 		if !sync {
 			args = append(slices.Clone(load), "--agents-no-clock-sync")
 		}
-		c, url := startCoordinator(t, args...)
-		startAgents(t, url, "a", "b", "skewed")
-		if code := c.wait(t, time.Minute); code != 0 {
-			t.Fatalf("exit %d: %s", code, c.errLines)
-		}
-		sum := decodeLoad(t, c.stdout.Bytes())
-		at := srv.take()
-		if sum.Requests != 300 || sum.OK != 300 || len(at) != 300 || len(sum.Agents) != 3 {
-			t.Fatalf("requests %d ok %d arrived %d agents %d; want 300, 300, 300, 3", sum.Requests, sum.OK, len(at), len(sum.Agents))
-		}
-		for _, a := range sum.Agents {
-			if a.Agent == "skewed" && math.Abs(a.OffsetMs-200) > 5 {
-				t.Errorf("the skewed agent's offset was measured %.3f ms, want 200", a.OffsetMs)
-			}
+		sum, at := burstThroughAgents(t, srv, args)
+		skewed := sum.Agents[slices.IndexFunc(sum.Agents, func(a results.AgentShare) bool { return a.Agent == "skewed" })]
+		want := map[bool]float64{true: 0, false: -200}[sync]
+		if math.Abs(skewed.OffsetMs-200) > 5 || math.Abs(skewed.ReleaseMs-want) > 60 {
+			t.Errorf("clock sync %v: the skewed agent's offset %.3f ms (want 200), release %+.3f ms (want %.0f)", sync, skewed.OffsetMs, skewed.ReleaseMs, want)
 		}
 		spreads[sync] = spreadOf(at)
 		if sync {
@@ -180,8 +173,8 @@ func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 		}
 	}
 	t.Logf("arrival spread: corrected %s, uncorrected %s", spreads[true], spreads[false])
-	if spreads[true] > 100*time.Millisecond || spreads[false] < 190*time.Millisecond {
-		t.Errorf("arrivals spread over %s corrected and %s uncorrected; want well under 200 ms, and 200 ms or more", spreads[true], spreads[false])
+	if spreads[false] < 190*time.Millisecond || spreads[true] > spreads[false]-100*time.Millisecond {
+		t.Errorf("arrivals spread over %s corrected and %s uncorrected; want 200 ms or more uncorrected, and 100 ms less corrected", spreads[true], spreads[false])
 	}
 	out, stderr, code := runCLI(t, nil, "load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q")
 	if code != 0 {
@@ -191,9 +184,27 @@ func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 	if single.Requests != merged.Requests || single.OK != merged.OK {
 		t.Errorf("single process: %d requests %d ok; merged: %d, %d", single.Requests, single.OK, merged.Requests, merged.OK)
 	}
-	if d := math.Abs(single.LatencyMs.P50 - merged.LatencyMs.P50); d > 25 {
-		t.Errorf("latency p50: single %.1f ms, merged %.1f ms; want within 25 ms", single.LatencyMs.P50, merged.LatencyMs.P50)
+	if r := merged.LatencyMs.P50 / single.LatencyMs.P50; r < 0.5 || r > 3 {
+		t.Errorf("latency p50: single %.1f ms, merged %.1f ms; want the same order", single.LatencyMs.P50, merged.LatencyMs.P50)
 	}
+}
+
+// burstThroughAgents runs a coordinator with args and three agents (one
+// skewed), checks that the burst of 300 came whole, and returns its
+// summary and the server's arrivals.
+func burstThroughAgents(t *testing.T, srv *arrivalServer, args []string) (*results.Summary, []time.Time) {
+	t.Helper()
+	c, url := startCoordinator(t, args...)
+	startAgents(t, url, "a", "b", "skewed")
+	if code := c.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d: %s", code, c.errLines)
+	}
+	sum := decodeLoad(t, c.stdout.Bytes())
+	at := srv.take()
+	if sum.Requests != 300 || sum.OK != 300 || len(at) != 300 || len(sum.Agents) != 3 {
+		t.Fatalf("requests %d ok %d arrived %d agents %d; want 300, 300, 300, 3", sum.Requests, sum.OK, len(at), len(sum.Agents))
+	}
+	return sum, at
 }
 
 // TestAgentKilledMidRound: an agent SIGKILLed while it sends a rate

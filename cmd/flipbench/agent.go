@@ -214,7 +214,11 @@ func (o *coordinatorOptions) start(log *slog.Logger, stderr io.Writer) (*agents.
 	if o.tlsCert != "" {
 		join += " --nats-cacert " + o.tlsCert
 	}
-	fmt.Fprintf(stderr, "waiting for %d agents to join: %s\n", o.agents, join)
+	noun := "agents"
+	if o.agents == 1 {
+		noun = "agent"
+	}
+	fmt.Fprintf(stderr, "waiting for %d %s to join: %s\n", o.agents, noun, join)
 	return c, nil
 }
 

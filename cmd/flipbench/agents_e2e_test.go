@@ -68,7 +68,7 @@ type coordinatorProc struct {
 	code           int
 }
 
-var joinLine = regexp.MustCompile(`waiting for \d+ agents to join: flipbench agent --nats (\S+)`)
+var joinLine = regexp.MustCompile(`waiting for \d+ agents? to join: flipbench agent --nats (\S+)`)
 
 // startCoordinator starts flipbench with args (a load or bench with
 // --agents and --agents-nats-token agentToken) and returns it with the

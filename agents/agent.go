@@ -263,6 +263,8 @@ func (s *session) work(m *nats.Msg) {
 	s.rounds.Add(1) // under s.mu, before serve's Wait can start
 	s.mu.Unlock()
 	respond(m, nil)
+	s.log.Info("round taken", "round", w.Seq, "warm_up", w.WarmUp, "url", cfg.URL,
+		"release_in", time.Until(time.Unix(0, w.Start).Add(-s.a.ClockSkew)).Round(time.Millisecond).String())
 	go func() {
 		defer s.rounds.Done()
 		defer cancel()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,10 @@ type fakeAgent struct {
 	reply joinReply
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// working is set once the agent has answered a share of work (and
+	// flushed the answer): a test that silences it mid-round waits for
+	// it, or the agent would be lost before it was given its share.
+	working atomic.Bool
 }
 
 // newFakeAgent joins c, answers its clock readings and accepts its work
@@ -209,7 +214,11 @@ func newFakeAgent(t *testing.T, c *Coordinator, name string) *fakeAgent {
 		b, _ := json.Marshal(clockReply{Received: now, Sent: now})
 		m.Respond(b)
 	})
-	nc.Subscribe(agentSubject(f.id, "work"), func(m *nats.Msg) { m.Respond([]byte(`{}`)) })
+	nc.Subscribe(agentSubject(f.id, "work"), func(m *nats.Msg) {
+		m.Respond([]byte(`{}`))
+		nc.Flush()
+		f.working.Store(true)
+	})
 	req, _ := json.Marshal(joinRequest{ID: f.id, Name: name})
 	msg, err := nc.Request(joinSubject, req, requestTimeout)
 	if err != nil || json.Unmarshal(msg.Data, &f.reply) != nil || f.reply.Agent == "" {
@@ -263,7 +272,11 @@ func TestLostAgentMarksTheRoundIncomplete(t *testing.T) {
 	start := time.Now()
 	sum, err := c.Run(context.Background(), loadgen.Config{URL: srv.URL, Method: "GET", Rounds: 2, Pause: 2 * time.Second,
 		Rate: loadgen.Rate{Freq: 20, Per: time.Second}, Duration: time.Second, Timeout: time.Minute,
-		Progress: func(loadgen.Progress) { once.Do(func() { go lost.silence() }) }})
+		Progress: func(loadgen.Progress) {
+			if lost.working.Load() {
+				once.Do(func() { go lost.silence() })
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +387,20 @@ func TestRoundsBackToBack(t *testing.T) {
 	}
 }
 
+// hasRecords says whether the agent named has sent records in a round:
+// it has been given its share and started it. (Stopped before, on a
+// loaded machine, it is "not given its share", another fault.)
+func hasRecords(c *Coordinator, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parts {
+		if p.mb.name == name && len(p.recs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // TestAgentStoppedMidRound: an agent stopped during its share (SIGTERM)
 // sends what it has, cut short: the round is incomplete, naming it.
 func TestAgentStoppedMidRound(t *testing.T) {
@@ -384,7 +411,11 @@ func TestAgentStoppedMidRound(t *testing.T) {
 	var once sync.Once
 	sum, err := c.Run(context.Background(), loadgen.Config{URL: srv.URL, Method: "GET",
 		Rate: loadgen.Rate{Freq: 40, Per: time.Second}, Duration: 3 * time.Second,
-		Progress: func(loadgen.Progress) { once.Do(func() { go stop() }) }})
+		Progress: func(loadgen.Progress) {
+			if hasRecords(c, "leaves") {
+				once.Do(func() { go stop() })
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

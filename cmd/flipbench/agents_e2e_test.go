@@ -204,6 +204,9 @@ func burstThroughAgents(t *testing.T, srv *arrivalServer, args []string) (*resul
 	if sum.Requests != 300 || sum.OK != 300 || len(at) != 300 || len(sum.Agents) != 3 {
 		t.Fatalf("requests %d ok %d arrived %d agents %d; want 300, 300, 300, 3", sum.Requests, sum.OK, len(at), len(sum.Agents))
 	}
+	for _, a := range sum.Agents {
+		t.Logf("agent %s: released %+.2f ms, sent over %.2f ms", a.Agent, a.ReleaseMs, a.SendSpreadMs)
+	}
 	return sum, at
 }
 
@@ -216,7 +219,10 @@ func TestAgentKilledMidRound(t *testing.T) {
 	c, url := startCoordinator(t, "load", "--rate", "40/s", "--duration", "6s", "--url", srv.URL, "--method", "GET",
 		"-q", "--out", out, "--agents", "2", "--agents-nats-token", agentToken)
 	agents := startAgents(t, url, "survivor", "victim")
-	waitFor(t, 20*time.Second, "the round under way", func() bool { return srv.count() >= 20 })
+	// Killed before it took its share, it would be "not given its share".
+	waitFor(t, 20*time.Second, "the round under way", func() bool {
+		return strings.Contains(agents["victim"].stderr.String(), "round taken") && srv.count() >= 20
+	})
 	agents["victim"].kill9()
 	if code := c.wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, c.errLines)

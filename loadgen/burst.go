@@ -47,18 +47,21 @@ import (
 // connection is slower (a server that does not accept, a full backlog)
 // is sent as soon as it has one, late, its offset saying so.
 //
-// It returns when the requests are released (at at, when the
-// connections are ready before it: a load agent's shared instant; they
-// are opened from SetupTime before it), with
-// the time of the release: the round's start, from which their offsets count, so that
-// building and connecting a large burst does not count as waiting for
-// its answers. If ctx is done before the release, nothing is sent and
-// the channel is closed empty.
+// A burst given an instant at (a load agent's, shared with other
+// machines) is readied first ([prewarm]), opens its connections from
+// SetupTime before at, and is released at at, connected or not. It
+// returns when the requests are released, with the time of the release:
+// the round's start, from which their offsets count, so that building
+// and connecting a large burst does not count as waiting for its
+// answers. If ctx is done before the release, nothing is sent and the
+// channel is closed empty.
 func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, name string, at time.Time) (<-chan *vegeta.Result, time.Time) {
 	if !at.IsZero() {
 		// Connections opened long before their requests would count as
 		// waiting at a server that times its queue from the accept.
-		waitUntil(ctx, at.Add(-SetupTime(n)))
+		setup := at.Add(-SetupTime(n))
+		prewarm(ctx, client, n, setup)
+		waitUntil(ctx, setup)
 	}
 	// Buffered, so that each goroutine and its stack are gone as soon as
 	// its request is: a large burst's peak memory is what is in flight.
@@ -66,6 +69,12 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 		results: make(chan *vegeta.Result, n), release: make(chan struct{})}
 	b.ct, b.preconnect = client.Transport.(ctxTransport)
 	b.gated = b.preconnect && n <= gateMax
+	dialCtx, endDials := ctx, func() {}
+	if !at.IsZero() && b.preconnect {
+		// Released at its instant connected or not, a request's
+		// timeout counts from the instant, its connect's too.
+		dialCtx, endDials = context.WithDeadlineCause(ctx, at.Add(b.ct.timeout), b.ct.cause)
+	}
 	var wg sync.WaitGroup
 	wg.Add(n)
 	b.connected.Add(n)
@@ -80,7 +89,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 		}
 		go func() {
 			defer wg.Done()
-			b.send(ctx, req, err)
+			b.send(dialCtx, req, err)
 		}()
 	}
 	allConnected := make(chan struct{})
@@ -89,6 +98,11 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 		close(allConnected)
 	}()
 	wait := time.NewTimer(preconnectWait)
+	if !at.IsZero() {
+		// At an instant shared with other machines the burst goes at
+		// it: a connection not ready holds back only its own request.
+		wait.Reset(time.Until(at))
+	}
 	select {
 	case <-allConnected:
 	case <-wait.C:
@@ -101,6 +115,7 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 	close(b.release)
 	go func() {
 		wg.Wait()
+		endDials()
 		close(b.results)
 	}()
 	return b.results, released
@@ -108,11 +123,12 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 
 // SetupTime is how long a burst of n is given to open its connections
 // and set its requests up before an instant it is to be released at
-// ([Config.Start]): 20 ms, and 150 µs a request. Three agents setting up
-// 100 each at once on 2 CPUs took over 20 ms; a burst not ready by its
-// instant is released when it is, late. The connections wait that long
-// for their requests: a server that times its queue from the accept
-// (flipbench's rr and free) counts it.
+// ([Config.Start]): 20 ms, and 150 µs a request. Three agents, warmed
+// up ([prewarm]), setting up 100 each at once on 2 CPUs took 17-60 ms;
+// a request whose connection is not ready at the instant is sent when it
+// is, late. The connections wait that long for their requests: a server
+// that times its queue from the accept (flipbench's rr and free) counts
+// it, which is why this is not longer.
 func SetupTime(n int) time.Duration {
 	return 20*time.Millisecond + time.Duration(n)*150*time.Microsecond
 }

@@ -861,7 +861,7 @@ func decodeVegeta(t *testing.T, r io.Reader) []vegeta.Result {
 // TestStartHoldsTheFirstRoundUntilItsInstant: a burst is released, and a
 // rate run begins, at Config.Start and not before: no request reaches the
 // server earlier, OnStart is told the instant, and a second round does
-// not wait for it.
+// not wait for it; the burst's [prewarm] is not sent to the server.
 func TestStartHoldsTheFirstRoundUntilItsInstant(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{ModeBurst, ModeRate} {
@@ -869,11 +869,13 @@ func TestStartHoldsTheFirstRoundUntilItsInstant(t *testing.T) {
 			t.Parallel()
 			var mu sync.Mutex
 			var first time.Time
+			var seen int
 			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
 				if first.IsZero() {
 					first = time.Now()
 				}
+				seen++
 				mu.Unlock()
 			}))
 			t.Cleanup(ts.Close)
@@ -891,6 +893,9 @@ func TestStartHoldsTheFirstRoundUntilItsInstant(t *testing.T) {
 			defer mu.Unlock()
 			if first.Before(start) {
 				t.Errorf("the first request arrived %s before the start", start.Sub(first))
+			}
+			if mode == ModeBurst && seen != 10 {
+				t.Errorf("the server saw %d requests, want the two rounds' 10 (the burst's warm-up goes to a server of its own)", seen)
 			}
 			if len(starts) != 2 || starts[0].Before(start) || starts[0].Sub(start) > 100*time.Millisecond {
 				t.Fatalf("OnStart got %v, want 2 rounds, the first at %v (or just after)", starts, start)

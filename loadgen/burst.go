@@ -71,8 +71,10 @@ func burst(ctx context.Context, client *http.Client, tgt vegeta.Target, n int, n
 	b.gated = b.preconnect && n <= gateMax
 	dialCtx, endDials := ctx, func() {}
 	if !at.IsZero() && b.preconnect {
-		// Released at its instant connected or not, a request's
-		// timeout counts from the instant, its connect's too.
+		// Released at its instant connected or not: a connect still
+		// pending is given up at the instant and the request timeout
+		// (the dialer's own limit is 10 s); the request, once
+		// connected, has its timeout from its send.
 		dialCtx, endDials = context.WithDeadlineCause(ctx, at.Add(b.ct.timeout), b.ct.cause)
 	}
 	var wg sync.WaitGroup

@@ -21,8 +21,9 @@ import (
 // through client to a server of its own on loopback, which the target
 // never sees, and then collects the garbage, so that the process's next
 // collection does not fall in the set-up or the release. An agent is
-// given its share half a second ahead: the time is otherwise idle. It
-// gives up at until.
+// given its share half a second ahead: the time is otherwise idle. The
+// throwaway burst is cut off at until, and the collection skipped when
+// too little time is left.
 func prewarm(ctx context.Context, client *http.Client, n int, until time.Time) {
 	if time.Until(until) <= 0 {
 		return
@@ -36,12 +37,21 @@ func prewarm(ctx context.Context, client *http.Client, n int, until time.Time) {
 	})}
 	go srv.Serve(ln)
 	wctx, cancel := context.WithDeadline(ctx, until)
-	results, _ := burst(wctx, client, vegeta.Target{Method: http.MethodGet, URL: "http://" + ln.Addr().String() + "/"}, min(n, gateMax), "prewarm", time.Time{})
+	defer cancel()
+	stop := context.AfterFunc(wctx, func() { srv.Close() })
+	defer stop()
+	// Its requests are tied to wctx too, not to the round's context: the
+	// throwaway burst ends at until, answered or not.
+	warm := *client
+	if ct, ok := client.Transport.(ctxTransport); ok {
+		ct.ctx = wctx
+		warm.Transport = ct
+	}
+	results, _ := burst(wctx, &warm, vegeta.Target{Method: http.MethodGet, URL: "http://" + ln.Addr().String() + "/"}, min(n, gateMax), "prewarm", time.Time{})
 	for range results {
 	}
-	cancel()
 	srv.Close()
-	if time.Until(until) > 0 {
+	if ctx.Err() == nil && time.Until(until) > 5*time.Millisecond {
 		runtime.GC()
 	}
 }

@@ -35,7 +35,8 @@ func stalledAddr(t *testing.T) string {
 // TestStartDoesNotWaitForEveryConnection: a burst released at an
 // instant shared with other machines goes at it, whether or not each
 // connection is ready: one that cannot connect holds back only its own
-// request (a burst without an instant waits up to preconnectWait, 5 s).
+// request (a burst without an instant waits up to preconnectWait, 5 s),
+// and a connect still pending gives up with the request's timeout.
 func TestStartDoesNotWaitForEveryConnection(t *testing.T) {
 	t.Parallel()
 	start := time.Now().Add(300 * time.Millisecond)
@@ -48,6 +49,9 @@ func TestStartDoesNotWaitForEveryConnection(t *testing.T) {
 	}
 	if late := released.Sub(start); late < 0 || late >= preconnectWait/2 {
 		t.Errorf("released %s after its instant, want at it: it waited for connections that could not come", late)
+	}
+	if took := time.Since(start); took >= 10*time.Second {
+		t.Errorf("the burst ended %s after its instant: its pending connects waited for the dialer's 10 s, not the request timeout", took)
 	}
 	if sum.OK != 0 || sum.Requests != 6 {
 		t.Errorf("%d requests, %d ok (%v); want 6 timed out against a server that never answers", sum.Requests, sum.OK, sum.ErrorsByKind)

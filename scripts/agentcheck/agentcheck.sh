@@ -12,10 +12,16 @@
 #   - a rate of RATE (600/s) for 10 s over the three agents: the rate
 #     achieved, (requests - 1) over the first-to-last send;
 #   - a burst of 300 at a 50 ms handler, merged against one process:
-#     the requests and the latency p50 and p99 of each.
+#     the requests and the latency p50 and p99 of each;
+#   - RUNS corrected bursts of N from fresh agents, started for each: the
+#     first burst of their lives (the others' agents are warm after one).
 #
 #   scripts/agentcheck/agentcheck.sh
 #   RUNS=9 N=300 RATE=600 scripts/agentcheck/agentcheck.sh
+#   ONLY="cold" FB=/tmp/flipbench-before scripts/agentcheck/agentcheck.sh
+#
+# ONLY picks sections (bursts, rate, merged, cold); FB runs a flipbench
+# built elsewhere (another commit's) instead of this tree's.
 #
 # Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -24,9 +30,10 @@ runs=${RUNS:-7}
 n=${N:-300}
 rate=${RATE:-600}
 out=${OUT:-$(mktemp -d)}
-go build -o "$out/flipbench" ./cmd/flipbench
+only=${ONLY:-bursts rate merged cold}
+fb=${FB:-$out/flipbench}
+[[ -n ${FB:-} ]] || go build -o "$fb" ./cmd/flipbench
 go build -o "$out/loadcheck" ./scripts/loadcheck
-fb=$out/flipbench
 token=agentcheck-$$
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -49,13 +56,28 @@ start_server() {
 	exit 1
 }
 
+agent_pids=()
 start_agents() {
+	agent_pids=()
 	for name in a b skewed; do
 		local skew=0
 		[[ $name == skewed ]] && skew=200ms
 		"$fb" agent --nats "$nats" --nats-token "$token" --name "$name" --test-clock-skew "$skew" >"$out/agent-$name.log" 2>&1 &
 		pids+=($!)
+		agent_pids+=($!)
 	done
+}
+
+stop_agents() {
+	kill "${agent_pids[@]}" 2>/dev/null || true
+	wait "${agent_pids[@]}" 2>/dev/null || true
+	local keep=() p a
+	for p in "${pids[@]}"; do
+		for a in "${agent_pids[@]}"; do [[ $p == "$a" ]] && continue 2; done
+		keep+=("$p")
+	done
+	pids=("${keep[@]}")
+	agent_pids=()
 }
 
 # coordinate ARGS...: one load through the three agents, its JSON in
@@ -119,8 +141,26 @@ merged_vs_single() {
 	done
 }
 
+# cold_bursts: every burst from agents started for it.
+cold_bursts() {
+	: >"$out/cold"
+	for _ in $(seq "$runs"); do
+		stop_agents
+		start_agents
+		coordinate -n "$n" --method GET --url "$url/?sleep=50ms"
+		figures >>"$out/cold"
+	done
+	echo "burst of $n, corrected, fresh agents ($runs runs): send spread $(median_of 0 "$out/cold") ms, release spread $(median_of 1 "$out/cold") ms, arrival spread $(median_of 2 "$out/cold") ms"
+}
+
 start_server
 start_agents
-bursts
-rate_split
-merged_vs_single
+for section in $only; do
+	case $section in
+	bursts) bursts ;;
+	rate) rate_split ;;
+	merged) merged_vs_single ;;
+	cold) cold_bursts ;;
+	*) echo "agentcheck: unknown section $section (bursts, rate, merged, cold)" >&2 && exit 2 ;;
+	esac
+done

@@ -133,12 +133,19 @@ func (c *Cluster) runWorkers(ctx context.Context, fd3 func() (*net.UnixConn, *os
 	var fr *front
 	if ln != nil {
 		fr = c.newFront()
+		// The front dispatches until runCtx is done, then answers 503
+		// until the last worker has stopped (the deferred func below).
+		accepting, stopAccepting := context.WithCancel(context.WithoutCancel(ctx))
 		frontDone := make(chan struct{})
 		go func() {
 			defer close(frontDone)
-			fr.run(runCtx, ln, fr.handler(time.Now()))
+			fr.run(runCtx, accepting, ln, fr.handler(time.Now()))
 		}()
-		defer func() { <-frontDone }()
+		defer func() {
+			cancel(nil)
+			stopAccepting()
+			<-frontDone
+		}()
 	}
 	var wg sync.WaitGroup
 	rolls := make([]chan chan struct{}, n)

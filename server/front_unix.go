@@ -109,22 +109,30 @@ func (f *front) handler(start time.Time) http.Handler {
 	return mux
 }
 
-// run accepts on ln and dispatches until ctx is done. Connections still
-// waiting then get 503: the cluster is stopping.
-func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handler) {
+// run accepts on ln and dispatches until ctx is done. Then it stops:
+// what waits gets 503, and so does every connection that comes until
+// until is done (the last worker has stopped), and those left queued on
+// ln then: closing ln would reset them. It returns when all are answered;
+// until must be done after ctx.
+func (f *front) run(ctx, until context.Context, ln *net.TCPListener, health http.Handler) {
 	srv := &http.Server{Handler: health, ReadHeaderTimeout: time.Second}
 	srv.SetKeepAlivesEnabled(false)
 	go srv.Serve(f.admin)
 	defer srv.Close()
 	go f.dispatch(ctx)
+	stopped := make(chan struct{})
 	go func() {
 		<-ctx.Done()
-		ln.SetDeadline(time.Now()) // unblock Accept without closing ln, which Run does not own
+		f.stop()
+		close(stopped)
 	}()
+	context.AfterFunc(until, func() {
+		ln.SetDeadline(time.Now()) // unblock Accept without closing ln, which Run does not own
+	})
 	for {
 		conn, err := ln.AcceptTCP()
 		if err != nil {
-			if ctx.Err() != nil {
+			if until.Err() != nil {
 				break
 			}
 			var ne net.Error
@@ -137,12 +145,14 @@ func (f *front) run(ctx context.Context, ln *net.TCPListener, health http.Handle
 		}
 		f.policy.admit(f, &pending{conn: conn, accepted: time.Now()})
 	}
-	f.stop()
+	answerBacklog(ln)
+	<-stopped // its rejections counted in f.replies before the wait
+	f.replies.Wait()
 }
 
 // stop answers 503 to every request no worker has taken, and to those
-// whose head is still arriving, and waits until they are answered: a
-// graceful stop leaves no client with a reset.
+// whose head is still arriving; what comes after is answered 503 as it
+// comes: a graceful stop leaves no client with a reset.
 func (f *front) stop() {
 	f.mu.Lock()
 	f.stopping = true
@@ -158,7 +168,6 @@ func (f *front) stop() {
 	for _, p := range waiting {
 		f.reject(p, http.StatusServiceUnavailable, "stopping")
 	}
-	f.replies.Wait()
 }
 
 // lockUnlessStopping takes f.mu and returns true; during a stop it

@@ -49,9 +49,13 @@ type freePolicy struct{}
 // maxReading heads are being read already.
 func (freePolicy) admit(f *front, p *pending) {
 	// The deadline is set before stop can see the connection, so that
-	// stop's deadline is the one that stays.
+	// stop's deadline is the one that stays. One that comes during the
+	// stop has a second for its head, as rr's has, then its 503.
 	p.conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
 	f.mu.Lock()
+	if f.stopping {
+		p.conn.SetReadDeadline(p.accepted.Add(time.Second))
+	}
 	full := len(f.reading) >= maxReading
 	if !full {
 		f.reading[p] = struct{}{}

@@ -501,6 +501,39 @@ func TestSIGTERMAnswersAHeadCompletedDuringTheStop(t *testing.T) {
 	waitExit(t, p, workers)
 }
 
+func TestSIGTERMAnswersAConnectionMadeDuringTheStop(t *testing.T) {
+	// A client that connects while a job keeps the stop going (CI: one
+	// of TestSIGTERMUnderLoadAnswersEveryRequest's six, late to connect)
+	// gets an answer, not a reset when the supervisor closes its socket.
+	// Not reuseport: there the kernel queues it on a worker's own socket.
+	for _, sched := range []string{"free", "rr", "shared"} {
+		t.Run(sched, func(t *testing.T) {
+			p := startServer(t, nil, "cluster", "--sched", sched, "--workers", "2", "--addr", "127.0.0.1:0")
+			workers := children(p.pid())
+			waitWorkersServe(t, p, 2)
+			job := postInBackground(p.url, 1, nil)
+			waitFor(t, 20*time.Second, "the job to start", func() bool { return len(jobStarts(p)) > 0 })
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the idle worker to stop", func() bool { return strings.Contains(p.stderr.String(), "worker stopped") })
+			conn := dialAndSend(t, p.url, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 0\r\n\r\n")
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			switch {
+			case err != nil:
+				t.Errorf("a connection made during the stop: %v; want 503", err)
+			case resp.StatusCode != 503:
+				t.Errorf("a connection made during the stop: status %d, want 503", resp.StatusCode)
+			}
+			if r := (<-job)[0]; r.err != nil || r.status != 200 {
+				t.Errorf("the job in flight at SIGTERM: status %d, err %v; want 200", r.status, r.err)
+			}
+			waitExit(t, p, workers)
+		})
+	}
+}
+
 // waitExit waits for a supervisor sent SIGTERM to exit, checks that it
 // exits 0, and that its workers are gone. startServer's cleanup then
 // finds it exited: its SIGTERM goes nowhere and its checks pass again.

@@ -15,6 +15,14 @@ import (
 // and answered 503, in CI).
 func refusingAddr(t *testing.T) string {
 	t.Helper()
+	_, addr := boundLoopback(t)
+	return addr
+}
+
+// boundLoopback is a TCP socket bound to a free port of 127.0.0.1, closed
+// when the test ends, and its address.
+func boundLoopback(t *testing.T) (fd int, addr string) {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -27,5 +35,5 @@ func refusingAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	return fd, net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }

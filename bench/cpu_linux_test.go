@@ -36,54 +36,68 @@ func startBurner(t *testing.T) func() {
 // least 0.8 of a core in each of their bursts, and on a quiet machine
 // exactly those are. A machine busy with other work (the other test
 // packages of go test ./... run at the same time) disturbs the quiet
-// rounds too, as it should: the test tries again before it settles for
-// the first two checks.
+// rounds too, as it should, and may leave the burner less than 0.8 of a
+// core (0.79 in CI): the test tries three times, and fails only if no
+// try saw the burner's rounds marked, each with 0.8 of a core.
 func TestBenchMarksDisturbedRounds(t *testing.T) {
-	for attempt := 1; ; attempt++ {
-		var mu sync.Mutex
-		served := 0
-		var kill func()
-		f := &fakeServers{onRequest: func(string) {
-			mu.Lock()
-			served++
-			n := served
-			mu.Unlock()
-			// Warm-up: 1 + 2 requests; then 4 a round (2 arms x 2).
-			switch n {
-			case 3 + 4 + 1: // the first request of round 2
-				kill = startBurner(t)
-			case 3 + 3*4 + 1: // the first of round 4
-				kill()
-			}
-			time.Sleep(150 * time.Millisecond) // a job; the burst lasts as long
-		}}
-		run, err := Run(context.Background(), Config{Servers: f, Requests: 2, Rounds: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		share := map[int]float64{} // the least share of a core others took in a round's bursts
-		for _, rd := range run.Rounds {
-			share[rd.Round] = 99
-			for _, s := range rd.Arms {
-				if s.CPU == nil {
-					t.Fatalf("round %d %s: no CPU use recorded", rd.Round, s.Arm)
-				}
-				share[rd.Round] = min(share[rd.Round], s.CPU.OtherMs/s.CPU.WallMs)
-			}
-		}
-		got := run.DisturbedRounds()
+	burnerSeen := false
+	for attempt := 1; attempt <= 3; attempt++ {
+		share, got := burnRounds(t)
 		t.Logf("attempt %d: others' share of a core by round %v; disturbed %v", attempt, share, got)
+		seen := true
 		for _, r := range []int{2, 3} {
 			if !slices.Contains(got, r) || share[r] < 0.8 {
-				t.Fatalf("round %d: disturbed %v, others' least share of a core %.2f; want disturbed, 0.8 or more", r, got, share[r])
+				t.Logf("round %d: disturbed %v, others' least share of a core %.2f; want disturbed, 0.8 or more", r, got, share[r])
+				seen = false
 			}
 		}
-		if slices.Equal(got, []int{2, 3}) {
+		if seen && slices.Equal(got, []int{2, 3}) {
 			return
 		}
-		if attempt == 3 {
-			t.Logf("the quiet rounds were disturbed by other work in every attempt: %v", got)
-			return
+		burnerSeen = burnerSeen || seen
+	}
+	if !burnerSeen {
+		t.Fatal("no attempt marked rounds 2 and 3 disturbed with 0.8 of a core or more taken by others")
+	}
+	t.Log("the quiet rounds were disturbed by other work in every attempt")
+}
+
+// burnRounds benches four rounds, another process burning a core from
+// the first request of round 2 to the first of round 4. It returns the
+// least share of a core others took in each round's bursts, and the
+// rounds the run marks disturbed.
+func burnRounds(t *testing.T) (map[int]float64, []int) {
+	t.Helper()
+	var mu sync.Mutex
+	served := 0
+	var kill func()
+	f := &fakeServers{onRequest: func(string) {
+		mu.Lock()
+		served++
+		n := served
+		mu.Unlock()
+		// Warm-up: 1 + 2 requests; then 4 a round (2 arms x 2).
+		switch n {
+		case 3 + 4 + 1: // the first request of round 2
+			kill = startBurner(t)
+		case 3 + 3*4 + 1: // the first of round 4
+			kill()
+		}
+		time.Sleep(150 * time.Millisecond) // a job; the burst lasts as long
+	}}
+	run, err := Run(context.Background(), Config{Servers: f, Requests: 2, Rounds: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := map[int]float64{}
+	for _, rd := range run.Rounds {
+		share[rd.Round] = 99
+		for _, s := range rd.Arms {
+			if s.CPU == nil {
+				t.Fatalf("round %d %s: no CPU use recorded", rd.Round, s.Arm)
+			}
+			share[rd.Round] = min(share[rd.Round], s.CPU.OtherMs/s.CPU.WallMs)
 		}
 	}
+	return share, run.DisturbedRounds()
 }

@@ -80,14 +80,25 @@ func (c *Cluster) RunDetached(ctx context.Context) error {
 	return c.runWorkers(ctx, sameFile(null), "", nil)
 }
 
+// backlogLinger bounds how long answerBacklog keeps accepting: clients
+// that keep coming (a load balancer not yet told) must not hold up the
+// exit.
+const backlogLinger = 250 * time.Millisecond
+
 // answerBacklog answers 503 to the connections still queued on ln once
-// every worker has stopped: closing the socket would reset them.
+// every worker has stopped: closing the socket would reset them. It
+// returns when none has come for 20 ms, or after backlogLinger.
 func answerBacklog(ln *net.TCPListener) {
 	var answered sync.WaitGroup
 	defer answered.Wait()
+	end := time.Now().Add(backlogLinger)
 	for {
 		// A moment, not a deadline already past, which would not look.
-		ln.SetDeadline(time.Now().Add(20 * time.Millisecond))
+		wait := min(20*time.Millisecond, time.Until(end))
+		if wait <= 0 {
+			return
+		}
+		ln.SetDeadline(time.Now().Add(wait))
 		conn, err := ln.AcceptTCP()
 		if err != nil {
 			return

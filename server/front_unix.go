@@ -103,7 +103,12 @@ func (c *Cluster) newFront() *front {
 func (f *front) handler(start time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpfront.WriteJSON(w, http.StatusOK, f.health(start))
+		h := f.health(start)
+		code := http.StatusOK
+		if h.Stopping {
+			code = http.StatusServiceUnavailable
+		}
+		httpfront.WriteJSON(w, code, h)
 	})
 	mux.Handle("GET /metrics", f.stats.Handler())
 	return mux
@@ -118,22 +123,41 @@ func (f *front) run(ctx, until context.Context, ln *net.TCPListener, health http
 	srv := &http.Server{Handler: health, ReadHeaderTimeout: time.Second}
 	srv.SetKeepAlivesEnabled(false)
 	go srv.Serve(f.admin)
-	defer srv.Close()
-	go f.dispatch(ctx)
+	defer shutdownAdmin(srv)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		f.dispatch(ctx)
+	}()
 	stopped := make(chan struct{})
 	go func() {
 		<-ctx.Done()
 		f.stop()
 		close(stopped)
 	}()
-	context.AfterFunc(until, func() {
+	unblocked := make(chan struct{})
+	go func() {
+		<-until.Done()
 		ln.SetDeadline(time.Now()) // unblock Accept without closing ln, which Run does not own
-	})
+		close(unblocked)
+	}()
+	f.accept(until, ln)
+	<-unblocked // so that answerBacklog's deadlines are the last set
+	answerBacklog(ln)
+	// Every rejection is counted in f.replies before the wait: stop's,
+	// and a handoff that failed as its worker stopped, requeued.
+	<-stopped
+	<-dispatched
+	f.replies.Wait()
+}
+
+// accept admits the connections on ln until until is done.
+func (f *front) accept(until context.Context, ln *net.TCPListener) {
 	for {
 		conn, err := ln.AcceptTCP()
 		if err != nil {
 			if until.Err() != nil {
-				break
+				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -145,9 +169,16 @@ func (f *front) run(ctx, until context.Context, ln *net.TCPListener, health http
 		}
 		f.policy.admit(f, &pending{conn: conn, accepted: time.Now()})
 	}
-	answerBacklog(ln)
-	<-stopped // its rejections counted in f.replies before the wait
-	f.replies.Wait()
+}
+
+// shutdownAdmin stops the supervisor's own HTTP server, letting a
+// /healthz or /metrics under way finish for a second at most.
+func shutdownAdmin(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if srv.Shutdown(ctx) != nil {
+		srv.Close()
+	}
 }
 
 // stop answers 503 to every request no worker has taken, and to those
@@ -312,16 +343,17 @@ func (f *front) send(uc *net.UnixConn, p *pending) error {
 
 // reject answers p with code itself and closes it, in a goroutine of its
 // own: a client slow to read its 503 must not hold up the accept loop.
-// stop waits for the answers.
+// run waits for the answers.
 func (f *front) reject(p *pending, code int, why string) {
 	f.replies.Go(func() { f.answer(p, code, why) })
 }
 
 func (f *front) answer(p *pending, code int, why string) {
-	if len(p.read) == 0 {
-		// Under rr nothing was read yet: read the head first, for a
-		// client that gets its answer before it has sent its request
-		// takes it for a broken connection.
+	if p.read == nil {
+		// Nothing was read yet (rr, or free past maxReading): read the
+		// head first, for a client that gets its answer before it has
+		// sent its request takes it for a broken connection. (Free's
+		// head that did not come in time is not waited for again.)
 		readHeadQuietly(p.conn)
 	}
 	if code == http.StatusServiceUnavailable {
@@ -428,7 +460,7 @@ func (f *front) health(start time.Time) SupervisorHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := SupervisorHealth{PID: os.Getpid(), Sched: f.sched, Queue: f.queued(), QueueLimit: f.queue,
-		Rejected: f.stats.Rejected(), UptimeS: float64(time.Since(start).Milliseconds()) / 1000}
+		Rejected: f.stats.Rejected(), UptimeS: float64(time.Since(start).Milliseconds()) / 1000, Stopping: f.stopping}
 	for _, w := range f.workers {
 		state := "ready"
 		if w.uc == nil {

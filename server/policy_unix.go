@@ -50,7 +50,8 @@ type freePolicy struct{}
 func (freePolicy) admit(f *front, p *pending) {
 	// The deadline is set before stop can see the connection, so that
 	// stop's deadline is the one that stays. One that comes during the
-	// stop has a second for its head, as rr's has, then its 503.
+	// stop has a second for its head, as rr's has, then its 503: the
+	// supervisor's exit waits for it.
 	p.conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
 	f.mu.Lock()
 	if f.stopping {

@@ -230,6 +230,9 @@ type SupervisorHealth struct {
 	Rejected   int64 `json:"rejected"`
 	// UptimeS is the seconds since the supervisor started.
 	UptimeS float64 `json:"uptime_s"`
+	// Stopping is set once a stop began: the answer is then 503, as
+	// every request's is, so that a load balancer stops sending.
+	Stopping bool `json:"stopping,omitempty"`
 }
 
 // WorkerHealth is one worker in a [SupervisorHealth].

@@ -517,6 +517,11 @@ func TestSIGTERMAnswersAConnectionMadeDuringTheStop(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, 10*time.Second, "the idle worker to stop", func() bool { return strings.Contains(p.stderr.String(), "worker stopped") })
+			if sched == "free" { // the supervisor's own /healthz tells a load balancer to stop sending
+				if _, err := healthz(p.url); err == nil || !strings.Contains(err.Error(), "503") {
+					t.Errorf("GET /healthz during the stop: %v, want 503", err)
+				}
+			}
 			conn := dialAndSend(t, p.url, "POST /flip HTTP/1.1\r\nHost: flipbench\r\nContent-Length: 0\r\n\r\n")
 			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

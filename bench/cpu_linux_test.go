@@ -37,29 +37,34 @@ func startBurner(t *testing.T) func() {
 // exactly those are. A machine busy with other work (the other test
 // packages of go test ./... run at the same time) disturbs the quiet
 // rounds too, as it should, and may leave the burner less than 0.8 of a
-// core (0.79 in CI): the test tries three times, and fails only if no
-// try saw the burner's rounds marked, each with 0.8 of a core.
+// core (0.79 in CI): the test tries three times. It fails if no try saw
+// the burner's rounds marked; it is skipped if no try found rounds 1 and
+// 4 quiet, for it could not tell a measure that finds every round
+// disturbed from a busy machine.
 func TestBenchMarksDisturbedRounds(t *testing.T) {
-	burnerSeen := false
+	burnerSeen, quietSeen := false, false
 	for attempt := 1; attempt <= 3; attempt++ {
 		share, got := burnRounds(t)
 		t.Logf("attempt %d: others' share of a core by round %v; disturbed %v", attempt, share, got)
-		seen := true
+		burner := true
 		for _, r := range []int{2, 3} {
 			if !slices.Contains(got, r) || share[r] < 0.8 {
 				t.Logf("round %d: disturbed %v, others' least share of a core %.2f; want disturbed, 0.8 or more", r, got, share[r])
-				seen = false
+				burner = false
 			}
 		}
-		if seen && slices.Equal(got, []int{2, 3}) {
+		quiet := !slices.Contains(got, 1) && !slices.Contains(got, 4)
+		if burner && quiet {
 			return
 		}
-		burnerSeen = burnerSeen || seen
+		burnerSeen, quietSeen = burnerSeen || burner, quietSeen || quiet
 	}
-	if !burnerSeen {
+	switch {
+	case !burnerSeen:
 		t.Fatal("no attempt marked rounds 2 and 3 disturbed with 0.8 of a core or more taken by others")
+	case !quietSeen:
+		t.Skip("the quiet rounds were disturbed by other work in every attempt: the machine is too busy to tell")
 	}
-	t.Log("the quiet rounds were disturbed by other work in every attempt")
 }
 
 // burnRounds benches four rounds, another process burning a core from

@@ -50,12 +50,12 @@ type freePolicy struct{}
 func (freePolicy) admit(f *front, p *pending) {
 	// The deadline is set before stop can see the connection, so that
 	// stop's deadline is the one that stays. One that comes during the
-	// stop has a second for its head, as rr's has, then its 503: the
+	// stop has quietHeadWait for its head, as rr's has, then its 503: the
 	// supervisor's exit waits for it.
 	p.conn.SetReadDeadline(p.accepted.Add(DefaultReadHeaderTimeout))
 	f.mu.Lock()
 	if f.stopping {
-		p.conn.SetReadDeadline(p.accepted.Add(time.Second))
+		p.conn.SetReadDeadline(p.accepted.Add(quietHeadWait))
 	}
 	full := len(f.reading) >= maxReading
 	if !full {

@@ -48,10 +48,14 @@ func alive(p *pending) bool {
 	return !gone
 }
 
+// quietHeadWait is how long a connection answered without a worker (a
+// 503, a stop's) may take to send its request head.
+const quietHeadWait = time.Second
+
 // readHeadQuietly reads what a client sends until the end of its request
-// head, for at most a second.
+// head, for quietHeadWait at most.
 func readHeadQuietly(conn *net.TCPConn) {
-	conn.SetReadDeadline(time.Now().Add(time.Second))
+	conn.SetReadDeadline(time.Now().Add(quietHeadWait))
 	defer conn.SetReadDeadline(time.Time{})
 	var head []byte
 	buf := make([]byte, 4096)

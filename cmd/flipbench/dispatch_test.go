@@ -506,7 +506,7 @@ func TestSIGTERMAnswersAConnectionMadeDuringTheStop(t *testing.T) {
 	// of TestSIGTERMUnderLoadAnswersEveryRequest's six, late to connect)
 	// gets an answer, not a reset when the supervisor closes its socket.
 	// Not reuseport: there the kernel queues it on a worker's own socket.
-	for _, sched := range []string{"free", "rr", "shared"} {
+	for _, sched := range []string{server.SchedFree, server.SchedRR, server.SchedShared} {
 		t.Run(sched, func(t *testing.T) {
 			p := startServer(t, nil, "cluster", "--sched", sched, "--workers", "2", "--addr", "127.0.0.1:0")
 			workers := children(p.pid())
@@ -517,7 +517,7 @@ func TestSIGTERMAnswersAConnectionMadeDuringTheStop(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, 10*time.Second, "the idle worker to stop", func() bool { return strings.Contains(p.stderr.String(), "worker stopped") })
-			if sched == "free" { // the supervisor's own /healthz tells a load balancer to stop sending
+			if sched == server.SchedFree { // the supervisor's own /healthz tells a load balancer to stop sending
 				if _, err := healthz(p.url); err == nil || !strings.Contains(err.Error(), "503") {
 					t.Errorf("GET /healthz during the stop: %v, want 503", err)
 				}

@@ -16,7 +16,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flipbench/flipbench/agents"
+	"github.com/flipbench/flipbench/bench"
 	"github.com/flipbench/flipbench/broker"
+	"github.com/flipbench/flipbench/loadgen"
+	"github.com/flipbench/flipbench/results"
 	"github.com/flipbench/flipbench/server"
 )
 
@@ -236,11 +239,22 @@ func reachableURL(u string) string {
 	return broker.Redact(p.String())
 }
 
-// agentsError maps the coordinator's errors to the CLI's.
+// loadThrough fires each load through c, its errors the CLI's.
+func loadThrough(c *agents.Coordinator) bench.LoaderFunc {
+	return func(ctx context.Context, cfg loadgen.Config) (*results.Summary, error) {
+		sum, err := c.Run(ctx, cfg)
+		return sum, agentsError(err)
+	}
+}
+
+// agentsError maps the coordinator's errors to the CLI's, with what to
+// do where the coordinator's own words cannot say it.
 func agentsError(err error) error {
 	switch {
 	case errors.Is(err, agents.ErrResultsFile):
 		return usageErrorf("--results: %w", err)
+	case errors.Is(err, agents.ErrTooFewAgents):
+		return fmt.Errorf("%w: start them with the command printed above, or give them longer with --agents-wait", err)
 	}
 	return err
 }

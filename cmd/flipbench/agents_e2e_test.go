@@ -259,3 +259,19 @@ func TestAgentsOverTLS(t *testing.T) {
 		t.Errorf("ok %d, agents %+v; want 4 from the agent secure", sum.OK, sum.Agents)
 	}
 }
+
+// TestTooFewAgentsSaysWhatToDo: a load whose agents do not come exits 1
+// at --agents-wait, and says how to start them or wait longer (a new
+// user's try: the line said what went wrong, not what to do).
+func TestTooFewAgentsSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	_, stderr, code := runCLI(t, nil, "load", "-n", "2", "--agents", "2", "--agents-wait", "300ms", "--url", "http://127.0.0.1:1/")
+	if code != 1 {
+		t.Errorf("exit %d, want 1: %s", code, stderr)
+	}
+	for _, want := range []string{"too few agents: 0 of 2 joined within 300ms", "the command printed above", "--agents-wait"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q: %s", want, stderr)
+		}
+	}
+}

@@ -348,7 +348,7 @@ func runBench(ctx context.Context, opts *benchOptions, stdout, stderr io.Writer)
 			return err
 		}
 		defer c.Close()
-		cfg.Loader = bench.LoaderFunc(c.Run)
+		cfg.Loader = loadThrough(c)
 	}
 	prog := newProgress(stderr, opts.quiet)
 	cfg.Progress = prog.update

@@ -283,8 +283,7 @@ func fireLoad(ctx context.Context, opts *loadOptions, cfg loadgen.Config, stderr
 		return nil, err
 	}
 	defer c.Close()
-	sum, err := c.Run(ctx, cfg)
-	return sum, agentsError(err)
+	return loadThrough(c)(ctx, cfg)
 }
 
 // writeLoadOutputs writes the summary where the flags say, and returns

@@ -148,8 +148,12 @@ func decodeLoad(t *testing.T, b []byte) *results.Summary {
 // arrivals spread over the skew. The merged result counts what a single
 // process's run of the same load counts, at latencies of the same order.
 // The bounds are loose: CI runs this beside every other package's tests
-// on 2 CPUs (corrected arrivals took 111 ms there once, against 6 ms on a
-// quiet machine); docs/agents.md has the figures measured.
+// on 2 CPUs, where the test server, in this busy process, takes the
+// burst slowly (corrected arrivals took 111 ms and 126 ms there, the
+// agents having released within 1.3 ms and sent within 1.8 ms, against
+// 6 ms on a quiet machine): the corrected spread must be a quarter of
+// the skew less, which a correction that did nothing is not, and the
+// releases say the rest. docs/agents.md has the figures measured.
 func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 	srv := newArrivalServer(t, 50*time.Millisecond)
 	load := []string{"load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q",
@@ -173,8 +177,8 @@ func TestAgentsReleaseOneBurstTogether(t *testing.T) {
 		}
 	}
 	t.Logf("arrival spread: corrected %s, uncorrected %s", spreads[true], spreads[false])
-	if spreads[false] < 190*time.Millisecond || spreads[true] > spreads[false]-100*time.Millisecond {
-		t.Errorf("arrivals spread over %s corrected and %s uncorrected; want 200 ms or more uncorrected, and 100 ms less corrected", spreads[true], spreads[false])
+	if spreads[false] < 190*time.Millisecond || spreads[true] > spreads[false]-50*time.Millisecond {
+		t.Errorf("arrivals spread over %s corrected and %s uncorrected; want 200 ms or more uncorrected, and 50 ms less corrected", spreads[true], spreads[false])
 	}
 	out, stderr, code := runCLI(t, nil, "load", "-n", "300", "--url", srv.URL, "--method", "GET", "--format", "json", "-q")
 	if code != 0 {
